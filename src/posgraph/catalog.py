@@ -1,0 +1,188 @@
+"""Saved SPARQL queries: plain ``.rq`` files with a header of ``#+`` lines declaring typed parameters.
+
+Header lines::
+
+    #+ summary: one line
+    #+ description: more text (may repeat)
+    #+ kind: select | ask | construct | describe
+    #+ param: NAME TYPE required|optional — what it means
+    #+ example: NAME=VALUE NAME=VALUE
+
+The query body holds one ``#@values`` line where the parameters are bound: it becomes a ``VALUES`` block of RDF
+terms that rdflib serialises and escapes (UNDEF for an optional parameter left out). Raw input is never pasted
+into query text, so no value can change the query's structure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Mapping
+
+import rdflib
+from rdflib.namespace import XSD
+
+from posgraph.errors import InvalidParameter, NotFound
+from posgraph.namespaces import PREFIXES
+
+__all__ = ["Param", "SavedQuery", "Catalog", "PARAM_TYPES", "VALUES_MARKER"]
+
+VALUES_MARKER = "#@values"
+PARAM_TYPES = ("iri", "date", "integer", "decimal", "string")
+_KINDS = ("select", "ask", "construct", "describe")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_DATE_FORMS = ((re.compile(r"^\d{4}-\d{2}-\d{2}$"), XSD.date), (re.compile(r"^\d{4}-\d{2}$"), XSD.gYearMonth),
+               (re.compile(r"^\d{4}$"), XSD.gYear))
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared parameter of a saved query."""
+
+    name: str
+    type: str
+    required: bool
+    description: str = ""
+
+    def to_term(self, raw: str) -> rdflib.term.Identifier:
+        """Convert a raw string to a typed RDF term; raises InvalidParameter naming this parameter."""
+        raw = raw.strip()
+        if self.type == "iri":
+            return _iri(self.name, raw)
+        if self.type == "date":
+            for pattern, datatype in _DATE_FORMS:
+                if pattern.match(raw):
+                    if datatype == XSD.date:
+                        try:
+                            date.fromisoformat(raw)
+                        except ValueError:
+                            raise InvalidParameter(self.name, f"{raw!r} is not a calendar date") from None
+                    elif datatype == XSD.gYearMonth and not 1 <= int(raw[5:7]) <= 12:
+                        raise InvalidParameter(self.name, f"{raw!r} has no such month")
+                    return rdflib.Literal(raw, datatype=datatype)
+            raise InvalidParameter(self.name, f"{raw!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
+        if self.type == "integer":
+            if not re.fullmatch(r"[+-]?\d{1,18}", raw):
+                raise InvalidParameter(self.name, f"{raw!r} is not an integer")
+            return rdflib.Literal(int(raw))
+        if self.type == "decimal":
+            try:
+                value = Decimal(raw)
+            except InvalidOperation:
+                raise InvalidParameter(self.name, f"{raw!r} is not a number") from None
+            if not value.is_finite():
+                raise InvalidParameter(self.name, f"{raw!r} is not a finite number")
+            return rdflib.Literal(value, datatype=XSD.decimal)
+        if len(raw) > 1000:
+            raise InvalidParameter(self.name, "is longer than 1000 characters")
+        return rdflib.Literal(raw)
+
+
+def _iri(name: str, raw: str) -> rdflib.URIRef:
+    prefix, _, local = raw.partition(":")
+    if prefix in PREFIXES and not local.startswith("//"):
+        raw = PREFIXES[prefix] + local  # a prefixed name such as pgid:party/russia
+    if not _ABSOLUTE_IRI.match(raw) or _IRI_FORBIDDEN.search(raw) or len(raw) > 2000:
+        raise InvalidParameter(name, f"{raw[:100]!r} is not an absolute IRI (or a known prefixed name)")
+    return rdflib.URIRef(raw)
+
+
+@dataclass(frozen=True)
+class SavedQuery:
+    """One saved query: its header and its text."""
+
+    name: str
+    kind: str
+    summary: str
+    description: str
+    params: tuple[Param, ...]
+    examples: tuple[dict[str, str], ...]
+    text: str = field(repr=False)
+
+    def bind(self, values: Mapping[str, str]) -> str:
+        """Return the query text with ``values`` bound; raises InvalidParameter for an unknown, missing or bad value."""
+        known = {p.name: p for p in self.params}
+        for name in values:
+            if name not in known:
+                raise InvalidParameter(name, f"query {self.name!r} has no such parameter "
+                                             f"(it takes: {', '.join(known) or 'none'})")
+        terms: list[str] = []
+        for param in self.params:
+            raw = values.get(param.name)
+            if raw is None or raw == "":
+                if param.required:
+                    raise InvalidParameter(param.name, "is required")
+                terms.append("UNDEF")
+            else:
+                terms.append(param.to_term(raw).n3())
+        if not self.params:
+            return self.text
+        block = "VALUES (" + " ".join(f"?{p.name}" for p in self.params) + ") { (" + " ".join(terms) + ") }"
+        return self.text.replace(VALUES_MARKER, block, 1)
+
+    def describe(self) -> dict:
+        """Return the header as JSON-ready data (for listings)."""
+        return {"name": self.name, "kind": self.kind, "summary": self.summary, "description": self.description,
+                "parameters": [{"name": p.name, "type": p.type, "required": p.required,
+                                "description": p.description} for p in self.params],
+                "examples": list(self.examples)}
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> "SavedQuery":
+        """Parse a saved query's text; raises ValueError describing the first header problem."""
+        header: dict[str, list[str]] = {}
+        for line in text.splitlines():
+            if line.startswith("#+"):
+                key, _, value = line[2:].strip().partition(":")
+                header.setdefault(key.strip(), []).append(value.strip())
+        kind = (header.get("kind") or [""])[0].lower()
+        if kind not in _KINDS:
+            raise ValueError(f"{name}: '#+ kind:' must be one of {', '.join(_KINDS)}")
+        if not header.get("summary"):
+            raise ValueError(f"{name}: missing '#+ summary:'")
+        params = tuple(_parse_param(name, spec) for spec in header.get("param", []))
+        if params and VALUES_MARKER not in text:
+            raise ValueError(f"{name}: declares parameters but has no {VALUES_MARKER} line")
+        examples = tuple(dict(pair.split("=", 1) for pair in spec.split()) for spec in header.get("example", []))
+        return cls(name=name, kind=kind, summary=header["summary"][0],
+                   description=" ".join(header.get("description", [])), params=params, examples=examples, text=text)
+
+
+def _parse_param(query: str, spec: str) -> Param:
+    head, _, description = spec.partition("—")
+    words = head.split()
+    if len(words) != 3 or not _NAME.match(words[0]) or words[1] not in PARAM_TYPES \
+            or words[2] not in ("required", "optional"):
+        raise ValueError(f"{query}: bad '#+ param: {spec}' (want: NAME TYPE required|optional — description)")
+    return Param(words[0], words[1], words[2] == "required", description.strip())
+
+
+class Catalog:
+    """The saved queries of a directory, keyed by file name without ``.rq``."""
+
+    def __init__(self, queries: Mapping[str, SavedQuery]) -> None:
+        self._queries = dict(sorted(queries.items()))
+
+    @classmethod
+    def from_dir(cls, directory: Path) -> "Catalog":
+        """Load every ``*.rq`` in ``directory``; raises ValueError for a malformed header."""
+        return cls({p.stem: SavedQuery.parse(p.stem, p.read_text(encoding="utf-8"))
+                    for p in sorted(Path(directory).glob("*.rq"))})
+
+    def __iter__(self):
+        return iter(self._queries.values())
+
+    def __len__(self) -> int:
+        return len(self._queries)
+
+    def get(self, name: str) -> SavedQuery:
+        """Return the saved query ``name``; raises NotFound."""
+        try:
+            return self._queries[name]
+        except KeyError:
+            raise NotFound(f"no saved query named {name!r}; known: {', '.join(self._queries)}") from None

@@ -1,0 +1,78 @@
+"""Settings, read once from ``POSGRAPH_*`` environment variables and passed down explicitly (never a global)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from posgraph.errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "PROJECT_FILES"]
+
+# Server-owned files shipped beside the package: ontology, shapes, saved queries, seed data.
+_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class ProjectFiles:
+    """Where the ontology, shapes, saved queries and seed data live."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.ontology_dir = root / "ontology"
+        self.shapes_dir = root / "shapes"
+        self.queries_dir = root / "queries"
+        self.seed_files = [root / "data" / "seed.ttl"]
+
+    @property
+    def ontology_files(self) -> list[Path]:
+        """The ontology and its SKOS vocabularies, sorted by name."""
+        return sorted(self.ontology_dir.glob("*.ttl"))
+
+    @property
+    def shapes_files(self) -> list[Path]:
+        """The SHACL shapes files, sorted by name."""
+        return sorted(self.shapes_dir.glob("*.ttl"))
+
+
+PROJECT_FILES = ProjectFiles(_ROOT)
+
+
+class Settings(BaseSettings):
+    """posgraph's configuration; every field can be set as ``POSGRAPH_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="POSGRAPH_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(Path("var/store"), description="Where the managed engine keeps its store.")
+    engine_url: str | None = Field(None, description="Base URL of an engine posgraph does not manage.")
+    engine_query_path: str = Field("/query", description="Path of the engine's SPARQL query endpoint.")
+    engine_update_path: str = Field("/update", description="Path of the engine's SPARQL update endpoint.")
+    engine_store_path: str = Field("/store", description="Path of the engine's Graph Store Protocol endpoint.")
+    engine_binary: str | None = Field(None, description="The oxigraph binary; found beside Python or on PATH if unset.")
+    engine_start_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the managed engine to answer.")
+    host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the HTTP service binds to.")
+    public_base: str = Field("http://127.0.0.1:8000", description="Public base URL that instance IRIs map onto.")
+    query_timeout: float = Field(30.0, gt=0, le=3600, description="Deadline in seconds for one query.")
+    max_body_bytes: int = Field(10_000_000, gt=0, description="Largest request body accepted.")
+    seed: bool = Field(True, description="Load the seed data into an empty store on first start.")
+
+    def engine_base(self) -> str:
+        """Return the engine base URL; raises ConfigError when no engine is configured."""
+        if not self.engine_url:
+            raise ConfigError("no engine URL: set POSGRAPH_ENGINE_URL or let `posgraph serve` start one")
+        return self.engine_url.rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit ``overrides`` on top.
+
+    Returns the frozen Settings; raises ConfigError naming the bad variable.
+    """
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "POSGRAPH_" + str(first["loc"][0]).upper() if first.get("loc") else "POSGRAPH_*"
+        raise ConfigError(f"{name}: {first['msg']}") from None

@@ -1,0 +1,153 @@
+"""An async client for any SPARQL 1.1 engine (Protocol for query and update, Graph Store Protocol for bulk writes).
+
+Every call has a deadline; transport failures become EngineUnavailable/EngineTimeout, an engine's 400 becomes
+QuerySyntaxError carrying the engine's message. Nothing here knows posgraph's data model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import AsyncIterator, Iterable, Mapping
+
+import httpx
+import rdflib
+
+from posgraph.errors import EngineError, EngineTimeout, EngineUnavailable, QuerySyntaxError
+
+__all__ = ["Engine", "EngineResponse", "SPARQL_JSON", "term_from_json"]
+
+SPARQL_JSON = "application/sparql-results+json"
+_MAX_ERROR_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class EngineResponse:
+    """A complete engine answer: status, media type and the whole body (never a half-sent one)."""
+
+    status: int
+    media_type: str
+    content: bytes
+
+
+def term_from_json(binding: Mapping[str, str]) -> rdflib.term.Node:
+    """Convert one SPARQL 1.1 JSON results binding to an rdflib term."""
+    kind, value = binding["type"], binding["value"]
+    if kind == "uri":
+        return rdflib.URIRef(value)
+    if kind == "bnode":
+        return rdflib.BNode(value)
+    if "xml:lang" in binding:
+        return rdflib.Literal(value, lang=binding["xml:lang"])
+    datatype = binding.get("datatype")
+    if datatype in (None, "http://www.w3.org/2001/XMLSchema#string"):
+        return rdflib.Literal(value)
+    return rdflib.Literal(value, datatype=rdflib.URIRef(datatype))
+
+
+class Engine:
+    """A SPARQL engine reached over HTTP at ``base_url``; use as an async context manager or call ``aclose``."""
+
+    def __init__(self, base_url: str, *, query_path: str = "/query", update_path: str = "/update",
+                 store_path: str = "/store", timeout: float = 30.0, max_connections: int = 64) -> None:
+        base = base_url.rstrip("/")
+        self.query_url, self.update_url, self.store_url = base + query_path, base + update_path, base + store_path
+        self.timeout = timeout
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            trust_env=False,  # never route engine traffic through a proxy from the environment
+        )
+
+    async def __aenter__(self) -> "Engine":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def ping(self) -> bool:
+        """Return True if the engine answers a trivial ASK within two seconds, False otherwise (never raises)."""
+        try:
+            response = await self._client.post(self.query_url, data={"query": "ASK {}"},
+                                               headers={"Accept": SPARQL_JSON}, timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def query(self, query: str, *, accept: str = SPARQL_JSON, default_graphs: Iterable[str] = (),
+                    named_graphs: Iterable[str] = (), timeout: float | None = None) -> EngineResponse:
+        """Run a SPARQL query and return the engine's complete answer.
+
+        Raises QuerySyntaxError (engine said 400), EngineTimeout, EngineUnavailable or EngineError.
+        """
+        form: list[tuple[str, str]] = [("query", query)]
+        form += [("default-graph-uri", g) for g in default_graphs]
+        form += [("named-graph-uri", g) for g in named_graphs]
+        response = await self._send("POST", self.query_url, data=form, headers={"Accept": accept}, timeout=timeout)
+        return EngineResponse(response.status_code, response.headers.get("content-type", ""), response.content)
+
+    async def select(self, query: str, *, timeout: float | None = None) -> list[dict[str, rdflib.term.Node]]:
+        """Run a SELECT query and return its rows as dicts of rdflib terms (unbound variables are absent)."""
+        response = await self.query(query, accept=SPARQL_JSON, timeout=timeout)
+        doc = json.loads(response.content)
+        return [{k: term_from_json(v) for k, v in row.items()} for row in doc["results"]["bindings"]]
+
+    async def ask(self, query: str, *, timeout: float | None = None) -> bool:
+        """Run an ASK query and return its boolean."""
+        response = await self.query(query, accept=SPARQL_JSON, timeout=timeout)
+        return bool(json.loads(response.content)["boolean"])
+
+    async def construct(self, query: str, *, timeout: float | None = None) -> bytes:
+        """Run a CONSTRUCT or DESCRIBE query and return N-Triples."""
+        return (await self.query(query, accept="application/n-triples", timeout=timeout)).content
+
+    async def update(self, update: str, *, timeout: float | None = None) -> None:
+        """Run a SPARQL update; the engine applies it as one transaction. Raises as ``query`` does."""
+        await self._send("POST", self.update_url, content=update.encode("utf-8"),
+                         headers={"Content-Type": "application/sparql-update"}, timeout=timeout)
+
+    async def add_quads(self, body: bytes | AsyncIterator[bytes], *, media_type: str = "application/n-quads",
+                        timeout: float | None = None) -> None:
+        """POST RDF quads into the engine's dataset through the Graph Store Protocol, in one request."""
+        await self._send("POST", self.store_url, content=body, headers={"Content-Type": media_type},
+                         timeout=timeout)
+
+    async def dump(self, *, media_type: str = "application/n-quads",
+                   timeout: float | None = None) -> AsyncIterator[bytes]:
+        """Yield the whole dataset serialised as ``media_type`` (a quad format), chunk by chunk."""
+        try:
+            async with self._client.stream("GET", self.store_url, headers={"Accept": media_type},
+                                           timeout=timeout or self.timeout) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    self._raise_for(response)
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except httpx.TimeoutException as exc:
+            raise EngineTimeout(f"engine dump timed out: {exc.__class__.__name__}") from None
+        except httpx.TransportError as exc:
+            raise EngineUnavailable(f"engine at {self.store_url} unreachable: {exc.__class__.__name__}") from None
+
+    async def _send(self, method: str, url: str, *, timeout: float | None, **kwargs: object) -> httpx.Response:
+        try:
+            response = await self._client.request(method, url, timeout=timeout or self.timeout, **kwargs)
+        except httpx.TimeoutException:
+            raise EngineTimeout(f"the engine did not answer within {timeout or self.timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise EngineUnavailable(f"engine at {url} unreachable ({exc.__class__.__name__})") from None
+        if response.status_code >= 300:
+            self._raise_for(response)
+        return response
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> None:
+        text = response.text[:_MAX_ERROR_TEXT].strip()
+        if response.status_code == 400:
+            raise QuerySyntaxError(text or "the engine rejected the request")
+        if response.status_code in (502, 503, 504):
+            raise EngineUnavailable(f"engine answered {response.status_code}")
+        raise EngineError(f"engine answered {response.status_code}: {text}")

@@ -1,0 +1,93 @@
+"""Typed exceptions shared by every layer. They carry facts, never HTTP status codes (api/problems.py maps them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from posgraph.validation import ValidationReport
+
+__all__ = [
+    "PosgraphError", "BadInput", "RdfSyntaxError", "QuerySyntaxError", "InvalidParameter", "UnsupportedMediaType",
+    "NotAcceptable", "NotConformant", "NotFound", "EngineError", "EngineUnavailable", "EngineTimeout",
+    "EngineStartError", "ConfigError",
+]
+
+
+class PosgraphError(Exception):
+    """Base class of every error posgraph raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(PosgraphError):
+    """The caller sent something posgraph cannot use."""
+
+
+class RdfSyntaxError(BadInput):
+    """An RDF document does not parse; ``line`` and ``column`` are 1-based where the parser knows them."""
+
+    def __init__(self, source: str, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.source, self.line, self.column, self.detail = source, line, column, message
+        where = source if line is None else f"{source}:{line}" + ("" if column is None else f":{column}")
+        super().__init__(f"{where}: {message}")
+
+
+class QuerySyntaxError(BadInput):
+    """A SPARQL query or update does not parse (the engine's or parser's message is kept)."""
+
+
+class InvalidParameter(BadInput):
+    """A named parameter (query-string, saved-query or CLI option) has a bad value."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        super().__init__(f"parameter {name!r}: {message}")
+
+
+class UnsupportedMediaType(BadInput):
+    """A request body or file is in a format posgraph does not accept."""
+
+
+class NotAcceptable(PosgraphError):
+    """No representation matches what the client accepts."""
+
+
+class NotFound(PosgraphError):
+    """The named resource, query or batch does not exist."""
+
+
+@dataclass
+class NotConformant(PosgraphError):
+    """Data failed SHACL validation; ``report`` lists every result."""
+
+    report: "ValidationReport"
+    source: str = "data"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.source} does not conform to the posgraph shapes "
+                         f"({self.report.violation_count} violation(s))")
+
+
+class EngineError(PosgraphError):
+    """The engine answered with an error posgraph did not expect."""
+
+
+class EngineUnavailable(EngineError):
+    """The engine cannot be reached (not started yet, restarting, or gone)."""
+
+
+class EngineTimeout(EngineError):
+    """The engine did not answer within the deadline."""
+
+
+class EngineStartError(PosgraphError):
+    """The managed engine could not be started (binary missing, data directory unusable, port in use)."""
+
+
+class ConfigError(PosgraphError):
+    """A setting is missing or invalid."""

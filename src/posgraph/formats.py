@@ -1,0 +1,144 @@
+"""RDF media types, parsing with exact error positions, and conversion between pyoxigraph and rdflib terms.
+
+pyoxigraph parses (fast, and its errors give line and column); rdflib holds graphs for pyshacl and serialising.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterable
+
+import pyoxigraph as ox
+import rdflib
+from rdflib.namespace import XSD
+
+from posgraph.errors import RdfSyntaxError, UnsupportedMediaType
+
+__all__ = [
+    "RdfFormat", "RDF_FORMATS", "format_for_media_type", "format_for_path", "read_quads", "to_rdflib_dataset",
+    "to_rdflib_graph", "serialize_quads", "serialize_graph", "ox_term_to_rdflib",
+]
+
+_RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+
+@dataclass(frozen=True)
+class RdfFormat:
+    """One RDF syntax: its media type, file extensions, whether it holds quads, and the two libraries' names for it."""
+
+    name: str
+    media_type: str
+    extensions: tuple[str, ...]
+    quads: bool
+    ox_format: ox.RdfFormat
+    rdflib_format: str
+    # RDF/XML is refused from untrusted clients: entity expansion and quadratic blow-ups were reproduced in parsers.
+    untrusted_ok: bool = True
+
+
+RDF_FORMATS: tuple[RdfFormat, ...] = (
+    RdfFormat("turtle", "text/turtle", (".ttl",), False, ox.RdfFormat.TURTLE, "turtle"),
+    RdfFormat("trig", "application/trig", (".trig",), True, ox.RdfFormat.TRIG, "trig"),
+    RdfFormat("n-triples", "application/n-triples", (".nt",), False, ox.RdfFormat.N_TRIPLES, "nt"),
+    RdfFormat("n-quads", "application/n-quads", (".nq",), True, ox.RdfFormat.N_QUADS, "nquads"),
+    RdfFormat("rdf-xml", "application/rdf+xml", (".rdf", ".owl", ".xml"), False, ox.RdfFormat.RDF_XML, "xml",
+              untrusted_ok=False),
+)
+_ALIASES = {"application/x-turtle": "text/turtle", "text/n3": "text/turtle", "text/plain": "application/n-triples",
+            "application/x-trig": "application/trig", "text/x-nquads": "application/n-quads"}
+
+
+def format_for_media_type(media_type: str) -> RdfFormat:
+    """Return the RdfFormat for a media type (parameters such as charset are ignored).
+
+    Raises UnsupportedMediaType for anything else.
+    """
+    base = media_type.split(";", 1)[0].strip().lower()
+    base = _ALIASES.get(base, base)
+    for fmt in RDF_FORMATS:
+        if fmt.media_type == base or fmt.name == base:
+            return fmt
+    raise UnsupportedMediaType(f"unsupported RDF media type {media_type!r}; use one of "
+                               + ", ".join(f.media_type for f in RDF_FORMATS))
+
+
+def format_for_path(path: Path | str) -> RdfFormat:
+    """Return the RdfFormat a file name's extension implies; raises UnsupportedMediaType if none does."""
+    suffix = Path(path).suffix.lower()
+    for fmt in RDF_FORMATS:
+        if suffix in fmt.extensions:
+            return fmt
+    raise UnsupportedMediaType(f"{path}: cannot tell the RDF format from the extension {suffix!r}; use one of "
+                               + ", ".join(e for f in RDF_FORMATS for e in f.extensions))
+
+
+def read_quads(data: bytes | IO[bytes], fmt: RdfFormat, source: str, *, base_iri: str | None = None) -> list[ox.Quad]:
+    """Parse ``data`` completely and return its quads (triples land in the default graph).
+
+    Raises RdfSyntaxError with the source name, line, column and the parser's message; nothing is returned
+    for a document that fails anywhere, so callers never see half a file.
+    """
+    try:
+        return list(ox.parse(data, format=fmt.ox_format, base_iri=base_iri))
+    except SyntaxError as exc:
+        return _raise_syntax(exc, source)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RdfSyntaxError(source, str(exc)) from None
+
+
+def _raise_syntax(exc: SyntaxError, source: str) -> list[ox.Quad]:
+    message = exc.msg or str(exc)
+    # pyoxigraph prefixes "Parser error between line L column C and …:"; keep only the parser's own words.
+    if message.startswith("Parser error") and ": " in message:
+        message = message.split(": ", 1)[1]
+    raise RdfSyntaxError(source, message, exc.lineno, exc.offset) from None
+
+
+def ox_term_to_rdflib(term: object) -> rdflib.term.Node:
+    """Convert one pyoxigraph term to rdflib (xsd:string and rdf:langString literals become plain ones)."""
+    if isinstance(term, ox.NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return rdflib.BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return rdflib.Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        if datatype == str(XSD.string) or datatype == _RDF_LANG_STRING:
+            return rdflib.Literal(term.value)
+        return rdflib.Literal(term.value, datatype=rdflib.URIRef(datatype))
+    raise TypeError(f"unsupported term {term!r}")
+
+
+def to_rdflib_graph(quads: Iterable[ox.Quad], graph: rdflib.Graph | None = None) -> rdflib.Graph:
+    """Add every quad's triple (whatever its graph) to ``graph`` (a new one if None) and return it."""
+    graph = rdflib.Graph() if graph is None else graph
+    conv = ox_term_to_rdflib
+    for q in quads:
+        graph.add((conv(q.subject), conv(q.predicate), conv(q.object)))
+    return graph
+
+
+def to_rdflib_dataset(quads: Iterable[ox.Quad]) -> rdflib.Dataset:
+    """Return an rdflib Dataset holding the quads, named graphs kept apart from the default graph."""
+    ds = rdflib.Dataset()
+    conv = ox_term_to_rdflib
+    for q in quads:
+        ctx = ds.default_context if isinstance(q.graph_name, ox.DefaultGraph) else ds.graph(conv(q.graph_name))
+        ctx.add((conv(q.subject), conv(q.predicate), conv(q.object)))
+    return ds
+
+
+def serialize_quads(quads: Iterable[ox.Quad], fmt: RdfFormat) -> bytes:
+    """Serialise quads to ``fmt`` (a triple format keeps only the default graph's triples)."""
+    if not fmt.quads:
+        quads = (q for q in quads if isinstance(q.graph_name, ox.DefaultGraph))
+        return ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in quads), format=fmt.ox_format)
+    return ox.serialize(quads, format=fmt.ox_format)
+
+
+def serialize_graph(graph: rdflib.Graph, fmt: RdfFormat) -> bytes:
+    """Serialise an rdflib graph (or Dataset, for quad formats) to ``fmt``."""
+    data = graph.serialize(format=fmt.rdflib_format, encoding="utf-8")
+    return data if isinstance(data, bytes) else data.encode("utf-8")

@@ -1,0 +1,56 @@
+"""The one place that knows posgraph's vocabulary IRIs, prefixes and well-known graph names."""
+
+from __future__ import annotations
+
+from rdflib import Namespace
+from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS, XSD, DCTERMS, PROV, ORG
+
+__all__ = [
+    "PG", "PGSH", "PGI", "PGID", "WD", "SCHEMA", "OWL", "RDF", "RDFS", "SH", "SKOS", "XSD", "DCTERMS", "PROV", "ORG",
+    "PREFIXES", "ONTOLOGY_IRI", "SHAPES_IRI", "ONTOLOGY_GRAPH", "batch_iri", "sparql_prologue",
+]
+
+PG = Namespace("https://w3id.org/posgraph/ns#")
+PGSH = Namespace("https://w3id.org/posgraph/shapes#")
+PGI = Namespace("https://w3id.org/posgraph/issue/")
+PGID = Namespace("https://w3id.org/posgraph/id/")
+WD = Namespace("http://www.wikidata.org/entity/")
+SCHEMA = Namespace("https://schema.org/")
+
+ONTOLOGY_IRI = "https://w3id.org/posgraph/ns"
+SHAPES_IRI = "https://w3id.org/posgraph/shapes"
+# The ontology and vocabularies also live in a graph of their own, so they can be replaced as a unit.
+ONTOLOGY_GRAPH = PGID["graph/ontology"]
+
+PREFIXES: dict[str, str] = {
+    "pg": str(PG),
+    "pgsh": str(PGSH),
+    "pgi": str(PGI),
+    "pgid": str(PGID),
+    "wd": str(WD),
+    "schema": str(SCHEMA),
+    "skos": str(SKOS),
+    "prov": str(PROV),
+    "org": str(ORG),
+    "owl": str(OWL),
+    "rdf": str(RDF),
+    "rdfs": str(RDFS),
+    "xsd": str(XSD),
+    "sh": str(SH),
+    "dcterms": str(DCTERMS),
+}
+
+
+def batch_iri(batch_id: str) -> str:
+    """Return the IRI (also the named graph) of curation batch ``batch_id``.
+
+    >>> batch_iri("seed")
+    'https://w3id.org/posgraph/id/batch/seed'
+    """
+    return f"{PGID}batch/{batch_id}"
+
+
+def sparql_prologue(names: tuple[str, ...] | None = None) -> str:
+    """Return ``PREFIX`` lines for ``names`` (all known prefixes when None), for queries posgraph writes itself."""
+    chosen = PREFIXES if names is None else {n: PREFIXES[n] for n in names}
+    return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in chosen.items())

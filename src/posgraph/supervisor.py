@@ -1,0 +1,219 @@
+"""Starts, watches and restarts the managed Oxigraph engine (``oxigraph serve``) on a local data directory.
+
+The engine runs as a child process bound to 127.0.0.1 on a free port. It is asked to die with its parent
+(PR_SET_PDEATHSIG), so a killed posgraph never leaves an engine holding the store's lock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from posgraph.errors import EngineStartError
+
+__all__ = ["ManagedEngine", "find_engine_binary", "free_port", "RUNTIME_FILE"]
+
+log = logging.getLogger("posgraph.supervisor")
+
+# Written into the data directory while a managed engine runs, so other posgraph commands can find it.
+RUNTIME_FILE = "posgraph-engine.json"
+_LOG_FILE = "posgraph-engine.log"
+
+
+def find_engine_binary(configured: str | None = None) -> str:
+    """Return the path of the ``oxigraph`` binary: the configured one, the one beside this Python, or on PATH.
+
+    Raises EngineStartError when none exists.
+    """
+    candidates = [configured] if configured else [str(Path(sys.executable).with_name("oxigraph")), "oxigraph"]
+    for candidate in candidates:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise EngineStartError(
+        f"engine binary {candidates[0]!r} not found: install the 'oxigraph' package (pip install oxigraph==0.5.13), "
+        "set POSGRAPH_ENGINE_BINARY, or point POSGRAPH_ENGINE_URL at a running SPARQL engine")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on ``host`` that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class ManagedEngine:
+    """One ``oxigraph serve`` process on ``data_dir``; ``start`` returns its base URL.
+
+    If the engine dies unexpectedly it is reported (logged at ERROR, counted in ``restarts``) and restarted,
+    up to ``max_restarts`` times in a row without a healthy minute in between.
+    """
+
+    def __init__(self, data_dir: Path, *, binary: str | None = None, host: str = "127.0.0.1",
+                 port: int | None = None, query_timeout_s: int | None = None, start_timeout: float = 30.0,
+                 max_restarts: int = 5, on_event: Callable[[str, str], None] | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.binary = binary
+        self.host = host
+        self.port = port
+        self.query_timeout_s = query_timeout_s
+        self.start_timeout = start_timeout
+        self.max_restarts = max_restarts
+        self.restarts = 0
+        self.last_exit: int | None = None
+        self._on_event = on_event or (lambda kind, detail: None)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The engine's base URL (valid once started)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True while the engine process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> str:
+        """Start the engine, wait until it answers, and return its base URL.
+
+        Raises EngineStartError for a missing binary, an unusable data directory, a store locked by another
+        process, or an engine that does not answer within ``start_timeout``.
+        """
+        binary = find_engine_binary(self.binary)
+        self._prepare_data_dir()
+        self.port = self.port or free_port(self.host)
+        self._spawn(binary)
+        self._stopping.clear()
+        self._watcher = threading.Thread(target=self._watch, args=(binary,), name="engine-watch", daemon=True)
+        self._watcher.start()
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the engine (SIGTERM, then SIGKILL after ``timeout``) and remove the runtime file."""
+        self._stopping.set()
+        with self._lock:
+            process = self._process
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        (self.data_dir / RUNTIME_FILE).unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL the engine without stopping supervision (tests use this to simulate a crash)."""
+        if self._process is not None:
+            self._process.kill()
+
+    def __enter__(self) -> "ManagedEngine":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _prepare_data_dir(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.data_dir / ".posgraph-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise EngineStartError(f"data directory {self.data_dir} cannot be written: {exc.strerror or exc}") from None
+
+    def _spawn(self, binary: str) -> None:
+        args = [binary, "serve", "--location", str(self.data_dir), "--bind", f"{self.host}:{self.port}"]
+        if self.query_timeout_s:
+            args += ["--timeout-s", str(self.query_timeout_s)]
+        log_path = self.data_dir / _LOG_FILE
+        with self._lock, open(log_path, "ab") as log_file:
+            self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                                             preexec_fn=_die_with_parent)
+        self._wait_ready(log_path)
+        (self.data_dir / RUNTIME_FILE).write_text(json.dumps({"url": self.url, "pid": self._process.pid}))
+        log.info("engine started: pid %s at %s on %s", self._process.pid, self.url, self.data_dir)
+        self._on_event("started", self.url)
+
+    def _wait_ready(self, log_path: Path) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        assert self._process is not None
+        while time.monotonic() < deadline:
+            code = self._process.poll()
+            if code is not None:
+                raise EngineStartError(self._explain_exit(code, log_path))
+            try:
+                if httpx.post(self.url + "/query", data={"query": "ASK {}"}, timeout=1.0,
+                              headers={"Accept": "application/sparql-results+json"}).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self._process.kill()
+        raise EngineStartError(f"the engine did not answer on {self.url} within {self.start_timeout:g} s")
+
+    def _explain_exit(self, code: int, log_path: Path) -> str:
+        tail = log_path.read_text(errors="replace")[-2000:].strip().splitlines()
+        last = tail[-1] if tail else ""
+        lowered = "\n".join(tail[-5:]).lower()
+        if "lock" in lowered:
+            return f"the store {self.data_dir} is in use by another process (is `posgraph serve` already running?)"
+        if "address" in lowered and "in use" in lowered:
+            return f"port {self.port} on {self.host} is already in use"
+        return f"the engine exited with code {code} at start: {last}"
+
+    def _watch(self, binary: str) -> None:
+        healthy_since = time.monotonic()
+        failures = 0
+        while not self._stopping.is_set():
+            process = self._process
+            if process is None:
+                return
+            try:
+                code = process.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+            if self._stopping.is_set():
+                return
+            self.last_exit = code
+            log.error("engine (pid %s) died unexpectedly with exit code %s", process.pid, code)
+            self._on_event("died", str(code))
+            failures = 0 if time.monotonic() - healthy_since > 60 else failures + 1
+            if failures > self.max_restarts:
+                log.critical("engine died %d times in a row; giving up", failures)
+                self._on_event("gave-up", str(code))
+                return
+            time.sleep(min(0.2 * 2 ** failures, 5.0))
+            try:
+                self._spawn(binary)
+            except EngineStartError as exc:
+                log.error("engine restart failed: %s", exc.message)
+                continue
+            self.restarts += 1
+            healthy_since = time.monotonic()
+            self._on_event("restarted", self.url)

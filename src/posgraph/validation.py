@@ -1,0 +1,175 @@
+"""SHACL validation with pyshacl against posgraph's own shapes, and reports a curator can act on.
+
+Only server-owned shapes are used; pyshacl's JS and owl:imports are off. The ontology and vocabularies are
+merged into the data graph so subclass targets and scheme membership resolve.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import pyshacl
+import rdflib
+from rdflib.namespace import OWL, RDF, SH
+
+from posgraph.namespaces import PREFIXES
+
+__all__ = ["ValidationResult", "ValidationReport", "Validator"]
+
+_SEVERITY_NAMES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """One SHACL result, flattened: IRIs are compacted with posgraph's prefixes, blank nodes shown as ``_:id``."""
+
+    severity: str
+    focus_node: str
+    path: str | None
+    value: str | None
+    shape: str
+    message: str
+    hint: str | None = None
+
+    def line(self) -> str:
+        """Return the result as one human-readable line."""
+        parts = [f"{self.severity}: {self.focus_node}"]
+        if self.path:
+            parts.append(f"property {self.path}")
+        if self.value is not None:
+            parts.append(f"value {self.value}")
+        text = " ".join(parts) + f" — {self.message} [{self.shape}]"
+        return text + (f" Fix: {self.hint}" if self.hint else "")
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating one batch: ``conforms`` is False only when a Violation was found."""
+
+    conforms: bool
+    results: list[ValidationResult] = field(default_factory=list)
+    graph: rdflib.Graph | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def violation_count(self) -> int:
+        """How many results have severity Violation."""
+        return sum(1 for r in self.results if r.severity == "Violation")
+
+    def to_dict(self) -> dict:
+        """Return the report as plain JSON-ready data."""
+        return {"conforms": self.conforms, "violations": self.violation_count,
+                "results": [asdict(r) for r in self.results]}
+
+    def to_json(self) -> str:
+        """Return the report as a JSON document."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_text(self, source: str = "data") -> str:
+        """Return a human report: one line per result, then a summary line."""
+        lines = [f"{source}: {r.line()}" for r in self.results]
+        counts = {s: sum(1 for r in self.results if r.severity == s) for s in ("Violation", "Warning", "Info")}
+        verdict = "conforms" if self.conforms else "does NOT conform"
+        lines.append(f"{source}: {verdict} ({counts['Violation']} violation(s), {counts['Warning']} warning(s), "
+                     f"{counts['Info']} info)")
+        return "\n".join(lines)
+
+    def to_turtle(self) -> str:
+        """Return the standard sh:ValidationReport as Turtle."""
+        graph = self.graph if self.graph is not None else rdflib.Graph()
+        for prefix, iri in PREFIXES.items():
+            graph.bind(prefix, iri)
+        return graph.serialize(format="turtle")
+
+
+class Validator:
+    """Validates rdflib graphs against a fixed shapes graph and ontology (both parsed once)."""
+
+    def __init__(self, shapes: rdflib.Graph, ontology: rdflib.Graph) -> None:
+        self.shapes = shapes
+        self.ontology = ontology
+        self._ns = rdflib.Graph().namespace_manager
+        for prefix, iri in PREFIXES.items():
+            self._ns.bind(prefix, iri, override=True, replace=True)
+
+    @classmethod
+    def from_files(cls, shapes_files: Iterable[Path], ontology_files: Iterable[Path]) -> "Validator":
+        """Parse the (trusted, server-owned) shapes and ontology files and return a Validator."""
+        shapes, ontology = rdflib.Graph(), rdflib.Graph()
+        for path in shapes_files:
+            shapes.parse(path, format="turtle")
+        for path in ontology_files:
+            ontology.parse(path, format="turtle")
+        return cls(shapes, ontology)
+
+    @property
+    def shapes_version(self) -> str:
+        """The owl:versionInfo of the shapes graph ("unversioned" if it has none)."""
+        for version in self.shapes.objects(None, OWL.versionInfo):
+            return str(version)
+        return "unversioned"
+
+    def validate(self, data: rdflib.Graph) -> ValidationReport:
+        """Validate ``data`` (left unchanged) and return the report; warnings and infos do not break conformance."""
+        merged = rdflib.Graph()
+        for triple in data:
+            merged.add(triple)
+        for triple in self.ontology:
+            merged.add(triple)
+        conforms, report_graph, _ = pyshacl.validate(
+            merged, shacl_graph=self.shapes, inference="none", abort_on_first=False, allow_infos=True,
+            allow_warnings=True, advanced=True, js=False, do_owl_imports=False,
+        )
+        results = sorted(self._results(report_graph, merged),
+                         key=lambda r: (r.severity != "Violation", r.focus_node, r.path or "", r.shape))
+        return ValidationReport(conforms=bool(conforms), results=results, graph=report_graph)
+
+    def _results(self, report: rdflib.Graph, data: rdflib.Graph) -> Iterable[ValidationResult]:
+        for node in report.subjects(RDF.type, SH.ValidationResult):
+            shape = report.value(node, SH.sourceShape)
+            path = report.value(node, SH.resultPath)
+            value = report.value(node, SH.value)
+            message = report.value(node, SH.resultMessage)
+            hint = self.shapes.value(shape, SH.description) if shape is not None else None
+            if hint is None and shape is not None:
+                # A SPARQL constraint's result names the node shape; its hint, if any, sits on that shape.
+                hint = self.shapes.value(shape, rdflib.RDFS.comment)
+            yield ValidationResult(
+                severity=_SEVERITY_NAMES.get(report.value(node, SH.resultSeverity), "Violation"),
+                focus_node=self._show_focus(report.value(node, SH.focusNode), data),
+                path=self._show(path) if path is not None and not isinstance(path, rdflib.BNode) else
+                (self._show_path(report, path) if path is not None else None),
+                value=self._show(value) if value is not None else None,
+                shape=self._show(shape) if shape is not None else "?",
+                message=str(message) if message is not None else "constraint not met",
+                hint=str(hint) if hint is not None else None,
+            )
+
+    def _show_focus(self, term: rdflib.term.Node | None, data: rdflib.Graph) -> str:
+        # A blank node's label means nothing to a curator: name it by the node and property that point at it.
+        if isinstance(term, rdflib.BNode):
+            for subject, predicate in data.subject_predicates(term):
+                return f"[{self._show(predicate)} of {self._show_focus(subject, data)}]"
+        return self._show(term)
+
+    def _show(self, term: rdflib.term.Node | None) -> str:
+        if term is None:
+            return "?"
+        if isinstance(term, rdflib.BNode):
+            return f"_:{term}"
+        if isinstance(term, rdflib.URIRef):
+            try:
+                return term.n3(self._ns) if ":" in self._ns.normalizeUri(term) else f"<{term}>"
+            except Exception:  # an IRI no prefix fits
+                return f"<{term}>"
+        return term.n3(self._ns)
+
+    def _show_path(self, report: rdflib.Graph, path: rdflib.BNode) -> str:
+        alternatives = report.value(path, SH.alternativePath) or self.shapes.value(path, SH.alternativePath)
+        if alternatives is not None:
+            graph = report if report.value(path, SH.alternativePath) is not None else self.shapes
+            items = list(rdflib.collection.Collection(graph, alternatives))
+            return " | ".join(self._show(i) for i in items)
+        return "(complex path)"
