@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "PosgraphError", "BadInput", "RdfSyntaxError", "QuerySyntaxError", "InvalidParameter", "UnsupportedMediaType",
     "NotAcceptable", "NotConformant", "NotFound", "EngineError", "EngineUnavailable", "EngineTimeout",
-    "EngineStartError", "ConfigError",
+    "EngineStartError", "ConfigError", "QueryRefused",
 ]
 
 
@@ -91,3 +91,7 @@ class EngineStartError(PosgraphError):
 
 class ConfigError(PosgraphError):
     """A setting is missing or invalid."""
+
+
+class QueryRefused(BadInput):
+    """A query uses a feature the public endpoint refuses (SERVICE, LOAD …)."""

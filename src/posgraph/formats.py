@@ -5,6 +5,7 @@ pyoxigraph parses (fast, and its errors give line and column); rdflib holds grap
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable
@@ -17,7 +18,7 @@ from posgraph.errors import RdfSyntaxError, UnsupportedMediaType
 
 __all__ = [
     "RdfFormat", "RDF_FORMATS", "format_for_media_type", "format_for_path", "read_quads", "to_rdflib_dataset",
-    "to_rdflib_graph", "serialize_quads", "serialize_graph", "ox_term_to_rdflib",
+    "to_rdflib_graph", "serialize_quads", "serialize_graph", "ox_term_to_rdflib", "content_hash",
 ]
 
 _RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -142,3 +143,14 @@ def serialize_graph(graph: rdflib.Graph, fmt: RdfFormat) -> bytes:
     """Serialise an rdflib graph (or Dataset, for quad formats) to ``fmt``."""
     data = graph.serialize(format=fmt.rdflib_format, encoding="utf-8")
     return data if isinstance(data, bytes) else data.encode("utf-8")
+
+
+def content_hash(quads: Iterable[ox.Quad]) -> str:
+    """Return the SHA-256 hex digest of the quads' canonical form (RDFC-1.0 blank-node labelling, sorted N-Quads).
+
+    Two documents with the same triples, however their blank nodes are labelled or ordered, get the same digest.
+    """
+    dataset = ox.Dataset(quads)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    lines = sorted(ox.serialize(dataset, format=ox.RdfFormat.N_QUADS).splitlines())
+    return hashlib.sha256(b"\n".join(lines)).hexdigest()
