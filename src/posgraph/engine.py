@@ -13,7 +13,8 @@ from typing import AsyncIterator, Iterable, Mapping
 import httpx
 import rdflib
 
-from posgraph.errors import EngineError, EngineTimeout, EngineUnavailable, QuerySyntaxError
+from posgraph.errors import (EngineError, EngineTimeout, EngineUnavailable, NotAcceptable, QuerySyntaxError,
+                             UnsupportedMediaType)
 
 __all__ = ["Engine", "EngineResponse", "SPARQL_JSON", "term_from_json"]
 
@@ -116,11 +117,12 @@ class Engine:
         await self._send("POST", self.store_url, content=body, headers={"Content-Type": media_type},
                          timeout=timeout)
 
-    async def dump(self, *, media_type: str = "application/n-quads",
+    async def dump(self, *, media_type: str = "application/n-quads", default_graph_only: bool = False,
                    timeout: float | None = None) -> AsyncIterator[bytes]:
-        """Yield the whole dataset serialised as ``media_type`` (a quad format), chunk by chunk."""
+        """Yield the dataset (or only its default graph) serialised as ``media_type``, chunk by chunk."""
+        url = self.store_url + ("?default" if default_graph_only else "")
         try:
-            async with self._client.stream("GET", self.store_url, headers={"Accept": media_type},
+            async with self._client.stream("GET", url, headers={"Accept": media_type},
                                            timeout=timeout or self.timeout) as response:
                 if response.status_code != 200:
                     await response.aread()
@@ -148,6 +150,10 @@ class Engine:
         text = response.text[:_MAX_ERROR_TEXT].strip()
         if response.status_code == 400:
             raise QuerySyntaxError(text or "the engine rejected the request")
+        if response.status_code == 406:
+            raise NotAcceptable(text or "the engine cannot produce the requested media type")
+        if response.status_code == 415:
+            raise UnsupportedMediaType(text or "the engine does not accept this media type")
         if response.status_code in (502, 503, 504):
             raise EngineUnavailable(f"engine answered {response.status_code}")
         raise EngineError(f"engine answered {response.status_code}: {text}")

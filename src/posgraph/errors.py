@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "PosgraphError", "BadInput", "RdfSyntaxError", "QuerySyntaxError", "InvalidParameter", "UnsupportedMediaType",
     "NotAcceptable", "NotConformant", "NotFound", "EngineError", "EngineUnavailable", "EngineTimeout",
-    "EngineStartError", "ConfigError", "QueryRefused",
+    "EngineStartError", "ConfigError", "QueryRefused", "PayloadTooLarge",
 ]
 
 
@@ -95,3 +95,7 @@ class ConfigError(PosgraphError):
 
 class QueryRefused(BadInput):
     """A query uses a feature the public endpoint refuses (SERVICE, LOAD …)."""
+
+
+class PayloadTooLarge(BadInput):
+    """A request body or upload is larger than the configured limit."""

@@ -7,7 +7,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS, XSD, DCTERMS, PROV, ORG
 
 __all__ = [
     "PG", "PGSH", "PGI", "PGID", "WD", "SCHEMA", "OWL", "RDF", "RDFS", "SH", "SKOS", "XSD", "DCTERMS", "PROV", "ORG",
-    "PREFIXES", "ONTOLOGY_IRI", "SHAPES_IRI", "ONTOLOGY_GRAPH", "batch_iri", "sparql_prologue",
+    "PREFIXES", "compact_iri", "ONTOLOGY_IRI", "SHAPES_IRI", "ONTOLOGY_GRAPH", "batch_iri", "sparql_prologue",
 ]
 
 PG = Namespace("https://w3id.org/posgraph/ns#")
@@ -39,6 +39,20 @@ PREFIXES: dict[str, str] = {
     "sh": str(SH),
     "dcterms": str(DCTERMS),
 }
+
+
+def compact_iri(iri: str) -> str:
+    """Return ``iri`` as prefix:rest with the longest matching known namespace, or ``<iri>`` if none matches.
+
+    >>> compact_iri("https://w3id.org/posgraph/id/party/russia")
+    'pgid:party/russia'
+    """
+    for prefix, namespace in _BY_LENGTH:
+        if iri.startswith(namespace):
+            return f"{prefix}:{iri[len(namespace):]}"
+    return f"<{iri}>"
+
+_BY_LENGTH = sorted(PREFIXES.items(), key=lambda item: -len(item[1]))
 
 
 def batch_iri(batch_id: str) -> str:

@@ -7,6 +7,7 @@ merged into the data graph so subclass targets and scheme membership resolve.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -15,10 +16,11 @@ import pyshacl
 import rdflib
 from rdflib.namespace import OWL, RDF, SH
 
-from posgraph.namespaces import PREFIXES
+from posgraph.namespaces import PREFIXES, compact_iri
 
 __all__ = ["ValidationResult", "ValidationReport", "Validator"]
 
+_IRI_IN_TEXT = re.compile(r"https?://[^\s,;()<>\"']+")
 _SEVERITY_NAMES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
 
 
@@ -90,9 +92,6 @@ class Validator:
     def __init__(self, shapes: rdflib.Graph, ontology: rdflib.Graph) -> None:
         self.shapes = shapes
         self.ontology = ontology
-        self._ns = rdflib.Graph().namespace_manager
-        for prefix, iri in PREFIXES.items():
-            self._ns.bind(prefix, iri, override=True, replace=True)
 
     @classmethod
     def from_files(cls, shapes_files: Iterable[Path], ontology_files: Iterable[Path]) -> "Validator":
@@ -122,7 +121,8 @@ class Validator:
             merged, shacl_graph=self.shapes, inference="none", abort_on_first=False, allow_infos=True,
             allow_warnings=True, advanced=True, js=False, do_owl_imports=False,
         )
-        results = sorted(self._results(report_graph, merged),
+        # One result per distinct finding: pyshacl reports a value once per failing component (nodeKind, pattern …).
+        results = sorted(set(self._results(report_graph, merged)),
                          key=lambda r: (r.severity != "Violation", r.focus_node, r.path or "", r.shape))
         return ValidationReport(conforms=bool(conforms), results=results, graph=report_graph)
 
@@ -143,7 +143,8 @@ class Validator:
                 (self._show_path(report, path) if path is not None else None),
                 value=self._show(value) if value is not None else None,
                 shape=self._show(shape) if shape is not None else "?",
-                message=str(message) if message is not None else "constraint not met",
+                message=_IRI_IN_TEXT.sub(lambda m: compact_iri(m.group(0)), str(message))
+                if message is not None else "constraint not met",
                 hint=str(hint) if hint is not None else None,
             )
 
@@ -160,11 +161,10 @@ class Validator:
         if isinstance(term, rdflib.BNode):
             return f"_:{term}"
         if isinstance(term, rdflib.URIRef):
-            try:
-                return term.n3(self._ns) if ":" in self._ns.normalizeUri(term) else f"<{term}>"
-            except Exception:  # an IRI no prefix fits
-                return f"<{term}>"
-        return term.n3(self._ns)
+            return compact_iri(str(term))
+        if isinstance(term, rdflib.Literal) and term.datatype is not None:
+            return f'"{term}"^^{compact_iri(str(term.datatype))}'
+        return term.n3()
 
     def _show_path(self, report: rdflib.Graph, path: rdflib.BNode) -> str:
         alternatives = report.value(path, SH.alternativePath) or self.shapes.value(path, SH.alternativePath)

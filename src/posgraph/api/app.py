@@ -1,0 +1,46 @@
+"""The FastAPI application factory: one app per Settings, talking to one engine."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from posgraph import __version__
+from posgraph.api.problems import install_problem_handlers
+from posgraph.api.routes import research, service
+from posgraph.catalog import Catalog
+from posgraph.config import PROJECT_FILES, Settings
+from posgraph.engine import Engine
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings, *, engine_url: str | None = None) -> FastAPI:
+    """Return the posgraph app, reaching the engine at ``engine_url`` (default: ``settings.engine_url``).
+
+    Raises ConfigError when neither names an engine.
+    """
+    base = engine_url or settings.engine_base()
+    catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = Engine(base, query_path=settings.engine_query_path,
+                                  update_path=settings.engine_update_path, store_path=settings.engine_store_path,
+                                  timeout=settings.query_timeout)
+        try:
+            yield
+        finally:
+            await app.state.engine.aclose()
+
+    app = FastAPI(title="posgraph", version=__version__, lifespan=lifespan,
+                  description="A knowledge graph of negotiation positions: SPARQL 1.1 for researchers, "
+                              "linked data for integrators, validated batches for curators.")
+    app.state.settings = settings
+    app.state.catalog = catalog
+    install_problem_handlers(app)
+    app.include_router(service.router)
+    app.include_router(research.router)
+    return app

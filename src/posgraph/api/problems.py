@@ -1,0 +1,105 @@
+"""The one table that maps posgraph's exceptions to HTTP statuses and RFC 9457 problem types.
+
+Every error body is ``application/problem+json`` with a stable ``type`` URI. Internal details are logged,
+never echoed: a 500 says only that something went wrong and gives the request's id.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from posgraph import errors
+
+__all__ = ["PROBLEM_JSON", "PROBLEM_BASE", "problem_response", "install_problem_handlers", "PROBLEMS"]
+
+log = logging.getLogger("posgraph.api")
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://w3id.org/posgraph/problems/"
+
+# Most specific classes first: the first isinstance match wins.
+PROBLEMS: tuple[tuple[type[Exception], int, str, str], ...] = (
+    (errors.RdfSyntaxError, 400, "rdf-syntax", "RDF syntax error"),
+    (errors.QuerySyntaxError, 400, "query-syntax", "SPARQL syntax error"),
+    (errors.QueryRefused, 400, "query-refused", "Query refused"),
+    (errors.InvalidParameter, 400, "invalid-parameter", "Invalid parameter"),
+    (errors.PayloadTooLarge, 413, "too-large", "Request body too large"),
+    (errors.UnsupportedMediaType, 415, "unsupported-media-type", "Unsupported media type"),
+    (errors.BadInput, 400, "bad-request", "Bad request"),
+    (errors.NotAcceptable, 406, "not-acceptable", "Not acceptable"),
+    (errors.NotFound, 404, "not-found", "Not found"),
+    (errors.NotConformant, 422, "not-conformant", "Data does not conform to the shapes"),
+    (errors.EngineTimeout, 504, "query-timeout", "Query timed out"),
+    (errors.EngineUnavailable, 503, "engine-unavailable", "Engine unavailable"),
+    (errors.EngineError, 502, "engine-error", "Engine error"),
+    (errors.ConfigError, 500, "configuration", "Server misconfigured"),
+)
+_STATUS_TYPES = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
+                 406: ("not-acceptable", "Not acceptable"), 413: ("too-large", "Request body too large"),
+                 415: ("unsupported-media-type", "Unsupported media type")}
+
+
+def problem_response(status: int, slug: str, title: str, detail: str | None = None, *,
+                     headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """Return an RFC 9457 problem+json response."""
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _extra(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, errors.RdfSyntaxError):
+        return {"source": exc.source, "line": exc.line, "column": exc.column}
+    if isinstance(exc, errors.InvalidParameter):
+        return {"parameter": exc.name}
+    if isinstance(exc, errors.NotConformant):
+        return {"report": exc.report.to_dict()}
+    return {}
+
+
+async def _posgraph_error(request: Request, exc: errors.PosgraphError) -> JSONResponse:
+    for cls, status, slug, title in PROBLEMS:
+        if isinstance(exc, cls):
+            headers = {"Retry-After": "5"} if isinstance(exc, errors.EngineUnavailable) else None
+            if status >= 500:
+                log.warning("%s %s -> %d: %s", request.method, request.url.path, status, exc.message)
+            return problem_response(status, slug, title, exc.message, headers=headers, **_extra(exc))
+    return await _unexpected(request, exc)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    slug, title = _STATUS_TYPES.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(exc.status_code, slug, title, detail, headers=getattr(exc, "headers", None))
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path", "header")]
+    name = ".".join(loc) or None
+    return problem_response(400, "invalid-parameter", "Invalid parameter",
+                            f"parameter {name!r}: {first.get('msg', 'invalid')}", parameter=name)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    incident = uuid.uuid4().hex[:12]
+    log.exception("unexpected error %s on %s %s", incident, request.method, request.url.path)
+    return problem_response(500, "internal", "Internal error",
+                            f"The server could not complete the request (incident {incident}).")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+    app.add_exception_handler(errors.PosgraphError, _posgraph_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,349 @@
+"""The ``posgraph`` command line. Exit codes: 0 ok, 1 not conformant, 2 bad input, 3 internal or engine error."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import functools
+import io
+import json
+import logging
+import os
+import socket
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+import click
+
+from posgraph import __version__, curation, research
+from posgraph.catalog import Catalog
+from posgraph.checks import check_all
+from posgraph.config import PROJECT_FILES, Settings, load_settings
+from posgraph.engine import Engine, term_from_json
+from posgraph.errors import (BadInput, ConfigError, EngineError, EngineStartError, NotConformant, NotFound,
+                             PosgraphError)
+from posgraph.namespaces import compact_iri
+from posgraph.supervisor import RUNTIME_FILE, ManagedEngine
+from posgraph.validation import Validator
+
+__all__ = ["main", "cli"]
+
+log = logging.getLogger("posgraph.cli")
+
+EXIT_OK, EXIT_NOT_CONFORMANT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _handled(func: Callable) -> Callable:
+    """Turn posgraph's exceptions into a one-line message on stderr and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except NotConformant as exc:
+            click.echo(exc.report.to_text(exc.source), err=True)
+            sys.exit(EXIT_NOT_CONFORMANT)
+        except (BadInput, NotFound) as exc:
+            click.echo(f"posgraph: error: {exc.message}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except (EngineStartError, EngineError, ConfigError, PosgraphError) as exc:
+            click.echo(f"posgraph: error: {exc.message}", err=True)
+            sys.exit(EXIT_INTERNAL)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except Exception as exc:  # never a traceback for users; POSGRAPH_DEBUG=1 shows it
+            if os.environ.get("POSGRAPH_DEBUG"):
+                raise
+            click.echo(f"posgraph: internal error: {exc.__class__.__name__}: {exc}", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def _settings(**overrides: object) -> Settings:
+    return load_settings(**overrides)
+
+
+def _validator() -> Validator:
+    return Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)
+
+
+@contextmanager
+def _engine_url(settings: Settings) -> Iterator[str]:
+    """Yield the URL of an engine holding the data: the configured one, the one a running ``posgraph serve``
+    manages on the data directory, or a temporary one started on the data directory for this command."""
+    if settings.engine_url:
+        yield settings.engine_url
+        return
+    runtime = settings.data_dir / RUNTIME_FILE
+    if runtime.exists():
+        try:
+            url = json.loads(runtime.read_text())["url"]
+        except (ValueError, KeyError, OSError):
+            url = None
+        if url and asyncio.run(_ping(url)):
+            yield url
+            return
+    managed = ManagedEngine(settings.data_dir, binary=settings.engine_binary,
+                            start_timeout=settings.engine_start_timeout)
+    managed.start()
+    try:
+        if settings.seed:
+            asyncio.run(_bootstrap(managed.url, settings))
+        yield managed.url
+    finally:
+        managed.stop()
+
+
+async def _ping(url: str) -> bool:
+    async with Engine(url) as engine:
+        return await engine.ping()
+
+
+async def _bootstrap(url: str, settings: Settings) -> list[str]:
+    async with Engine(url, timeout=settings.query_timeout) as engine:
+        return await curation.ensure_bootstrapped(engine, _validator(), PROJECT_FILES.ontology_files,
+                                                  PROJECT_FILES.seed_files, seed=settings.seed)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="posgraph")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def cli(verbose: bool) -> None:
+    """posgraph: a knowledge graph of negotiation positions.
+
+    Settings come from POSGRAPH_* environment variables (see the README); options override them.
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# ---------------------------------------------------------------------------------------------- serve
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise EngineStartError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                                   "(is another server running? choose another --port)") from None
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1, or POSGRAPH_HOST).")
+@click.option("--port", type=int, default=None, help="Port to bind (default 8000, or POSGRAPH_PORT).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Store directory of the managed engine (default var/store, or POSGRAPH_DATA_DIR).")
+@_handled
+def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Start the engine (unless POSGRAPH_ENGINE_URL names one), load the seed data into an empty store, and
+    serve the HTTP API until interrupted."""
+    import uvicorn
+
+    from posgraph.api.app import create_app
+
+    settings = _settings(host=host, port=port, data_dir=data_dir)
+    _check_port_free(settings.host, settings.port)
+    managed = None
+    if settings.engine_url:
+        url = settings.engine_url
+    else:
+        managed = ManagedEngine(settings.data_dir, binary=settings.engine_binary,
+                                start_timeout=settings.engine_start_timeout)
+        url = managed.start()
+    try:
+        try:
+            loaded = asyncio.run(_bootstrap(url, settings))
+            if loaded:
+                click.echo(f"posgraph: loaded {', '.join(loaded)}", err=True)
+        except EngineError as exc:  # an external engine not up yet: /health says 503 until it is
+            click.echo(f"posgraph: warning: engine at {url} not ready ({exc.message}); "
+                       "the seed is loaded on the next start", err=True)
+        click.echo(f"posgraph: serving on http://{settings.host}:{settings.port} (engine {url})", err=True)
+        uvicorn.run(create_app(settings, engine_url=url), host=settings.host, port=settings.port,
+                    log_level="info", access_log=False)
+    finally:
+        if managed is not None:
+            managed.stop()
+
+
+# ---------------------------------------------------------------------------------------------- validate / load
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "turtle"]), default="text",
+              help="Report format: one line per result (text), flat JSON, or a sh:ValidationReport in Turtle.")
+@_handled
+def validate(files: tuple[Path, ...], fmt: str) -> None:
+    """Validate FILES (together, offline) against the posgraph shapes.
+
+    Exit 0 if they conform (warnings allowed), 1 if not, 2 if a file does not parse.
+    """
+    parsed = curation.read_files(list(files))
+    report = curation.validate_files(_validator(), parsed)
+    source = ", ".join(str(f) for f in files)
+    output = {"text": lambda: report.to_text(source), "json": report.to_json, "turtle": report.to_turtle}[fmt]()
+    click.echo(output)
+    sys.exit(EXIT_OK if report.conforms else EXIT_NOT_CONFORMANT)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--curator", default=lambda: os.environ.get("USER", "cli"), show_default="$USER",
+              help="Who is loading the data (recorded as the batch's prov:wasAttributedTo).")
+@click.option("--label", default=None, help="A label for the batch.")
+@click.option("--no-validate", is_flag=True, help="Skip SHACL validation (bulk loads of trusted data).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Store directory.")
+@_handled
+def load(files: tuple[Path, ...], curator: str, label: str | None, no_validate: bool,
+         data_dir: Path | None) -> None:
+    """Load FILES into the store as one accepted batch, atomically: all of it or none of it.
+
+    Files are parsed and validated first; a syntax error (exit 2) or a violation (exit 1) loads nothing.
+    """
+    from tqdm import tqdm
+
+    settings = _settings(data_dir=data_dir)
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    show = total > 1_000_000 or None  # None: tqdm shows a bar only on a terminal
+    with tqdm(total=total, unit="B", unit_scale=True, desc="parse", disable=not show, leave=False) as bar:
+        parsed = curation.read_files(list(files), on_bytes=bar.update)
+    validator = _validator()
+
+    async def run(url: str) -> curation.LoadResult:
+        async with Engine(url, timeout=settings.query_timeout) as engine:
+            with tqdm(unit="B", unit_scale=True, desc="upload", disable=not show, leave=False) as bar:
+                return await curation.load_batch(engine, validator, parsed, curator=curator, label=label,
+                                                 validate=not no_validate, on_upload=bar.update)
+
+    with _engine_url(settings) as url:
+        result = asyncio.run(run(url))
+    if result.already_loaded:
+        click.echo(f"already loaded: identical content is batch {result.batch_id}; nothing changed")
+    else:
+        click.echo(f"loaded batch {result.batch_id}: {result.triples} triples ({result.batch_iri})")
+
+
+# ---------------------------------------------------------------------------------------------- query / export
+def _cell(binding: dict) -> str:
+    return compact_iri(binding["value"]) if binding["type"] == "uri" else str(term_from_json(binding))
+
+
+def _table(doc: dict) -> str:
+    columns = doc["head"]["vars"]
+    rows = [[_cell(row[c]) if c in row else "" for c in columns]
+            for row in doc["results"]["bindings"]]
+    widths = [min(60, max([len(c)] + [len(r[i]) for r in rows])) for i, c in enumerate(columns)]
+    clip = lambda text, w: text if len(text) <= w else text[: w - 1] + "…"  # noqa: E731
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(clip(v, w).ljust(w) for v, w in zip(r, widths)) for r in rows]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter of a saved query (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              help="Output for SELECT/ASK results (CONSTRUCT and DESCRIBE print Turtle).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Store directory.")
+@_handled
+def query(query: str, params: tuple[str, ...], fmt: str, data_dir: Path | None) -> None:
+    """Run QUERY: a saved query's name (see `posgraph queries`), SPARQL text, or - to read SPARQL from stdin."""
+    settings = _settings(data_dir=data_dir)
+    catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
+    bindings = {}
+    for pair in params:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise BadInput(f"--param {pair!r}: write NAME=VALUE")
+        bindings[name] = value
+    text = sys.stdin.read() if query == "-" else query
+    if query != "-" and " " not in query.strip() and "{" not in query:
+        text = catalog.get(query).bind(bindings)  # a saved query's name
+    elif bindings:
+        raise BadInput("--param applies to saved queries only")
+    form = research.query_form(text)
+    accept = {"table": "application/sparql-results+json", "json": "application/sparql-results+json",
+              "csv": "text/csv"}[fmt] if form in ("select", "ask") else "text/turtle"
+
+    async def run(url: str) -> bytes:
+        async with Engine(url, timeout=settings.query_timeout) as engine:
+            return (await research.run_query(engine, text, accept=accept)).content
+
+    with _engine_url(settings) as url:
+        content = asyncio.run(run(url))
+    if form in ("construct", "describe") or fmt in ("csv", "json"):
+        click.echo(content.decode("utf-8").rstrip("\n"))
+        return
+    doc = json.loads(content)
+    click.echo(str(doc["boolean"]).lower() if "boolean" in doc else _table(doc))
+
+
+@cli.command()
+@_handled
+def queries() -> None:
+    """List the saved queries and their parameters."""
+    for saved in Catalog.from_dir(PROJECT_FILES.queries_dir):
+        params = " ".join(f"{p.name}:{p.type}{'' if p.required else '?'}" for p in saved.params)
+        click.echo(f"{saved.name:<24} {saved.kind:<9} {params}\n{'':<24} {saved.summary}")
+
+
+_EXPORT_TYPES = {"nquads": ("application/n-quads", False), "trig": ("application/trig", False),
+                 "turtle": ("text/turtle", True)}
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(list(_EXPORT_TYPES)), default="nquads",
+              help="N-Quads or TriG (every graph: the published default graph and each batch's graph), "
+                   "or Turtle (the default graph only).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File to write (default stdout).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Store directory.")
+@_handled
+def export(fmt: str, output: Path | None, data_dir: Path | None) -> None:
+    """Dump the published data."""
+    settings = _settings(data_dir=data_dir)
+    media_type, default_only = _EXPORT_TYPES[fmt]
+
+    async def run(url: str, sink: io.BufferedIOBase) -> None:
+        async with Engine(url, timeout=settings.query_timeout) as engine:
+            async for chunk in engine.dump(media_type=media_type, default_graph_only=default_only):
+                sink.write(chunk)
+
+    with _engine_url(settings) as url:
+        if output is None:
+            asyncio.run(run(url, sys.stdout.buffer))
+            return
+        partial = output.with_name(output.name + ".partial")  # never leave half a dump under the real name
+        try:
+            with open(partial, "wb") as sink:
+                asyncio.run(run(url, sink))
+            partial.replace(output)
+        except OSError as exc:
+            raise BadInput(f"{output}: cannot write: {exc.strerror or exc}") from None
+        finally:
+            partial.unlink(missing_ok=True)
+    click.echo(f"wrote {output}", err=True)
+
+
+# ---------------------------------------------------------------------------------------------- check
+@cli.command()
+@click.option("--examples", type=click.Path(path_type=Path), default=None,
+              help="Example data directory with valid/ and invalid/ (default tests/examples if present).")
+@_handled
+def check(examples: Path | None) -> None:
+    """Check that the ontology, shapes, saved queries and examples are consistent (exit 1 if not)."""
+    examples = examples or PROJECT_FILES.root / "tests" / "examples"
+    problems = check_all(_validator(), Catalog.from_dir(PROJECT_FILES.queries_dir), examples)
+    for problem in problems:
+        click.echo(problem)
+    click.echo(f"check: {len(problems)} problem(s)" if problems else "check: consistent")
+    sys.exit(EXIT_NOT_CONFORMANT if problems else EXIT_OK)
+
+
+def main() -> None:
+    """Entry point of the ``posgraph`` script."""
+    cli(prog_name="posgraph")
