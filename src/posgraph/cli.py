@@ -53,6 +53,9 @@ def _handled(func: Callable) -> Callable:
             sys.exit(EXIT_INTERNAL)
         except KeyboardInterrupt:
             sys.exit(130)
+        except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_OK)
         except Exception as exc:  # never a traceback for users; POSGRAPH_DEBUG=1 shows it
             if os.environ.get("POSGRAPH_DEBUG"):
                 raise
@@ -266,7 +269,10 @@ def query(query: str, params: tuple[str, ...], fmt: str, data_dir: Path | None) 
         text = catalog.get(query).bind(bindings)  # a saved query's name
     elif bindings:
         raise BadInput("--param applies to saved queries only")
-    form = research.query_form(text)
+    try:
+        form = research.query_form(text)
+    except BadInput:
+        form = "select"  # not recognisably a query: the engine's parser will say where it goes wrong
     accept = {"table": "application/sparql-results+json", "json": "application/sparql-results+json",
               "csv": "text/csv"}[fmt] if form in ("select", "ask") else "text/turtle"
 

@@ -85,9 +85,11 @@ class Engine:
 
         Raises QuerySyntaxError (engine said 400), EngineTimeout, EngineUnavailable or EngineError.
         """
-        form: list[tuple[str, str]] = [("query", query)]
-        form += [("default-graph-uri", g) for g in default_graphs]
-        form += [("named-graph-uri", g) for g in named_graphs]
+        form: dict[str, str | list[str]] = {"query": query}
+        if default_graphs:
+            form["default-graph-uri"] = list(default_graphs)
+        if named_graphs:
+            form["named-graph-uri"] = list(named_graphs)
         response = await self._send("POST", self.query_url, data=form, headers={"Accept": accept}, timeout=timeout)
         return EngineResponse(response.status_code, response.headers.get("content-type", ""), response.content)
 

@@ -126,7 +126,7 @@ def to_rdflib_dataset(quads: Iterable[ox.Quad]) -> rdflib.Dataset:
     ds = rdflib.Dataset()
     conv = ox_term_to_rdflib
     for q in quads:
-        ctx = ds.default_context if isinstance(q.graph_name, ox.DefaultGraph) else ds.graph(conv(q.graph_name))
+        ctx = ds.default_graph if isinstance(q.graph_name, ox.DefaultGraph) else ds.graph(conv(q.graph_name))
         ctx.add((conv(q.subject), conv(q.predicate), conv(q.object)))
     return ds
 

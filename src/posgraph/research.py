@@ -63,8 +63,12 @@ async def run_query(engine: Engine, text: str, *, accept: str | None = None,
     if not text.strip():
         raise QuerySyntaxError("empty query")
     refuse_unsafe(text)
-    form = query_form(text)
-    return await engine.query(text, accept=accept or DEFAULT_ACCEPT[form], timeout=timeout)
+    if accept is None:
+        try:
+            accept = DEFAULT_ACCEPT[query_form(text)]
+        except QuerySyntaxError:  # let the engine's parser say where the query goes wrong
+            accept = DEFAULT_ACCEPT["select"]
+    return await engine.query(text, accept=accept, timeout=timeout)
 
 
 async def run_saved(engine: Engine, catalog: Catalog, name: str, params: Mapping[str, str], *,

@@ -86,6 +86,7 @@ class ManagedEngine:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
+        self._log_offset = 0
 
     @property
     def url(self) -> str:
@@ -152,6 +153,7 @@ class ManagedEngine:
         if self.query_timeout_s:
             args += ["--timeout-s", str(self.query_timeout_s)]
         log_path = self.data_dir / _LOG_FILE
+        self._log_offset = log_path.stat().st_size if log_path.exists() else 0
         with self._lock, open(log_path, "ab") as log_file:
             self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
                                              preexec_fn=_die_with_parent)
@@ -178,9 +180,12 @@ class ManagedEngine:
         raise EngineStartError(f"the engine did not answer on {self.url} within {self.start_timeout:g} s")
 
     def _explain_exit(self, code: int, log_path: Path) -> str:
-        tail = log_path.read_text(errors="replace")[-2000:].strip().splitlines()
-        last = tail[-1] if tail else ""
-        lowered = "\n".join(tail[-5:]).lower()
+        with open(log_path, "rb") as handle:  # only what this start wrote
+            handle.seek(self._log_offset)
+            lines = handle.read(20_000).decode("utf-8", "replace").strip().splitlines()
+        errors = [line for line in lines if line.startswith("Error")]
+        last = errors[0] if errors else (lines[-1] if lines else "")
+        lowered = last.lower()
         if "lock" in lowered:
             return f"the store {self.data_dir} is in use by another process (is `posgraph serve` already running?)"
         if "address" in lowered and "in use" in lowered:

@@ -1,0 +1,131 @@
+"""Shared fixtures: real Oxigraph engine processes and real ``posgraph serve`` servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from posgraph import curation
+from posgraph.config import PROJECT_FILES
+from posgraph.engine import Engine
+from posgraph.supervisor import ManagedEngine, free_port
+from posgraph.validation import Validator
+
+ROOT = PROJECT_FILES.root
+EXAMPLES = ROOT / "tests" / "examples"
+POSGRAPH = str(Path(sys.executable).with_name("posgraph"))
+
+
+def run(coro):
+    """Run a coroutine to completion (tests are plain functions; the code under test is async)."""
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="session")
+def validator() -> Validator:
+    return Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)
+
+
+def _bootstrap(url: str, validator: Validator) -> None:
+    async def go():
+        async with Engine(url) as engine:
+            await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files,
+                                               PROJECT_FILES.seed_files)
+    run(go())
+
+
+@pytest.fixture(scope="session")
+def seeded_engine(tmp_path_factory, validator) -> Iterator[ManagedEngine]:
+    """One engine with the ontology and seed data, shared by tests that only read."""
+    managed = ManagedEngine(tmp_path_factory.mktemp("seeded") / "store")
+    managed.start()
+    _bootstrap(managed.url, validator)
+    yield managed
+    managed.stop()
+
+
+@pytest.fixture
+def fresh_engine(tmp_path, validator) -> Iterator[ManagedEngine]:
+    """An engine of this test's own, bootstrapped with ontology and seed (tests may write to it)."""
+    managed = ManagedEngine(tmp_path / "store")
+    managed.start()
+    _bootstrap(managed.url, validator)
+    yield managed
+    managed.stop()
+
+
+@pytest.fixture
+def empty_engine(tmp_path) -> Iterator[ManagedEngine]:
+    """An engine on an empty store."""
+    managed = ManagedEngine(tmp_path / "empty-store")
+    managed.start()
+    yield managed
+    managed.stop()
+
+
+class Server:
+    """A ``posgraph serve`` process on an ephemeral port."""
+
+    def __init__(self, process: subprocess.Popen, url: str, log: Path) -> None:
+        self.process, self.url, self.log = process, url, log
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0, trust_env=False)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None, *, wait_healthy: bool = True,
+                 port: int | None = None) -> Server:
+    """Start ``posgraph serve`` and wait until it listens (and, by default, until /health says 200)."""
+    port = port or free_port()
+    full_env = {**os.environ, "POSGRAPH_DATA_DIR": str(data_dir), **(env or {})}
+    with open(log, "wb") as sink:
+        process = subprocess.Popen([POSGRAPH, "serve", "--port", str(port)], env=full_env, stdout=sink,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"posgraph serve exited {process.returncode}: {log.read_text()}")
+        try:
+            status = httpx.get(server.url + "/health", timeout=1.0, trust_env=False).status_code
+            if status == 200 or (not wait_healthy and status == 503):
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"posgraph serve did not come up: {log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    """One real server with a managed engine and the seed data, shared by read-only HTTP tests."""
+    base = tmp_path_factory.mktemp("server")
+    srv = start_server(base / "store", base / "serve.log")
+    yield srv
+    srv.stop()
+
+
+def posgraph_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the installed ``posgraph`` script and return the completed process (text mode)."""
+    return subprocess.run([POSGRAPH, *args], capture_output=True, text=True, input=input, timeout=timeout,
+                          env={**os.environ, **(env or {})})

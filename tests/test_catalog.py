@@ -1,0 +1,95 @@
+import pytest
+from rdflib.plugins.sparql import prepareQuery
+
+from posgraph.catalog import Catalog, Param, SavedQuery
+from posgraph.config import PROJECT_FILES
+from posgraph.errors import InvalidParameter, NotFound
+
+QUERY = """#+ summary: test
+#+ kind: select
+#+ param: party iri required — a party
+#+ param: when date optional — a date
+#+ param: label string optional — text
+#+ param: n integer optional — a count
+#+ example: party=pgid:party/russia
+SELECT * WHERE {
+  #@values
+  ?s ?p ?o
+}"""
+
+
+@pytest.fixture
+def saved() -> SavedQuery:
+    return SavedQuery.parse("t", QUERY)
+
+
+def test_header_is_parsed(saved):
+    assert saved.kind == "select" and saved.summary == "test"
+    assert [(p.name, p.type, p.required) for p in saved.params] == [
+        ("party", "iri", True), ("when", "date", False), ("label", "string", False), ("n", "integer", False)]
+    assert saved.examples == ({"party": "pgid:party/russia"},)
+
+
+def test_values_block_binds_typed_terms_and_undef(saved):
+    text = saved.bind({"party": "pgid:party/russia", "when": "2025-07"})
+    assert ('VALUES (?party ?when ?label ?n) { (<https://w3id.org/posgraph/id/party/russia> '
+            '"2025-07"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> UNDEF UNDEF) }') in text
+    prepareQuery(text)
+
+
+def test_a_hostile_string_stays_one_literal(saved):
+    attack = '"} } ; DROP ALL ; SELECT * { ?a ?b "'
+    text = saved.bind({"party": "pgid:party/russia", "label": attack})
+    algebra = prepareQuery(text).algebra
+    # Still one VALUES row joined with one triple pattern: the value did not add structure.
+    assert text.count("VALUES") == 1 and "DROP ALL" in text
+    assert str(algebra).count("BGP") == 1
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("party", "not an iri", "absolute IRI"),
+    ("party", "http://x/<script>", "absolute IRI"),
+    ("when", "2025-02-30", "calendar date"),
+    ("when", "2025-13", "no such month"),
+    ("when", "yesterday", "not a date"),
+    ("n", "1.5", "integer"),
+])
+def test_bad_values_name_the_parameter(saved, name, value, message):
+    with pytest.raises(InvalidParameter, match=message) as caught:
+        saved.bind({"party": "pgid:party/russia", name: value})
+    assert caught.value.name == name
+
+
+def test_missing_required_and_unknown_parameters(saved):
+    with pytest.raises(InvalidParameter, match="required"):
+        saved.bind({})
+    with pytest.raises(InvalidParameter, match="no such parameter") as caught:
+        saved.bind({"party": "pgid:party/russia", "colour": "red"})
+    assert caught.value.name == "colour"
+
+
+def test_decimal_rejects_non_finite():
+    with pytest.raises(InvalidParameter):
+        Param("x", "decimal", True).to_term("NaN")
+    assert str(Param("x", "decimal", True).to_term("85000.5")) == "85000.5"
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("#+ kind: select\nSELECT * {}", "summary"),
+    ("#+ summary: s\n#+ kind: update\nSELECT * {}", "kind"),
+    ("#+ summary: s\n#+ kind: select\n#+ param: x iri required\nSELECT * {}", "#@values"),
+    ("#+ summary: s\n#+ kind: select\n#+ param: x colour required\n#@values", r"bad '#\+ param"),
+])
+def test_malformed_headers_are_refused(text, problem):
+    with pytest.raises(ValueError, match=problem):
+        SavedQuery.parse("q", text)
+
+
+def test_project_catalog_loads_and_unknown_names_are_not_found():
+    catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
+    assert {"demands-by-issue", "positions", "issues"} <= {q.name for q in catalog}
+    with pytest.raises(NotFound, match="no saved query"):
+        catalog.get("nope")
+    described = catalog.get("positions").describe()
+    assert described["parameters"][0] == {"name": "party", "type": "iri", "required": True,
+                                          "description": "The party, e.g. pgid:party/ukraine"}

@@ -1,0 +1,227 @@
+"""Every ``posgraph`` command, run as the installed script, with its exit codes."""
+
+import json
+import socket
+
+import pytest
+import rdflib
+
+from conftest import EXAMPLES, POSGRAPH, posgraph_cli, start_server
+
+SEED = "data/seed.ttl"
+COMMANDS = ["serve", "load", "validate", "query", "queries", "export", "check"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = posgraph_cli(command, "--help")
+    assert result.returncode == 0 and "Usage: posgraph " + command in result.stdout
+
+
+def test_top_level_help_lists_the_commands():
+    result = posgraph_cli("--help")
+    assert result.returncode == 0 and all(c in result.stdout for c in COMMANDS)
+
+
+# -------------------------------------------------------------------------------------------- validate
+def test_validate_seed_is_ok_with_its_warning():
+    result = posgraph_cli("validate", str(__import__("conftest").ROOT / SEED))
+    assert result.returncode == 0
+    assert "Warning: [pg:hasTerm of pgid:position/ru-2025-07-army-cap] property pg:quantity" in result.stdout
+    assert result.stdout.strip().endswith("conforms (0 violation(s), 1 warning(s), 0 info)")
+
+
+def test_validate_non_conformant_exits_1_one_line_per_violation():
+    path = EXAMPLES / "invalid" / "supersession.ttl"
+    result = posgraph_cli("validate", str(path))
+    assert result.returncode == 1
+    lines = [l for l in result.stdout.splitlines() if ": Violation: " in l]
+    assert len(lines) == 3
+    assert all("pgid:example/new property pg:supersedes value pgid:example/old" in l for l in lines)
+
+
+def test_validate_formats():
+    path = str(EXAMPLES / "invalid" / "quantities-conditions.ttl")
+    as_json = posgraph_cli("validate", path, "--format", "json")
+    doc = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and doc["violations"] == 9 and doc["conforms"] is False
+    as_turtle = posgraph_cli("validate", path, "--format", "turtle")
+    graph = rdflib.Graph().parse(data=as_turtle.stdout, format="turtle")
+    assert len(list(graph.subjects(rdflib.RDF.type, rdflib.URIRef("http://www.w3.org/ns/shacl#ValidationResult")))) == 9
+
+
+def test_validate_syntax_error_exits_2_with_file_line_column(tmp_path):
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("@prefix ex: <http://example.org/> .\n\nex:a ex:b ex:c ;\n   ex:d .\n")
+    result = posgraph_cli("validate", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"posgraph: error: {bad}:4:")
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_missing_file_and_unknown_extension_exit_2(tmp_path):
+    assert posgraph_cli("validate", str(tmp_path / "nope.ttl")).returncode == 2
+    odd = tmp_path / "data.csv"
+    odd.write_text("a,b")
+    result = posgraph_cli("validate", str(odd))
+    assert result.returncode == 2 and "extension" in result.stderr
+
+
+# -------------------------------------------------------------------------------------------- load / query / export
+@pytest.fixture
+def store(tmp_path):
+    return {"POSGRAPH_DATA_DIR": str(tmp_path / "store")}
+
+
+def _batches(env) -> int:
+    result = posgraph_cli("query", "PREFIX pg: <https://w3id.org/posgraph/ns#> "
+                                   "SELECT (COUNT(?b) AS ?n) WHERE { ?b a pg:Batch }", "--format", "csv", env=env)
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.splitlines()[1])
+
+
+def test_load_then_query_and_export(store, tmp_path):
+    loaded = posgraph_cli("load", str(EXAMPLES / "valid" / "minimal-demand.ttl"), "--curator", "alice", env=store)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.startswith("loaded batch ") and "32 triples" in loaded.stdout
+    assert _batches(store) == 2  # the seed and this one
+    again = posgraph_cli("load", str(EXAMPLES / "valid" / "minimal-demand.ttl"), env=store)
+    assert again.returncode == 0 and again.stdout.startswith("already loaded")
+    dump = tmp_path / "dump.nq"
+    exported = posgraph_cli("export", "--format", "nquads", "-o", str(dump), env=store)
+    assert exported.returncode == 0, exported.stderr
+    ds = rdflib.Dataset()
+    ds.parse(dump, format="nquads")
+    graphs = {str(g.identifier) for g in ds.graphs()}
+    assert "https://w3id.org/posgraph/id/batch/seed" in graphs
+    assert any(g.startswith("https://w3id.org/posgraph/id/batch/2") for g in graphs)
+    assert not (tmp_path / "dump.nq.partial").exists()
+
+
+def test_load_syntax_error_exits_2_and_loads_nothing(store, tmp_path):
+    bad = tmp_path / "bad.nt"
+    bad.write_text('<http://a> <http://b> "ok" .\n<http://a> <http://b> oops .\n')
+    result = posgraph_cli("load", str(EXAMPLES / "valid" / "minimal-demand.ttl"), str(bad), env=store)
+    assert result.returncode == 2 and f"{bad}:2:" in result.stderr
+    assert _batches(store) == 1
+    probe = posgraph_cli("query", "ASK { <http://a> ?p ?o }", env=store)
+    assert probe.stdout.strip() == "false"
+
+
+def test_load_non_conformant_exits_1_and_loads_nothing(store):
+    result = posgraph_cli("load", str(EXAMPLES / "invalid" / "moves.ttl"), env=store)
+    assert result.returncode == 1
+    assert "does NOT conform (4 violation(s)" in result.stderr
+    assert _batches(store) == 1
+
+
+def test_load_a_large_file_shows_progress(store, tmp_path):
+    big = tmp_path / "big.nt"
+    with open(big, "w") as sink:
+        for i in range(20_000):
+            sink.write(f'<http://example.org/s{i}> <http://example.org/label> "a label long enough to count {i}" .\n')
+    assert big.stat().st_size > 1_000_000
+    result = posgraph_cli("load", str(big), "--no-validate", env=store)
+    assert result.returncode == 0, result.stderr
+    assert "20000 triples" in result.stdout
+    assert "upload" in result.stderr and "parse" in result.stderr
+
+
+def test_query_saved_with_params_in_each_format(store):
+    table = posgraph_cli("query", "demands-by-issue", "-p", "party=pgid:party/russia", env=store)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["issue", "issueLabel", "demand", "statedOn", "summary"]
+    assert lines[-1] == "(4 rows)" and "pgi:territory" in table.stdout
+    as_csv = posgraph_cli("query", "demands-by-issue", "--param", "party=pgid:party/russia", "--format", "csv",
+                          env=store)
+    assert as_csv.stdout.splitlines()[0] == "issue,issueLabel,demand,statedOn,summary"
+    as_json = posgraph_cli("query", "demands-by-issue", "-p", "party=pgid:party/russia", "--format", "json", env=store)
+    assert len(json.loads(as_json.stdout)["results"]["bindings"]) == 4
+
+
+def test_query_from_stdin_and_construct(store):
+    result = posgraph_cli("query", "-", env=store,
+                          input="CONSTRUCT WHERE { <https://w3id.org/posgraph/id/party/nato> ?p ?o }")
+    assert result.returncode == 0
+    graph = rdflib.Graph().parse(data=result.stdout, format="turtle")
+    assert len(graph) >= 4
+
+
+def test_query_bad_input_exits_2(store):
+    unknown = posgraph_cli("query", "no-such-query", env=store)
+    assert unknown.returncode == 2 and "no saved query" in unknown.stderr
+    bad_param = posgraph_cli("query", "positions", "-p", "party=pgid:party/russia", "-p", "from=soon", env=store)
+    assert bad_param.returncode == 2 and "'from'" in bad_param.stderr
+    syntax = posgraph_cli("query", "SELECT * WHERE { ?s ?p }", env=store)
+    assert syntax.returncode == 2 and "Traceback" not in syntax.stderr
+    refused = posgraph_cli("query", "SELECT * { SERVICE <http://127.0.0.1/> { ?s ?p ?o } }", env=store)
+    assert refused.returncode == 2 and "SERVICE" in refused.stderr
+
+
+def test_queries_lists_the_catalog():
+    result = posgraph_cli("queries")
+    assert result.returncode == 0 and "positions" in result.stdout and "party:iri" in result.stdout
+
+
+def test_export_turtle_is_the_default_graph(store):
+    result = posgraph_cli("export", "--format", "turtle", env=store)
+    graph = rdflib.Graph().parse(data=result.stdout, format="turtle")
+    assert (rdflib.URIRef("https://w3id.org/posgraph/id/party/russia"), None, None) in graph
+
+
+def test_check_is_consistent():
+    result = posgraph_cli("check")
+    assert result.returncode == 0 and result.stdout.strip() == "check: consistent"
+
+
+# -------------------------------------------------------------------------------------------- serve failures
+def test_serve_port_in_use_exits_3(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = posgraph_cli("serve", "--port", str(port), "--data-dir", str(tmp_path / "s"), timeout=30)
+    assert result.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_missing_engine_binary_exits_3(tmp_path):
+    result = posgraph_cli("serve", "--port", "0", "--data-dir", str(tmp_path / "s"),
+                          env={"POSGRAPH_ENGINE_BINARY": str(tmp_path / "no-oxigraph")}, timeout=30)
+    assert result.returncode == 3 and "not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_unwritable_data_dir_exits_3(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = posgraph_cli("serve", "--port", "0", "--data-dir", str(blocker / "store"), timeout=30)
+    assert result.returncode == 3 and "cannot be written" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_second_instance_on_the_same_store_exits_3(tmp_path):
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log")
+    try:
+        result = posgraph_cli("serve", "--port", "0", "--data-dir", str(tmp_path / "store"), timeout=30)
+        assert result.returncode == 3 and "in use by another process" in result.stderr
+    finally:
+        srv.stop()
+
+
+def test_cli_uses_the_engine_of_a_running_server(tmp_path):
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log")
+    try:
+        env = {"POSGRAPH_DATA_DIR": str(tmp_path / "store")}
+        loaded = posgraph_cli("load", str(EXAMPLES / "valid" / "minimal-demand.ttl"), env=env)
+        assert loaded.returncode == 0, loaded.stderr
+        with srv.client() as client:
+            answer = client.get("/sparql", params={
+                "query": "ASK { <https://w3id.org/posgraph/id/example/d1> ?p ?o }"}).json()
+        assert answer["boolean"] is True
+    finally:
+        srv.stop()
+
+
+def test_posgraph_script_is_installed():
+    assert POSGRAPH.endswith("posgraph")

@@ -1,0 +1,93 @@
+"""Loading files as accepted batches with provenance, against a real engine."""
+
+import pytest
+
+from posgraph import curation
+from posgraph.config import PROJECT_FILES
+from posgraph.engine import Engine
+from posgraph.errors import NotConformant, RdfSyntaxError
+from posgraph.namespaces import batch_iri
+
+from conftest import EXAMPLES, run
+
+MINIMAL = EXAMPLES / "valid" / "minimal-demand.ttl"
+
+
+def _count(engine_url: str, query: str) -> int:
+    async def go():
+        async with Engine(engine_url) as engine:
+            rows = await engine.select(query)
+            return int(rows[0]["n"])
+    return run(go())
+
+
+def _load(url, validator, paths, **kwargs):
+    async def go():
+        async with Engine(url) as engine:
+            return await curation.load_batch(engine, validator, curation.read_files(paths), **kwargs)
+    return run(go())
+
+
+def test_a_batch_lands_in_its_graph_and_the_default_graph_with_provenance(empty_engine, validator):
+    result = _load(empty_engine.url, validator, [MINIMAL], curator="Alice Curator")
+    assert not result.already_loaded and result.triples == 32
+    graph = result.batch_iri
+    assert _count(empty_engine.url, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}") == 32
+    assert _count(empty_engine.url, """PREFIX pg: <https://w3id.org/posgraph/ns#>
+        SELECT (COUNT(*) AS ?n) { ?d a pg:Demand ; pg:heldBy ?p }""") == 1
+    assert _count(empty_engine.url, f"""PREFIX pg: <https://w3id.org/posgraph/ns#>
+        PREFIX prov: <http://www.w3.org/ns/prov#> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT (COUNT(*) AS ?n) {{ <{graph}> a pg:Batch ; pg:batchState pg:accepted ; pg:tripleCount 32 ;
+            pg:shapesVersion "0.1.0" ; prov:generatedAtTime ?t ;
+            prov:hadPrimarySource <https://w3id.org/posgraph/id/example/src> ;
+            prov:wasAttributedTo [ rdfs:label "Alice Curator" ] }}""") == 1
+
+
+def test_the_same_content_is_recognised_and_not_loaded_twice(empty_engine, validator):
+    first = _load(empty_engine.url, validator, [MINIMAL], curator="a")
+    second = _load(empty_engine.url, validator, [MINIMAL], curator="b")
+    assert second.already_loaded and second.batch_id == first.batch_id
+    assert _count(empty_engine.url, "PREFIX pg: <https://w3id.org/posgraph/ns#> "
+                                    "SELECT (COUNT(*) AS ?n) { ?b a pg:Batch }") == 1
+
+
+def test_a_non_conformant_batch_writes_nothing(empty_engine, validator):
+    with pytest.raises(NotConformant) as caught:
+        _load(empty_engine.url, validator, [MINIMAL, EXAMPLES / "invalid" / "moves.ttl"], curator="a")
+    assert caught.value.report.violation_count == 4
+    assert _count(empty_engine.url, "SELECT (COUNT(*) AS ?n) { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }") == 0
+
+
+def test_a_syntax_error_in_any_file_reads_nothing(tmp_path):
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("@prefix ex: <http://example.org/> .\nex:a ex:b .\n")
+    with pytest.raises(RdfSyntaxError) as caught:
+        curation.read_files([MINIMAL, bad])
+    assert caught.value.source == str(bad) and caught.value.line == 2
+
+
+def test_skipping_validation_loads_data_the_shapes_would_refuse(empty_engine, validator):
+    result = _load(empty_engine.url, validator, [EXAMPLES / "invalid" / "moves.ttl"], curator="bulk",
+                   validate=False)
+    assert result.report is None and result.triples > 0
+
+
+def test_bootstrap_loads_ontology_and_seed_once(empty_engine, validator):
+    async def go():
+        async with Engine(empty_engine.url) as engine:
+            first = await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files,
+                                                       PROJECT_FILES.seed_files)
+            second = await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files,
+                                                        PROJECT_FILES.seed_files)
+            return first, second
+    first, second = run(go())
+    assert first == ["ontology", "seed (317 triples)"] and second == []
+    assert _count(empty_engine.url, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{batch_iri('seed')}> {{ ?s ?p ?o }} }}") == 317
+    assert _count(empty_engine.url, """PREFIX owl: <http://www.w3.org/2002/07/owl#>
+        SELECT (COUNT(*) AS ?n) { <https://w3id.org/posgraph/ns> owl:versionInfo ?v }""") == 1
+
+
+def test_upload_progress_is_reported(empty_engine, validator):
+    seen = []
+    _load(empty_engine.url, validator, [MINIMAL], curator="a", on_upload=seen.append)
+    assert seen and sum(seen) > 1000

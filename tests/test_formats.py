@@ -1,0 +1,75 @@
+import pyoxigraph as ox
+import pytest
+import rdflib
+from rdflib.compare import isomorphic
+from rdflib.namespace import XSD
+
+from posgraph import formats
+from posgraph.errors import RdfSyntaxError, UnsupportedMediaType
+
+TURTLE = formats.format_for_media_type("text/turtle")
+
+
+def test_media_types_and_extensions_resolve():
+    assert formats.format_for_media_type("text/turtle; charset=utf-8").name == "turtle"
+    assert formats.format_for_media_type("application/n-quads").quads
+    assert formats.format_for_path("x.trig").name == "trig"
+    assert formats.format_for_path("x.NT").name == "n-triples"
+    with pytest.raises(UnsupportedMediaType):
+        formats.format_for_media_type("application/pdf")
+    with pytest.raises(UnsupportedMediaType, match="extension"):
+        formats.format_for_path("data.csv")
+
+
+def test_rdf_xml_is_marked_unsafe_for_untrusted_clients():
+    assert not formats.format_for_media_type("application/rdf+xml").untrusted_ok
+    assert formats.format_for_media_type("text/turtle").untrusted_ok
+
+
+def test_syntax_error_gives_source_line_and_column():
+    data = b'@prefix ex: <http://example.org/> .\nex:a ex:b ex:c .\nex:a ex:b "unterminated .\n'
+    with pytest.raises(RdfSyntaxError) as caught:
+        formats.read_quads(data, TURTLE, "broken.ttl")
+    err = caught.value
+    assert (err.source, err.line) == ("broken.ttl", 3)
+    assert err.column is not None and str(err).startswith("broken.ttl:3:")
+    assert "Parser error" not in err.detail
+
+
+def test_invalid_utf8_is_a_syntax_error_not_a_crash():
+    with pytest.raises(RdfSyntaxError):
+        formats.read_quads(b'<http://a> <http://b> "\xff\xfe" .', formats.format_for_path("x.nt"), "x.nt")
+
+
+def test_conversion_keeps_literals_equal_to_rdflibs_own():
+    data = '''@prefix ex: <http://example.org/> .
+    ex:a ex:s "plain" ; ex:l "chat"@fr ; ex:d "2025-07"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> ; ex:b [ ex:c 1 ] .'''
+    graph = formats.to_rdflib_graph(formats.read_quads(data.encode(), TURTLE, "t"))
+    reference = rdflib.Graph().parse(data=data, format="turtle")
+    assert isomorphic(graph, reference)
+    assert rdflib.Literal("plain") in set(graph.objects())
+    assert rdflib.Literal("2025-07", datatype=XSD.gYearMonth) in set(graph.objects())
+
+
+def test_dataset_keeps_named_graphs_apart():
+    quads = formats.read_quads(b'<http://a> <http://b> <http://c> <http://g> .\n<http://a> <http://b> <http://d> .\n',
+                               formats.format_for_path("x.nq"), "x.nq")
+    ds = formats.to_rdflib_dataset(quads)
+    assert len(ds.graph(rdflib.URIRef("http://g"))) == 1
+    assert len(ds.default_graph) == 1
+
+
+def test_content_hash_ignores_blank_node_labels_and_order():
+    one = b'_:x <http://p> "1" .\n<http://s> <http://p> _:x .\n'
+    two = b'<http://s> <http://p> _:other .\n_:other <http://p> "1" .\n'
+    nt = formats.format_for_path("x.nt")
+    h1 = formats.content_hash(formats.read_quads(one, nt, "1"))
+    assert h1 == formats.content_hash(formats.read_quads(two, nt, "2"))
+    assert h1 != formats.content_hash(formats.read_quads(b'_:x <http://p> "2" .\n', nt, "3"))
+
+
+def test_serialize_quads_to_a_triple_format_keeps_the_default_graph_only():
+    quads = [ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://b"), ox.Literal("x"), ox.NamedNode("http://g")),
+             ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://b"), ox.Literal("y"), ox.DefaultGraph())]
+    out = formats.serialize_quads(quads, formats.format_for_path("x.nt")).decode()
+    assert '"y"' in out and '"x"' not in out
