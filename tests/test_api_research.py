@@ -3,7 +3,9 @@
 import csv
 import io
 
+import httpx
 import pytest
+from rdflib.compare import isomorphic
 
 pytestmark = pytest.mark.e2e
 
@@ -67,10 +69,12 @@ def test_malformed_query_is_400_with_the_parsers_position(server):
     assert "1:" in body["detail"]
 
 
-def test_missing_query_is_400(server):
+def test_post_without_a_query_is_400(server):
     with server.client() as client:
-        assert client.get("/sparql").status_code == 400
         assert client.post("/sparql", data={"other": "x"}).status_code == 400
+        both = client.post("/sparql?query=ASK%7B%7D", content=b"ASK {}",
+                           headers={"Content-Type": "application/sparql-query"})
+        assert both.status_code == 400
 
 
 def test_unsupported_body_type_is_415(server):
@@ -143,3 +147,256 @@ def test_openapi_documents_the_routes(server):
     with server.client() as client:
         spec = client.get("/openapi.json").json()
     assert {"/sparql", "/queries", "/queries/{name}", "/health"} <= set(spec["paths"])
+
+
+# ------------------------------------------------------------------------------------------- content negotiation
+@pytest.mark.parametrize("accept,expected", [
+    ("application/sparql-results+json", "application/sparql-results+json"),
+    ("application/json", "application/sparql-results+json"),
+    ("application/sparql-results+xml", "application/sparql-results+xml"),
+    ("text/csv", "text/csv"),
+    ("text/tab-separated-values", "text/tab-separated-values"),
+    ("text/csv;q=0.4, text/tab-separated-values;q=0.9", "text/tab-separated-values"),
+    ("text/*;q=0.2, application/sparql-results+xml", "application/sparql-results+xml"),
+    ("*/*", "application/sparql-results+json"),
+])
+def test_select_results_in_every_format_with_q_values(server, accept, expected):
+    with server.client() as client:
+        response = client.get("/sparql", params={"query": RUSSIA_DEMANDS}, headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(expected)
+    assert "Accept" in response.headers["vary"]
+    assert "territory" in response.text
+
+
+@pytest.mark.parametrize("accept,expected,parse_as", [
+    ("text/turtle", "text/turtle", "turtle"),
+    ("application/n-triples", "application/n-triples", "nt"),
+    ("application/rdf+xml", "application/rdf+xml", "xml"),
+    ("application/ld+json", "application/ld+json", "json-ld"),
+])
+def test_construct_in_every_graph_format(server, accept, expected, parse_as):
+    import json as _json
+
+    import rdflib
+    query = "CONSTRUCT WHERE { <https://w3id.org/posgraph/id/party/russia> ?p ?o }"
+    with server.client() as client:
+        response = client.get("/sparql", params={"query": query}, headers={"Accept": accept})
+        reference = client.get("/sparql", params={"query": query}, headers={"Accept": "application/n-triples"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith(expected)
+    if parse_as == "json-ld":
+        doc = _json.loads(response.text)
+        assert doc["@context"].endswith("/ns/context.jsonld")  # our published context, by reference
+        context = client_context(server)
+        doc["@context"] = context["@context"]
+        graph = rdflib.Graph().parse(data=_json.dumps(doc), format="json-ld")
+    else:
+        graph = rdflib.Graph().parse(data=response.text, format=parse_as)
+    expected_graph = rdflib.Graph().parse(data=reference.text, format="nt")
+    assert isomorphic(graph, expected_graph)
+
+
+def client_context(server):
+    with server.client() as client:
+        response = client.get("/ns/context.jsonld")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/ld+json")
+    return response.json()
+
+
+def test_unsatisfiable_accept_is_406_problem(server):
+    with server.client() as client:
+        response = client.get("/sparql", params={"query": RUSSIA_DEMANDS}, headers={"Accept": "image/png"})
+        graph = client.get("/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                           headers={"Accept": "text/csv"})
+    assert response.status_code == 406 and response.headers["content-type"] == "application/problem+json"
+    assert graph.status_code == 406
+
+
+def test_ask_in_json_and_xml(server):
+    with server.client() as client:
+        as_json = client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"})
+        as_xml = client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"},
+                            headers={"Accept": "application/sparql-results+xml"})
+    assert as_json.json() == {"head": {}, "boolean": True}
+    assert "<boolean>true</boolean>" in as_xml.text
+
+
+def test_get_without_query_returns_the_service_description(server):
+    import rdflib
+    with server.client() as client:
+        response = client.get("/sparql", headers={"Accept": "text/turtle"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/turtle")
+    graph = rdflib.Graph().parse(data=response.text, format="turtle")
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+    void = rdflib.Namespace("http://rdfs.org/ns/void#")
+    service = rdflib.URIRef(server.url + "/sparql")
+    assert (service, rdflib.RDF.type, sd.Service) in graph
+    assert (service, sd.supportedLanguage, sd.SPARQL11Query) in graph
+    assert (None, sd.resultFormat, rdflib.URIRef("http://www.w3.org/ns/formats/SPARQL_Results_CSV")) in graph
+    triples = [int(o) for o in graph.objects(None, void.triples)]
+    assert triples and triples[0] > 1000
+
+
+# ------------------------------------------------------------------------------------------- datasets and staging
+def test_dataset_parameters_are_honoured(server):
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    seed = "https://w3id.org/posgraph/id/batch/seed"
+    with server.client() as client:
+        whole = client.get("/sparql", params={"query": query}).json()
+        seed_only = client.get("/sparql", params={"query": query, "default-graph-uri": seed}).json()
+        form = client.post("/sparql", data={"query": "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
+                                                     "GROUP BY ?g", "named-graph-uri": seed}).json()
+    count = lambda doc: int(doc["results"]["bindings"][0]["n"]["value"])  # noqa: E731
+    assert count(seed_only) == 317 < count(whole)
+    assert [(r["g"]["value"], r["n"]["value"]) for r in form["results"]["bindings"]] == [(seed, "317")]
+
+
+def test_from_clause_is_honoured(server):
+    seed = "https://w3id.org/posgraph/id/batch/seed"
+    with server.client() as client:
+        response = client.get("/sparql", params={"query": f"SELECT (COUNT(*) AS ?n) FROM <{seed}> {{ ?s ?p ?o }}"})
+    assert response.json()["results"]["bindings"][0]["n"]["value"] == "317"
+
+
+def test_from_file_etc_passwd_is_never_dereferenced(server):
+    with server.client() as client:
+        response = client.get("/sparql", params={
+            "query": "SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }"})
+    assert response.status_code == 200
+    assert response.json()["results"]["bindings"] == []
+    assert "root:" not in response.text
+
+
+@pytest.mark.parametrize("query,params", [
+    ("SELECT * FROM <https://w3id.org/posgraph/id/staging/b1> WHERE { ?s ?p ?o }", {}),
+    ("SELECT * FROM NAMED <https://w3id.org/posgraph/id/staging/b1> WHERE { GRAPH ?g { ?s ?p ?o } }", {}),
+    ("PREFIX st: <https://w3id.org/posgraph/id/staging/> SELECT * FROM st:b1 WHERE { ?s ?p ?o }", {}),
+    ("PREFIX pgid: <https://w3id.org/posgraph/id/> SELECT * WHERE { GRAPH pgid:staging/b1 { ?s ?p ?o } }", {}),
+    ("BASE <https://w3id.org/posgraph/id/> SELECT * FROM <staging/b1> WHERE { ?s ?p ?o }", {}),
+    ("SELECT * WHERE { ?s ?p ?o }", {"default-graph-uri": "https://w3id.org/posgraph/id/staging/b1"}),
+    ("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }", {"named-graph-uri": "https://w3id.org/posgraph/id/staging/b1"}),
+])
+def test_staging_graphs_are_refused(server, query, params):
+    with server.client() as client:
+        response = client.get("/sparql", params={"query": query, **params})
+    assert response.status_code == 400 and response.json()["type"].endswith("/query-refused")
+    assert "staging" in response.json()["detail"]
+
+
+def test_a_query_mentioning_staging_only_in_a_string_is_fine(server):
+    with server.client() as client:
+        response = client.get("/sparql", params={
+            "query": 'SELECT ("https://w3id.org/posgraph/id/staging/b1" AS ?x) {}'})
+    assert response.status_code == 200
+
+
+def test_bad_timeout_parameter_is_400_naming_it(server):
+    with server.client() as client:
+        for value in ("soon", "0", "-3"):
+            response = client.get("/sparql", params={"query": "ASK {}", "timeout": value})
+            assert response.status_code == 400 and response.json()["parameter"] == "timeout"
+
+
+def test_saved_query_in_tsv_and_xml(server):
+    with server.client() as client:
+        tsv = client.get("/queries/issues", headers={"Accept": "text/tab-separated-values"})
+        xml = client.get("/queries/issues", headers={"Accept": "application/sparql-results+xml"})
+    assert tsv.text.splitlines()[0] == "?issue\t?notation\t?label\t?positions"
+    assert xml.text.count("<result>") == 13
+
+
+# ------------------------------------------------------------------------------------------- limits
+@pytest.fixture(scope="module")
+def limited_server(tmp_path_factory):
+    """A server with a 3-row cap, one query at a time per client, and a 4-second engine deadline."""
+    from conftest import start_server
+    base = tmp_path_factory.mktemp("limited")
+    srv = start_server(base / "store", base / "serve.log", env={
+        "POSGRAPH_MAX_ROWS": "3", "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "1", "POSGRAPH_QUERY_TIMEOUT": "4"})
+    yield srv
+    srv.stop()
+
+
+RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+
+
+@pytest.mark.parametrize("accept", ["application/sparql-results+json", "application/sparql-results+xml",
+                                    "text/csv", "text/tab-separated-values"])
+def test_row_cap_truncates_and_says_so(limited_server, accept):
+    with limited_server.client() as client:
+        capped = client.get("/queries/issues", headers={"Accept": accept})
+        small = client.get("/queries/demands-by-issue", params={"party": "pgid:party/united-states"},
+                           headers={"Accept": accept})
+    assert capped.headers["x-posgraph-truncated"] == "true" and capped.headers["x-posgraph-row-limit"] == "3"
+    if accept.endswith("json"):
+        assert len(capped.json()["results"]["bindings"]) == 3
+    elif accept.endswith("xml"):
+        assert capped.text.count("<result>") == 3 and capped.text.endswith("</results></sparql>")
+    else:
+        assert len(capped.text.strip().splitlines()) == 4  # header and three rows
+    assert "x-posgraph-truncated" not in small.headers
+
+
+def _engine_cpu_ticks(data_dir) -> int:
+    import json as _json
+    pid = _json.loads((data_dir / "posgraph-engine.json").read_text())["pid"]
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_a_query_that_never_ends_is_stopped_while_others_are_answered(limited_server):
+    import threading
+    import time
+
+    results = {}
+
+    def runaway():
+        with httpx.Client(base_url=limited_server.url, timeout=30, trust_env=False) as c:
+            started = time.monotonic()
+            results["response"] = c.get("/sparql", params={"query": RUNAWAY, "timeout": "1.5"})
+            results["elapsed"] = time.monotonic() - started
+
+    thread = threading.Thread(target=runaway)
+    thread.start()
+    time.sleep(0.3)
+    # Another client (connecting from another loopback address) is answered while the runaway runs.
+    with httpx.Client(base_url=limited_server.url, timeout=10, trust_env=False,
+                      transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+        started = time.monotonic()
+        assert other.get("/sparql", params={"query": "ASK { ?s ?p ?o }"}).json()["boolean"] is True
+        assert time.monotonic() - started < 1.0
+    thread.join()
+    response = results["response"]
+    assert response.status_code == 504 and response.json()["type"].endswith("/query-timeout")
+    assert 1.4 < results["elapsed"] < 3.0
+    # The engine stops the abandoned query at its own deadline (4 s): its CPU time stops growing.
+    data_dir = limited_server.log.parent / "store"
+    time.sleep(4.5)
+    before = _engine_cpu_ticks(data_dir)
+    time.sleep(1.0)
+    assert _engine_cpu_ticks(data_dir) - before < 20  # under 0.2 s of CPU in 1 s: idle
+
+
+def test_concurrent_queries_per_client_are_capped_with_429(limited_server):
+    import threading
+    import time
+
+    done = threading.Event()
+
+    def slow():
+        with httpx.Client(base_url=limited_server.url, timeout=30, trust_env=False) as c:
+            c.get("/sparql", params={"query": RUNAWAY, "timeout": "1"})
+        done.set()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.3)
+    with limited_server.client() as client:
+        response = client.get("/sparql", params={"query": "ASK {}"})
+    thread.join()
+    assert response.status_code == 429 and response.headers["retry-after"] == "1"
+    assert response.json()["type"].endswith("/too-many-requests")
+    with limited_server.client() as client:  # the slot is free again
+        time.sleep(4.5)  # let the engine drop the abandoned query
+        assert client.get("/sparql", params={"query": "ASK {}"}).status_code == 200

@@ -8,6 +8,7 @@ import functools
 import io
 import json
 import logging
+import math
 import os
 import socket
 import sys
@@ -153,8 +154,10 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     if settings.engine_url:
         url = settings.engine_url
     else:
+        # The engine's own timeout stops a query posgraph has already given up on (the client got a 504).
         managed = ManagedEngine(settings.data_dir, binary=settings.engine_binary,
-                                start_timeout=settings.engine_start_timeout)
+                                start_timeout=settings.engine_start_timeout,
+                                query_timeout_s=math.ceil(settings.query_timeout))
         url = managed.start()
     try:
         try:

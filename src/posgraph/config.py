@@ -24,6 +24,7 @@ class ProjectFiles:
         self.shapes_dir = root / "shapes"
         self.queries_dir = root / "queries"
         self.seed_files = [root / "data" / "seed.ttl"]
+        self.context_file = root / "ontology" / "context.jsonld"
 
     @property
     def ontology_files(self) -> list[Path]:
@@ -56,6 +57,8 @@ class Settings(BaseSettings):
     public_base: str = Field("http://127.0.0.1:8000", description="Public base URL that instance IRIs map onto.")
     query_timeout: float = Field(30.0, gt=0, le=3600, description="Deadline in seconds for one query.")
     max_body_bytes: int = Field(10_000_000, gt=0, description="Largest request body accepted.")
+    max_rows: int = Field(100_000, gt=0, description="Most rows a SELECT answer carries; more are cut off.")
+    max_concurrent_per_client: int = Field(8, gt=0, description="Queries one client may run at once.")
     seed: bool = Field(True, description="Load the seed data into an empty store on first start.")
 
     def engine_base(self) -> str:

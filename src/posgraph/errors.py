@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "PosgraphError", "BadInput", "RdfSyntaxError", "QuerySyntaxError", "InvalidParameter", "UnsupportedMediaType",
     "NotAcceptable", "NotConformant", "NotFound", "EngineError", "EngineUnavailable", "EngineTimeout",
-    "EngineStartError", "ConfigError", "QueryRefused", "PayloadTooLarge",
+    "EngineStartError", "ConfigError", "QueryRefused", "PayloadTooLarge", "TooManyRequests",
 ]
 
 
@@ -99,3 +99,7 @@ class QueryRefused(BadInput):
 
 class PayloadTooLarge(BadInput):
     """A request body or upload is larger than the configured limit."""
+
+
+class TooManyRequests(PosgraphError):
+    """A client already has as many requests in flight as it may."""

@@ -5,20 +5,27 @@ pyoxigraph parses (fast, and its errors give line and column); rdflib holds grap
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Iterable, Sequence
+
+import mimeparse
 
 import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import XSD
 
-from posgraph.errors import RdfSyntaxError, UnsupportedMediaType
+from posgraph.errors import NotAcceptable, RdfSyntaxError, UnsupportedMediaType
 
 __all__ = [
     "RdfFormat", "RDF_FORMATS", "format_for_media_type", "format_for_path", "read_quads", "to_rdflib_dataset",
     "to_rdflib_graph", "serialize_quads", "serialize_graph", "ox_term_to_rdflib", "content_hash",
+    "negotiate", "result_media_type", "ntriples_to_jsonld", "truncate_results", "RESULT_MEDIA_TYPES",
+    "GRAPH_MEDIA_TYPES",
 ]
 
 _RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -154,3 +161,96 @@ def content_hash(quads: Iterable[ox.Quad]) -> str:
     dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
     lines = sorted(ox.serialize(dataset, format=ox.RdfFormat.N_QUADS).splitlines())
     return hashlib.sha256(b"\n".join(lines)).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ content negotiation
+SPARQL_JSON = "application/sparql-results+json"
+SPARQL_XML = "application/sparql-results+xml"
+CSV = "text/csv"
+TSV = "text/tab-separated-values"
+TURTLE = "text/turtle"
+N_TRIPLES = "application/n-triples"
+JSON_LD = "application/ld+json"
+RDF_XML = "application/rdf+xml"
+
+# The preferred type comes last: on a tie (for */*) the matcher picks the last offer.
+RESULT_MEDIA_TYPES: tuple[str, ...] = (TSV, CSV, SPARQL_XML, SPARQL_JSON)
+GRAPH_MEDIA_TYPES: tuple[str, ...] = (RDF_XML, JSON_LD, N_TRIPLES, TURTLE)
+_RESULT_ALIASES = {"application/json": SPARQL_JSON, "application/xml": SPARQL_XML, "text/xml": SPARQL_XML}
+_GRAPH_ALIASES = {"application/json": JSON_LD, "text/plain": N_TRIPLES, "application/xml": RDF_XML,
+                  "text/xml": RDF_XML}
+
+
+def negotiate(accept: str | None, offers: Sequence[str], aliases: dict[str, str] | None = None) -> str:
+    """Return the offered media type that best fits an Accept header (q-values honoured; none or garbage = */*).
+
+    ``aliases`` maps other types a client may name (application/json) onto offers. Raises NotAcceptable.
+    """
+    accept = (accept or "").strip() or "*/*"
+    extra = dict(aliases or {})
+    candidates = list(extra) + list(offers)
+    try:
+        best = mimeparse.best_match(candidates, accept)
+    except (mimeparse.MimeTypeParseException, ValueError, IndexError):
+        best = offers[-1]
+    if not best:
+        raise NotAcceptable(f"cannot answer with any of: {accept[:200]}; available: {', '.join(offers)}")
+    return extra.get(best, best)
+
+
+def result_media_type(form: str, accept: str | None) -> str:
+    """Negotiate the answer's media type for a query form ("select", "ask", "construct", "describe")."""
+    if form in ("select", "ask"):
+        return negotiate(accept, RESULT_MEDIA_TYPES, _RESULT_ALIASES)
+    return negotiate(accept, GRAPH_MEDIA_TYPES, _GRAPH_ALIASES)
+
+
+def ntriples_to_jsonld(data: bytes, context: dict, context_url: str | None = None) -> bytes:
+    """Return compact JSON-LD for N-Triples ``data``, compacted with posgraph's own (never fetched) ``context``.
+
+    With ``context_url`` the document refers to the published context by URL instead of embedding it.
+    """
+    graph = rdflib.Graph()
+    graph.parse(data=data, format="nt")
+    doc = json.loads(graph.serialize(format="json-ld", context=context["@context"], auto_compact=True))
+    if context_url:
+        doc["@context"] = context_url
+    return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def truncate_results(content: bytes, media_type: str, limit: int) -> tuple[bytes, bool]:
+    """Cut a SELECT result document to its first ``limit`` rows; return the bytes and whether rows were dropped.
+
+    Works on the engine's own serialisation (no re-encoding of terms), for each SPARQL results format.
+    """
+    if media_type.startswith(SPARQL_JSON):
+        doc = json.loads(content)
+        rows = doc.get("results", {}).get("bindings")
+        if rows is None or len(rows) <= limit:
+            return content, False
+        doc["results"]["bindings"] = rows[:limit]
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True
+    if media_type.startswith(TSV):
+        lines = content.split(b"\n")  # TSV escapes newlines inside terms: one row per line
+        if len(lines) - 1 - (lines[-1] == b"") <= limit:
+            return content, False
+        return b"\n".join(lines[: limit + 1]) + b"\n", True
+    if media_type.startswith(CSV):
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
+        if len(rows) - 1 <= limit:
+            return content, False
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows(rows[: limit + 1])
+        return out.getvalue().encode("utf-8"), True
+    if media_type.startswith(SPARQL_XML):
+        # Markup characters inside values are escaped, so every "</result>" closes a row.
+        end, count = 0, 0
+        while count < limit:
+            found = content.find(b"</result>", end)
+            if found < 0:
+                return content, False
+            end, count = found + len(b"</result>"), count + 1
+        if content.find(b"</result>", end) < 0:
+            return content, False
+        return content[:end] + b"</results></sparql>", True
+    return content, False

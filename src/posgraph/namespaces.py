@@ -6,7 +6,7 @@ from rdflib import Namespace
 from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS, XSD, DCTERMS, PROV, ORG
 
 __all__ = [
-    "PG", "PGSH", "PGI", "PGID", "WD", "SCHEMA", "OWL", "RDF", "RDFS", "SH", "SKOS", "XSD", "DCTERMS", "PROV", "ORG",
+    "PG", "PGSH", "PGI", "PGID", "WD", "SCHEMA", "STAGING", "SD", "VOID", "FORMATS", "OWL", "RDF", "RDFS", "SH", "SKOS", "XSD", "DCTERMS", "PROV", "ORG",
     "PREFIXES", "compact_iri", "ONTOLOGY_IRI", "SHAPES_IRI", "ONTOLOGY_GRAPH", "batch_iri", "sparql_prologue",
 ]
 
@@ -19,6 +19,12 @@ SCHEMA = Namespace("https://schema.org/")
 
 ONTOLOGY_IRI = "https://w3id.org/posgraph/ns"
 SHAPES_IRI = "https://w3id.org/posgraph/shapes"
+# Curation batches awaiting review live under this namespace, in a store public queries never reach.
+STAGING = Namespace("https://w3id.org/posgraph/id/staging/")
+SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
+VOID = Namespace("http://rdfs.org/ns/void#")
+FORMATS = Namespace("http://www.w3.org/ns/formats/")
+
 # The ontology and vocabularies also live in a graph of their own, so they can be replaced as a unit.
 ONTOLOGY_GRAPH = PGID["graph/ontology"]
 
@@ -38,6 +44,8 @@ PREFIXES: dict[str, str] = {
     "xsd": str(XSD),
     "sh": str(SH),
     "dcterms": str(DCTERMS),
+    "sd": str(SD),
+    "void": str(VOID),
 }
 
 

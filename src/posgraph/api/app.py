@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from posgraph import __version__
 from posgraph.api.problems import install_problem_handlers
 from posgraph.api.routes import research, service
+from posgraph.api.routes.research import ClientLimiter
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES, Settings
 from posgraph.engine import Engine
@@ -40,6 +42,10 @@ def create_app(settings: Settings, *, engine_url: str | None = None) -> FastAPI:
                               "linked data for integrators, validated batches for curators.")
     app.state.settings = settings
     app.state.catalog = catalog
+    app.state.context_bytes = PROJECT_FILES.context_file.read_bytes()
+    app.state.context = json.loads(app.state.context_bytes)
+    app.state.context_url = settings.public_base.rstrip("/") + "/ns/context.jsonld"
+    app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
     install_problem_handlers(app)
     app.include_router(service.router)
     app.include_router(research.router)

@@ -26,6 +26,7 @@ PROBLEM_BASE = "https://w3id.org/posgraph/problems/"
 
 # Most specific classes first: the first isinstance match wins.
 PROBLEMS: tuple[tuple[type[Exception], int, str, str], ...] = (
+    (errors.TooManyRequests, 429, "too-many-requests", "Too many requests"),
     (errors.RdfSyntaxError, 400, "rdf-syntax", "RDF syntax error"),
     (errors.QuerySyntaxError, 400, "query-syntax", "SPARQL syntax error"),
     (errors.QueryRefused, 400, "query-refused", "Query refused"),
@@ -70,6 +71,8 @@ async def _posgraph_error(request: Request, exc: errors.PosgraphError) -> JSONRe
     for cls, status, slug, title in PROBLEMS:
         if isinstance(exc, cls):
             headers = {"Retry-After": "5"} if isinstance(exc, errors.EngineUnavailable) else None
+            if isinstance(exc, errors.TooManyRequests):
+                headers = {"Retry-After": "1"}
             if status >= 500:
                 log.warning("%s %s -> %d: %s", request.method, request.url.path, status, exc.message)
             return problem_response(status, slug, title, exc.message, headers=headers, **_extra(exc))

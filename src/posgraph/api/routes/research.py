@@ -1,42 +1,70 @@
-"""Routes for researchers: the SPARQL 1.1 query endpoint and saved queries."""
+"""Routes for researchers: the SPARQL 1.1 query endpoint (Protocol), the service description and saved queries."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from posgraph import research
-from posgraph.engine import EngineResponse
-from posgraph.errors import BadInput, PayloadTooLarge, QuerySyntaxError, UnsupportedMediaType
+from posgraph import formats, research
+from posgraph.errors import (BadInput, InvalidParameter, PayloadTooLarge, QuerySyntaxError, TooManyRequests,
+                             UnsupportedMediaType)
 
-__all__ = ["router"]
+__all__ = ["router", "ClientLimiter", "read_body", "decode_utf8"]
 
 router = APIRouter(tags=["research"])
 
 _FORM = "application/x-www-form-urlencoded"
 _SPARQL_QUERY = "application/sparql-query"
+_RESULT_CONTENT = {t: {} for t in formats.RESULT_MEDIA_TYPES + formats.GRAPH_MEDIA_TYPES}
 _QUERY_RESPONSES = {
-    200: {"description": "Query results", "content": {
-        "application/sparql-results+json": {}, "application/sparql-results+xml": {}, "text/csv": {},
-        "text/tab-separated-values": {}, "text/turtle": {}, "application/n-triples": {}}},
-    400: {"description": "Malformed or refused query", "content": {"application/problem+json": {}}},
+    200: {"description": "Query results (format by content negotiation)", "content": _RESULT_CONTENT,
+          "headers": {"X-Posgraph-Truncated": {"description": "true when rows beyond the cap were dropped",
+                                               "schema": {"type": "string"}}}},
+    400: {"description": "Malformed, refused or badly parameterised query",
+          "content": {"application/problem+json": {}}},
+    406: {"description": "No acceptable result format", "content": {"application/problem+json": {}}},
+    429: {"description": "Too many concurrent queries from this client", "content": {"application/problem+json": {}}},
+    503: {"description": "Engine unavailable", "content": {"application/problem+json": {}}},
     504: {"description": "Query timed out", "content": {"application/problem+json": {}}},
 }
+_PROTOCOL_PARAMS = {
+    "parameters": [
+        {"name": "query", "in": "query", "schema": {"type": "string"}, "description": "The SPARQL query; without "
+         "it, GET returns the service description."},
+        {"name": "default-graph-uri", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
+        {"name": "named-graph-uri", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
+        {"name": "timeout", "in": "query", "schema": {"type": "number"},
+         "description": "Seconds; lowers the server's deadline for this query."},
+    ]}
 
 
-def _accept(request: Request) -> str | None:
-    accept = request.headers.get("accept", "").strip()
-    return None if accept in ("", "*/*") else accept
+class ClientLimiter:
+    """Counts the queries each client (by address) has in flight in this worker."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._active: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def slot(self, client: str) -> AsyncIterator[None]:
+        """Hold one of ``client``'s slots; raises TooManyRequests when all are taken."""
+        if self._active.get(client, 0) >= self.limit:
+            raise TooManyRequests(f"more than {self.limit} concurrent queries from one client; retry shortly")
+        self._active[client] = self._active.get(client, 0) + 1
+        try:
+            yield
+        finally:
+            self._active[client] -= 1
+            if not self._active[client]:
+                del self._active[client]
 
 
-def _respond(answer: EngineResponse) -> Response:
-    return Response(answer.content, status_code=200, media_type=answer.media_type or None,
-                    headers={"Vary": "Accept"})
-
-
-async def _read_body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytes:
+    """Return the request body, refusing (PayloadTooLarge) one over the configured limit without reading it all."""
     limit = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -49,43 +77,108 @@ async def _read_body(request: Request) -> bytes:
     return bytes(body)
 
 
-def _decode(body: bytes, what: str) -> str:
+def decode_utf8(body: bytes, what: str) -> str:
+    """Decode UTF-8 or raise BadInput naming the first bad byte."""
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{what} is not valid UTF-8 (byte {exc.start})") from None
 
 
-@router.get("/sparql", summary="SPARQL 1.1 query (GET)", responses=_QUERY_RESPONSES)
+def _timeout(request: Request, raw: str | None) -> float:
+    ceiling = request.app.state.settings.query_timeout
+    if raw is None or raw == "":
+        return ceiling
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidParameter("timeout", f"{raw[:50]!r} is not a number of seconds") from None
+    if not value > 0:
+        raise InvalidParameter("timeout", "must be more than 0 seconds")
+    return min(value, ceiling)
+
+
+async def _protocol_fields(request: Request) -> list[tuple[str, str]]:
+    """The request's protocol fields: the query string, plus the form body or the sparql-query body."""
+    fields = parse_qsl(request.url.query, keep_blank_values=True)
+    if request.method != "POST":
+        return fields
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    body = await read_body(request)
+    if media_type == _FORM:
+        return fields + parse_qsl(decode_utf8(body, "form body"), keep_blank_values=True)
+    if media_type == _SPARQL_QUERY:
+        if any(key == "query" for key, _ in fields):
+            raise QuerySyntaxError("a query in the body and another in the URL: send one")
+        return fields + [("query", decode_utf8(body, "query"))]
+    raise UnsupportedMediaType(f"POST a query as {_FORM} or {_SPARQL_QUERY}, not {media_type or 'no type'}")
+
+
+def _respond(answer: research.QueryAnswer, request: Request) -> Response:
+    headers = {"Vary": "Accept"}
+    if answer.truncated:
+        headers["X-Posgraph-Truncated"] = "true"
+        headers["X-Posgraph-Row-Limit"] = str(request.app.state.settings.max_rows)
+    return Response(answer.content, media_type=answer.media_type, headers=headers)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _sparql(request: Request) -> Response:
+    fields = await _protocol_fields(request)
+    queries = [value for key, value in fields if key == "query"]
+    state = request.app.state
+    if not queries and request.method == "GET":
+        return await _service_description(request)
+    if len(queries) != 1:
+        raise QuerySyntaxError("the request must carry exactly one 'query' parameter")
+    timeouts = [value for key, value in fields if key == "timeout"]
+    async with state.limiter.slot(_client(request)):
+        answer = await research.run_query(
+            state.engine, queries[0], accept=request.headers.get("accept"),
+            default_graphs=[v for k, v in fields if k == "default-graph-uri"],
+            named_graphs=[v for k, v in fields if k == "named-graph-uri"],
+            timeout=_timeout(request, timeouts[0] if timeouts else None), max_rows=state.settings.max_rows,
+            context=state.context, context_url=state.context_url)
+    return _respond(answer, request)
+
+
+async def _service_description(request: Request) -> Response:
+    graph = await research.service_description(request.app.state.engine, str(request.url.replace(query="")))
+    media_type = formats.negotiate(request.headers.get("accept"), formats.GRAPH_MEDIA_TYPES[:1]
+                                   + (formats.N_TRIPLES, formats.TURTLE), {"application/json": formats.JSON_LD,
+                                                                            formats.JSON_LD: formats.JSON_LD})
+    if media_type == formats.JSON_LD:
+        body = graph.serialize(format="json-ld").encode("utf-8")
+    else:
+        body = formats.serialize_graph(graph, formats.format_for_media_type(media_type))
+    return Response(body, media_type=media_type, headers={"Vary": "Accept"})
+
+
+@router.get("/sparql", summary="SPARQL 1.1 query (GET), or the service description without a query",
+            responses=_QUERY_RESPONSES, openapi_extra=_PROTOCOL_PARAMS)
 async def sparql_get(request: Request) -> Response:
-    """Run the query given as the ``query`` parameter; other parameters are ignored."""
-    query = request.query_params.get("query")
-    if query is None:
-        raise QuerySyntaxError("missing 'query' parameter")
-    answer = await research.run_query(request.app.state.engine, query, accept=_accept(request))
-    return _respond(answer)
+    """Run the query given as the ``query`` parameter (dataset parameters honoured, unknown ones ignored).
+    Without a query, return the SPARQL Service Description with a VoID description of the dataset."""
+    return await _sparql(request)
 
 
 @router.post("/sparql", summary="SPARQL 1.1 query (POST form or application/sparql-query)",
-             responses=_QUERY_RESPONSES, openapi_extra={"requestBody": {"content": {
-                 _FORM: {"schema": {"type": "object", "properties": {"query": {"type": "string"}}}},
+             responses=_QUERY_RESPONSES | {415: {"description": "Unsupported body type",
+                                                 "content": {"application/problem+json": {}}},
+                                           413: {"description": "Body too large",
+                                                 "content": {"application/problem+json": {}}}},
+             openapi_extra={"requestBody": {"content": {
+                 _FORM: {"schema": {"type": "object", "properties": {
+                     "query": {"type": "string"}, "default-graph-uri": {"type": "string"},
+                     "named-graph-uri": {"type": "string"}, "timeout": {"type": "number"}}}},
                  _SPARQL_QUERY: {"schema": {"type": "string"}}}}})
 async def sparql_post(request: Request) -> Response:
-    """Run a query sent form-encoded (``query=``) or as the body of an ``application/sparql-query`` request."""
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    body = await _read_body(request)
-    if media_type == _FORM:
-        fields = parse_qsl(_decode(body, "form body"), keep_blank_values=True)
-        queries = [value for key, value in fields if key == "query"]
-        if len(queries) != 1:
-            raise QuerySyntaxError("the form must carry exactly one 'query' field")
-        query = queries[0]
-    elif media_type == _SPARQL_QUERY:
-        query = _decode(body, "query")
-    else:
-        raise UnsupportedMediaType(f"POST a query as {_FORM} or {_SPARQL_QUERY}, not {media_type or 'no type'}")
-    answer = await research.run_query(request.app.state.engine, query, accept=_accept(request))
-    return _respond(answer)
+    """Run a query sent form-encoded (``query=``) or as the body of an ``application/sparql-query`` request
+    (dataset parameters then go in the URL)."""
+    return await _sparql(request)
 
 
 @router.get("/queries", summary="List the saved research queries")
@@ -97,10 +190,22 @@ async def list_queries(request: Request) -> dict:
 @router.get("/queries/{name}", summary="Run a saved query", responses=_QUERY_RESPONSES | {
     404: {"description": "No such saved query", "content": {"application/problem+json": {}}}})
 async def run_saved(name: str, request: Request) -> Response:
-    """Run saved query ``name`` with its parameters taken from the query string (a bad value is 400)."""
-    catalog = request.app.state.catalog
-    known = {p.name for p in catalog.get(name).params}
+    """Run saved query ``name`` with its parameters from the query string (a bad value is 400 naming it); the
+    result format is negotiated as on /sparql, and ``timeout`` works the same way."""
+    state = request.app.state
+    known = {p.name for p in state.catalog.get(name).params}
     # Unknown parameters are ignored, as on /sparql (clients add their own, such as format=json).
     params = {k: v for k, v in request.query_params.items() if k in known}
-    answer = await research.run_saved(request.app.state.engine, catalog, name, params, accept=_accept(request))
-    return _respond(answer)
+    async with state.limiter.slot(_client(request)):
+        answer = await research.run_saved(
+            state.engine, state.catalog, name, params, accept=request.headers.get("accept"),
+            timeout=_timeout(request, request.query_params.get("timeout")), max_rows=state.settings.max_rows,
+            context=state.context, context_url=state.context_url)
+    return _respond(answer, request)
+
+
+@router.get("/ns/context.jsonld", summary="The published JSON-LD context", tags=["linked data"])
+async def context(request: Request) -> Response:
+    """posgraph's JSON-LD @context (version 0.1.0): stable, and immutable for a version."""
+    return Response(request.app.state.context_bytes, media_type="application/ld+json",
+                    headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"})
