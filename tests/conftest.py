@@ -95,7 +95,9 @@ def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None, *
                  port: int | None = None) -> Server:
     """Start ``posgraph serve`` and wait until it listens (and, by default, until /health says 200)."""
     port = port or free_port()
-    full_env = {**os.environ, "POSGRAPH_DATA_DIR": str(data_dir), **(env or {})}
+    full_env = {**os.environ, "POSGRAPH_DATA_DIR": str(data_dir),
+                "POSGRAPH_TOKENS_FILE": str(data_dir.parent / "tokens.json"),
+                "POSGRAPH_AUDIT_LOG": str(data_dir.parent / "audit.jsonl"), **(env or {})}
     with open(log, "wb") as sink:
         process = subprocess.Popen([POSGRAPH, "serve", "--port", str(port)], env=full_env, stdout=sink,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

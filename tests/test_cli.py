@@ -9,7 +9,7 @@ import rdflib
 from conftest import EXAMPLES, POSGRAPH, posgraph_cli, start_server
 
 SEED = "data/seed.ttl"
-COMMANDS = ["serve", "load", "validate", "query", "queries", "export", "check"]
+COMMANDS = ["serve", "load", "validate", "query", "queries", "export", "check", "token"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -1,4 +1,4 @@
-"""The query guard, and the saved queries' golden results on the seed data (real engine)."""
+"""The saved queries' golden results on the seed data (real engine), and the research use cases."""
 
 import json
 
@@ -8,44 +8,8 @@ from posgraph import curation, research
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
-from posgraph.errors import QueryRefused, QuerySyntaxError
 
 from conftest import EXAMPLES, run
-
-
-@pytest.mark.parametrize("query", [
-    "SELECT * { SERVICE <http://127.0.0.1:1/> { ?s ?p ?o } }",
-    "select * {service<http://127.0.0.1/>{}}",
-    "SELECT * { SERVICE SILENT <file:///etc/passwd> { ?s ?p ?o } }",
-    "SELECT * { SeRvIcE ?endpoint { ?s ?p ?o } }",
-    "# comment\nSELECT * {\n  SERVICE\n<http://localhost/>{?s ?p ?o}}",
-])
-def test_service_to_a_local_url_is_refused(query):
-    with pytest.raises(QueryRefused, match="SERVICE"):
-        research.refuse_unsafe(query)
-
-
-@pytest.mark.parametrize("query", [
-    'SELECT ?service WHERE { ?service ?p "SERVICE" }',
-    "SELECT * WHERE { <http://example.org/service/a> ?p ?o } # SERVICE in a comment",
-    "PREFIX service: <http://a#> SELECT * { ?s service:x ?o }",
-    "SELECT * WHERE { ?s ?p '''a SERVICE inside a long string''' }",
-])
-def test_the_word_service_elsewhere_is_allowed(query):
-    research.refuse_unsafe(query)
-
-
-def test_load_is_refused_in_updates():
-    with pytest.raises(QueryRefused, match="LOAD"):
-        research.refuse_unsafe("LOAD <file:///etc/passwd>", update=True)
-    research.refuse_unsafe('INSERT DATA { <http://a> <http://b> "LOAD" }', update=True)
-
-
-def test_query_form():
-    assert research.query_form("PREFIX a: <http://select/> ASK {}") == "ask"
-    assert research.query_form("construct { ?s ?p ?o } where { ?s ?p ?o }") == "construct"
-    with pytest.raises(QuerySyntaxError):
-        research.query_form("INSERT DATA {}")
 
 
 def _saved_rows(url, name, **params):

@@ -18,7 +18,8 @@ from typing import Callable, Iterator
 
 import click
 
-from posgraph import __version__, curation, research
+from posgraph import __version__, curation, guard, research
+from posgraph.audit import AuditLog
 from posgraph.catalog import Catalog
 from posgraph.checks import check_all
 from posgraph.config import PROJECT_FILES, Settings, load_settings
@@ -27,6 +28,7 @@ from posgraph.errors import (BadInput, ConfigError, EngineError, EngineStartErro
                              PosgraphError)
 from posgraph.namespaces import compact_iri
 from posgraph.supervisor import RUNTIME_FILE, ManagedEngine
+from posgraph.tokens import ROLES, TokenStore
 from posgraph.validation import Validator
 
 __all__ = ["main", "cli"]
@@ -273,7 +275,7 @@ def query(query: str, params: tuple[str, ...], fmt: str, data_dir: Path | None) 
     elif bindings:
         raise BadInput("--param applies to saved queries only")
     try:
-        form = research.query_form(text)
+        form = guard.query_form(text)
     except BadInput:
         form = "select"  # not recognisably a query: the engine's parser will say where it goes wrong
     accept = {"table": "application/sparql-results+json", "json": "application/sparql-results+json",
@@ -336,6 +338,45 @@ def export(fmt: str, output: Path | None, data_dir: Path | None) -> None:
         finally:
             partial.unlink(missing_ok=True)
     click.echo(f"wrote {output}", err=True)
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+@cli.group()
+def token() -> None:
+    """Create, list and revoke API tokens (stored hashed in POSGRAPH_TOKENS_FILE)."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True, help="What the token may do.")
+@click.option("--name", required=True, help="Who or what holds the token (unique among active tokens).")
+@_handled
+def token_create(role: str, name: str) -> None:
+    """Create a token and print it once: it is stored only as a hash."""
+    settings = _settings()
+    record, secret = TokenStore(settings.tokens_file).create(name, role)
+    AuditLog(settings.audit_log).record("cli", "token-create", token=record.id, name=name, role=role)
+    click.echo(secret)
+    click.echo(f"token {record.id} for {name!r} ({role}); store it now, it cannot be shown again", err=True)
+
+
+@token.command("list")
+@_handled
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    for record in TokenStore(_settings().tokens_file).list():
+        state = f"revoked {record.revoked}" if record.revoked else "active"
+        click.echo(f"{record.id}  {record.role:<8}  {record.name:<24}  created {record.created}  {state}")
+
+
+@token.command("revoke")
+@click.argument("name_or_id")
+@_handled
+def token_revoke(name_or_id: str) -> None:
+    """Revoke the active token with this name or id."""
+    settings = _settings()
+    record = TokenStore(settings.tokens_file).revoke(name_or_id)
+    AuditLog(settings.audit_log).record("cli", "token-revoke", token=record.id, name=record.name)
+    click.echo(f"revoked token {record.id} ({record.name})")
 
 
 # ---------------------------------------------------------------------------------------------- check

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     max_rows: int = Field(100_000, gt=0, description="Most rows a SELECT answer carries; more are cut off.")
     max_concurrent_per_client: int = Field(8, gt=0, description="Queries one client may run at once.")
     seed: bool = Field(True, description="Load the seed data into an empty store on first start.")
+    tokens_file: Path = Field(Path("var/tokens.json"), description="Where hashed API tokens are kept.")
+    audit_log: Path = Field(Path("var/audit.jsonl"), description="Where every write is recorded.")
 
     def engine_base(self) -> str:
         """Return the engine base URL; raises ConfigError when no engine is configured."""

@@ -20,12 +20,14 @@ import rdflib
 
 from posgraph import formats
 from posgraph.engine import Engine
-from posgraph.errors import BadInput, NotConformant
-from posgraph.namespaces import DCTERMS, ONTOLOGY_GRAPH, PG, PROV, RDF, RDFS, XSD, batch_iri, sparql_prologue, PGID
+from posgraph.errors import BadInput, NotConformant, QuerySyntaxError, UnsupportedMediaType
+from posgraph.guard import refuse_staging, refuse_unsafe
+from posgraph.namespaces import (DCTERMS, ONTOLOGY_GRAPH, PG, PGID, PROV, RDF, RDFS, STAGING, XSD, batch_iri,
+                                 sparql_prologue)
 from posgraph.validation import ValidationReport, Validator
 
 __all__ = ["ParsedFile", "LoadResult", "read_files", "validate_files", "load_batch", "ensure_bootstrapped",
-           "SEED_BATCH_ID"]
+           "SEED_BATCH_ID", "run_update", "write_graph", "delete_graph"]
 
 log = logging.getLogger("posgraph.curation")
 
@@ -191,3 +193,48 @@ async def ensure_bootstrapped(engine: Engine, validator: Validator, ontology_fil
                                   label="Seed data: the July 2025 Istanbul offer article", batch_id=SEED_BATCH_ID)
         loaded.append(f"seed ({result.triples} triples)")
     return loaded
+
+
+# ------------------------------------------------------------------------------------------ direct writes
+def _refuse_managed_graph(graph: str | None) -> None:
+    if graph is None:
+        return
+    if graph.startswith(str(STAGING)) or graph.startswith(f"{PGID}batch/") or graph == str(ONTOLOGY_GRAPH):
+        raise BadInput(f"graph <{graph}> is managed by posgraph (batches, staging, ontology); "
+                       "change it through a curation batch instead")
+
+
+async def run_update(engine: Engine, text: str, *, using_graphs: Sequence[str] = (),
+                     using_named_graphs: Sequence[str] = (), timeout: float | None = None) -> None:
+    """Run a SPARQL update as one transaction, refusing LOAD, SERVICE and staging graphs.
+
+    Raises QueryRefused, QuerySyntaxError or an engine error; on any error the engine has changed nothing.
+    """
+    if not text.strip():
+        raise QuerySyntaxError("empty update")
+    refuse_unsafe(text, update=True)
+    refuse_staging(text, list(using_graphs) + list(using_named_graphs))
+    await engine.update(text, using_graphs=using_graphs, using_named_graphs=using_named_graphs, timeout=timeout)
+
+
+async def write_graph(engine: Engine, method: str, graph: str | None, body: bytes, media_type: str, *,
+                      timeout: float | None = None) -> tuple[int, int]:
+    """Replace (PUT) or add to (POST) one graph with a client's RDF body; return (engine status, triples).
+
+    The body is parsed completely first (RdfSyntaxError with line and column; RDF/XML and quad formats are
+    refused with UnsupportedMediaType), so the engine only ever receives well-formed N-Triples.
+    """
+    _refuse_managed_graph(graph)
+    fmt = formats.format_for_media_type(media_type)
+    if not fmt.untrusted_ok or fmt.quads:
+        raise UnsupportedMediaType(f"send a graph as Turtle or N-Triples, not {fmt.media_type}")
+    quads = formats.read_quads(body, fmt, "request body")
+    payload = formats.serialize_quads(quads, formats.format_for_media_type("application/n-triples"))
+    status = await engine.graph_write(method, graph, payload, timeout=timeout)
+    return status, len(quads)
+
+
+async def delete_graph(engine: Engine, graph: str | None, *, timeout: float | None = None) -> None:
+    """Delete one graph (None: empty the default graph); raises NotFound or BadInput for a managed graph."""
+    _refuse_managed_graph(graph)
+    await engine.graph_delete(graph, timeout=timeout)

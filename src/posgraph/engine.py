@@ -13,7 +13,7 @@ from typing import AsyncIterator, Iterable, Mapping
 import httpx
 import rdflib
 
-from posgraph.errors import (EngineError, EngineTimeout, EngineUnavailable, NotAcceptable, QuerySyntaxError,
+from posgraph.errors import (EngineError, EngineTimeout, EngineUnavailable, NotAcceptable, NotFound, QuerySyntaxError,
                              UnsupportedMediaType)
 
 __all__ = ["Engine", "EngineResponse", "SPARQL_JSON", "term_from_json"]
@@ -108,10 +108,36 @@ class Engine:
         """Run a CONSTRUCT or DESCRIBE query and return N-Triples."""
         return (await self.query(query, accept="application/n-triples", timeout=timeout)).content
 
-    async def update(self, update: str, *, timeout: float | None = None) -> None:
+    async def update(self, update: str, *, using_graphs: Iterable[str] = (), using_named_graphs: Iterable[str] = (),
+                     timeout: float | None = None) -> None:
         """Run a SPARQL update; the engine applies it as one transaction. Raises as ``query`` does."""
-        await self._send("POST", self.update_url, content=update.encode("utf-8"),
+        params = [("using-graph-uri", g) for g in using_graphs] + [("using-named-graph-uri", g)
+                                                                  for g in using_named_graphs]
+        await self._send("POST", self.update_url, content=update.encode("utf-8"), params=params or None,
                          headers={"Content-Type": "application/sparql-update"}, timeout=timeout)
+
+    @staticmethod
+    def _graph_params(graph: str | None) -> dict[str, str]:
+        return {"default": ""} if graph is None else {"graph": graph}
+
+    async def graph_get(self, graph: str | None, *, accept: str = "application/n-triples",
+                        timeout: float | None = None) -> EngineResponse:
+        """Graph Store GET of one graph (None: the default graph); raises NotFound if the engine has no such graph."""
+        response = await self._send("GET", self.store_url, params=self._graph_params(graph),
+                                    headers={"Accept": accept}, timeout=timeout)
+        return EngineResponse(response.status_code, response.headers.get("content-type", ""), response.content)
+
+    async def graph_write(self, method: str, graph: str | None, body: bytes, *,
+                          media_type: str = "application/n-triples", timeout: float | None = None) -> int:
+        """Graph Store PUT (replace) or POST (add) of one graph, as one transaction; returns the engine's status
+        (201 when the graph was created)."""
+        response = await self._send(method, self.store_url, params=self._graph_params(graph), content=body,
+                                    headers={"Content-Type": media_type}, timeout=timeout)
+        return response.status_code
+
+    async def graph_delete(self, graph: str | None, *, timeout: float | None = None) -> None:
+        """Graph Store DELETE of one graph (None: empty the default graph); raises NotFound for an unknown graph."""
+        await self._send("DELETE", self.store_url, params=self._graph_params(graph), timeout=timeout)
 
     async def add_quads(self, body: bytes | AsyncIterator[bytes], *, media_type: str = "application/n-quads",
                         timeout: float | None = None) -> None:
@@ -152,6 +178,8 @@ class Engine:
         text = response.text[:_MAX_ERROR_TEXT].strip()
         if response.status_code == 400:
             raise QuerySyntaxError(text or "the engine rejected the request")
+        if response.status_code == 404:
+            raise NotFound(text or "no such graph")
         if response.status_code == 406:
             raise NotAcceptable(text or "the engine cannot produce the requested media type")
         if response.status_code == 415:

@@ -12,6 +12,7 @@ __all__ = [
     "PosgraphError", "BadInput", "RdfSyntaxError", "QuerySyntaxError", "InvalidParameter", "UnsupportedMediaType",
     "NotAcceptable", "NotConformant", "NotFound", "EngineError", "EngineUnavailable", "EngineTimeout",
     "EngineStartError", "ConfigError", "QueryRefused", "PayloadTooLarge", "TooManyRequests",
+    "Unauthorized", "Forbidden",
 ]
 
 
@@ -103,3 +104,11 @@ class PayloadTooLarge(BadInput):
 
 class TooManyRequests(PosgraphError):
     """A client already has as many requests in flight as it may."""
+
+
+class Unauthorized(PosgraphError):
+    """No credentials, or credentials that match no active token."""
+
+
+class Forbidden(PosgraphError):
+    """Valid credentials whose role does not allow the action."""

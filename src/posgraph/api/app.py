@@ -10,11 +10,13 @@ from fastapi import FastAPI
 
 from posgraph import __version__
 from posgraph.api.problems import install_problem_handlers
-from posgraph.api.routes import research, service
+from posgraph.api.routes import curation, research, service
 from posgraph.api.routes.research import ClientLimiter
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES, Settings
+from posgraph.audit import AuditLog
 from posgraph.engine import Engine
+from posgraph.tokens import TokenStore
 
 __all__ = ["create_app"]
 
@@ -46,7 +48,10 @@ def create_app(settings: Settings, *, engine_url: str | None = None) -> FastAPI:
     app.state.context = json.loads(app.state.context_bytes)
     app.state.context_url = settings.public_base.rstrip("/") + "/ns/context.jsonld"
     app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
+    app.state.tokens = TokenStore(settings.tokens_file)
+    app.state.audit = AuditLog(settings.audit_log)
     install_problem_handlers(app)
     app.include_router(service.router)
     app.include_router(research.router)
+    app.include_router(curation.router)
     return app

@@ -24,23 +24,26 @@ log = logging.getLogger("posgraph.api")
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://w3id.org/posgraph/problems/"
 
-# Most specific classes first: the first isinstance match wins.
-PROBLEMS: tuple[tuple[type[Exception], int, str, str], ...] = (
-    (errors.TooManyRequests, 429, "too-many-requests", "Too many requests"),
-    (errors.RdfSyntaxError, 400, "rdf-syntax", "RDF syntax error"),
-    (errors.QuerySyntaxError, 400, "query-syntax", "SPARQL syntax error"),
-    (errors.QueryRefused, 400, "query-refused", "Query refused"),
-    (errors.InvalidParameter, 400, "invalid-parameter", "Invalid parameter"),
-    (errors.PayloadTooLarge, 413, "too-large", "Request body too large"),
-    (errors.UnsupportedMediaType, 415, "unsupported-media-type", "Unsupported media type"),
-    (errors.BadInput, 400, "bad-request", "Bad request"),
-    (errors.NotAcceptable, 406, "not-acceptable", "Not acceptable"),
-    (errors.NotFound, 404, "not-found", "Not found"),
-    (errors.NotConformant, 422, "not-conformant", "Data does not conform to the shapes"),
-    (errors.EngineTimeout, 504, "query-timeout", "Query timed out"),
-    (errors.EngineUnavailable, 503, "engine-unavailable", "Engine unavailable"),
-    (errors.EngineError, 502, "engine-error", "Engine error"),
-    (errors.ConfigError, 500, "configuration", "Server misconfigured"),
+# Most specific classes first: the first isinstance match wins. Columns: class, status, type, title, headers.
+_RETRY_SOON = {"Retry-After": "5"}
+PROBLEMS: tuple[tuple[type[Exception], int, str, str, dict[str, str] | None], ...] = (
+    (errors.TooManyRequests, 429, "too-many-requests", "Too many requests", {"Retry-After": "1"}),
+    (errors.Unauthorized, 401, "unauthorized", "Unauthorized", {"WWW-Authenticate": 'Bearer realm="posgraph"'}),
+    (errors.Forbidden, 403, "forbidden", "Forbidden", None),
+    (errors.RdfSyntaxError, 400, "rdf-syntax", "RDF syntax error", None),
+    (errors.QuerySyntaxError, 400, "query-syntax", "SPARQL syntax error", None),
+    (errors.QueryRefused, 400, "query-refused", "Query refused", None),
+    (errors.InvalidParameter, 400, "invalid-parameter", "Invalid parameter", None),
+    (errors.PayloadTooLarge, 413, "too-large", "Request body too large", None),
+    (errors.UnsupportedMediaType, 415, "unsupported-media-type", "Unsupported media type", None),
+    (errors.BadInput, 400, "bad-request", "Bad request", None),
+    (errors.NotAcceptable, 406, "not-acceptable", "Not acceptable", None),
+    (errors.NotFound, 404, "not-found", "Not found", None),
+    (errors.NotConformant, 422, "not-conformant", "Data does not conform to the shapes", None),
+    (errors.EngineTimeout, 504, "query-timeout", "Query timed out", None),
+    (errors.EngineUnavailable, 503, "engine-unavailable", "Engine unavailable", _RETRY_SOON),
+    (errors.EngineError, 502, "engine-error", "Engine error", None),
+    (errors.ConfigError, 500, "configuration", "Server misconfigured", None),
 )
 _STATUS_TYPES = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
                  406: ("not-acceptable", "Not acceptable"), 413: ("too-large", "Request body too large"),
@@ -68,11 +71,8 @@ def _extra(exc: Exception) -> dict[str, Any]:
 
 
 async def _posgraph_error(request: Request, exc: errors.PosgraphError) -> JSONResponse:
-    for cls, status, slug, title in PROBLEMS:
+    for cls, status, slug, title, headers in PROBLEMS:
         if isinstance(exc, cls):
-            headers = {"Retry-After": "5"} if isinstance(exc, errors.EngineUnavailable) else None
-            if isinstance(exc, errors.TooManyRequests):
-                headers = {"Retry-After": "1"}
             if status >= 500:
                 log.warning("%s %s -> %d: %s", request.method, request.url.path, status, exc.message)
             return problem_response(status, slug, title, exc.message, headers=headers, **_extra(exc))

@@ -13,7 +13,7 @@ from posgraph import formats, research
 from posgraph.errors import (BadInput, InvalidParameter, PayloadTooLarge, QuerySyntaxError, TooManyRequests,
                              UnsupportedMediaType)
 
-__all__ = ["router", "ClientLimiter", "read_body", "decode_utf8"]
+__all__ = ["router", "ClientLimiter", "read_body", "decode_utf8", "graph_parameter"]
 
 router = APIRouter(tags=["research"])
 
@@ -209,3 +209,31 @@ async def context(request: Request) -> Response:
     """posgraph's JSON-LD @context (version 0.1.0): stable, and immutable for a version."""
     return Response(request.app.state.context_bytes, media_type="application/ld+json",
                     headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"})
+
+
+def graph_parameter(request: Request) -> str | None:
+    """The Graph Store Protocol's target: ``?graph=IRI`` (an IRI) or ``?default`` (None); raises InvalidParameter."""
+    params = request.query_params
+    if "graph" in params and "default" in params:
+        raise InvalidParameter("graph", "name either ?graph=IRI or ?default, not both")
+    if "default" in params:
+        return None
+    graph = params.get("graph")
+    if not graph:
+        raise InvalidParameter("graph", "name a graph with ?graph=IRI, or the default graph with ?default")
+    if ":" not in graph or any(c in graph for c in ' <>"{}|^`\\'):
+        raise InvalidParameter("graph", f"{graph[:100]!r} is not an absolute IRI")
+    return graph
+
+
+@router.get("/store", summary="Graph Store: read a published graph",
+            responses={200: {"description": "The graph", "content": {t: {} for t in formats.GRAPH_MEDIA_TYPES}},
+                       404: {"description": "No such graph", "content": {"application/problem+json": {}}}},
+            openapi_extra={"parameters": [{"name": "graph", "in": "query", "schema": {"type": "string"}},
+                                          {"name": "default", "in": "query", "schema": {"type": "string"}}]})
+async def store_get(request: Request) -> Response:
+    """Return ``?graph=IRI`` or ``?default`` in the negotiated RDF format. Staging graphs are never served."""
+    state = request.app.state
+    answer = await research.read_graph(state.engine, graph_parameter(request), accept=request.headers.get("accept"),
+                                       context=state.context, context_url=state.context_url)
+    return Response(answer.content, media_type=answer.media_type, headers={"Vary": "Accept"})
