@@ -400,3 +400,37 @@ def test_concurrent_queries_per_client_are_capped_with_429(limited_server):
     with limited_server.client() as client:  # the slot is free again
         time.sleep(4.5)  # let the engine drop the abandoned query
         assert client.get("/sparql", params={"query": "ASK {}"}).status_code == 200
+
+
+# ------------------------------------------------------------------------------------------- the query page
+def test_browsers_get_the_query_page_and_json_clients_the_index(server):
+    import json as _json
+    with server.client() as client:
+        page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+        index = client.get("/", headers={"Accept": "application/json"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<div id="yasgui">' in page.text and '/static/vendor/yasgui/yasgui.min.js' in page.text
+    raw = page.text.split('<script id="posgraph-config" type="application/json">', 1)[1].split("</script>", 1)[0]
+    config = _json.loads(raw)
+    assert config["endpoint"] == "/sparql" and config["prefixes"]["pg"] == "https://w3id.org/posgraph/ns#"
+    names = [q["name"] for q in config["queries"]]
+    assert "demands-by-issue" in names and "state-of-play" in names
+    example = next(q["example"] for q in config["queries"] if q["name"] == "demands-by-issue")
+    assert "VALUES (?party)" in example and "#@values" not in example
+    with server.client() as client:  # the welcome query and every example run as given
+        assert client.post("/sparql", data={"query": config["welcome"]}).json()["results"]["bindings"]
+        for q in config["queries"]:
+            assert client.post("/sparql", data={"query": q["example"]}).status_code == 200, q["name"]
+    assert index.json()["sparql"] == "/sparql"
+
+
+def test_yasgui_is_served_from_the_static_folder_when_installed(server):
+    from posgraph.api.app import STATIC_DIR
+    installed = (STATIC_DIR / "vendor" / "yasgui" / "yasgui.min.js").exists()
+    with server.client() as client:
+        script = client.get("/static/vendor/yasgui/yasgui.min.js")
+    if not installed:
+        assert script.status_code == 404
+        pytest.skip("YASGUI is not installed (no npm at set-up): the page falls back to a plain form")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert len(script.content) > 100_000

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from posgraph import __version__
 from posgraph.api.problems import install_problem_handlers
@@ -18,7 +20,9 @@ from posgraph.audit import AuditLog
 from posgraph.engine import Engine
 from posgraph.tokens import TokenStore
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "STATIC_DIR"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings, *, engine_url: str | None = None) -> FastAPI:
@@ -50,8 +54,11 @@ def create_app(settings: Settings, *, engine_url: str | None = None) -> FastAPI:
     app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.audit = AuditLog(settings.audit_log)
+    app.state.page_template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     install_problem_handlers(app)
     app.include_router(service.router)
     app.include_router(research.router)
     app.include_router(curation.router)
+    # Third-party front-end files (YASGUI) are installed here by the Makefile; absent files are just 404.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from posgraph import formats, research
+from posgraph.namespaces import PREFIXES
 from posgraph.errors import (BadInput, InvalidParameter, PayloadTooLarge, QuerySyntaxError, TooManyRequests,
                              UnsupportedMediaType)
 
@@ -179,6 +181,42 @@ async def sparql_post(request: Request) -> Response:
     """Run a query sent form-encoded (``query=``) or as the body of an ``application/sparql-query`` request
     (dataset parameters then go in the URL)."""
     return await _sparql(request)
+
+
+_WELCOME = """# Russia's demands, by issue. Press the run button (or Ctrl+Enter); saved queries are in the other tabs.
+PREFIX pg:   <https://w3id.org/posgraph/ns#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+
+SELECT ?issue ?demand ?statedOn ?summary WHERE {
+  ?demand a pg:Demand ; pg:heldBy <https://w3id.org/posgraph/id/party/russia> ;
+          pg:concerns ?i ; pg:statedOn ?statedOn ; pg:summary ?summary .
+  ?i skos:prefLabel ?issue . FILTER (lang(?issue) = "en")
+}
+ORDER BY ?issue
+"""
+
+
+def _page_config(request: Request) -> dict:
+    queries = []
+    for saved in request.app.state.catalog:
+        example = saved.examples[0] if saved.examples else {}
+        queries.append({"name": saved.name, "summary": saved.summary, "url": f"/queries/{saved.name}",
+                        "example": saved.bind(example)})
+    return {"endpoint": "/sparql", "prefixes": PREFIXES, "queries": queries, "welcome": _WELCOME}
+
+
+@router.get("/", summary="The query page (HTML) or a JSON index of the service",
+            responses={200: {"content": {"text/html": {}, "application/json": {}}}})
+async def index(request: Request) -> Response:
+    """Browsers get the query page (YASGUI when installed, a plain form otherwise); JSON clients get links."""
+    media_type = formats.negotiate(request.headers.get("accept"), ("application/json", "text/html"))
+    if media_type == "application/json":
+        return JSONResponse({"name": "posgraph", "sparql": "/sparql", "queries": "/queries", "store": "/store",
+                             "update": "/sparql/update", "context": "/ns/context.jsonld", "health": "/health",
+                             "openapi": "/openapi.json", "docs": "/docs"}, headers={"Vary": "Accept"})
+    config = json.dumps(_page_config(request), ensure_ascii=False).replace("</", "<\\/")
+    page = request.app.state.page_template.replace("__POSGRAPH_CONFIG__", config)
+    return HTMLResponse(page, headers={"Vary": "Accept"})
 
 
 @router.get("/queries", summary="List the saved research queries")

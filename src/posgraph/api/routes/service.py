@@ -21,10 +21,3 @@ async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "engine": "up"}, headers={"Cache-Control": "no-store"})
     return problem_response(503, "engine-unavailable", "Engine unavailable", "The engine does not answer.",
                             headers={"Retry-After": "5", "Cache-Control": "no-store"}, engine="down")
-
-
-@router.get("/", summary="Service index")
-async def index(request: Request) -> dict:
-    """Links to what this service offers."""
-    return {"name": "posgraph", "sparql": "/sparql", "queries": "/queries", "health": "/health",
-            "openapi": "/openapi.json", "docs": "/docs"}
