@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from posgraph import formats, research
-from posgraph.namespaces import PREFIXES
+from posgraph.namespaces import PREFIXES, sparql_prologue
 from posgraph.errors import (BadInput, InvalidParameter, PayloadTooLarge, QuerySyntaxError, TooManyRequests,
                              UnsupportedMediaType)
 
@@ -183,10 +183,8 @@ async def sparql_post(request: Request) -> Response:
     return await _sparql(request)
 
 
-_WELCOME = """# Russia's demands, by issue. Press the run button (or Ctrl+Enter); saved queries are in the other tabs.
-PREFIX pg:   <https://w3id.org/posgraph/ns#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-
+_WELCOME = "# Russia's demands, by issue. Run with the ▶ button or Ctrl+Enter; saved queries are in the other tabs.\n" \
+    + sparql_prologue(("pg", "pgi", "pgid", "skos", "schema", "prov", "rdfs", "xsd", "wd")) + """
 SELECT ?issue ?demand ?statedOn ?summary WHERE {
   ?demand a pg:Demand ; pg:heldBy <https://w3id.org/posgraph/id/party/russia> ;
           pg:concerns ?i ; pg:statedOn ?statedOn ; pg:summary ?summary .
