@@ -41,12 +41,6 @@ def test_health_is_503_until_an_external_engine_answers(tmp_path):
         srv.stop()
 
 
-def test_index_links_to_the_endpoints(server):
-    with server.client() as client:
-        links = client.get("/").json()
-    assert links["sparql"] == "/sparql" and links["health"] == "/health"
-
-
 def test_a_killed_server_takes_its_engine_with_it(tmp_path):
     srv = start_server(tmp_path / "store", tmp_path / "serve.log")
     url = __import__("json").loads((tmp_path / "store" / "posgraph-engine.json").read_text())["url"]
