@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +22,12 @@ from posgraph.supervisor import ManagedEngine, free_port
 from posgraph.validation import Validator
 
 ROOT = PROJECT_FILES.root
+
+# Nothing a test starts may write into the checkout: default every state path to a scratch directory.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="posgraph-tests-"))
+for _name, _path in (("POSGRAPH_DATA_DIR", "store"), ("POSGRAPH_STAGING_DIR", "staging"),
+                     ("POSGRAPH_TOKENS_FILE", "tokens.json"), ("POSGRAPH_AUDIT_LOG", "audit.jsonl")):
+    os.environ.setdefault(_name, str(_SCRATCH / _path))
 EXAMPLES = ROOT / "tests" / "examples"
 POSGRAPH = str(Path(sys.executable).with_name("posgraph"))
 
@@ -96,6 +103,7 @@ def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None, *
     """Start ``posgraph serve`` and wait until it listens (and, by default, until /health says 200)."""
     port = port or free_port()
     full_env = {**os.environ, "POSGRAPH_DATA_DIR": str(data_dir),
+                "POSGRAPH_STAGING_DIR": str(data_dir.parent / "staging"),
                 "POSGRAPH_TOKENS_FILE": str(data_dir.parent / "tokens.json"),
                 "POSGRAPH_AUDIT_LOG": str(data_dir.parent / "audit.jsonl"), **(env or {})}
     with open(log, "wb") as sink:

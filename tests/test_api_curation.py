@@ -3,8 +3,10 @@
 import json
 
 import pytest
+import rdflib
+from rdflib.namespace import SH
 
-from conftest import posgraph_cli, start_server
+from conftest import EXAMPLES, posgraph_cli, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -147,3 +149,192 @@ def test_revoked_token_stops_working(writable):
         assert client.post("/sparql/update", data=update, headers=_auth(token)).status_code == 401
     listing = posgraph_cli("token", "list", env=env)
     assert "short-lived" in listing.stdout and "revoked" in listing.stdout and token not in listing.stdout
+
+
+# ------------------------------------------------------------------------------------------- batches
+BATCHES = EXAMPLES / "batches"
+FIGURE = (BATCHES / "army-cap-figure.ttl").read_bytes()
+WRONG_IN_CONTEXT = (BATCHES / "dangling-and-foreign.ttl").read_bytes()
+TURTLE = {"Content-Type": "text/turtle"}
+FIGURE_POSITION = "https://w3id.org/posgraph/id/position/test-ru-army-cap-figure"
+
+
+@pytest.fixture(scope="module")
+def review(tmp_path_factory):
+    base = tmp_path_factory.mktemp("review")
+    srv = start_server(base / "store", base / "serve.log")
+    env = {"POSGRAPH_TOKENS_FILE": str(base / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(base / "audit.jsonl")}
+    srv.tokens = {name: posgraph_cli("token", "create", "--role", role, "--name", name, env=env).stdout.strip()
+                  for name, role in (("cora", "curator"), ("carl", "curator"), ("rita", "reviewer"),
+                                     ("reader", "reader"), ("ada", "admin"))}
+    srv.base = base
+    yield srv
+    srv.stop()
+
+
+def _exists(client, iri, graph=None):
+    pattern = f"<{iri}> ?p ?o" if graph is None else f"GRAPH <{graph}> {{ <{iri}> ?p ?o }}"
+    return client.get("/sparql", params={"query": f"ASK {{ {pattern} }}"}).json()["boolean"]
+
+
+def test_dry_run_validation_is_clean_for_references_to_existing_data(review):
+    with review.client() as client:
+        response = client.post("/validate", content=FIGURE, headers=TURTLE)
+    assert response.status_code == 200 and response.json() == {"conforms": True, "violations": 0, "results": []}
+
+
+def test_dry_run_validation_reports_what_is_wrong_in_context(review):
+    with review.client() as client:
+        report = client.post("/validate", content=WRONG_IN_CONTEXT, headers=TURTLE).json()
+        as_html = client.post("/validate", content=WRONG_IN_CONTEXT, headers={**TURTLE, "Accept": "text/html"})
+        as_turtle = client.post("/validate", content=WRONG_IN_CONTEXT, headers={**TURTLE, "Accept": "text/turtle"})
+    assert report["conforms"] is False
+    found = {(r["shape"], r["focus_node"], r["value"]) for r in report["results"]}
+    assert found == {
+        ("pgsh:Position-heldBy", "pgid:position/test-bad", "pgid:party/atlantis"),  # dangling: exists nowhere
+        ("pgsh:Supersession-sameParty", "pgid:position/test-bad", "pgid:position/ua-2025-07-19-talks-offer"),
+    }
+    assert all(r["hint"] for r in report["results"])
+    assert as_html.headers["content-type"].startswith("text/html") and "pgsh:Supersession-sameParty" in as_html.text
+    graph = rdflib.Graph().parse(data=as_turtle.text, format="turtle")
+    assert (None, SH.conforms, rdflib.Literal(False)) in graph
+
+
+def test_validation_bad_input(review):
+    with review.client() as client:
+        syntax = client.post("/validate", content=b"@prefix ex: <http://e/> .\nex:a ex:b .\n", headers=TURTLE)
+        xml = client.post("/validate", content=b"<rdf:RDF/>", headers={"Content-Type": "application/rdf+xml"})
+        big = client.post("/validate", content=b"#" * 10_000_001, headers=TURTLE)
+    assert syntax.status_code == 400 and syntax.json()["line"] == 2 and syntax.json()["column"]
+    assert xml.status_code == 415
+    assert big.status_code == 413
+
+
+def test_submitting_needs_a_curator_token(review):
+    with review.client() as client:
+        assert client.post("/batches", content=FIGURE, headers=TURTLE).status_code == 401
+        assert client.post("/batches", content=FIGURE,
+                           headers={**TURTLE, **_auth(review.tokens["reader"])}).status_code == 403
+        assert client.get("/batches").status_code == 401
+
+
+def test_a_non_conformant_batch_is_422_and_nothing_is_stored(review):
+    with review.client() as client:
+        before = len(client.get("/batches", headers=_auth(review.tokens["cora"])).json()["batches"])
+        response = client.post("/batches", content=WRONG_IN_CONTEXT, headers={**TURTLE, **_auth(review.tokens["cora"])})
+        after = len(client.get("/batches", headers=_auth(review.tokens["cora"])).json()["batches"])
+    assert response.status_code == 422 and response.json()["report"]["violations"] == 2
+    assert before == after
+    assert not _exists(review.client(), "https://w3id.org/posgraph/id/position/test-bad")
+
+
+def test_the_review_workflow_end_to_end(review):
+    cora, rita = _auth(review.tokens["cora"]), _auth(review.tokens["rita"])
+    with review.client() as client:
+        submitted = client.post("/batches", content=FIGURE, headers={**TURTLE, **cora})
+        assert submitted.status_code == 201, submitted.text
+        batch = submitted.json()
+        assert batch["state"] == "submitted" and submitted.headers["location"] == f"/batches/{batch['id']}"
+        # Unreviewed data is invisible to every public read path.
+        assert not _exists(client, FIGURE_POSITION)
+        everywhere = client.get("/sparql", params={
+            "query": f"ASK {{ GRAPH ?g {{ <{FIGURE_POSITION}> ?p ?o }} }}"}).json()["boolean"]
+        assert everywhere is False
+        assert client.get("/store", params={"graph": f"https://w3id.org/posgraph/id/staging/{batch['id']}"}).status_code == 400
+        # The same content again is recognised.
+        again = client.post("/batches", content=FIGURE, headers={**TURTLE, **_auth(review.tokens["carl"])})
+        assert again.status_code == 409 and batch["id"] in again.json()["detail"]
+        # Its curator may not accept it; a reviewer may.
+        assert client.post(f"/batches/{batch['id']}/accept", headers=cora).status_code == 403
+        accepted = client.post(f"/batches/{batch['id']}/accept", headers=rita)
+        assert accepted.status_code == 200 and accepted.json()["state"] == "accepted"
+        assert accepted.json()["reviewer"] == "rita"
+        assert _exists(client, FIGURE_POSITION)
+        assert _exists(client, FIGURE_POSITION, graph=f"https://w3id.org/posgraph/id/batch/{batch['id']}")
+        prov = client.get("/sparql", headers={"Accept": "text/csv"}, params={"query": f"""
+            PREFIX pg: <https://w3id.org/posgraph/ns#> PREFIX prov: <http://www.w3.org/ns/prov#>
+            PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+            SELECT ?curator ?reviewer ?triples ?resources ?source WHERE {{
+              <https://w3id.org/posgraph/id/batch/{batch['id']}> a pg:Batch ; pg:batchState pg:accepted ;
+                prov:wasAttributedTo/rdfs:label ?curator ; pg:reviewedBy/rdfs:label ?reviewer ;
+                pg:tripleCount ?triples ; pg:resourceCount ?resources ; pg:acceptedAt ?at ;
+                prov:generatedAtTime ?submitted ; pg:shapesVersion "0.1.0" ; prov:hadPrimarySource ?source }}"""})
+        assert prov.text.splitlines()[1] == "cora,rita,24,3,https://w3id.org/posgraph/id/source/example-wire-2025-07-24"
+        assert client.post(f"/batches/{batch['id']}/accept", headers=rita).status_code == 409
+        shown = client.get(f"/batches/{batch['id']}", headers=cora).json()
+        assert [h["action"] for h in shown["history"]] == ["submitted", "accepted"]
+        triples = client.get(f"/batches/{batch['id']}/triples", headers={**cora, "Accept": "application/n-triples"})
+        assert len(triples.text.strip().splitlines()) == 24
+        # The seed's army-cap demand now has a dependent in another batch: the preview names it.
+        preview = client.post("/batches/seed/revert", params={"dry_run": "true"}, headers=rita).json()
+        assert {"resource": FIGURE_POSITION, "property": "https://w3id.org/posgraph/ns#supersedes",
+                "depends_on": "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap",
+                "batch": batch["id"]} in preview["dependents"]
+        # Reverting needs a reviewer, takes the batch's triples out, keeps what other graphs assert.
+        assert client.post(f"/batches/{batch['id']}/revert", headers=cora).status_code == 403
+        reverted = client.post(f"/batches/{batch['id']}/revert", headers=rita)
+        assert reverted.status_code == 200 and reverted.json()["state"] == "reverted"
+        assert not _exists(client, FIGURE_POSITION)
+        assert _exists(client, "https://w3id.org/posgraph/id/party/russia")  # asserted by the seed too
+        assert client.post(f"/batches/{batch['id']}/revert", headers=rita).status_code == 409
+    audit = [json.loads(line) for line in (review.base / "audit.jsonl").read_text().splitlines()]
+    assert [a["action"] for a in audit if a.get("batch") == batch["id"]] == ["batch-submit", "batch-accept",
+                                                                             "batch-revert"]
+
+
+def test_reject_with_a_note(review):
+    carl, rita = _auth(review.tokens["carl"]), _auth(review.tokens["rita"])
+    body = FIGURE.replace(b"85000", b"90000")
+    with review.client() as client:
+        batch = client.post("/batches", content=body, headers={**TURTLE, **carl}).json()
+        rejected = client.post(f"/batches/{batch['id']}/reject", json={"note": "the figure is not sourced"},
+                               headers=rita)
+        assert rejected.status_code == 200 and rejected.json()["state"] == "rejected"
+        assert rejected.json()["history"][-1]["note"] == "the figure is not sourced"
+        assert client.post(f"/batches/{batch['id']}/accept", headers=rita).status_code == 409
+        listed = client.get("/batches", params={"state": "rejected"}, headers=carl).json()["batches"]
+        assert [b["id"] for b in listed] == [batch["id"]]
+        assert client.get("/batches", params={"state": "odd"}, headers=carl).status_code == 400
+        assert client.get("/batches/nope", headers=carl).status_code == 404
+        assert client.post("/batches/nope/accept", headers=rita).status_code == 404
+
+
+def test_json_ld_batches_use_posgraphs_context_and_never_fetch_another(review):
+    import http.server
+    import threading
+
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/ld+json")
+            self.end_headers()
+            self.wfile.write(b'{"@context": {"p": "http://example.org/p"}}')
+
+        def log_message(self, *args):
+            pass
+
+    trap = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=trap.serve_forever, daemon=True).start()
+    remote = f"http://127.0.0.1:{trap.server_address[1]}/context.jsonld"
+    ours = review.url.replace(review.url, "http://127.0.0.1:8000") + "/ns/context.jsonld"
+    doc = {"@context": "https://w3id.org/posgraph/ns/context.jsonld",
+           "id": "https://w3id.org/posgraph/id/party/russia",
+           "altLabel": {"@value": "RF", "@language": "en"}}
+    try:
+        with review.client() as client:
+            fine = client.post("/validate", json=doc, headers={"Content-Type": "application/ld+json"})
+            foreign = client.post("/validate", json={**doc, "@context": remote},
+                                  headers={"Content-Type": "application/ld+json"})
+            imported = client.post("/validate", json={**doc, "@context": {"@import": remote}},
+                                   headers={"Content-Type": "application/ld+json"})
+            nested = client.post("/validate", json={**doc, "member": {"@context": remote, "x": 1}},
+                                 headers={"Content-Type": "application/ld+json"})
+    finally:
+        trap.shutdown()
+    assert fine.status_code == 200 and fine.json()["conforms"] is True, fine.text
+    assert foreign.status_code == 400 and "never fetched" in foreign.json()["detail"]
+    assert imported.status_code == 400 and nested.status_code == 400
+    assert hits == [] and ours

@@ -94,6 +94,10 @@ def check_shapes(shapes: rdflib.Graph, ontology: rdflib.Graph) -> list[str]:
             problems.append(f"shapes: {name} has no explicit sh:severity")
         if shapes.value(shape, SH.message) is None:
             problems.append(f"shapes: {name} has no sh:message")
+    for name in sorted(shapes_that_must_be_tripped(shapes)):
+        shape = shapes.namespace_manager.expand_curie(name) if ":" in name and not name.startswith("<") else None
+        if shape is not None and shapes.value(shape, SH.description) is None:
+            problems.append(f"shapes: {name} has no sh:description (the fix hint curators see)")
     for owner, member in shapes.subject_objects(SH.property):
         if isinstance(member, rdflib.BNode):
             problems.append(f"shapes: {owner.n3(shapes.namespace_manager)} has an unnamed property shape")

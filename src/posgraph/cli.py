@@ -152,16 +152,18 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
     _check_port_free(settings.host, settings.port)
-    managed = None
-    if settings.engine_url:
-        url = settings.engine_url
-    else:
+    managed: list[ManagedEngine] = []
+
+    def start(directory: Path) -> str:
         # The engine's own timeout stops a query posgraph has already given up on (the client got a 504).
-        managed = ManagedEngine(settings.data_dir, binary=settings.engine_binary,
-                                start_timeout=settings.engine_start_timeout,
-                                query_timeout_s=math.ceil(settings.query_timeout))
-        url = managed.start()
+        engine = ManagedEngine(directory, binary=settings.engine_binary, start_timeout=settings.engine_start_timeout,
+                               query_timeout_s=math.ceil(settings.query_timeout))
+        managed.append(engine)
+        return engine.start()
+
     try:
+        url = settings.engine_url or start(settings.data_dir)
+        staging_url = settings.staging_engine_url or start(settings.staging_dir)
         try:
             loaded = asyncio.run(_bootstrap(url, settings))
             if loaded:
@@ -169,12 +171,13 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
         except EngineError as exc:  # an external engine not up yet: /health says 503 until it is
             click.echo(f"posgraph: warning: engine at {url} not ready ({exc.message}); "
                        "the seed is loaded on the next start", err=True)
-        click.echo(f"posgraph: serving on http://{settings.host}:{settings.port} (engine {url})", err=True)
-        uvicorn.run(create_app(settings, engine_url=url), host=settings.host, port=settings.port,
-                    log_level="info", access_log=False)
+        click.echo(f"posgraph: serving on http://{settings.host}:{settings.port} (engine {url}, staging "
+                   f"{staging_url})", err=True)
+        uvicorn.run(create_app(settings, engine_url=url, staging_url=staging_url), host=settings.host,
+                    port=settings.port, log_level="info", access_log=False)
     finally:
-        if managed is not None:
-            managed.stop()
+        for engine in managed:
+            engine.stop()
 
 
 # ---------------------------------------------------------------------------------------------- validate / load

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_rows: int = Field(100_000, gt=0, description="Most rows a SELECT answer carries; more are cut off.")
     max_concurrent_per_client: int = Field(8, gt=0, description="Queries one client may run at once.")
     seed: bool = Field(True, description="Load the seed data into an empty store on first start.")
+    staging_dir: Path = Field(Path("var/staging"), description="Store directory of the managed staging engine.")
+    staging_engine_url: str | None = Field(None, description="Base URL of a staging engine posgraph does not manage.")
+    allow_self_accept: bool = Field(False, description="Let a curator accept their own batches.")
     tokens_file: Path = Field(Path("var/tokens.json"), description="Where hashed API tokens are kept.")
     audit_log: Path = Field(Path("var/audit.jsonl"), description="Where every write is recorded.")
 

@@ -8,6 +8,7 @@ transaction: the store holds all of it or none of it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -19,15 +20,19 @@ import pyoxigraph as ox
 import rdflib
 
 from posgraph import formats
+from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
-from posgraph.errors import BadInput, NotConformant, QuerySyntaxError, UnsupportedMediaType
+from posgraph.errors import (BadInput, Conflict, Forbidden, NotConformant, NotFound, QuerySyntaxError,
+                             UnsupportedMediaType)
 from posgraph.guard import refuse_staging, refuse_unsafe
-from posgraph.namespaces import (DCTERMS, ONTOLOGY_GRAPH, PG, PGID, PROV, RDF, RDFS, STAGING, XSD, batch_iri,
+from posgraph.namespaces import (CONTEXT_IRI, DCTERMS, ONTOLOGY_GRAPH, PG, PGID, PROV, RDF, RDFS, STAGING, XSD, batch_iri,
                                  sparql_prologue)
 from posgraph.validation import ValidationReport, Validator
 
 __all__ = ["ParsedFile", "LoadResult", "read_files", "validate_files", "load_batch", "ensure_bootstrapped",
-           "SEED_BATCH_ID", "run_update", "write_graph", "delete_graph"]
+           "SEED_BATCH_ID", "parse_body", "run_update", "write_graph", "delete_graph", "staging_graph", "fetch_context",
+           "validate_in_context", "submit_batch", "list_batches", "get_batch", "batch_triples", "accept_batch",
+           "reject_batch", "revert_preview", "revert_batch"]
 
 log = logging.getLogger("posgraph.curation")
 
@@ -54,10 +59,16 @@ class LoadResult:
     report: ValidationReport | None
 
 
+def json_ld_context() -> tuple[dict, tuple[str, ...]]:
+    """posgraph's JSON-LD context document and the URLs that name it (the canonical IRI; servers add their own)."""
+    return json.loads(PROJECT_FILES.context_file.read_bytes()), (CONTEXT_IRI,)
+
+
 def read_files(paths: Sequence[Path], *, on_bytes: Callable[[int], None] | None = None) -> list[ParsedFile]:
     """Parse every file completely before returning (so a syntax error anywhere means nothing is loaded).
 
-    Raises RdfSyntaxError (file, line, column, message), UnsupportedMediaType, or BadInput for an unreadable file.
+    Raises RdfSyntaxError (file, line, column, message), UnsupportedMediaType, or BadInput for an unreadable file
+    or a JSON-LD file with a context other than posgraph's.
     """
     parsed = []
     for path in paths:
@@ -68,8 +79,12 @@ def read_files(paths: Sequence[Path], *, on_bytes: Callable[[int], None] | None 
             raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
         with handle:
             source = _CountingReader(handle, on_bytes) if on_bytes else handle
-            parsed.append(ParsedFile(str(path), formats.read_quads(source, fmt, str(path),
-                                                                  base_iri=Path(path).resolve().as_uri())))
+            if fmt.name == "json-ld":
+                context, urls = json_ld_context()
+                quads = formats.read_jsonld(source.read(), str(path), context, urls)
+            else:
+                quads = formats.read_quads(source, fmt, str(path), base_iri=Path(path).resolve().as_uri())
+            parsed.append(ParsedFile(str(path), quads))
     return parsed
 
 
@@ -90,6 +105,23 @@ class _CountingReader:
         return count
 
 
+def parse_body(body: bytes, media_type: str, *, context_urls: Sequence[str] = ()) -> list[ParsedFile]:
+    """Parse a client's RDF request body (Turtle, TriG, N-Triples, N-Quads, or JSON-LD using posgraph's context).
+
+    Raises UnsupportedMediaType (RDF/XML and anything else), RdfSyntaxError with line and column, or BadInput
+    for a JSON-LD context that is not posgraph's (none is ever fetched).
+    """
+    fmt = formats.format_for_media_type(media_type or "application/octet-stream")
+    if not fmt.untrusted_ok:
+        raise UnsupportedMediaType(f"{fmt.media_type} is not accepted from clients; send Turtle, TriG, N-Triples, "
+                                   "N-Quads or JSON-LD")
+    if fmt.name == "json-ld":
+        context, urls = json_ld_context()
+        return [ParsedFile("request body", formats.read_jsonld(body, "request body", context,
+                                                               (*urls, *context_urls)))]
+    return [ParsedFile("request body", formats.read_quads(body, fmt, "request body"))]
+
+
 def validate_files(validator: Validator, files: Iterable[ParsedFile]) -> ValidationReport:
     """Validate the union of the files' triples (files may refer to each other) and return the report."""
     graph = None
@@ -102,14 +134,20 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "anonymous"
 
 
+def _agent(name: str) -> ox.NamedNode:
+    return ox.NamedNode(f"{PGID}agent/{_slug(name)}")
+
+
 def _batch_quads(triples: list[ox.Triple], *, batch_id: str, curator: str, label: str, digest: str,
-                 shapes_version: str, now: datetime) -> list[ox.Quad]:
+                 shapes_version: str, now: datetime, reviewer: str | None = None,
+                 accepted: datetime | None = None) -> list[ox.Quad]:
     graph = ox.NamedNode(batch_iri(batch_id))
     default = ox.DefaultGraph()
     quads = [ox.Quad(t.subject, t.predicate, t.object, default) for t in triples]
     quads += [ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples]
-    agent = ox.NamedNode(f"{PGID}agent/{_slug(curator)}")
+    agent = _agent(curator)
     nn, lit = ox.NamedNode, ox.Literal
+    resources = {t.subject for t in triples if isinstance(t.subject, ox.NamedNode)}
     description = [
         (graph, nn(str(RDF.type)), nn(str(PG.Batch))),
         (graph, nn(str(RDF.type)), nn(str(PROV.Bundle))),
@@ -120,13 +158,19 @@ def _batch_quads(triples: list[ox.Triple], *, batch_id: str, curator: str, label
         (graph, nn(str(PG.tripleCount)), lit(str(len(triples)), datatype=nn(str(XSD.integer)))),
         (graph, nn(str(PG.contentHash)), lit(digest)),
         (graph, nn(str(PG.shapesVersion)), lit(shapes_version)),
+        (graph, nn(str(PG.resourceCount)), lit(str(len(resources)), datatype=nn(str(XSD.integer)))),
         (agent, nn(str(RDF.type)), nn(str(PROV.Agent))),
         (agent, nn(str(RDFS.label)), lit(curator)),
     ]
+    if reviewer is not None:
+        description += [(graph, nn(str(PG.reviewedBy)), _agent(reviewer)),
+                        (_agent(reviewer), nn(str(RDF.type)), nn(str(PROV.Agent))),
+                        (_agent(reviewer), nn(str(RDFS.label)), lit(reviewer))]
+    if accepted is not None:
+        description.append((graph, nn(str(PG.acceptedAt)),
+                            lit(accepted.isoformat(timespec="seconds"), datatype=nn(str(XSD.dateTime)))))
     sources = {t.object for t in triples if t.predicate.value == str(PG.source)}
     description += [(graph, nn(str(PROV.hadPrimarySource)), s) for s in sorted(sources, key=str)]
-    description += [(graph, nn(str(DCTERMS.modified)), lit(now.isoformat(timespec="seconds"),
-                                                           datatype=nn(str(XSD.dateTime))))]
     return quads + [ox.Quad(s, p, o, default) for s, p, o in description]
 
 
@@ -238,3 +282,289 @@ async def delete_graph(engine: Engine, graph: str | None, *, timeout: float | No
     """Delete one graph (None: empty the default graph); raises NotFound or BadInput for a managed graph."""
     _refuse_managed_graph(graph)
     await engine.graph_delete(graph, timeout=timeout)
+
+
+# ------------------------------------------------------------------------------------------ batches: review workflow
+# A submitted batch lives in the staging store (a separate engine public queries never reach): its triples in the
+# graph STAGING/{id}, its record (curator, report, state, history) as a JSON literal on pgid:batch/{id}. Accepting
+# copies it into the public store in one Graph Store request (one transaction); the public store's pg:batchState
+# is the truth when the two disagree (a crash between publishing and updating the record).
+
+_RECORD = PG.record
+_CONTEXT_KEYS = (PG.heldBy, PG.concerns, PG.statedOn)
+_VALUES_CHUNK = 400
+
+
+def staging_graph(batch_id: str) -> str:
+    """The staging graph that holds a submitted batch's triples."""
+    return f"{STAGING}{batch_id}"
+
+
+async def fetch_context(engine: Engine, files: Sequence[ParsedFile]) -> rdflib.Graph:
+    """Return the live graph's neighbourhood of the batch, so references resolve without reading the whole store.
+
+    For resources the batch adds statements about: their whole description (and their blank nodes', one level
+    down), since the batch and what is already there must pass the shapes together. For every IRI the batch
+    mentions: its types, key properties (holder, issues, date) and those values' types. One query of each kind
+    per 400 IRIs, so the cost follows the batch's size, not the store's.
+    """
+    subjects = sorted({q.subject.value for f in files for q in f.quads if isinstance(q.subject, ox.NamedNode)})
+    mentioned = sorted(set(subjects) | {q.object.value for f in files for q in f.quads
+                                        if isinstance(q.object, ox.NamedNode)})
+    context = rdflib.Graph()
+    keys = " ".join(f"<{k}>" for k in _CONTEXT_KEYS)
+    queries = [(subjects, "CONSTRUCT { ?x ?p ?o . ?o ?q ?v } WHERE { VALUES ?x { %s } "
+                          "?x ?p ?o OPTIONAL { FILTER (isBlank(?o)) ?o ?q ?v } }"),
+               (mentioned, "CONSTRUCT { ?x a ?t . ?x ?key ?v . ?v a ?vt } WHERE { VALUES ?x { %s } "
+                           "{ ?x a ?t } UNION { VALUES ?key { " + keys + " } ?x ?key ?v OPTIONAL { ?v a ?vt } } }")]
+    nt = formats.format_for_media_type("application/n-triples")
+    for iris, template in queries:
+        for start in range(0, len(iris), _VALUES_CHUNK):
+            values = " ".join(rdflib.URIRef(i).n3() for i in iris[start:start + _VALUES_CHUNK])
+            data = await engine.construct(template % values)
+            formats.to_rdflib_graph(formats.read_quads(data, nt, "engine"), context)
+    return context
+
+
+async def validate_in_context(engine: Engine, validator: Validator, files: Sequence[ParsedFile]) -> ValidationReport:
+    """Validate the batch together with what it references in the live graph (see ``fetch_context``)."""
+    data = None
+    for parsed in files:
+        data = formats.to_rdflib_graph(parsed.quads, data)
+    return validator.validate(data if data is not None else rdflib.Graph(), await fetch_context(engine, files))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+async def _records(staging: Engine, batch_id: str | None = None) -> list[dict]:
+    where = f"BIND ({rdflib.URIRef(batch_iri(batch_id)).n3()} AS ?b) " if batch_id else ""
+    rows = await staging.select(f"SELECT ?r WHERE {{ {where}?b <{_RECORD}> ?r }}")
+    return [json.loads(str(row["r"])) for row in rows]
+
+
+async def _public_states(public: Engine, batch_id: str | None = None) -> dict[str, dict]:
+    where = f"BIND ({rdflib.URIRef(batch_iri(batch_id)).n3()} AS ?b) " if batch_id else ""
+    rows = await public.select(sparql_prologue(("pg", "prov", "rdfs")) + f"""
+        SELECT ?b ?state ?label ?curator ?submitted ?triples ?hash ?reviewer ?accepted ?reverted WHERE {{
+          {where}?b a pg:Batch ; pg:batchState ?state .
+          OPTIONAL {{ ?b rdfs:label ?label }} OPTIONAL {{ ?b prov:wasAttributedTo/rdfs:label ?curator }}
+          OPTIONAL {{ ?b prov:generatedAtTime ?submitted }} OPTIONAL {{ ?b pg:tripleCount ?triples }}
+          OPTIONAL {{ ?b pg:contentHash ?hash }} OPTIONAL {{ ?b pg:reviewedBy/rdfs:label ?reviewer }}
+          OPTIONAL {{ ?b pg:acceptedAt ?accepted }} OPTIONAL {{ ?b pg:revertedAt ?reverted }} }}""")
+    out = {}
+    for row in rows:
+        iri = str(row["b"])
+        out[iri.rsplit("/", 1)[-1]] = {k: str(v) for k, v in row.items()}
+    return out
+
+
+def _merge(record: dict | None, public: dict | None) -> dict:
+    """One view of a batch: the staging record, corrected by the public store's state where it has one."""
+    if record is None:  # loaded directly (seed, `posgraph load`): only the public description exists
+        assert public is not None
+        record = {"id": public["b"].rsplit("/", 1)[-1], "label": public.get("label"), "curator": public.get("curator"),
+                  "submitted": public.get("submitted"), "triples": int(public.get("triples", 0)),
+                  "content_hash": public.get("hash"), "reviewer": public.get("reviewer"), "history": [],
+                  "report": None, "staged": False}
+    record = dict(record)
+    if public is not None:
+        record["state"] = public["state"].rsplit("#", 1)[-1]
+        if public.get("accepted"):
+            record.setdefault("accepted", public["accepted"])
+    record["iri"] = batch_iri(record["id"])
+    return record
+
+
+async def list_batches(public: Engine, staging: Engine, *, state: str | None = None) -> list[dict]:
+    """Every batch (staged ones and those loaded directly), newest first, optionally in one state."""
+    records = {r["id"]: r for r in await _records(staging)}
+    published = await _public_states(public)
+    merged = [_merge(records.get(i), published.get(i)) for i in set(records) | set(published)]
+    if state:
+        merged = [b for b in merged if b["state"] == state]
+    return sorted(merged, key=lambda b: (b.get("submitted") or "", b["id"]), reverse=True)
+
+
+async def get_batch(public: Engine, staging: Engine, batch_id: str) -> dict:
+    """The batch's record (state, curator, report, history); raises NotFound."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", batch_id):
+        raise NotFound(f"no batch {batch_id[:100]!r}")
+    records = await _records(staging, batch_id)
+    published = (await _public_states(public, batch_id)).get(batch_id)
+    if not records and published is None:
+        raise NotFound(f"no batch {batch_id!r}")
+    return _merge(records[0] if records else None, published)
+
+
+async def batch_triples(public: Engine, staging: Engine, batch_id: str) -> bytes:
+    """The batch's triples as N-Triples (from staging, or from its public graph for a directly loaded batch)."""
+    batch = await get_batch(public, staging, batch_id)
+    if batch.get("staged", True):
+        return (await staging.graph_get(staging_graph(batch_id))).content
+    if batch["state"] == "accepted":
+        return (await public.graph_get(batch_iri(batch_id))).content
+    return b""
+
+
+async def _save_record(staging: Engine, record: dict) -> None:
+    """Replace the batch's record in the staging store, in one update."""
+    subject = rdflib.URIRef(batch_iri(record["id"])).n3()
+    literal = rdflib.Literal(json.dumps(record, ensure_ascii=False)).n3()
+    state = rdflib.Literal(record["state"]).n3()
+    digest = rdflib.Literal(record["content_hash"]).n3()
+    await staging.update(
+        f"DELETE {{ {subject} ?p ?o }} WHERE {{ {subject} ?p ?o }} ;\n"
+        f"INSERT DATA {{ {subject} <{_RECORD}> {literal} ; <{PG.batchState}> {state} ; "
+        f"<{PG.contentHash}> {digest} }}")
+
+
+def _history(record: dict, actor: str, action: str, note: str | None = None) -> None:
+    entry = {"time": _stamp(_now()), "actor": actor, "action": action}
+    if note:
+        entry["note"] = note
+    record.setdefault("history", []).append(entry)
+
+
+async def submit_batch(public: Engine, staging: Engine, validator: Validator, files: Sequence[ParsedFile], *,
+                       curator: str, label: str | None = None) -> dict:
+    """Validate the batch in context and store it in staging as "submitted"; return its record.
+
+    Raises NotConformant (nothing is stored), Conflict when the same content is already submitted or published,
+    or an engine error.
+    """
+    report = await validate_in_context(public, validator, files)
+    if not report.conforms:
+        raise NotConformant(report, source="batch")
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for f in files for q in f.quads]
+    if not triples:
+        raise BadInput("the batch holds no triples")
+    digest = formats.content_hash(ox.Quad(t.subject, t.predicate, t.object) for t in triples)
+    rows = await staging.select(f"SELECT ?b WHERE {{ ?b <{PG.contentHash}> {rdflib.Literal(digest).n3()} ; "
+                                f"<{PG.batchState}> ?s FILTER (?s IN (\"submitted\", \"accepted\")) }} LIMIT 1")
+    existing = str(rows[0]["b"]) if rows else await find_batch_by_hash(public, digest)
+    if existing:
+        raise Conflict(f"the same content was already submitted as batch {existing.rsplit('/', 1)[-1]}", existing)
+    now = _now()
+    batch_id = f"{now:%Y%m%dT%H%M%S%fZ}-{digest[:8]}"
+    record = {"id": batch_id, "label": label or f"Batch submitted by {curator}", "curator": curator,
+              "submitted": _stamp(now), "state": "submitted", "content_hash": digest, "triples": len(triples),
+              "resources": len({t.subject for t in triples if isinstance(t.subject, ox.NamedNode)}),
+              "sources": sorted({t.object.value for t in triples if t.predicate.value == str(PG.source)}),
+              "shapes_version": validator.shapes_version, "report": report.to_dict(), "staged": True}
+    _history(record, curator, "submitted")
+    graph = ox.NamedNode(staging_graph(batch_id))
+    await staging.add_quads(ox.serialize([ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples],
+                                         format=ox.RdfFormat.N_QUADS))
+    await _save_record(staging, record)
+    log.info("batch %s submitted by %s: %d triples", batch_id, curator, len(triples))
+    return await get_batch(public, staging, batch_id)
+
+
+def _may_decide(batch: dict, actor: str, role: str, allow_self_accept: bool) -> None:
+    if role == "admin":
+        return
+    own = batch.get("curator") == actor
+    if own and not allow_self_accept:
+        raise Forbidden("a batch is reviewed by someone other than its curator (POSGRAPH_ALLOW_SELF_ACCEPT is off)")
+    if role not in ("reviewer",) and not (own and allow_self_accept):
+        raise Forbidden("reviewing batches needs the reviewer role")
+
+
+async def accept_batch(public: Engine, staging: Engine, validator: Validator, batch_id: str, *, reviewer: str,
+                       role: str, allow_self_accept: bool = False) -> dict:
+    """Publish a submitted batch: re-validate it against the live graph, then write its graph, its triples in the
+    default graph and its PROV-O description in one transaction; return the updated record.
+
+    Raises NotFound, Conflict (not in state submitted), Forbidden, NotConformant (the graph changed since).
+    """
+    batch = await get_batch(public, staging, batch_id)
+    if batch["state"] != "submitted":
+        raise Conflict(f"batch {batch_id} is {batch['state']}, not submitted")
+    _may_decide(batch, reviewer, role, allow_self_accept)
+    content = (await staging.graph_get(staging_graph(batch_id))).content
+    files = [ParsedFile(f"batch {batch_id}", formats.read_quads(
+        content, formats.format_for_media_type("application/n-triples"), f"batch {batch_id}"))]
+    report = await validate_in_context(public, validator, files)
+    if not report.conforms:
+        raise NotConformant(report, source=f"batch {batch_id} (against the graph as it is now)")
+    now = _now()
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in files[0].quads]
+    quads = _batch_quads(triples, batch_id=batch_id, curator=batch["curator"], label=batch["label"],
+                         digest=batch["content_hash"], shapes_version=validator.shapes_version,
+                         now=datetime.fromisoformat(batch["submitted"]), reviewer=reviewer, accepted=now)
+    await public.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS), timeout=max(public.timeout, 600.0))
+    record = {k: v for k, v in batch.items() if k != "iri"}
+    record.update(state="accepted", reviewer=reviewer, accepted=_stamp(now))
+    _history(record, reviewer, "accepted")
+    await _save_record(staging, record)
+    log.info("batch %s accepted by %s", batch_id, reviewer)
+    return await get_batch(public, staging, batch_id)
+
+
+async def reject_batch(public: Engine, staging: Engine, batch_id: str, *, reviewer: str, role: str,
+                       note: str | None = None, allow_self_accept: bool = False) -> dict:
+    """Mark a submitted batch rejected (it stays in staging, never public); return the updated record."""
+    batch = await get_batch(public, staging, batch_id)
+    if batch["state"] != "submitted":
+        raise Conflict(f"batch {batch_id} is {batch['state']}, not submitted")
+    if role not in ("reviewer", "admin") and batch.get("curator") != reviewer:
+        raise Forbidden("rejecting another curator's batch needs the reviewer role")
+    record = {k: v for k, v in batch.items() if k != "iri"}
+    record.update(state="rejected", reviewer=reviewer, decided=_stamp(_now()))
+    _history(record, reviewer, "rejected", note)
+    await _save_record(staging, record)
+    return await get_batch(public, staging, batch_id)
+
+
+async def revert_preview(public: Engine, staging: Engine, batch_id: str) -> dict:
+    """What reverting would take away, and what in other batches depends on it (supersedes, responds to, …)."""
+    batch = await get_batch(public, staging, batch_id)
+    graph = rdflib.URIRef(batch_iri(batch_id)).n3()
+    rows = await public.select(f"""SELECT DISTINCT ?dependent ?property ?target ?g WHERE {{
+        GRAPH {graph} {{ ?target ?x ?y FILTER (isIRI(?target)) }}
+        GRAPH ?g {{ ?dependent ?property ?target }}
+        FILTER (isIRI(?dependent) && ?g != {graph} && ?property != <{RDF.type}>
+                && STRSTARTS(STR(?g), "{PGID}batch/")) }}
+        ORDER BY ?dependent ?property""")
+    removed = await public.select(f"""SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {graph} {{ ?s ?p ?o }}
+        FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g != {graph}) }} }}""")
+    return {"batch": batch_id, "state": batch["state"],
+            "triples_removed": int(removed[0]["n"]) if batch["state"] == "accepted" else 0,
+            "dependents": [{"resource": str(r["dependent"]), "property": str(r["property"]),
+                            "depends_on": str(r["target"]), "batch": str(r["g"]).rsplit("/", 1)[-1]} for r in rows]}
+
+
+async def revert_batch(public: Engine, staging: Engine, batch_id: str, *, actor: str, role: str) -> dict:
+    """Withdraw an accepted batch from the default graph in one update: its triples go unless another graph
+    still asserts them, its graph is dropped, and its description says reverted (by whom, when). The content
+    stays in staging (or, for a directly loaded batch, nowhere but the record). Returns the updated record."""
+    if role not in ("reviewer", "admin"):
+        raise Forbidden("reverting a batch needs the reviewer role")
+    batch = await get_batch(public, staging, batch_id)
+    if batch["state"] != "accepted":
+        raise Conflict(f"batch {batch_id} is {batch['state']}, not accepted")
+    graph = rdflib.URIRef(batch_iri(batch_id)).n3()
+    stamp = _stamp(_now())
+    now = rdflib.Literal(stamp, datatype=XSD.dateTime).n3()
+    agent = rdflib.URIRef(_agent(actor).value).n3()
+    await public.update(f"""
+        DELETE {{ ?s ?p ?o }} WHERE {{ GRAPH {graph} {{ ?s ?p ?o }}
+            FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g != {graph}) }} }} ;
+        DROP SILENT GRAPH {graph} ;
+        DELETE {{ {graph} <{PG.batchState}> ?state }} WHERE {{ {graph} <{PG.batchState}> ?state }} ;
+        INSERT DATA {{ {graph} <{PG.batchState}> <{PG.reverted}> ; <{PG.revertedAt}> {now} ;
+            <{PG.reviewedBy}> {agent} . {agent} a <{PROV.Agent}> ; <{RDFS.label}> {rdflib.Literal(actor).n3()} }}""",
+                        timeout=max(public.timeout, 600.0))
+    if batch.get("staged", True):
+        record = {k: v for k, v in batch.items() if k != "iri"}
+        record.update(state="reverted", reverted=stamp)
+        _history(record, actor, "reverted")
+        await _save_record(staging, record)
+    log.info("batch %s reverted by %s", batch_id, actor)
+    return await get_batch(public, staging, batch_id)

@@ -12,7 +12,7 @@ __all__ = [
     "PosgraphError", "BadInput", "RdfSyntaxError", "QuerySyntaxError", "InvalidParameter", "UnsupportedMediaType",
     "NotAcceptable", "NotConformant", "NotFound", "EngineError", "EngineUnavailable", "EngineTimeout",
     "EngineStartError", "ConfigError", "QueryRefused", "PayloadTooLarge", "TooManyRequests",
-    "Unauthorized", "Forbidden",
+    "Unauthorized", "Forbidden", "Conflict",
 ]
 
 
@@ -112,3 +112,11 @@ class Unauthorized(PosgraphError):
 
 class Forbidden(PosgraphError):
     """Valid credentials whose role does not allow the action."""
+
+
+class Conflict(PosgraphError):
+    """The request contradicts the resource's state (a batch already decided, content already submitted)."""
+
+    def __init__(self, message: str, existing: str | None = None) -> None:
+        super().__init__(message)
+        self.existing = existing

@@ -19,13 +19,13 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import XSD
 
-from posgraph.errors import NotAcceptable, RdfSyntaxError, UnsupportedMediaType
+from posgraph.errors import BadInput, NotAcceptable, RdfSyntaxError, UnsupportedMediaType
 
 __all__ = [
     "RdfFormat", "RDF_FORMATS", "format_for_media_type", "format_for_path", "read_quads", "to_rdflib_dataset",
     "to_rdflib_graph", "serialize_quads", "serialize_graph", "ox_term_to_rdflib", "content_hash",
     "negotiate", "result_media_type", "ntriples_to_jsonld", "truncate_results", "RESULT_MEDIA_TYPES",
-    "GRAPH_MEDIA_TYPES",
+    "GRAPH_MEDIA_TYPES", "read_jsonld",
 ]
 
 _RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -50,6 +50,8 @@ RDF_FORMATS: tuple[RdfFormat, ...] = (
     RdfFormat("trig", "application/trig", (".trig",), True, ox.RdfFormat.TRIG, "trig"),
     RdfFormat("n-triples", "application/n-triples", (".nt",), False, ox.RdfFormat.N_TRIPLES, "nt"),
     RdfFormat("n-quads", "application/n-quads", (".nq",), True, ox.RdfFormat.N_QUADS, "nquads"),
+    # JSON-LD is read only through read_jsonld, which pins posgraph's context (no context is ever fetched).
+    RdfFormat("json-ld", "application/ld+json", (".jsonld",), True, ox.RdfFormat.JSON_LD, "json-ld"),
     RdfFormat("rdf-xml", "application/rdf+xml", (".rdf", ".owl", ".xml"), False, ox.RdfFormat.RDF_XML, "xml",
               untrusted_ok=False),
 )
@@ -92,6 +94,54 @@ def read_quads(data: bytes | IO[bytes], fmt: RdfFormat, source: str, *, base_iri
     except SyntaxError as exc:
         return _raise_syntax(exc, source)
     except (ValueError, UnicodeDecodeError) as exc:
+        raise RdfSyntaxError(source, str(exc)) from None
+
+
+def read_jsonld(data: bytes, source: str, context: dict, context_urls: Iterable[str]) -> list[ox.Quad]:
+    """Parse a JSON-LD document whose only external context is posgraph's own, which is inlined, never fetched.
+
+    Any other context given by URL (at any depth, or through @import) is refused with BadInput; a JSON syntax
+    error is an RdfSyntaxError with line and column.
+    """
+    try:
+        doc = json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise RdfSyntaxError(source, f"not UTF-8: {exc.reason}") from None
+    except json.JSONDecodeError as exc:
+        raise RdfSyntaxError(source, exc.msg, exc.lineno, exc.colno) from None
+    allowed = set(context_urls)
+
+    def pin(node: object) -> object:
+        if isinstance(node, list):
+            return [pin(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "@context":
+                out[key] = pin_context(value)
+            elif key == "@import":
+                raise BadInput(f"{source}: @import of another context is not allowed")
+            else:
+                out[key] = pin(value)
+        return out
+
+    def pin_context(value: object) -> object:
+        if isinstance(value, list):
+            return [pin_context(item) for item in value]
+        if isinstance(value, str):
+            if value in allowed:
+                return context["@context"]
+            raise BadInput(f"{source}: the JSON-LD context {value[:200]!r} is not posgraph's; remote and local "
+                           f"contexts are never fetched (use {sorted(allowed)[0]} or an inline context)")
+        return pin(value)
+
+    pinned = json.dumps(pin(doc)).encode("utf-8")
+    try:
+        return list(ox.parse(pinned, format=ox.RdfFormat.JSON_LD, base_iri=None))
+    except SyntaxError as exc:
+        raise RdfSyntaxError(source, exc.msg or str(exc)) from None
+    except ValueError as exc:
         raise RdfSyntaxError(source, str(exc)) from None
 
 

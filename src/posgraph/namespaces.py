@@ -7,7 +7,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS, XSD, DCTERMS, PROV, ORG
 
 __all__ = [
     "PG", "PGSH", "PGI", "PGID", "WD", "SCHEMA", "STAGING", "SD", "VOID", "FORMATS", "OWL", "RDF", "RDFS", "SH", "SKOS", "XSD", "DCTERMS", "PROV", "ORG",
-    "PREFIXES", "compact_iri", "ONTOLOGY_IRI", "SHAPES_IRI", "ONTOLOGY_GRAPH", "batch_iri", "sparql_prologue",
+    "PREFIXES", "compact_iri", "CONTEXT_IRI", "ONTOLOGY_IRI", "SHAPES_IRI", "ONTOLOGY_GRAPH", "batch_iri", "sparql_prologue",
 ]
 
 PG = Namespace("https://w3id.org/posgraph/ns#")
@@ -24,6 +24,9 @@ STAGING = Namespace("https://w3id.org/posgraph/id/staging/")
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")
 FORMATS = Namespace("http://www.w3.org/ns/formats/")
+
+# The canonical IRI of the published JSON-LD context (each server also serves it at <public base>/ns/context.jsonld).
+CONTEXT_IRI = "https://w3id.org/posgraph/ns/context.jsonld"
 
 # The ontology and vocabularies also live in a graph of their own, so they can be replaced as a unit.
 ONTOLOGY_GRAPH = PGID["graph/ontology"]

@@ -110,21 +110,39 @@ class Validator:
             return str(version)
         return "unversioned"
 
-    def validate(self, data: rdflib.Graph) -> ValidationReport:
-        """Validate ``data`` (left unchanged) and return the report; warnings and infos do not break conformance."""
+    def validate(self, data: rdflib.Graph, context: rdflib.Graph | None = None) -> ValidationReport:
+        """Validate ``data`` (left unchanged) and return the report; warnings and infos do not break conformance.
+
+        ``context`` holds what the data refers to in the live graph (types and key properties of existing
+        resources): references into it resolve, and results about its own, partly fetched, nodes are dropped —
+        only the data's nodes (its subjects, and objects the context does not describe) are reported on.
+        """
         merged = rdflib.Graph()
-        for triple in data:
-            merged.add(triple)
-        for triple in self.ontology:
-            merged.add(triple)
-        conforms, report_graph, _ = pyshacl.validate(
+        for graph in (data, self.ontology) if context is None else (data, context, self.ontology):
+            for triple in graph:
+                merged.add(triple)
+        keep = None
+        if context is not None:
+            described = set(context.subjects())
+            keep = set(data.subjects()) | {o for o in data.objects() if not isinstance(o, rdflib.Literal)
+                                           and o not in described}
+        _, report_graph, _ = pyshacl.validate(
             merged, shacl_graph=self.shapes, inference="none", abort_on_first=False, allow_infos=True,
             allow_warnings=True, advanced=True, js=False, do_owl_imports=False,
         )
+        if keep is not None:
+            for node in list(report_graph.subjects(RDF.type, SH.ValidationResult)):
+                if report_graph.value(node, SH.focusNode) not in keep:
+                    for triple in list(report_graph.triples((node, None, None))):
+                        report_graph.remove(triple)
+                    report_graph.remove((None, SH.result, node))
         # One result per distinct finding: pyshacl reports a value once per failing component (nodeKind, pattern …).
         results = sorted(set(self._results(report_graph, merged)),
                          key=lambda r: (r.severity != "Violation", r.focus_node, r.path or "", r.shape))
-        return ValidationReport(conforms=bool(conforms), results=results, graph=report_graph)
+        conforms = not any(r.severity == "Violation" for r in results)
+        for report in report_graph.subjects(RDF.type, SH.ValidationReport):
+            report_graph.set((report, SH.conforms, rdflib.Literal(conforms)))
+        return ValidationReport(conforms=conforms, results=results, graph=report_graph)
 
     def _results(self, report: rdflib.Graph, data: rdflib.Graph) -> Iterable[ValidationResult]:
         for node in report.subjects(RDF.type, SH.ValidationResult):
@@ -133,9 +151,6 @@ class Validator:
             value = report.value(node, SH.value)
             message = report.value(node, SH.resultMessage)
             hint = self.shapes.value(shape, SH.description) if shape is not None else None
-            if hint is None and shape is not None:
-                # A SPARQL constraint's result names the node shape; its hint, if any, sits on that shape.
-                hint = self.shapes.value(shape, rdflib.RDFS.comment)
             yield ValidationResult(
                 severity=_SEVERITY_NAMES.get(report.value(node, SH.resultSeverity), "Violation"),
                 focus_node=self._show_focus(report.value(node, SH.focusNode), data),

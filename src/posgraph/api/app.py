@@ -19,18 +19,21 @@ from posgraph.config import PROJECT_FILES, Settings
 from posgraph.audit import AuditLog
 from posgraph.engine import Engine
 from posgraph.tokens import TokenStore
+from posgraph.validation import Validator
 
 __all__ = ["create_app", "STATIC_DIR"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def create_app(settings: Settings, *, engine_url: str | None = None) -> FastAPI:
-    """Return the posgraph app, reaching the engine at ``engine_url`` (default: ``settings.engine_url``).
+def create_app(settings: Settings, *, engine_url: str | None = None, staging_url: str | None = None) -> FastAPI:
+    """Return the posgraph app, reaching the engine at ``engine_url`` (default: ``settings.engine_url``) and the
+    staging engine at ``staging_url`` (default: ``settings.staging_engine_url``).
 
-    Raises ConfigError when neither names an engine.
+    Raises ConfigError when no engine is named.
     """
     base = engine_url or settings.engine_base()
+    staging_base = staging_url or settings.staging_engine_url
     catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
 
     @asynccontextmanager
@@ -38,10 +41,14 @@ def create_app(settings: Settings, *, engine_url: str | None = None) -> FastAPI:
         app.state.engine = Engine(base, query_path=settings.engine_query_path,
                                   update_path=settings.engine_update_path, store_path=settings.engine_store_path,
                                   timeout=settings.query_timeout)
+        # Without a staging engine, reads and direct writes work; the batch routes answer 503.
+        app.state.staging = Engine(staging_base, timeout=settings.query_timeout) if staging_base else None
         try:
             yield
         finally:
             await app.state.engine.aclose()
+            if app.state.staging is not None:
+                await app.state.staging.aclose()
 
     app = FastAPI(title="posgraph", version=__version__, lifespan=lifespan,
                   description="A knowledge graph of negotiation positions: SPARQL 1.1 for researchers, "
@@ -53,6 +60,7 @@ def create_app(settings: Settings, *, engine_url: str | None = None) -> FastAPI:
     app.state.context_url = settings.public_base.rstrip("/") + "/ns/context.jsonld"
     app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
     app.state.tokens = TokenStore(settings.tokens_file)
+    app.state.validator = Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)
     app.state.audit = AuditLog(settings.audit_log)
     app.state.page_template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     install_problem_handlers(app)

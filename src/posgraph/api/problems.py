@@ -39,6 +39,7 @@ PROBLEMS: tuple[tuple[type[Exception], int, str, str, dict[str, str] | None], ..
     (errors.BadInput, 400, "bad-request", "Bad request", None),
     (errors.NotAcceptable, 406, "not-acceptable", "Not acceptable", None),
     (errors.NotFound, 404, "not-found", "Not found", None),
+    (errors.Conflict, 409, "conflict", "Conflict", None),
     (errors.NotConformant, 422, "not-conformant", "Data does not conform to the shapes", None),
     (errors.EngineTimeout, 504, "query-timeout", "Query timed out", None),
     (errors.EngineUnavailable, 503, "engine-unavailable", "Engine unavailable", _RETRY_SOON),
@@ -67,6 +68,8 @@ def _extra(exc: Exception) -> dict[str, Any]:
         return {"parameter": exc.name}
     if isinstance(exc, errors.NotConformant):
         return {"report": exc.report.to_dict()}
+    if isinstance(exc, errors.Conflict):
+        return {"existing": exc.existing}
     return {}
 
 

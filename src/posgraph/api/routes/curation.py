@@ -1,16 +1,22 @@
-"""Routes for curators and admins: SPARQL Update and Graph Store Protocol writes (bearer token required)."""
+"""Routes for curators: dry-run validation, batches (submit, review, accept, reject, revert), and for admins and
+curators SPARQL Update and Graph Store Protocol writes (bearer token required)."""
 
 from __future__ import annotations
 
+import html
+import json
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from posgraph import curation
+from posgraph import curation, formats
 from posgraph.api.routes.research import decode_utf8, graph_parameter, read_body
 from posgraph.api.security import require_role
-from posgraph.errors import QuerySyntaxError, UnsupportedMediaType
+from posgraph.engine import Engine
+from posgraph.errors import (BadInput, EngineUnavailable, InvalidParameter, QuerySyntaxError,
+                             UnsupportedMediaType)
+from posgraph.namespaces import PREFIXES
 
 __all__ = ["router"]
 
@@ -93,3 +99,177 @@ async def store_delete(request: Request) -> Response:
     await curation.delete_graph(request.app.state.engine, graph)
     request.app.state.audit.record(token.name, "gsp-delete", role=token.role, graph=graph or "default")
     return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------ validation and batches
+_RDF_BODY = {"requestBody": {"content": {t: {"schema": {"type": "string"}} for t in (
+    "text/turtle", "application/trig", "application/n-triples", "application/n-quads", "application/ld+json")}}}
+_REPORT_TYPES = ("text/html", "text/turtle", "application/ld+json", "application/json")
+
+
+def _staging(request: Request) -> Engine:
+    staging = request.app.state.staging
+    if staging is None:
+        raise EngineUnavailable("no staging engine is configured (POSGRAPH_STAGING_ENGINE_URL)")
+    return staging
+
+
+async def _parsed_body(request: Request) -> list:
+    body = await read_body(request)
+    state = request.app.state
+    return curation.parse_body(body, request.headers.get("content-type", ""), context_urls=(state.context_url,))
+
+
+def _report_response(report, request: Request, status: int = 200) -> Response:
+    media_type = formats.negotiate(request.headers.get("accept"), _REPORT_TYPES)
+    if media_type == "text/turtle":
+        return Response(report.to_turtle(), status_code=status, media_type=media_type)
+    if media_type == "application/ld+json":
+        body = report.graph.serialize(format="json-ld") if report.graph is not None else "[]"
+        return Response(body, status_code=status, media_type=media_type)
+    if media_type == "text/html":
+        return HTMLResponse(_report_html(report), status_code=status)
+    return JSONResponse(report.to_dict(), status_code=status)
+
+
+def _report_html(report) -> str:
+    rows = "".join(
+        f"<tr class='{html.escape(r.severity.lower())}'><td>{html.escape(r.severity)}</td>"
+        f"<td><code>{html.escape(r.focus_node)}</code></td><td><code>{html.escape(r.path or '')}</code></td>"
+        f"<td><code>{html.escape(r.value or '')}</code></td><td>{html.escape(r.message)}</td>"
+        f"<td>{html.escape(r.hint or '')}</td><td><code>{html.escape(r.shape)}</code></td></tr>"
+        for r in report.results)
+    verdict = "conforms" if report.conforms else f"does not conform: {report.violation_count} violation(s)"
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>posgraph validation report</title>"
+            "<style>body{font-family:system-ui,sans-serif;margin:1.5rem}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top}.violation td:first-child{color:#b00}"
+            ".warning td:first-child{color:#a60}</style></head><body>"
+            f"<h1>Validation report</h1><p>The data {html.escape(verdict)}.</p>"
+            "<table><tr><th>severity</th><th>focus node</th><th>property</th><th>value</th><th>message</th>"
+            f"<th>how to fix</th><th>shape</th></tr>{rows}</table></body></html>")
+
+
+@router.post("/validate", summary="Dry-run validation of RDF against the shapes, in the context of the live graph",
+             responses={200: {"description": "The SHACL report (conforms true or false)",
+                              "content": {t: {} for t in _REPORT_TYPES}}}, openapi_extra=_RDF_BODY)
+async def validate(request: Request) -> Response:
+    """Validate the body together with what it references in the published graph; nothing is stored. The report
+    comes as flat JSON (default), a standard sh:ValidationReport (Turtle or JSON-LD), or an HTML page."""
+    files = await _parsed_body(request)
+    report = await curation.validate_in_context(request.app.state.engine, request.app.state.validator, files)
+    return _report_response(report, request)
+
+
+def _batch_view(batch: dict) -> dict:
+    links = {"self": f"/batches/{batch['id']}", "triples": f"/batches/{batch['id']}/triples"}
+    return batch | {"links": links}
+
+
+@router.post("/batches", status_code=201, summary="Submit a batch for review (curator token)",
+             responses=_AUTH_RESPONSES | {409: {"description": "The same content was already submitted"},
+                                          422: {"description": "Not conformant: the report, nothing stored"}},
+             openapi_extra=_RDF_BODY)
+async def submit(request: Request) -> JSONResponse:
+    """Validate in context and store the batch in staging (invisible to public reads) as "submitted"."""
+    token = require_role(request, "curator")
+    state = request.app.state
+    files = await _parsed_body(request)
+    label = request.query_params.get("label")
+    batch = await curation.submit_batch(state.engine, _staging(request), state.validator, files, curator=token.name,
+                                        label=label)
+    state.audit.record(token.name, "batch-submit", batch=batch["id"], triples=batch["triples"])
+    return JSONResponse(_batch_view(batch), status_code=201, headers={"Location": f"/batches/{batch['id']}"})
+
+
+@router.get("/batches", summary="List batches (curator token)", responses=_AUTH_RESPONSES)
+async def list_batches(request: Request, state: str | None = None) -> dict:
+    """Every batch, newest first; ``state`` filters (submitted, accepted, rejected, reverted)."""
+    require_role(request, "curator")
+    if state is not None and state not in ("submitted", "accepted", "rejected", "reverted"):
+        raise InvalidParameter("state", "use submitted, accepted, rejected or reverted")
+    app = request.app.state
+    batches = await curation.list_batches(app.engine, _staging(request), state=state)
+    return {"batches": [_batch_view({k: v for k, v in b.items() if k != "report"}) for b in batches]}
+
+
+@router.get("/batches/{batch_id}", summary="A batch: state, report, history (curator token)",
+            responses=_AUTH_RESPONSES | {404: {"description": "No such batch"}})
+async def show_batch(batch_id: str, request: Request) -> JSONResponse:
+    """The batch's record: state, curator, reviewer, counts, validation report and history."""
+    require_role(request, "curator")
+    app = request.app.state
+    return JSONResponse(_batch_view(await curation.get_batch(app.engine, _staging(request), batch_id)))
+
+
+@router.get("/batches/{batch_id}/triples", summary="A batch's triples (curator token)",
+            responses=_AUTH_RESPONSES | {404: {"description": "No such batch"}})
+async def batch_triples(batch_id: str, request: Request) -> Response:
+    """The batch's triples as N-Triples or Turtle."""
+    require_role(request, "curator")
+    app = request.app.state
+    content = await curation.batch_triples(app.engine, _staging(request), batch_id)
+    media_type = formats.negotiate(request.headers.get("accept"), (formats.TURTLE, formats.N_TRIPLES))
+    if media_type == formats.TURTLE:
+        graph = formats.to_rdflib_graph(formats.read_quads(content, formats.format_for_media_type(formats.N_TRIPLES),
+                                                           "batch"))
+        for prefix, iri in PREFIXES.items():
+            graph.bind(prefix, iri)
+        content = graph.serialize(format="turtle").encode("utf-8")
+    return Response(content, media_type=media_type)
+
+
+async def _note(request: Request) -> str | None:
+    body = await read_body(request)
+    if not body:
+        return None
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type == "application/json":
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise BadInput("the body is not JSON") from None
+        note = data.get("note") if isinstance(data, dict) else None
+        return str(note)[:2000] if note is not None else None
+    if media_type == _FORM:
+        return dict(parse_qsl(decode_utf8(body, "form body"))).get("note", "")[:2000] or None
+    raise UnsupportedMediaType("send an optional note as JSON {\"note\": …} or form-encoded")
+
+
+@router.post("/batches/{batch_id}/accept", summary="Accept and publish a batch (reviewer token)",
+             responses=_AUTH_RESPONSES | {404: {}, 409: {"description": "Not in state submitted"},
+                                          422: {"description": "No longer conformant against the live graph"}})
+async def accept(batch_id: str, request: Request) -> JSONResponse:
+    """Publish the batch atomically: its graph, its triples in the default graph, and its PROV-O description."""
+    token = require_role(request, "curator")
+    app = request.app.state
+    batch = await curation.accept_batch(app.engine, _staging(request), app.validator, batch_id, reviewer=token.name,
+                                        role=token.role, allow_self_accept=app.settings.allow_self_accept)
+    app.audit.record(token.name, "batch-accept", batch=batch_id)
+    return JSONResponse(_batch_view(batch))
+
+
+@router.post("/batches/{batch_id}/reject", summary="Reject a batch (reviewer token)",
+             responses=_AUTH_RESPONSES | {404: {}, 409: {"description": "Not in state submitted"}})
+async def reject(batch_id: str, request: Request) -> JSONResponse:
+    """Mark the batch rejected, with an optional note; it never becomes public."""
+    token = require_role(request, "curator")
+    app = request.app.state
+    batch = await curation.reject_batch(app.engine, _staging(request), batch_id, reviewer=token.name, role=token.role,
+                                        note=await _note(request))
+    app.audit.record(token.name, "batch-reject", batch=batch_id)
+    return JSONResponse(_batch_view(batch))
+
+
+@router.post("/batches/{batch_id}/revert", summary="Revert an accepted batch, or preview it (reviewer token)",
+             responses=_AUTH_RESPONSES | {404: {}, 409: {"description": "Not in state accepted"}})
+async def revert(batch_id: str, request: Request, dry_run: bool = False) -> JSONResponse:
+    """With ``dry_run=true``: what would be removed and what in other batches depends on it. Otherwise withdraw
+    the batch from the public graph in one transaction and return the record with that preview."""
+    token = require_role(request, "curator" if dry_run else "reviewer")
+    app = request.app.state
+    preview = await curation.revert_preview(app.engine, _staging(request), batch_id)
+    if dry_run:
+        return JSONResponse(preview)
+    batch = await curation.revert_batch(app.engine, _staging(request), batch_id, actor=token.name, role=token.role)
+    app.audit.record(token.name, "batch-revert", batch=batch_id, dependents=len(preview["dependents"]))
+    return JSONResponse(_batch_view(batch) | {"preview": preview})
