@@ -338,3 +338,53 @@ def test_json_ld_batches_use_posgraphs_context_and_never_fetch_another(review):
     assert foreign.status_code == 400 and "never fetched" in foreign.json()["detail"]
     assert imported.status_code == 400 and nested.status_code == 400
     assert hits == [] and ours
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.8])
+def test_killing_the_service_mid_accept_leaves_before_or_after(tmp_path, delay):
+    """SIGKILL posgraph serve (its engines die with it) while it accepts a batch; after a restart on the same
+    stores the public graph holds all of the batch or none of it, and the batch's state says which."""
+    import threading
+    import time
+
+    import httpx
+
+    n = 4000
+    labels = " , ".join(f'"alias {i}"@en' for i in range(n))
+    body = (f'<https://w3id.org/posgraph/id/party/test-bloc> a <https://w3id.org/posgraph/ns#Party> ; '
+            f'<http://www.w3.org/2004/02/skos/core#prefLabel> "Test bloc"@en ; '
+            f'<http://www.w3.org/2004/02/skos/core#altLabel> {labels} .').encode()
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log")
+    env = {"POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    curator = posgraph_cli("token", "create", "--role", "curator", "--name", "c", env=env).stdout.strip()
+    reviewer = posgraph_cli("token", "create", "--role", "reviewer", "--name", "r", env=env).stdout.strip()
+    count = ("SELECT (COUNT(*) AS ?n) WHERE { <https://w3id.org/posgraph/id/party/test-bloc> "
+             "<http://www.w3.org/2004/02/skos/core#altLabel> ?l }")
+    try:
+        with srv.client() as client:
+            batch = client.post("/batches", content=body, headers={**TURTLE, **_auth(curator)}).json()
+        threading.Thread(target=lambda: _quietly(lambda: httpx.post(
+            f"{srv.url}/batches/{batch['id']}/accept", headers=_auth(reviewer), timeout=60))).start()
+        time.sleep(delay)
+        srv.process.kill()
+        srv.process.wait()
+        time.sleep(0.5)  # the engines follow their parent
+        srv = start_server(tmp_path / "store", tmp_path / "serve-again.log", port=int(srv.url.rsplit(":", 1)[1]))
+        with srv.client() as client:
+            published = int(client.get("/sparql", params={"query": count}).json()["results"]["bindings"][0]["n"]["value"])
+            state = client.get(f"/batches/{batch['id']}", headers=_auth(curator)).json()["state"]
+            assert (published, state) in {(0, "submitted"), (n, "accepted")}
+            if state == "submitted":  # never half: the review can simply be done again
+                assert client.post(f"/batches/{batch['id']}/accept", headers=_auth(reviewer)).status_code == 200
+                published = int(client.get("/sparql", params={"query": count}).json()
+                                ["results"]["bindings"][0]["n"]["value"])
+                assert published == n
+    finally:
+        srv.stop()
+
+
+def _quietly(call):
+    try:
+        call()
+    except Exception:  # the server was killed under the request: that is the point
+        pass

@@ -9,7 +9,7 @@ import rdflib
 from conftest import EXAMPLES, POSGRAPH, posgraph_cli, start_server
 
 SEED = "data/seed.ttl"
-COMMANDS = ["serve", "load", "validate", "query", "queries", "export", "check", "token"]
+COMMANDS = ["serve", "load", "validate", "query", "queries", "export", "check", "token", "submit", "batches"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -225,3 +225,72 @@ def test_cli_uses_the_engine_of_a_running_server(tmp_path):
 
 def test_posgraph_script_is_installed():
     assert POSGRAPH.endswith("posgraph")
+
+
+# -------------------------------------------------------------------------------------------- against a server
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory):
+    base = tmp_path_factory.mktemp("curated")
+    srv = start_server(base / "store", base / "serve.log")
+    env = {"POSGRAPH_TOKENS_FILE": str(base / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(base / "audit.jsonl"),
+           "POSGRAPH_SERVER": srv.url}
+    srv.env = env
+    srv.curator = posgraph_cli("token", "create", "--role", "curator", "--name", "cleo", env=env).stdout.strip()
+    srv.reviewer = posgraph_cli("token", "create", "--role", "reviewer", "--name", "remy", env=env).stdout.strip()
+    yield srv
+    srv.stop()
+
+
+BATCH = EXAMPLES / "batches" / "army-cap-figure.ttl"
+WRONG = EXAMPLES / "batches" / "dangling-and-foreign.ttl"
+
+
+def test_validate_against_a_server_resolves_references(curated):
+    offline = posgraph_cli("validate", str(BATCH))
+    assert offline.returncode == 1 and "pgid:party/russia" in offline.stdout  # unknown offline
+    online = posgraph_cli("validate", str(BATCH), "--against", curated.url)
+    assert online.returncode == 0 and "conforms (0 violation(s)" in online.stdout
+    wrong = posgraph_cli("validate", str(WRONG), "--against", curated.url, "--format", "json")
+    assert wrong.returncode == 1 and json.loads(wrong.stdout)["violations"] == 2
+    as_turtle = posgraph_cli("validate", str(WRONG), "--against", curated.url, "--format", "turtle")
+    assert as_turtle.returncode == 1 and "ValidationReport" in as_turtle.stdout
+    down = posgraph_cli("validate", str(BATCH), "--against", "http://127.0.0.1:9")
+    assert down.returncode == 3 and "no answer" in down.stderr
+
+
+def test_submit_review_and_revert_from_the_command_line(curated):
+    env = curated.env
+    no_token = posgraph_cli("submit", str(BATCH), env=env)
+    assert no_token.returncode == 2 and "401" in no_token.stderr
+    wrong = posgraph_cli("submit", str(WRONG), "--token", curated.curator, env=env)
+    assert wrong.returncode == 1 and "does NOT conform (2 violation(s)" in wrong.stderr
+    submitted = posgraph_cli("submit", str(BATCH), "--token", curated.curator, "--label", "figure", env=env)
+    assert submitted.returncode == 0, submitted.stderr
+    batch_id = submitted.stdout.split()[2].rstrip(":")
+    again = posgraph_cli("submit", str(BATCH), "--token", curated.curator, env=env)
+    assert again.returncode == 2 and "409" in again.stderr
+    listed = posgraph_cli("batches", "list", "--state", "submitted", "--token", curated.curator, env=env)
+    assert batch_id in listed.stdout
+    own = posgraph_cli("batches", "accept", batch_id, "--token", curated.curator, env=env)
+    assert own.returncode == 2 and "403" in own.stderr
+    accepted = posgraph_cli("batches", "accept", batch_id, "--token", curated.reviewer, env=env)
+    assert accepted.returncode == 0 and f"batch {batch_id}: accepted" in accepted.stdout
+    shown = posgraph_cli("batches", "show", batch_id, "--token", curated.curator, env=env)
+    assert "reviewer  remy" in shown.stdout and "accepted  by remy" in shown.stdout
+    preview = posgraph_cli("batches", "revert", "seed", "--dry-run", "--token", curated.reviewer, env=env)
+    assert preview.returncode == 0 and "pg:supersedes pgid:position/ru-2025-07-army-cap" in preview.stdout
+    reverted = posgraph_cli("batches", "revert", batch_id, "--token", curated.reviewer, env=env)
+    assert reverted.returncode == 0 and f"batch {batch_id}: reverted" in reverted.stdout
+    missing = posgraph_cli("batches", "show", "nope", "--token", curated.curator, env=env)
+    assert missing.returncode == 2 and "404" in missing.stderr
+
+
+def test_reject_from_the_command_line(curated, tmp_path):
+    env = curated.env
+    other = tmp_path / "other.ttl"
+    other.write_text(BATCH.read_text().replace("85000", "70000"))
+    submitted = posgraph_cli("submit", str(other), "--token", curated.curator, env=env)
+    batch_id = submitted.stdout.split()[2].rstrip(":")
+    rejected = posgraph_cli("batches", "reject", batch_id, "--note", "unsourced figure", "--token", curated.reviewer,
+                            env=env)
+    assert rejected.returncode == 0 and "rejected  by remy: unsourced figure" in rejected.stdout

@@ -7,6 +7,7 @@ from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
 from posgraph.errors import NotConformant, RdfSyntaxError
 from posgraph.namespaces import batch_iri
+from posgraph.supervisor import ManagedEngine
 
 from conftest import EXAMPLES, run
 
@@ -91,3 +92,55 @@ def test_upload_progress_is_reported(empty_engine, validator):
     seen = []
     _load(empty_engine.url, validator, [MINIMAL], curator="a", on_upload=seen.append)
     assert seen and sum(seen) > 1000
+
+
+def _big_file(path, n):
+    with open(path, "w") as out:
+        for i in range(n):
+            out.write(f'<http://example.org/s{i}> <http://example.org/p> "value number {i} with some padding" .\n')
+    return path
+
+
+@pytest.mark.parametrize("delay", [1.5, 3.0])
+def test_killing_the_engine_mid_publish_leaves_before_or_after_never_between(tmp_path, validator, delay):
+    """SIGKILL the engine while a large batch is being published: after the supervisor restarts it, the store
+    holds all of the batch (graph, default-graph copy, description) or none of it."""
+    import threading
+    import time
+
+    n = 60_000
+    files = curation.read_files([_big_file(tmp_path / "big.nt", n)])
+    managed = ManagedEngine(tmp_path / "store")
+    managed.start()
+    outcome = {}
+
+    def publish():
+        async def go():
+            async with Engine(managed.url, timeout=120) as engine:
+                return await curation.load_batch(engine, validator, files, curator="bulk", validate=False,
+                                                 batch_id="big")
+        try:
+            outcome["result"] = run(go())
+        except Exception as exc:  # the engine died under it
+            outcome["error"] = exc
+
+    try:
+        worker = threading.Thread(target=publish)
+        worker.start()
+        time.sleep(delay)
+        managed.kill()
+        worker.join(120)
+        deadline = time.monotonic() + 30
+        while managed.restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert managed.restarts == 1, "the engine did not come back"
+        default = _count(managed.url, "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://example.org/p> ?o }")
+        graph = _count(managed.url, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/posgraph/id/batch/big> "
+                                    "{ ?s ?p ?o } }")
+        described = _count(managed.url, "SELECT (COUNT(*) AS ?n) WHERE { <https://w3id.org/posgraph/id/batch/big> "
+                                         "<https://w3id.org/posgraph/ns#batchState> ?s }")
+        assert (default, graph, described) in {(0, 0, 0), (n, n, 1)}
+        if "result" in outcome:  # the engine answered before it died: then it must all be there
+            assert (default, graph, described) == (n, n, 1)
+    finally:
+        managed.stop()

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import click
+import httpx
+import rdflib
 
 from posgraph import __version__, curation, guard, research
 from posgraph.audit import AuditLog
@@ -29,7 +31,7 @@ from posgraph.errors import (BadInput, ConfigError, EngineError, EngineStartErro
 from posgraph.namespaces import compact_iri
 from posgraph.supervisor import RUNTIME_FILE, ManagedEngine
 from posgraph.tokens import ROLES, TokenStore
-from posgraph.validation import Validator
+from posgraph.validation import ValidationReport, Validator
 
 __all__ = ["main", "cli"]
 
@@ -181,22 +183,173 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- validate / load
+# ---------------------------------------------------------------------------------------------- talking to a server
+_SERVER = click.option("--server", envvar="POSGRAPH_SERVER", default="http://127.0.0.1:8000", show_default=True,
+                       help="Base URL of a running posgraph (or POSGRAPH_SERVER).")
+_TOKEN = click.option("--token", envvar="POSGRAPH_TOKEN", default=None,
+                      help="Bearer token (or POSGRAPH_TOKEN); see `posgraph token create`.")
+
+
+def _call(method: str, server: str, path: str, token: str | None = None, **kwargs) -> httpx.Response:
+    """Send one request to a posgraph server; turn its problem+json answers into posgraph errors.
+
+    Raises NotConformant (422), BadInput (other 4xx), EngineError (5xx or no answer).
+    """
+    headers = dict(kwargs.pop("headers", {}))
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        response = httpx.request(method, server.rstrip("/") + path, headers=headers, timeout=600, trust_env=False,
+                                 **kwargs)
+    except httpx.HTTPError as exc:
+        raise EngineError(f"no answer from {server}: {exc.__class__.__name__}") from None
+    if response.status_code < 400:
+        return response
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+    if response.status_code == 422 and "report" in problem:
+        raise NotConformant(ValidationReport.from_dict(problem["report"]), source=problem.get("detail", "batch"))
+    message = f"{problem.get('title', response.status_code)}: {problem.get('detail', '')}".rstrip(": ")
+    if response.status_code < 500:
+        raise BadInput(f"{server} answered {response.status_code} {message}")
+    raise EngineError(f"{server} answered {response.status_code} {message}")
+
+
+def _nquads(files: tuple[Path, ...]) -> bytes:
+    """Parse the files locally (syntax errors name file, line and column) and return them as one N-Quads body."""
+    import pyoxigraph as ox
+
+    return ox.serialize([q for f in curation.read_files(list(files)) for q in f.quads], format=ox.RdfFormat.N_QUADS)
+
+
+def _print_report(report: ValidationReport, fmt: str, source: str) -> None:
+    click.echo({"text": lambda: report.to_text(source), "json": report.to_json, "turtle": report.to_turtle}[fmt]())
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "turtle"]), default="text",
               help="Report format: one line per result (text), flat JSON, or a sh:ValidationReport in Turtle.")
+@click.option("--against", metavar="URL", default=None,
+              help="A running posgraph: validate there, so references to its published data resolve.")
 @_handled
-def validate(files: tuple[Path, ...], fmt: str) -> None:
-    """Validate FILES (together, offline) against the posgraph shapes.
+def validate(files: tuple[Path, ...], fmt: str, against: str | None) -> None:
+    """Validate FILES (together) against the posgraph shapes: offline, or in the context of a server's data.
 
     Exit 0 if they conform (warnings allowed), 1 if not, 2 if a file does not parse.
     """
-    parsed = curation.read_files(list(files))
-    report = curation.validate_files(_validator(), parsed)
     source = ", ".join(str(f) for f in files)
-    output = {"text": lambda: report.to_text(source), "json": report.to_json, "turtle": report.to_turtle}[fmt]()
-    click.echo(output)
+    if against:
+        body = _nquads(files)
+        accept = "text/turtle" if fmt == "turtle" else "application/json"
+        response = _call("POST", against, "/validate", content=body,
+                         headers={"Content-Type": "application/n-quads", "Accept": accept})
+        if fmt == "turtle":
+            click.echo(response.text)
+            conforms = "true" in {str(o) for o in rdflib.Graph().parse(data=response.text, format="turtle")
+                                  .objects(None, rdflib.URIRef("http://www.w3.org/ns/shacl#conforms"))}
+            sys.exit(EXIT_OK if conforms else EXIT_NOT_CONFORMANT)
+        report = ValidationReport.from_dict(response.json())
+    else:
+        report = curation.validate_files(_validator(), curation.read_files(list(files)))
+    _print_report(report, fmt, source)
     sys.exit(EXIT_OK if report.conforms else EXIT_NOT_CONFORMANT)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--label", default=None, help="A label for the batch.")
+@_SERVER
+@_TOKEN
+@_handled
+def submit(files: tuple[Path, ...], label: str | None, server: str, token: str | None) -> None:
+    """Submit FILES as one batch for review (a curator token). Exit 1 with the report if it does not conform."""
+    response = _call("POST", server, "/batches", token, content=_nquads(files),
+                     params={"label": label} if label else None, headers={"Content-Type": "application/n-quads"})
+    batch = response.json()
+    click.echo(f"submitted batch {batch['id']}: {batch['triples']} triples, awaiting review")
+
+
+@cli.group()
+def batches() -> None:
+    """Review batches on a running posgraph: list, show, accept, reject, revert."""
+
+
+def _show(batch: dict) -> str:
+    lines = [f"batch {batch['id']}: {batch['state']}", f"  label     {batch.get('label')}",
+             f"  curator   {batch.get('curator')}   submitted {batch.get('submitted')}",
+             f"  triples   {batch.get('triples')}"]
+    if batch.get("reviewer"):
+        lines.append(f"  reviewer  {batch['reviewer']}")
+    lines += [f"  {h['time']}  {h['action']:<9} by {h['actor']}" + (f": {h['note']}" if h.get("note") else "")
+              for h in batch.get("history", [])]
+    return "\n".join(lines)
+
+
+@batches.command("list")
+@click.option("--state", type=click.Choice(["submitted", "accepted", "rejected", "reverted"]), default=None)
+@_SERVER
+@_TOKEN
+@_handled
+def batches_list(state: str | None, server: str, token: str | None) -> None:
+    """List batches, newest first."""
+    items = _call("GET", server, "/batches", token, params={"state": state} if state else None).json()["batches"]
+    for batch in items:
+        click.echo(f"{batch['id']:<34} {batch['state']:<9} {str(batch.get('curator')):<16} {batch.get('triples')}")
+
+
+@batches.command("show")
+@click.argument("batch_id")
+@_SERVER
+@_TOKEN
+@_handled
+def batches_show(batch_id: str, server: str, token: str | None) -> None:
+    """Show a batch: state, curator, reviewer, history."""
+    click.echo(_show(_call("GET", server, f"/batches/{batch_id}", token).json()))
+
+
+@batches.command("accept")
+@click.argument("batch_id")
+@_SERVER
+@_TOKEN
+@_handled
+def batches_accept(batch_id: str, server: str, token: str | None) -> None:
+    """Accept and publish a batch (a reviewer token)."""
+    click.echo(_show(_call("POST", server, f"/batches/{batch_id}/accept", token).json()))
+
+
+@batches.command("reject")
+@click.argument("batch_id")
+@click.option("--note", default=None, help="Why it was rejected.")
+@_SERVER
+@_TOKEN
+@_handled
+def batches_reject(batch_id: str, note: str | None, server: str, token: str | None) -> None:
+    """Reject a batch (a reviewer token)."""
+    click.echo(_show(_call("POST", server, f"/batches/{batch_id}/reject", token,
+                           json={"note": note} if note else None).json()))
+
+
+@batches.command("revert")
+@click.argument("batch_id")
+@click.option("--dry-run", is_flag=True, help="Only show what would be removed and what depends on it.")
+@_SERVER
+@_TOKEN
+@_handled
+def batches_revert(batch_id: str, dry_run: bool, server: str, token: str | None) -> None:
+    """Revert an accepted batch (a reviewer token), after showing what depends on it."""
+    answer = _call("POST", server, f"/batches/{batch_id}/revert", token,
+                   params={"dry_run": "true"} if dry_run else None).json()
+    preview = answer if dry_run else answer["preview"]
+    click.echo(f"{preview['triples_removed']} triple(s) leave the public graph; "
+               f"{len(preview['dependents'])} statement(s) in other batches refer to it")
+    for dep in preview["dependents"]:
+        click.echo(f"  {compact_iri(dep['resource'])} {compact_iri(dep['property'])} "
+                   f"{compact_iri(dep['depends_on'])}  (batch {dep['batch']})")
+    if not dry_run:
+        click.echo(_show(answer))
 
 
 @cli.command()

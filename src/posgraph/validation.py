@@ -65,6 +65,11 @@ class ValidationReport:
         return {"conforms": self.conforms, "violations": self.violation_count,
                 "results": [asdict(r) for r in self.results]}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "ValidationReport":
+        """Rebuild a report from ``to_dict``'s output (as a server sends it)."""
+        return cls(conforms=bool(data["conforms"]), results=[ValidationResult(**r) for r in data.get("results", [])])
+
     def to_json(self) -> str:
         """Return the report as a JSON document."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
