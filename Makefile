@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UI     := src/posgraph/api/static/vendor/yasgui
 
-.PHONY: serve test install ui check clean
+.PHONY: serve test install ui check clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,7 @@ test: $(STAMP) ui
 
 clean:
 	rm -rf $(VENV) var build *.egg-info node_modules $(UI)
+
+# Benchmarks are not part of `make test`: they build large synthetic stores under bench/.data/.
+bench: $(STAMP)
+	$(BIN)/python -m bench.validation_in_context
