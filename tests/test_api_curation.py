@@ -261,6 +261,10 @@ def test_the_review_workflow_end_to_end(review):
                 prov:generatedAtTime ?submitted ; pg:shapesVersion "0.1.0" ; prov:hadPrimarySource ?source }}"""})
         assert prov.text.splitlines()[1] == "cora,rita,24,3,https://w3id.org/posgraph/id/source/example-wire-2025-07-24"
         assert client.post(f"/batches/{batch['id']}/accept", headers=rita).status_code == 409
+        as_jsonld = client.get("/sparql", headers={"Accept": "application/ld+json"}, params={
+            "query": f"CONSTRUCT WHERE {{ <{FIGURE_POSITION}> ?p ?o }}"}).json()
+        assert as_jsonld["id"] == FIGURE_POSITION and as_jsonld["type"] == "Demand"
+        assert as_jsonld["supersedes"] == "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap"
         shown = client.get(f"/batches/{batch['id']}", headers=cora).json()
         assert [h["action"] for h in shown["history"]] == ["submitted", "accepted"]
         triples = client.get(f"/batches/{batch['id']}/triples", headers={**cora, "Accept": "application/n-triples"})
@@ -280,6 +284,21 @@ def test_the_review_workflow_end_to_end(review):
     audit = [json.loads(line) for line in (review.base / "audit.jsonl").read_text().splitlines()]
     assert [a["action"] for a in audit if a.get("batch") == batch["id"]] == ["batch-submit", "batch-accept",
                                                                              "batch-revert"]
+
+
+def test_self_acceptance_when_the_configuration_allows_it(tmp_path):
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_ALLOW_SELF_ACCEPT": "true"})
+    env = {"POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    solo = _auth(posgraph_cli("token", "create", "--role", "curator", "--name", "solo", env=env).stdout.strip())
+    other = _auth(posgraph_cli("token", "create", "--role", "curator", "--name", "other", env=env).stdout.strip())
+    try:
+        with srv.client() as client:
+            batch = client.post("/batches", content=FIGURE, headers={**TURTLE, **solo}).json()
+            assert client.post(f"/batches/{batch['id']}/accept", headers=other).status_code == 403
+            accepted = client.post(f"/batches/{batch['id']}/accept", headers=solo)
+            assert accepted.status_code == 200 and accepted.json()["reviewer"] == "solo"
+    finally:
+        srv.stop()
 
 
 def test_reject_with_a_note(review):

@@ -386,6 +386,8 @@ def load(files: tuple[Path, ...], curator: str, label: str | None, no_validate: 
     if result.already_loaded:
         click.echo(f"already loaded: identical content is batch {result.batch_id}; nothing changed")
     else:
+        AuditLog(settings.audit_log).record(curator, "load", batch=result.batch_id, triples=result.triples,
+                                            files=[str(f) for f in files])
         click.echo(f"loaded batch {result.batch_id}: {result.triples} triples ({result.batch_iri})")
 
 
