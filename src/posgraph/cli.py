@@ -160,8 +160,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
         # The engine's own timeout stops a query posgraph has already given up on (the client got a 504).
         engine = ManagedEngine(directory, binary=settings.engine_binary, start_timeout=settings.engine_start_timeout,
                                query_timeout_s=math.ceil(settings.query_timeout))
+        url = engine.start()
         managed.append(engine)
-        return engine.start()
+        return url
 
     try:
         url = settings.engine_url or start(settings.data_dir)

@@ -6,6 +6,7 @@ The engine runs as a child process bound to 127.0.0.1 on a free port. It is aske
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -125,7 +126,8 @@ class ManagedEngine:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-        (self.data_dir / RUNTIME_FILE).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            (self.data_dir / RUNTIME_FILE).unlink(missing_ok=True)
 
     def kill(self) -> None:
         """SIGKILL the engine without stopping supervision (tests use this to simulate a crash)."""
