@@ -5,6 +5,7 @@ Each check returns human-readable problems; an empty list means consistent.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,13 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 
 from posgraph import formats
 from posgraph.catalog import Catalog
+from posgraph.config import PROJECT_FILES
 from posgraph.curation import read_files, validate_files
 from posgraph.errors import PosgraphError
 from posgraph.namespaces import PG
 from posgraph.validation import Validator
 
-__all__ = ["check_ontology", "check_shapes", "check_queries", "check_examples", "expected_results",
+__all__ = ["check_ontology", "check_shapes", "check_context", "check_queries", "check_examples", "expected_results",
            "check_all", "tripped_shapes", "shapes_that_must_be_tripped"]
 
 _PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property)
@@ -107,6 +109,21 @@ def check_shapes(shapes: rdflib.Graph, ontology: rdflib.Graph) -> list[str]:
             if isinstance(value, rdflib.URIRef) and value not in known:
                 problems.append(f"shapes: sh:in lists {_local(value)}, which no vocabulary defines")
     return problems
+
+
+def check_context(ontology: rdflib.Graph, context: dict) -> list[str]:
+    """The published JSON-LD context names every pg: class and property of the ontology."""
+    terms = context.get("@context", {})
+    mapped = set()
+    for value in terms.values():
+        iri = value.get("@id") if isinstance(value, dict) else value
+        if isinstance(iri, str) and iri.startswith("pg:"):
+            mapped.add(str(PG) + iri[3:])
+    declared = set(ontology.subjects(RDF.type, OWL.Class))
+    for kind in _PROPERTY_TYPES:
+        declared |= set(ontology.subjects(RDF.type, kind))
+    return [f"context: no term for {_local(term)}" for term in sorted(declared)
+            if str(term).startswith(str(PG)) and str(term) not in mapped]
 
 
 def check_queries(catalog: Catalog) -> list[str]:
@@ -203,6 +220,7 @@ def check_examples(validator: Validator, examples_dir: Path) -> list[str]:
 def check_all(validator: Validator, catalog: Catalog, examples_dir: Path | None) -> list[str]:
     """Run every check and return all problems found."""
     problems = check_ontology(validator.ontology) + check_shapes(validator.shapes, validator.ontology)
+    problems += check_context(validator.ontology, json.loads(PROJECT_FILES.context_file.read_text(encoding="utf-8")))
     problems += check_queries(catalog)
     if examples_dir is not None and examples_dir.is_dir():
         problems += check_examples(validator, examples_dir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,6 +135,26 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "anonymous"
 
 
+def change_triples(kind: str, actor: str, *, batch: str | None = None,
+                   moment: datetime | None = None) -> list[tuple[ox.NamedNode, ox.NamedNode, object]]:
+    """The triples recording one change to the published data (its IRI sorts by time: the dataset's version)."""
+    moment = moment or datetime.now(timezone.utc)
+    change = ox.NamedNode(f"{PGID}change/{moment:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(2)}")
+    nn, lit = ox.NamedNode, ox.Literal
+    triples = [(change, nn(str(RDF.type)), nn(str(PG.Change))), (change, nn(str(PG.changeKind)), lit(kind)),
+               (change, nn(str(PROV.atTime)), lit(moment.isoformat(timespec="microseconds"),
+                                                   datatype=nn(str(XSD.dateTime)))),
+               (change, nn(str(PROV.wasAssociatedWith)), _agent(actor))]
+    if batch is not None:
+        triples.append((change, nn(str(PG.changedBatch)), nn(batch)))
+    return triples
+
+
+def _change_update(kind: str, actor: str, batch: str | None = None) -> str:
+    body = " ".join(f"{s} {p} {o} ." for s, p, o in change_triples(kind, actor, batch=batch))
+    return f"INSERT DATA {{ {body} }}"
+
+
 def _agent(name: str) -> ox.NamedNode:
     return ox.NamedNode(f"{PGID}agent/{_slug(name)}")
 
@@ -171,6 +192,8 @@ def _batch_quads(triples: list[ox.Triple], *, batch_id: str, curator: str, label
                             lit(accepted.isoformat(timespec="seconds"), datatype=nn(str(XSD.dateTime)))))
     sources = {t.object for t in triples if t.predicate.value == str(PG.source)}
     description += [(graph, nn(str(PROV.hadPrimarySource)), s) for s in sorted(sources, key=str)]
+    description += change_triples("accepted" if reviewer else "loaded", reviewer or curator, batch=graph.value,
+                                  moment=accepted or now)
     return quads + [ox.Quad(s, p, o, default) for s, p, o in description]
 
 
@@ -230,6 +253,7 @@ async def ensure_bootstrapped(engine: Engine, validator: Validator, ontology_fil
         triples = [ox.Triple(q.subject, q.predicate, q.object) for f in read_files(ontology_files) for q in f.quads]
         graph = ox.NamedNode(str(ONTOLOGY_GRAPH))
         quads = [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples for g in (ox.DefaultGraph(), graph)]
+        quads += [ox.Quad(s, p, o, ox.DefaultGraph()) for s, p, o in change_triples("ontology", "posgraph")]
         await engine.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
         loaded.append("ontology")
     if seed and not await engine.ask(f"ASK {{ <{batch_iri(SEED_BATCH_ID)}> ?p ?o }}"):
@@ -248,20 +272,22 @@ def _refuse_managed_graph(graph: str | None) -> None:
                        "change it through a curation batch instead")
 
 
-async def run_update(engine: Engine, text: str, *, using_graphs: Sequence[str] = (),
+async def run_update(engine: Engine, text: str, *, actor: str, using_graphs: Sequence[str] = (),
                      using_named_graphs: Sequence[str] = (), timeout: float | None = None) -> None:
     """Run a SPARQL update as one transaction, refusing LOAD, SERVICE and staging graphs.
 
+    The change is recorded (for the dataset version and the change feed) in the same request.
     Raises QueryRefused, QuerySyntaxError or an engine error; on any error the engine has changed nothing.
     """
     if not text.strip():
         raise QuerySyntaxError("empty update")
     refuse_unsafe(text, update=True)
     refuse_staging(text, list(using_graphs) + list(using_named_graphs))
-    await engine.update(text, using_graphs=using_graphs, using_named_graphs=using_named_graphs, timeout=timeout)
+    await engine.update(text + " ;\n" + _change_update("updated", actor),
+                        using_graphs=using_graphs, using_named_graphs=using_named_graphs, timeout=timeout)
 
 
-async def write_graph(engine: Engine, method: str, graph: str | None, body: bytes, media_type: str, *,
+async def write_graph(engine: Engine, method: str, graph: str | None, body: bytes, media_type: str, *, actor: str,
                       timeout: float | None = None) -> tuple[int, int]:
     """Replace (PUT) or add to (POST) one graph with a client's RDF body; return (engine status, triples).
 
@@ -275,13 +301,16 @@ async def write_graph(engine: Engine, method: str, graph: str | None, body: byte
     quads = formats.read_quads(body, fmt, "request body")
     payload = formats.serialize_quads(quads, formats.format_for_media_type("application/n-triples"))
     status = await engine.graph_write(method, graph, payload, timeout=timeout)
+    # A Graph Store request cannot carry the change record too: it follows in a second, tiny transaction.
+    await engine.update(_change_update("updated", actor), timeout=timeout)
     return status, len(quads)
 
 
-async def delete_graph(engine: Engine, graph: str | None, *, timeout: float | None = None) -> None:
+async def delete_graph(engine: Engine, graph: str | None, *, actor: str, timeout: float | None = None) -> None:
     """Delete one graph (None: empty the default graph); raises NotFound or BadInput for a managed graph."""
     _refuse_managed_graph(graph)
     await engine.graph_delete(graph, timeout=timeout)
+    await engine.update(_change_update("updated", actor), timeout=timeout)
 
 
 # ------------------------------------------------------------------------------------------ batches: review workflow
@@ -559,7 +588,8 @@ async def revert_batch(public: Engine, staging: Engine, batch_id: str, *, actor:
         DROP SILENT GRAPH {graph} ;
         DELETE {{ {graph} <{PG.batchState}> ?state }} WHERE {{ {graph} <{PG.batchState}> ?state }} ;
         INSERT DATA {{ {graph} <{PG.batchState}> <{PG.reverted}> ; <{PG.revertedAt}> {now} ;
-            <{PG.reviewedBy}> {agent} . {agent} a <{PROV.Agent}> ; <{RDFS.label}> {rdflib.Literal(actor).n3()} }}""",
+            <{PG.reviewedBy}> {agent} . {agent} a <{PROV.Agent}> ; <{RDFS.label}> {rdflib.Literal(actor).n3()} }} ;
+        {_change_update("reverted", actor, batch_iri(batch_id))}""",
                         timeout=max(public.timeout, 600.0))
     if batch.get("staged", True):
         record = {k: v for k, v in batch.items() if k != "iri"}

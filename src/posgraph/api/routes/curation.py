@@ -51,7 +51,7 @@ async def sparql_update(request: Request) -> Response:
     updates = [v for k, v in fields if k == "update"]
     if len(updates) != 1:
         raise QuerySyntaxError("the request must carry exactly one 'update'")
-    await curation.run_update(request.app.state.engine, updates[0],
+    await curation.run_update(request.app.state.engine, updates[0], actor=token.name,
                               using_graphs=[v for k, v in fields if k == "using-graph-uri"],
                               using_named_graphs=[v for k, v in fields if k == "using-named-graph-uri"])
     request.app.state.audit.record(token.name, "sparql-update", role=token.role, update=updates[0][:10_000])
@@ -63,7 +63,7 @@ async def _write(request: Request, method: str) -> Response:
     graph = graph_parameter(request)
     body = await read_body(request)
     status, triples = await curation.write_graph(request.app.state.engine, method, graph, body,
-                                                 request.headers.get("content-type", ""))
+                                                 request.headers.get("content-type", ""), actor=token.name)
     request.app.state.audit.record(token.name, f"gsp-{method.lower()}", role=token.role, graph=graph or "default",
                                    triples=triples)
     return Response(status_code=201 if status == 201 else 204)
@@ -96,7 +96,7 @@ async def store_delete(request: Request) -> Response:
     """Delete ``?graph=IRI`` (or empty the default graph with ``?default``)."""
     token = require_role(request, "curator")
     graph = graph_parameter(request)
-    await curation.delete_graph(request.app.state.engine, graph)
+    await curation.delete_graph(request.app.state.engine, graph, actor=token.name)
     request.app.state.audit.record(token.name, "gsp-delete", role=token.role, graph=graph or "default")
     return Response(status_code=204)
 
