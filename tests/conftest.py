@@ -26,7 +26,8 @@ ROOT = PROJECT_FILES.root
 # Nothing a test starts may write into the checkout: default every state path to a scratch directory.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="posgraph-tests-"))
 for _name, _path in (("POSGRAPH_DATA_DIR", "store"), ("POSGRAPH_STAGING_DIR", "staging"),
-                     ("POSGRAPH_TOKENS_FILE", "tokens.json"), ("POSGRAPH_AUDIT_LOG", "audit.jsonl")):
+                     ("POSGRAPH_TOKENS_FILE", "tokens.json"), ("POSGRAPH_AUDIT_LOG", "audit.jsonl"),
+                     ("POSGRAPH_DUMPS_DIR", "dumps")):
     os.environ.setdefault(_name, str(_SCRATCH / _path))
 EXAMPLES = ROOT / "tests" / "examples"
 POSGRAPH = str(Path(sys.executable).with_name("posgraph"))
@@ -102,8 +103,9 @@ def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None, *
                  port: int | None = None) -> Server:
     """Start ``posgraph serve`` and wait until it listens (and, by default, until /health says 200)."""
     port = port or free_port()
-    full_env = {**os.environ, "POSGRAPH_DATA_DIR": str(data_dir),
+    full_env = {**os.environ, "POSGRAPH_DATA_DIR": str(data_dir), "POSGRAPH_PUBLIC_BASE": f"http://127.0.0.1:{port}",
                 "POSGRAPH_STAGING_DIR": str(data_dir.parent / "staging"),
+                "POSGRAPH_DUMPS_DIR": str(data_dir.parent / "dumps"),
                 "POSGRAPH_TOKENS_FILE": str(data_dir.parent / "tokens.json"),
                 "POSGRAPH_AUDIT_LOG": str(data_dir.parent / "audit.jsonl"), **(env or {})}
     with open(log, "wb") as sink:

@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     engine_start_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the managed engine to answer.")
     host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP service binds to.")
-    public_base: str = Field("http://127.0.0.1:8000", description="Public base URL that instance IRIs map onto.")
+    public_base: str | None = Field(None, description="Public base URL that instance IRIs map onto "
+                                                       "(default: http://HOST:PORT).")
     query_timeout: float = Field(30.0, gt=0, le=3600, description="Deadline in seconds for one query.")
     max_body_bytes: int = Field(10_000_000, gt=0, description="Largest request body accepted.")
     max_rows: int = Field(100_000, gt=0, description="Most rows a SELECT answer carries; more are cut off.")
@@ -63,8 +64,13 @@ class Settings(BaseSettings):
     staging_dir: Path = Field(Path("var/staging"), description="Store directory of the managed staging engine.")
     staging_engine_url: str | None = Field(None, description="Base URL of a staging engine posgraph does not manage.")
     allow_self_accept: bool = Field(False, description="Let a curator accept their own batches.")
+    dumps_dir: Path = Field(Path("var/dumps"), description="Where generated dumps are kept, per dataset version.")
     tokens_file: Path = Field(Path("var/tokens.json"), description="Where hashed API tokens are kept.")
     audit_log: Path = Field(Path("var/audit.jsonl"), description="Where every write is recorded.")
+
+    def base_url(self) -> str:
+        """The public base URL, without a trailing slash."""
+        return (self.public_base or f"http://{self.host}:{self.port}").rstrip("/")
 
     def engine_base(self) -> str:
         """Return the engine base URL; raises ConfigError when no engine is configured."""

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from posgraph import __version__
 from posgraph.api.problems import install_problem_handlers
-from posgraph.api.routes import curation, research, service
+from posgraph.api.routes import curation, linked_data, research, service
 from posgraph.api.routes.research import ClientLimiter
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES, Settings
@@ -57,7 +58,7 @@ def create_app(settings: Settings, *, engine_url: str | None = None, staging_url
     app.state.catalog = catalog
     app.state.context_bytes = PROJECT_FILES.context_file.read_bytes()
     app.state.context = json.loads(app.state.context_bytes)
-    app.state.context_url = settings.public_base.rstrip("/") + "/ns/context.jsonld"
+    app.state.context_url = settings.base_url() + "/ns/context.jsonld"
     app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.validator = Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)
@@ -67,6 +68,12 @@ def create_app(settings: Settings, *, engine_url: str | None = None, staging_url
     app.include_router(service.router)
     app.include_router(research.router)
     app.include_router(curation.router)
+    app.include_router(linked_data.router)
+    # Reads are open to pages on any origin; writes need a token, which browsers never send cross-origin here.
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "OPTIONS"],
+                       allow_headers=["Accept", "If-None-Match", "If-Modified-Since"],
+                       expose_headers=["ETag", "Link", "Last-Modified", "X-Posgraph-Version", "X-Posgraph-Truncated",
+                                       "X-Posgraph-Row-Limit"])
     # Third-party front-end files (YASGUI) are installed here by the Makefile; absent files are just 404.
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

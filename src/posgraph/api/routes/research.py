@@ -240,13 +240,6 @@ async def run_saved(name: str, request: Request) -> Response:
     return _respond(answer, request)
 
 
-@router.get("/ns/context.jsonld", summary="The published JSON-LD context", tags=["linked data"])
-async def context(request: Request) -> Response:
-    """posgraph's JSON-LD @context (version 0.1.0): stable, and immutable for a version."""
-    return Response(request.app.state.context_bytes, media_type="application/ld+json",
-                    headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"})
-
-
 def graph_parameter(request: Request) -> str | None:
     """The Graph Store Protocol's target: ``?graph=IRI`` (an IRI) or ``?default`` (None); raises InvalidParameter."""
     params = request.query_params

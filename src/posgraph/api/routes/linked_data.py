@@ -1,0 +1,323 @@
+"""Routes for integrators: dereferenceable IRIs, the ontology and context, collections, the change feed and dumps,
+all with content negotiation and HTTP caching (ETag from the dataset's version, 304, Last-Modified, CORS)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import rdflib
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from posgraph import formats, linked_data
+from posgraph.errors import InvalidParameter, NotFound
+from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI, PGI, PGID, PREFIXES, compact_iri
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["linked data"])
+
+_RESOURCE_TYPES = (formats.RDF_XML, formats.N_TRIPLES, formats.TURTLE, "text/html", formats.JSON_LD)
+_JSON_TYPES = (formats.JSON_LD, "application/json")
+_MAX_AGE = "public, max-age=60"
+
+
+async def _cache_headers(request: Request, media_type: str) -> dict[str, str]:
+    """ETag (dataset version + URL + media type), Last-Modified, Cache-Control, Vary; 304 when the client's copy
+    is current (If-None-Match, else If-Modified-Since)."""
+    version = await linked_data.dataset_version(request.app.state.engine)
+    key = f"{version.id}|{request.url.path}?{request.url.query}|{media_type}"
+    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:24] + '"'
+    headers = {"ETag": etag, "Cache-Control": _MAX_AGE, "Vary": "Accept", "X-Posgraph-Version": version.id}
+    if version.modified is not None:
+        headers["Last-Modified"] = format_datetime(version.modified, usegmt=True)
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        if match.strip() == "*" or etag in {tag.strip().removeprefix("W/") for tag in match.split(",")}:
+            raise _not_modified(headers)
+    elif version.modified is not None and request.headers.get("if-modified-since"):
+        try:
+            since = parsedate_to_datetime(request.headers["if-modified-since"])
+        except (TypeError, ValueError):
+            since = None
+        if since is not None and version.modified.replace(microsecond=0) <= since:
+            raise _not_modified(headers)
+    return headers
+
+
+class _NotModifiedResponse(Exception):
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.response = Response(status_code=304, headers=headers)
+
+
+def _not_modified(headers: dict[str, str]) -> _NotModifiedResponse:
+    return _NotModifiedResponse(headers)
+
+
+def local_url(request: Request, iri: str) -> str:
+    """This server's URL for an instance or issue IRI (other IRIs are returned unchanged)."""
+    base = request.app.state.settings.base_url()
+    if iri.startswith(str(PGID)):
+        return f"{base}/id/{iri[len(str(PGID)):]}"
+    if iri.startswith(str(PGI)):
+        return f"{base}/issue/{iri[len(str(PGI)):]}"
+    return iri
+
+
+def _alternates(url: str) -> str:
+    return ", ".join(f'<{url}>; rel="alternate"; type="{t}"' for t in _RESOURCE_TYPES)
+
+
+async def _resource(request: Request, iri: str) -> Response:
+    state = request.app.state
+    media_type = formats.negotiate(request.headers.get("accept"), _RESOURCE_TYPES, {"application/json": formats.JSON_LD})
+    try:
+        headers = await _cache_headers(request, media_type)
+    except _NotModifiedResponse as exc:
+        return exc.response
+    graph = await linked_data.describe(state.engine, iri)
+    headers["Link"] = _alternates(str(request.url.replace(query="")))
+    headers["Content-Location"] = str(request.url)
+    if media_type == formats.JSON_LD:
+        doc = linked_data.frame(graph, iri, state.context, state.context_url)
+        return JSONResponse(doc, media_type=formats.JSON_LD, headers=headers)
+    if media_type == "text/html":
+        return HTMLResponse(_resource_html(request, graph, iri), headers=headers)
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace)
+    return Response(formats.serialize_graph(graph, formats.format_for_media_type(media_type)), media_type=media_type,
+                    headers=headers)
+
+
+def _show(request: Request, term: rdflib.term.Node) -> str:
+    if isinstance(term, rdflib.URIRef):
+        target = local_url(request, str(term))
+        return f"<a href='{html.escape(target)}'>{html.escape(compact_iri(str(term)))}</a>"
+    if isinstance(term, rdflib.Literal):
+        suffix = f" <small>@{term.language}</small>" if term.language else ""
+        return html.escape(str(term)) + suffix
+    return "<em>(below)</em>"
+
+
+def _resource_html(request: Request, graph: rdflib.Graph, iri: str) -> str:
+    root = rdflib.URIRef(iri)
+    title = next((str(o) for p in (rdflib.URIRef("http://www.w3.org/2004/02/skos/core#prefLabel"),
+                                    rdflib.URIRef("https://w3id.org/posgraph/ns#summary"),
+                                    rdflib.URIRef("https://schema.org/headline")) for o in graph.objects(root, p)),
+                 compact_iri(iri))
+
+    def table(subject: rdflib.term.Node) -> str:
+        rows = []
+        for p, o in sorted(graph.predicate_objects(subject), key=lambda po: (str(po[0]), str(po[1]))):
+            cell = table(o) if isinstance(o, rdflib.BNode) else _show(request, o)
+            rows.append(f"<tr><th>{_show(request, p)}</th><td>{cell}</td></tr>")
+        return "<table>" + "".join(rows) + "</table>"
+
+    incoming = sorted({s for s in graph.subjects(None, root) if isinstance(s, rdflib.URIRef)}, key=str)
+    links = "".join(f"<li>{_show(request, s)}</li>" for s in incoming)
+    url = html.escape(str(request.url.replace(query="")))
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)} — posgraph</title><style>body{{font-family:system-ui,sans-serif;margin:1.5rem;"
+            "max-width:70rem}table{border-collapse:collapse;margin:.3rem 0}th,td{border:1px solid #ddd;padding:.25rem .5rem;"
+            "text-align:left;vertical-align:top}th{font-weight:normal;color:#555}</style></head><body>"
+            f"<p><a href='/'>posgraph</a></p><h1>{html.escape(title)}</h1><p><code>{html.escape(iri)}</code></p>"
+            f"{table(root)}" + (f"<h2>Referred to by</h2><ul>{links}</ul>" if links else "") +
+            f"<p>Also as <a href='{url}?format=jsonld' onclick=\"return false\">JSON-LD</a>, Turtle, N-Triples and "
+            "RDF/XML by content negotiation.</p></body></html>")
+
+
+@router.get("/id/{path:path}", summary="A resource by its IRI (https://w3id.org/posgraph/id/…)",
+            responses={200: {"content": {t: {} for t in _RESOURCE_TYPES}, "description": "The resource"},
+                       304: {"description": "Not modified"}, 404: {"description": "No such resource"},
+                       406: {"description": "No acceptable representation"}})
+async def resource(path: str, request: Request) -> Response:
+    """The resource as framed JSON-LD (a position embeds its terms, conditions and sources; a party lists its
+    positions by reference), Turtle, N-Triples, RDF/XML or an HTML page; ``Link`` names the alternates."""
+    return await _resource(request, f"{PGID}{path}")
+
+
+@router.get("/issue/{slug}", summary="An issue of the issue scheme", responses={404: {}, 304: {}})
+async def issue(slug: str, request: Request) -> Response:
+    """An issue concept, as a resource."""
+    return await _resource(request, f"{PGI}{slug}")
+
+
+@router.get("/ns", summary="The posgraph ontology",
+            responses={200: {"content": {t: {} for t in (formats.TURTLE, formats.N_TRIPLES, formats.RDF_XML,
+                                                         formats.JSON_LD, "text/html")}}})
+async def ontology(request: Request) -> Response:
+    """The ontology and its vocabularies, as RDF or as an HTML page listing classes and properties."""
+    state = request.app.state
+    media_type = formats.negotiate(request.headers.get("accept"),
+                                   (formats.RDF_XML, formats.N_TRIPLES, formats.JSON_LD, formats.TURTLE, "text/html"),
+                                   {"application/json": formats.JSON_LD})
+    try:
+        headers = await _cache_headers(request, media_type)
+    except _NotModifiedResponse as exc:
+        return exc.response
+    content = (await state.engine.graph_get(str(ONTOLOGY_GRAPH))).content
+    graph = formats.to_rdflib_graph(formats.read_quads(content, formats.format_for_media_type(formats.N_TRIPLES),
+                                                       "ontology"))
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace)
+    if media_type == "text/html":
+        return HTMLResponse(_ontology_html(request, graph), headers=headers)
+    if media_type == formats.JSON_LD:
+        body = json.dumps(json.loads(graph.serialize(format="json-ld", context=state.context["@context"],
+                                                     auto_compact=True)) | {"@context": state.context_url})
+        return Response(body, media_type=media_type, headers=headers)
+    return Response(formats.serialize_graph(graph, formats.format_for_media_type(media_type)), media_type=media_type,
+                    headers=headers)
+
+
+def _ontology_html(request: Request, graph: rdflib.Graph) -> str:
+    owl = rdflib.Namespace("http://www.w3.org/2002/07/owl#")
+    definition = rdflib.URIRef("http://www.w3.org/2004/02/skos/core#definition")
+    sections = []
+    for title, kind in (("Classes", owl.Class), ("Object properties", owl.ObjectProperty),
+                        ("Datatype properties", owl.DatatypeProperty)):
+        items = "".join(f"<dt id='{html.escape(str(t).rsplit('#', 1)[-1])}'><code>{html.escape(compact_iri(str(t)))}"
+                        f"</code></dt><dd>{html.escape(str(graph.value(t, definition) or ''))}</dd>"
+                        for t in sorted(graph.subjects(rdflib.RDF.type, kind), key=str)
+                        if str(t).startswith(ONTOLOGY_IRI))
+        sections.append(f"<h2>{title}</h2><dl>{items}</dl>")
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>posgraph ontology</title>"
+            "<style>body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:60rem}dd{margin-bottom:.6rem}"
+            "</style></head><body><h1>posgraph ontology</h1>"
+            f"<p><code>{ONTOLOGY_IRI}#</code> — also as Turtle, N-Triples, RDF/XML and JSON-LD.</p>"
+            + "".join(sections) + "</body></html>")
+
+
+@router.get("/ns/context.jsonld", summary="The published JSON-LD context")
+async def context(request: Request) -> Response:
+    """posgraph's JSON-LD @context for this version (0.1.0): stable, and immutable for a version."""
+    return Response(request.app.state.context_bytes, media_type=formats.JSON_LD,
+                     headers={"Cache-Control": "public, max-age=86400"})
+
+
+# ------------------------------------------------------------------------------------------ collections
+def _collection_route(name: str):
+    spec = linked_data.COLLECTIONS[name]
+
+    async def handler(request: Request) -> Response:
+        params = dict(request.query_params)
+        sort, cursor = params.pop("sort", None), params.pop("cursor", None)
+        raw_limit = params.pop("limit", "50")
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            raise InvalidParameter("limit", f"{raw_limit[:30]!r} is not a whole number") from None
+        media_type = formats.negotiate(request.headers.get("accept"), _JSON_TYPES[::-1])
+        try:
+            headers = await _cache_headers(request, media_type)
+        except _NotModifiedResponse as exc:
+            return exc.response
+        page = await linked_data.collection_page(request.app.state.engine, name, params, sort=sort, cursor=cursor,
+                                                 limit=limit)
+        base = request.app.state.settings.base_url() + f"/{name}"
+        body: dict = {"@context": request.app.state.context_url, "id": str(request.url), "type": "Collection",
+                      "items": page.items}
+        if page.next_cursor:
+            query = {k: v for k, v in request.query_params.items() if k != "cursor"} | {"cursor": page.next_cursor}
+            body["next"] = f"{base}?{urlencode(query)}"
+            headers["Link"] = f'<{body["next"]}>; rel="next"'
+        return JSONResponse(body, media_type=media_type, headers=headers)
+
+    handler.__name__ = f"list_{name}"
+    handler.__doc__ = (f"{name.capitalize()}, {'filtered by ' + ', '.join(spec.filters) + ';' if spec.filters else ''}"
+                       " sorted (``sort``: date, label or id, ``-`` for descending) and paged with an opaque "
+                       "``cursor`` (``Link: rel=\"next\"``); ``limit`` up to 500.")
+    return handler
+
+
+for _name in linked_data.COLLECTIONS:
+    router.add_api_route(f"/{_name}", _collection_route(_name), methods=["GET"], summary=f"The {_name}",
+                         responses={200: {"content": {t: {} for t in _JSON_TYPES}}, 304: {}, 400: {}})
+
+
+@router.get("/changes", summary="What changed since a version or a time",
+            responses={200: {"content": {t: {} for t in _JSON_TYPES}}, 400: {}})
+async def changes(request: Request, since: str | None = None, limit: int = 100) -> Response:
+    """Changes after ``since`` (a version from ``X-Posgraph-Version``/ETag-bearing responses or this feed, or an ISO
+    date-time), oldest first: batches accepted or loaded (fetch them at their ``graph`` link), reverted (drop them),
+    or direct updates (re-download a dump)."""
+    media_type = formats.negotiate(request.headers.get("accept"), _JSON_TYPES[::-1])
+    try:
+        headers = await _cache_headers(request, media_type)
+    except _NotModifiedResponse as exc:
+        return exc.response
+    items = await linked_data.changes(request.app.state.engine, since, limit)
+    for item in items:
+        if "batch" in item:
+            item["links"] = {"batch": local_url(request, item["batch"]),
+                             "graph": "/store?" + urlencode({"graph": item["batch"]})}
+    body = {"@context": request.app.state.context_url, "version": headers["X-Posgraph-Version"], "changes": items}
+    if len(items) == limit:
+        body["next"] = "/changes?" + urlencode({"since": items[-1]["version"], "limit": limit})
+        headers["Link"] = f'<{body["next"]}>; rel="next"'
+    return JSONResponse(body, media_type=media_type, headers=headers)
+
+
+# ------------------------------------------------------------------------------------------ dumps
+async def _dump_file(request: Request, extension: str) -> tuple[Path, int, str]:
+    state = request.app.state
+    version = await linked_data.dataset_version(state.engine)
+    directory = Path(state.settings.dumps_dir) / version.id
+    target = directory / f"posgraph.{extension}"
+    meta = directory / f"posgraph.{extension}.json"
+    if not (target.exists() and meta.exists()):
+        size, digest = await linked_data.write_dump(state.engine, extension, target)
+        meta.write_text(json.dumps({"size": size, "sha256": digest}))
+    info = json.loads(meta.read_text())
+    return target, info["size"], info["sha256"]
+
+
+@router.get("/dumps", summary="The published dataset's dumps, described with DCAT and VoID")
+async def dumps(request: Request) -> Response:
+    """A DCAT dataset with one distribution per format (N-Quads, TriG, Turtle, JSON-LD): URL, media type, size,
+    SHA-256, version and licence."""
+    try:
+        headers = await _cache_headers(request, formats.JSON_LD)
+    except _NotModifiedResponse as exc:
+        return exc.response
+    base = request.app.state.settings.base_url()
+    distributions = []
+    for extension, (media_type, default_only) in linked_data.DUMP_FORMATS.items():
+        _, size, digest = await _dump_file(request, extension)
+        distributions.append({"type": "dcat:Distribution", "dcat:downloadURL": {"id": f"{base}/dumps/posgraph.{extension}"},
+                              "dcat:mediaType": media_type, "dcat:byteSize": size,
+                              "dcterms:description": "the default graph" if default_only else "every published graph",
+                              "spdx:checksum": {"spdx:algorithm": {"id": "http://spdx.org/rdf/terms#checksumAlgorithm_sha256"},
+                                                "spdx:checksumValue": digest}})
+    rows = await request.app.state.engine.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    body = {"@context": [request.app.state.context_url, {"dcat": "http://www.w3.org/ns/dcat#",
+                                                         "spdx": "http://spdx.org/rdf/terms#",
+                                                         "void": "http://rdfs.org/ns/void#"}],
+            "id": f"{base}/dumps", "type": ["dcat:Dataset", "void:Dataset"],
+            "dcterms:title": "posgraph: negotiation positions", "dcterms:hasVersion": headers["X-Posgraph-Version"],
+            "dcterms:license": {"id": "https://creativecommons.org/licenses/by/4.0/"},
+            "void:triples": int(rows[0]["n"]), "void:sparqlEndpoint": {"id": f"{base}/sparql"},
+            "dcat:distribution": distributions}
+    return JSONResponse(body, media_type=formats.JSON_LD, headers=headers)
+
+
+@router.get("/dumps/posgraph.{extension}", summary="A dump of the published dataset",
+            responses={200: {"content": {m: {} for m, _ in linked_data.DUMP_FORMATS.values()}}, 404: {}})
+async def dump(extension: str, request: Request) -> Response:
+    """The whole published dataset in one file, at a stable URL (its content follows the dataset's version)."""
+    if extension not in linked_data.DUMP_FORMATS:
+        raise NotFound(f"no dump format {extension!r}; use {', '.join(linked_data.DUMP_FORMATS)}")
+    media_type = linked_data.DUMP_FORMATS[extension][0]
+    try:
+        headers = await _cache_headers(request, media_type)
+    except _NotModifiedResponse as exc:
+        return exc.response
+    target, size, digest = await _dump_file(request, extension)
+    headers |= {"Content-Length": str(size), "Digest": f"sha-256={digest}",
+                "Content-Disposition": f'attachment; filename="posgraph.{extension}"'}
+    return StreamingResponse(linked_data.iter_file(target), media_type=media_type, headers=headers)

@@ -1,0 +1,233 @@
+"""The linked-data API over real HTTP: dereferenceable IRIs, JSON-LD that expands to the served RDF (pyld and
+jsonld.js), content negotiation, caching, collections walked end to end, the change feed and dumps."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+
+import pytest
+import rdflib
+from pyld import jsonld
+from rdflib.compare import isomorphic
+
+from conftest import EXAMPLES, ROOT, posgraph_cli, start_server
+
+pytestmark = pytest.mark.e2e
+
+CONTEXT = json.loads((ROOT / "ontology" / "context.jsonld").read_text())
+ID = "https://w3id.org/posgraph/id/"
+RESOURCES = ["party/russia", "person/peskov", "position/ru-2025-07-army-cap", "position/ua-2025-07-19-talks-offer",
+             "position/us-2025-unconditional-ceasefire-first", "event/2025-06-istanbul-round-2",
+             "source/st-2025-07-istanbul-offer", "org/straits-times", "term/us-2025-settlement-talks", "batch/seed"]
+
+
+def _loader(server, fetched):
+    def load(url, options=None):
+        fetched.append(url)
+        if url == server.url + "/ns/context.jsonld":
+            return {"contextUrl": None, "documentUrl": url, "document": CONTEXT}
+        raise jsonld.JsonLdError(f"refused to fetch {url}", "loading document failed")
+    return load
+
+
+def _jsonld_graph(server, doc, fetched):
+    nquads = jsonld.to_rdf(doc, {"format": "application/n-quads", "documentLoader": _loader(server, fetched)})
+    return rdflib.Graph().parse(data=nquads, format="nt")
+
+
+def _get(client, path, accept):
+    response = client.get(path, headers={"Accept": accept})
+    assert response.status_code == 200, (path, accept, response.text[:300])
+    return response
+
+
+@pytest.mark.parametrize("path", RESOURCES)
+def test_every_resource_type_is_the_same_rdf_in_every_format(server, path):
+    fetched = []
+    with server.client() as client:
+        as_json = _get(client, f"/id/{path}", "application/ld+json")
+        turtle = rdflib.Graph().parse(data=_get(client, f"/id/{path}", "text/turtle").text, format="turtle")
+        ntriples = rdflib.Graph().parse(data=_get(client, f"/id/{path}", "application/n-triples").text, format="nt")
+        rdfxml = rdflib.Graph().parse(data=_get(client, f"/id/{path}", "application/rdf+xml").text, format="xml")
+        plain = _get(client, f"/id/{path}", "application/json")
+    doc = as_json.json()
+    assert doc["@context"] == server.url + "/ns/context.jsonld" and doc["id"] == ID + path
+    assert plain.json() == doc
+    assert len(turtle) >= 3
+    assert isomorphic(_jsonld_graph(server, doc, fetched), turtle)
+    assert isomorphic(ntriples, turtle) and isomorphic(rdfxml, turtle)
+    assert fetched == [server.url + "/ns/context.jsonld"] or fetched == []  # ours, never another
+    assert 'rel="alternate"; type="text/turtle"' in as_json.headers["link"]
+
+
+def test_jsonld_js_expands_to_the_same_rdf(server, tmp_path):
+    script = ROOT / "tests" / "js" / "to-nquads.mjs"
+    if shutil.which("node") is None or not (ROOT / "node_modules" / "jsonld").exists():
+        pytest.skip("jsonld.js is not installed (no npm at set-up)")
+    context_file = tmp_path / "context.jsonld"
+    context_file.write_text(json.dumps(CONTEXT))
+    with server.client() as client:
+        for path in RESOURCES:
+            doc_file = tmp_path / "doc.json"
+            doc_file.write_text(_get(client, f"/id/{path}", "application/ld+json").text)
+            result = subprocess.run(["node", str(script), str(doc_file), str(context_file),
+                                     server.url + "/ns/context.jsonld"], capture_output=True, text=True,
+                                    timeout=60, cwd=ROOT)
+            assert result.returncode == 0, result.stderr
+            turtle = rdflib.Graph().parse(data=_get(client, f"/id/{path}", "text/turtle").text, format="turtle")
+            assert isomorphic(rdflib.Graph().parse(data=result.stdout, format="nt"), turtle), path
+
+
+def test_a_position_reads_like_plain_json(server):
+    with server.client() as client:
+        doc = _get(client, "/id/position/ru-2025-07-army-cap", "application/ld+json").json()
+        party = _get(client, "/id/party/russia", "application/ld+json").json()
+        event = _get(client, "/id/event/2025-06-istanbul-round-2", "application/ld+json").json()
+    assert doc["type"] == "Demand" and doc["heldBy"] == ID + "party/russia"
+    assert doc["statedOnMonth"] == "2025-07" and doc["summary"]["en"].startswith("Russia wants")
+    assert doc["hasTerm"]["type"] == "ArmedForcesTerm"  # terms embedded
+    assert doc["source"]["headline"]["en"].startswith("Faint signs")  # sources embedded
+    assert ID + "position/ru-2025-07-territory" in party["positions"]  # positions by reference
+    assert sorted(event["participant"]) == [ID + "party/russia", ID + "party/ukraine"]
+    assert event["resultedIn"] == ID + "position/ru-ua-2025-06-exchange-of-bodies"
+
+
+def test_html_pages_unknown_iris_and_406(server):
+    with server.client() as client:
+        page = client.get("/id/party/russia", headers={"Accept": "text/html"})
+        missing = client.get("/id/party/atlantis", headers={"Accept": "application/ld+json"})
+        refused = client.get("/id/party/russia", headers={"Accept": "image/png"})
+        ontology = client.get("/ns", headers={"Accept": "text/html"})
+        ontology_rdf = client.get("/ns", headers={"Accept": "text/turtle"})
+        issue = client.get("/issue/territory", headers={"Accept": "application/ld+json"})
+    assert page.status_code == 200 and "Russia" in page.text and "/id/position/ru-2025-07-territory" in page.text
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    assert refused.status_code == 406
+    assert "pg:Position" in ontology.text
+    graph = rdflib.Graph().parse(data=ontology_rdf.text, format="turtle")
+    assert (rdflib.URIRef("https://w3id.org/posgraph/ns#Demand"), None, None) in graph
+    assert issue.json()["id"] == "https://w3id.org/posgraph/issue/territory"
+
+
+def test_caching_headers_304_and_cors(server):
+    with server.client() as client:
+        first = client.get("/id/party/russia", headers={"Accept": "application/ld+json",
+                                                        "Origin": "https://news.example"})
+        etag = first.headers["etag"]
+        again = client.get("/id/party/russia", headers={"Accept": "application/ld+json", "If-None-Match": etag})
+        other_type = client.get("/id/party/russia", headers={"Accept": "text/turtle", "If-None-Match": etag})
+        since = client.get("/id/party/russia", headers={"Accept": "application/ld+json",
+                                                        "If-Modified-Since": first.headers["last-modified"]})
+    assert first.headers["cache-control"].startswith("public") and "Accept" in first.headers["vary"]
+    assert first.headers["access-control-allow-origin"] == "*"
+    assert again.status_code == 304 and again.headers["etag"] == etag and not again.content
+    assert other_type.status_code == 200
+    assert since.status_code == 304
+
+
+def _walk(client, url):
+    items, pages = [], 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["items"]
+        pages += 1
+        url = body.get("next")
+        if url:
+            assert response.headers["link"] == f'<{url}>; rel="next"'
+    return items, pages
+
+
+def test_pagination_walked_end_to_end_has_no_gaps_or_duplicates(server):
+    with server.client() as client:
+        everything = client.get("/positions", params={"limit": 500}).json()["items"]
+        for sort in ("date", "-date", "id", "-label"):
+            items, pages = _walk(client, f"{server.url}/positions?limit=3&sort={sort}")
+            ids = [i["id"] for i in items]
+            assert len(ids) == len(set(ids)) == len(everything) == 14 and pages == 5, sort
+        dates = [i.get("statedOn") or i.get("statedOnMonth") or i.get("statedOnYear") for i in
+                 _walk(client, f"{server.url}/positions?limit=4&sort=date")[0]]
+        assert dates == sorted(dates)
+        parties, _ = _walk(client, f"{server.url}/parties?limit=2")
+        assert [p["prefLabel"]["en"] for p in parties] == ["NATO", "Russia", "Ukraine", "United States"]
+        issues = client.get("/issues", params={"limit": 100}).json()["items"]
+        assert len(issues) == 13
+
+
+def test_filters_combine(server):
+    def ids(**params):
+        with server.client() as client:
+            response = client.get("/positions", params=params)
+        assert response.status_code == 200, response.text
+        return sorted(i["id"].rsplit("/", 1)[1] for i in response.json()["items"])
+
+    assert ids(party="pgid:party/russia", type="Demand") == [
+        "ru-2025-07-army-cap", "ru-2025-07-neutrality", "ru-2025-07-russian-language", "ru-2025-07-territory"]
+    assert ids(party="pgid:party/russia", type="Demand", issue="pgi:territory") == ["ru-2025-07-territory"]
+    assert ids(party="pgid:party/ukraine", stated_to="2025-06") == [
+        "ru-ua-2025-06-exchange-of-bodies", "ua-2025-03-accepts-unconditional-ceasefire", "ua-2025-05-leaders-meeting"]
+    assert ids(issue="pgi:leaders-meeting", as_of="2025-07-31") == [
+        "ru-2025-05-rejects-leaders-meeting", "ua-2025-07-19-leaders-meeting"]
+    assert ids(q="kremlin") == ["ru-2025-07-20-war-aims", "ru-2025-07-offer-received"]
+    with server.client() as client:
+        people = client.get("/people", params={"party": "pgid:party/russia"}).json()["items"]
+        events = client.get("/events", params={"stated_from": "2025-06", "stated_to": "2025-06"}).json()["items"]
+    assert sorted(p["id"].rsplit("/", 1)[1] for p in people) == ["peskov", "putin"]
+    assert [e["id"].rsplit("/", 1)[1] for e in events] == ["2025-06-istanbul-round-2"]
+
+
+@pytest.mark.parametrize("params,name", [
+    ({"stated_from": "July"}, "stated_from"), ({"party": "not an iri"}, "party"), ({"type": "Wish"}, "type"),
+    ({"sort": "colour"}, "sort"), ({"limit": "0"}, "limit"), ({"limit": "many"}, "limit"),
+    ({"cursor": "garbage"}, "cursor"), ({"colour": "red"}, "colour"),
+])
+def test_a_bad_filter_value_is_400_naming_the_parameter(server, params, name):
+    with server.client() as client:
+        response = client.get("/positions", params=params)
+    assert response.status_code == 400 and response.json()["parameter"] == name
+
+
+def test_changes_let_an_integrator_resync_after_a_new_batch(tmp_path):
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log")
+    try:
+        with srv.client() as client:
+            before = client.get("/changes").json()
+            version = before["version"]
+            etag = client.get("/id/party/russia", headers={"Accept": "application/ld+json"}).headers["etag"]
+            assert [c["kind"] for c in before["changes"]] == ["ontology", "loaded"]
+            loaded = posgraph_cli("load", str(EXAMPLES / "valid" / "minimal-demand.ttl"), "--curator", "alice",
+                                  env={"POSGRAPH_DATA_DIR": str(tmp_path / "store")})
+            assert loaded.returncode == 0, loaded.stderr
+            after = client.get("/changes", params={"since": version}).json()
+            assert [c["kind"] for c in after["changes"]] == ["loaded"]
+            change = after["changes"][0]
+            assert change["by"] == "alice" and after["version"] == change["version"] != version
+            graph = client.get(change["links"]["graph"], headers={"Accept": "application/n-triples"})
+            assert len(graph.text.strip().splitlines()) == 32
+            batch = client.get(change["links"]["batch"].replace(srv.url, ""), headers={"Accept": "application/ld+json"})
+            assert "Batch" in batch.json()["type"]
+            fresh = client.get("/id/party/russia", headers={"Accept": "application/ld+json", "If-None-Match": etag})
+            assert fresh.status_code == 200 and fresh.headers["etag"] != etag
+            by_time = client.get("/changes", params={"since": before["changes"][-1]["atTime"]}).json()
+            assert [c["version"] for c in by_time["changes"]] == [change["version"]]
+            assert client.get("/changes", params={"since": "yesterday"}).json()["parameter"] == "since"
+    finally:
+        srv.stop()
+
+
+def test_dumps_are_described_with_size_and_checksum(server):
+    with server.client() as client:
+        description = client.get("/dumps").json()
+        assert "dcat:Dataset" in description["type"] and description["void:triples"] > 1000
+        for dist in description["dcat:distribution"]:
+            url = dist["dcat:downloadURL"]["id"].replace(server.url, "")
+            body = client.get(url)
+            assert body.status_code == 200 and body.headers["content-type"].startswith(dist["dcat:mediaType"])
+            assert len(body.content) == dist["dcat:byteSize"]
+            assert hashlib.sha256(body.content).hexdigest() == dist["spdx:checksum"]["spdx:checksumValue"]
+        quads = rdflib.Dataset()
+        quads.parse(data=client.get("/dumps/posgraph.nq").text, format="nquads")
+        assert "https://w3id.org/posgraph/id/batch/seed" in {str(g.identifier) for g in quads.graphs()}
+        assert client.get("/dumps/posgraph.exe").status_code == 404
