@@ -231,3 +231,21 @@ def test_dumps_are_described_with_size_and_checksum(server):
         quads.parse(data=client.get("/dumps/posgraph.nq").text, format="nquads")
         assert "https://w3id.org/posgraph/id/batch/seed" in {str(g.identifier) for g in quads.graphs()}
         assert client.get("/dumps/posgraph.exe").status_code == 404
+
+
+def test_openapi_documents_every_route_with_media_types_and_examples(server):
+    with server.client() as client:
+        spec = client.get("/openapi.json").json()
+    for path in ("/id/{path}", "/positions", "/parties", "/people", "/events", "/sources", "/issues", "/changes",
+                 "/dumps", "/ns", "/sparql", "/queries/{name}", "/batches", "/validate", "/store"):
+        assert path in spec["paths"], path
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), (method, path)
+            assert any(r.get("content") for r in operation["responses"].values()
+                       if isinstance(r, dict)) or method != "get", (method, path)
+    resource = spec["paths"]["/id/{path}"]["get"]["responses"]["200"]["content"]["application/ld+json"]
+    assert {"position", "party", "event"} <= set(resource["examples"])
+    for path in ("/positions", "/changes", "/dumps"):
+        content = spec["paths"][path]["get"]["responses"]["200"]["content"]
+        assert any("example" in media for media in content.values()), path

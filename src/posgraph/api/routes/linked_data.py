@@ -25,6 +25,44 @@ router = APIRouter(tags=["linked data"])
 _RESOURCE_TYPES = (formats.RDF_XML, formats.N_TRIPLES, formats.TURTLE, "text/html", formats.JSON_LD)
 _JSON_TYPES = (formats.JSON_LD, "application/json")
 _MAX_AGE = "public, max-age=60"
+_CTX = "http://127.0.0.1:8000/ns/context.jsonld"
+EXAMPLE_POSITION = {
+    "@context": _CTX, "id": "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap", "type": "Demand",
+    "heldBy": "https://w3id.org/posgraph/id/party/russia", "addressedTo": "https://w3id.org/posgraph/id/party/ukraine",
+    "concerns": "https://w3id.org/posgraph/issue/armed-forces-size", "statedOnMonth": "2025-07",
+    "hasTerm": {"type": "ArmedForcesTerm", "action": "pg:cap", "quantityKind": "pg:personnel",
+                "obligatedParty": "https://w3id.org/posgraph/id/party/ukraine",
+                "wording": {"en": "limits on the future size of Ukraine's army"}},
+    "source": {"id": "https://w3id.org/posgraph/id/source/st-2025-07-istanbul-offer", "type": ["Source", "NewsArticle"],
+               "headline": {"en": "Faint signs of life appear in effort to halt Ukraine war"},
+               "publisher": "https://w3id.org/posgraph/id/org/straits-times", "datePublishedMonth": "2025-07"},
+    "summary": {"en": "Russia wants a ceiling on the size of Ukraine's future army; the source gives no figure."}}
+EXAMPLE_PARTY = {"@context": _CTX, "id": "https://w3id.org/posgraph/id/party/russia", "type": ["Party", "State"],
+                 "prefLabel": {"en": "Russia", "ru": "Россия"}, "wikidata": "http://www.wikidata.org/entity/Q159",
+                 "positions": ["https://w3id.org/posgraph/id/position/ru-2025-07-army-cap",
+                               "https://w3id.org/posgraph/id/position/ru-2025-07-territory"]}
+EXAMPLE_EVENT = {"@context": _CTX, "id": "https://w3id.org/posgraph/id/event/2025-06-istanbul-round-2",
+                 "type": ["Event", "NegotiationRound"], "prefLabel": {"en": "Istanbul talks, second round"},
+                 "startDateMonth": "2025-06", "place": "http://www.wikidata.org/entity/Q406",
+                 "participant": ["https://w3id.org/posgraph/id/party/russia",
+                                 "https://w3id.org/posgraph/id/party/ukraine"],
+                 "mediator": "https://w3id.org/posgraph/id/party/united-states",
+                 "resultedIn": "https://w3id.org/posgraph/id/position/ru-ua-2025-06-exchange-of-bodies"}
+EXAMPLE_COLLECTION = {"@context": _CTX, "id": "http://127.0.0.1:8000/positions?party=pgid:party/russia&limit=2",
+                      "type": "Collection", "items": [
+                          {"id": "https://w3id.org/posgraph/id/position/ru-2025-05-rejects-leaders-meeting",
+                           "type": "Rejection", "statedOnMonth": "2025-05",
+                           "summary": {"en": "After days of silence, Putin turns down Zelensky's offer of a direct meeting."}},
+                          {"id": "https://w3id.org/posgraph/id/position/ru-ua-2025-06-exchange-of-bodies",
+                           "type": "Agreement", "statedOnMonth": "2025-06",
+                           "summary": {"en": "At the June round in Istanbul the two sides agree to exchange the bodies of the dead."}}],
+                      "next": "http://127.0.0.1:8000/positions?party=pgid%3Aparty%2Frussia&limit=2&cursor=WyIyMDI1LTA2Ii…"}
+EXAMPLE_CHANGES = {"@context": _CTX, "version": "20261128T071056974567Z-5ccc", "changes": [
+    {"version": "20261128T071056974567Z-5ccc", "id": "https://w3id.org/posgraph/id/change/20261128T071056974567Z-5ccc",
+     "kind": "accepted", "atTime": "2026-11-28T07:10:56.974567+00:00", "by": "rita",
+     "batch": "https://w3id.org/posgraph/id/batch/20261128T070311252781Z-7aaeee92",
+     "links": {"batch": "http://127.0.0.1:8000/id/batch/20261128T070311252781Z-7aaeee92",
+               "graph": "/store?graph=https%3A%2F%2Fw3id.org%2Fposgraph%2Fid%2Fbatch%2F20261128T070311252781Z-7aaeee92"}}]}
 
 
 async def _cache_headers(request: Request, media_type: str) -> dict[str, str]:
@@ -132,7 +170,13 @@ def _resource_html(request: Request, graph: rdflib.Graph, iri: str) -> str:
 
 
 @router.get("/id/{path:path}", summary="A resource by its IRI (https://w3id.org/posgraph/id/…)",
-            responses={200: {"content": {t: {} for t in _RESOURCE_TYPES}, "description": "The resource"},
+            responses={200: {"content": {t: {} for t in _RESOURCE_TYPES} | {formats.JSON_LD: {"examples": {
+                "position": {"summary": "A position embeds its terms, conditions and sources",
+                             "value": EXAMPLE_POSITION},
+                "party": {"summary": "A party lists its positions by reference", "value": EXAMPLE_PARTY},
+                "event": {"summary": "An event lists participants and outcomes", "value": EXAMPLE_EVENT}}},
+                "text/turtle": {"example": "<https://w3id.org/posgraph/id/party/russia> a pg:Party, pg:State ;\n"
+                                           "    skos:prefLabel \"Russia\"@en ."}}, "description": "The resource"},
                        304: {"description": "Not modified"}, 404: {"description": "No such resource"},
                        406: {"description": "No acceptable representation"}})
 async def resource(path: str, request: Request) -> Response:
@@ -237,11 +281,20 @@ def _collection_route(name: str):
 
 for _name in linked_data.COLLECTIONS:
     router.add_api_route(f"/{_name}", _collection_route(_name), methods=["GET"], summary=f"The {_name}",
-                         responses={200: {"content": {t: {} for t in _JSON_TYPES}}, 304: {}, 400: {}})
+                         responses={200: {"description": "One page", "content": {
+                             t: {"example": EXAMPLE_COLLECTION} for t in _JSON_TYPES}},
+                             304: {"description": "Not modified"},
+                             400: {"description": "A bad filter, sort, limit or cursor (the problem names it)",
+                                   "content": {"application/problem+json": {"example": {
+                                       "type": "https://w3id.org/posgraph/problems/invalid-parameter",
+                                       "title": "Invalid parameter", "status": 400, "parameter": "stated_from",
+                                       "detail": "parameter 'stated_from': 'July' is not a date"}}}}})
 
 
 @router.get("/changes", summary="What changed since a version or a time",
-            responses={200: {"content": {t: {} for t in _JSON_TYPES}}, 400: {}})
+            responses={200: {"description": "Changes, oldest first",
+                             "content": {t: {"example": EXAMPLE_CHANGES} for t in _JSON_TYPES}},
+                       400: {"description": "A bad ``since``", "content": {"application/problem+json": {}}}})
 async def changes(request: Request, since: str | None = None, limit: int = 100) -> Response:
     """Changes after ``since`` (a version from ``X-Posgraph-Version``/ETag-bearing responses or this feed, or an ISO
     date-time), oldest first: batches accepted or loaded (fetch them at their ``graph`` link), reverted (drop them),
@@ -277,7 +330,13 @@ async def _dump_file(request: Request, extension: str) -> tuple[Path, int, str]:
     return target, info["size"], info["sha256"]
 
 
-@router.get("/dumps", summary="The published dataset's dumps, described with DCAT and VoID")
+@router.get("/dumps", summary="The published dataset's dumps, described with DCAT and VoID",
+            responses={200: {"description": "DCAT dataset", "content": {formats.JSON_LD: {"example": {
+                "id": "http://127.0.0.1:8000/dumps", "type": ["dcat:Dataset", "void:Dataset"],
+                "dcterms:hasVersion": "20261128T071056974567Z-5ccc", "void:triples": 1370,
+                "dcat:distribution": [{"type": "dcat:Distribution", "dcat:mediaType": "application/n-quads",
+                                       "dcat:downloadURL": {"id": "http://127.0.0.1:8000/dumps/posgraph.nq"},
+                                       "dcat:byteSize": 412873, "spdx:checksum": {"spdx:checksumValue": "9f2c…"}}]}}}}})
 async def dumps(request: Request) -> Response:
     """A DCAT dataset with one distribution per format (N-Quads, TriG, Turtle, JSON-LD): URL, media type, size,
     SHA-256, version and licence."""
