@@ -249,3 +249,40 @@ def test_openapi_documents_every_route_with_media_types_and_examples(server):
     for path in ("/positions", "/changes", "/dumps"):
         content = spec["paths"][path]["get"]["responses"]["200"]["content"]
         assert any("example" in media for media in content.values()), path
+
+
+def test_an_integrator_crawls_the_seed_from_positions_by_following_links(server):
+    """Start at /positions, follow `next`, then every instance IRI in every document (mapped onto this server as
+    w3id.org maps it in production); every resource gives the same RDF as JSON-LD and as Turtle."""
+    to_visit, seen, fetched = [], set(), []
+    with server.client() as client:
+        url = "/positions?limit=4"
+        while url:
+            page = client.get(url).json()
+            to_visit += [item["id"] for item in page["items"]]
+            url = page.get("next", "").replace(server.url, "") or None
+        while to_visit:
+            iri = to_visit.pop()
+            if iri in seen or not iri.startswith(ID):
+                continue
+            seen.add(iri)
+            local = "/id/" + iri[len(ID):]
+            doc = _get(client, local, "application/ld+json").json()
+            turtle = rdflib.Graph().parse(data=_get(client, local, "text/turtle").text, format="turtle")
+            graph = _jsonld_graph(server, doc, fetched)
+            assert isomorphic(graph, turtle), iri
+            to_visit += [str(o) for o in graph.objects() if isinstance(o, rdflib.URIRef)]
+    kinds = {iri[len(ID):].split("/")[0] for iri in seen}
+    assert {"position", "party", "person", "source", "event", "org", "term"} <= kinds
+    assert len([i for i in seen if "/position/" in i]) == 14
+    assert set(fetched) <= {server.url + "/ns/context.jsonld"}
+
+
+def test_the_context_is_published_per_version(server):
+    with server.client() as client:
+        current = client.get("/ns/context.jsonld")
+        pinned = client.get("/ns/context-0.1.0.jsonld")
+        other = client.get("/ns/context-9.9.9.jsonld")
+    assert pinned.status_code == 200 and pinned.content == current.content
+    assert "immutable" in pinned.headers["cache-control"]
+    assert other.status_code == 404

@@ -59,6 +59,7 @@ def create_app(settings: Settings, *, engine_url: str | None = None, staging_url
     app.state.context_bytes = PROJECT_FILES.context_file.read_bytes()
     app.state.context = json.loads(app.state.context_bytes)
     app.state.context_url = settings.base_url() + "/ns/context.jsonld"
+    app.state.context_version = __version__
     app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.validator = Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)

@@ -244,6 +244,16 @@ async def context(request: Request) -> Response:
                      headers={"Cache-Control": "public, max-age=86400"})
 
 
+@router.get("/ns/context-{version}.jsonld", summary="The JSON-LD context of one version (immutable)",
+            responses={404: {"description": "No such context version"}})
+async def versioned_context(version: str, request: Request) -> Response:
+    """The context as published for ``version``; documents may pin it. Only the current version is served."""
+    if version != request.app.state.context_version:
+        raise NotFound(f"no context version {version!r}; this server publishes {request.app.state.context_version}")
+    return Response(request.app.state.context_bytes, media_type=formats.JSON_LD,
+                    headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+
 # ------------------------------------------------------------------------------------------ collections
 def _collection_route(name: str):
     spec = linked_data.COLLECTIONS[name]
