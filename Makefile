@@ -34,6 +34,8 @@ serve: $(STAMP) ui
 	$(BIN)/posgraph serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP) ui
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/posgraph check
 	$(BIN)/python -m pytest -q
 

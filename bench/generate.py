@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import sys
-from datetime import date as _date_cls, timedelta
+from datetime import date as _date_cls
+from datetime import timedelta
 from typing import Iterator, TextIO
 
 PG = "https://w3id.org/posgraph/ns#"
@@ -25,14 +26,21 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 _EPOCH = _date_cls(2022, 1, 1)
 MOVES = ("Demand", "Offer", "Proposal", "Statement")
 ISSUES = {  # issue -> (term class, its required statements)
-    "territory": ("TerritorialTerm", lambda r: [(PG + "wording", '"more territory"@en'),
-                                                (PG + "regionScope", f"<{PG}unspecifiedScope>")]),
+    "territory": (
+        "TerritorialTerm",
+        lambda r: [(PG + "wording", '"more territory"@en'), (PG + "regionScope", f"<{PG}unspecifiedScope>")],
+    ),
     "armed-forces-size": ("ArmedForcesTerm", lambda r: [(PG + "quantityKind", f"<{PG}personnel>")]),
-    "ceasefire": ("CeasefireTerm", lambda r: [(PG + "unconditional", f'"{str(r.random() < .5).lower()}"^^<{XSD}boolean>')]),
+    "ceasefire": (
+        "CeasefireTerm",
+        lambda r: [(PG + "unconditional", f'"{str(r.random() < 0.5).lower()}"^^<{XSD}boolean>')],
+    ),
     "prisoner-exchange": ("PrisonerExchangeTerm", lambda r: [(PG + "exchangeOf", f"<{PG}prisonersOfWar>")]),
     "sanctions": ("SanctionsTerm", lambda r: [(PG + "sanctionsTarget", '"trading partners"@en')]),
-    "language-identity": ("LanguageTerm", lambda r: [(PG + "language", f'"ru"^^<{XSD}language>'),
-                                                    (PG + "languageStatus", f"<{PG}officialLanguage>")]),
+    "language-identity": (
+        "LanguageTerm",
+        lambda r: [(PG + "language", f'"ru"^^<{XSD}language>'), (PG + "languageStatus", f"<{PG}officialLanguage>")],
+    ),
 }
 
 
@@ -47,8 +55,9 @@ def _date(r: random.Random) -> str:
 class Generator:
     """Writes N-Triples lines; ``prefix`` keeps the IRIs of separate runs (store vs. batch) apart."""
 
-    def __init__(self, seed: int = 1, prefix: str = "bench", parties: int = 40, people: int = 200,
-                 sources: int = 2000) -> None:
+    def __init__(
+        self, seed: int = 1, prefix: str = "bench", parties: int = 40, people: int = 200, sources: int = 2000
+    ) -> None:
         self.r = random.Random(seed)
         self.prefix = prefix
         self.n_parties, self.n_people, self.n_sources = parties, people, sources

@@ -33,8 +33,11 @@ def build_store(directory: Path, files: list[Path]) -> None:
     """Bulk-load files into a fresh store with `oxigraph load` (the engine's own offline loader)."""
     if directory.exists():
         return
-    subprocess.run([find_engine_binary(), "load", "--location", str(directory), "--file", *map(str, files)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [find_engine_binary(), "load", "--location", str(directory), "--file", *map(str, files)],
+        check=True,
+        capture_output=True,
+    )
 
 
 def batch_files(positions: int = 50) -> list[curation.ParsedFile]:

@@ -25,9 +25,13 @@ ROOT = PROJECT_FILES.root
 
 # Nothing a test starts may write into the checkout: default every state path to a scratch directory.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="posgraph-tests-"))
-for _name, _path in (("POSGRAPH_DATA_DIR", "store"), ("POSGRAPH_STAGING_DIR", "staging"),
-                     ("POSGRAPH_TOKENS_FILE", "tokens.json"), ("POSGRAPH_AUDIT_LOG", "audit.jsonl"),
-                     ("POSGRAPH_DUMPS_DIR", "dumps")):
+for _name, _path in (
+    ("POSGRAPH_DATA_DIR", "store"),
+    ("POSGRAPH_STAGING_DIR", "staging"),
+    ("POSGRAPH_TOKENS_FILE", "tokens.json"),
+    ("POSGRAPH_AUDIT_LOG", "audit.jsonl"),
+    ("POSGRAPH_DUMPS_DIR", "dumps"),
+):
     os.environ.setdefault(_name, str(_SCRATCH / _path))
 EXAMPLES = ROOT / "tests" / "examples"
 POSGRAPH = str(Path(sys.executable).with_name("posgraph"))
@@ -46,8 +50,10 @@ def validator() -> Validator:
 def _bootstrap(url: str, validator: Validator) -> None:
     async def go():
         async with Engine(url) as engine:
-            await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files,
-                                               PROJECT_FILES.seed_files)
+            await curation.ensure_bootstrapped(
+                engine, validator, PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files
+            )
+
     run(go())
 
 
@@ -99,18 +105,29 @@ class Server:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, log: Path, env: dict[str, str] | None = None, *, wait_healthy: bool = True,
-                 port: int | None = None) -> Server:
+def start_server(
+    data_dir: Path, log: Path, env: dict[str, str] | None = None, *, wait_healthy: bool = True, port: int | None = None
+) -> Server:
     """Start ``posgraph serve`` and wait until it listens (and, by default, until /health says 200)."""
     port = port or free_port()
-    full_env = {**os.environ, "POSGRAPH_DATA_DIR": str(data_dir), "POSGRAPH_PUBLIC_BASE": f"http://127.0.0.1:{port}",
-                "POSGRAPH_STAGING_DIR": str(data_dir.parent / "staging"),
-                "POSGRAPH_DUMPS_DIR": str(data_dir.parent / "dumps"),
-                "POSGRAPH_TOKENS_FILE": str(data_dir.parent / "tokens.json"),
-                "POSGRAPH_AUDIT_LOG": str(data_dir.parent / "audit.jsonl"), **(env or {})}
+    full_env = {
+        **os.environ,
+        "POSGRAPH_DATA_DIR": str(data_dir),
+        "POSGRAPH_PUBLIC_BASE": f"http://127.0.0.1:{port}",
+        "POSGRAPH_STAGING_DIR": str(data_dir.parent / "staging"),
+        "POSGRAPH_DUMPS_DIR": str(data_dir.parent / "dumps"),
+        "POSGRAPH_TOKENS_FILE": str(data_dir.parent / "tokens.json"),
+        "POSGRAPH_AUDIT_LOG": str(data_dir.parent / "audit.jsonl"),
+        **(env or {}),
+    }
     with open(log, "wb") as sink:
-        process = subprocess.Popen([POSGRAPH, "serve", "--port", str(port)], env=full_env, stdout=sink,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [POSGRAPH, "serve", "--port", str(port)],
+            env=full_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     server = Server(process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -136,8 +153,15 @@ def server(tmp_path_factory) -> Iterator[Server]:
     srv.stop()
 
 
-def posgraph_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None,
-                 timeout: float = 120) -> subprocess.CompletedProcess:
+def posgraph_cli(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run the installed ``posgraph`` script and return the completed process (text mode)."""
-    return subprocess.run([POSGRAPH, *args], capture_output=True, text=True, input=input, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [POSGRAPH, *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

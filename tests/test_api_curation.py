@@ -4,9 +4,8 @@ import json
 
 import pytest
 import rdflib
-from rdflib.namespace import SH
-
 from conftest import EXAMPLES, posgraph_cli, start_server
+from rdflib.namespace import SH
 
 pytestmark = pytest.mark.e2e
 
@@ -39,29 +38,40 @@ def test_an_update_without_a_token_is_401(writable):
         response = client.post("/sparql/update", data={"update": "INSERT DATA { <http://x/a> <http://x/b> 1 }"})
         assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
         assert response.headers["content-type"] == "application/problem+json"
-        wrong = client.post("/sparql/update", data={"update": "INSERT DATA { <http://x/a> <http://x/b> 1 }"},
-                            headers=_auth("pgt_00000000_nope"))
+        wrong = client.post(
+            "/sparql/update",
+            data={"update": "INSERT DATA { <http://x/a> <http://x/b> 1 }"},
+            headers=_auth("pgt_00000000_nope"),
+        )
         assert wrong.status_code == 401
         assert not _ask(client, "ASK { <http://x/a> ?p ?o }")
 
 
 def test_a_reader_token_cannot_update(writable):
     with writable.client() as client:
-        response = client.post("/sparql/update", data={"update": "INSERT DATA { <http://x/r> <http://x/b> 1 }"},
-                               headers=_auth(writable.tokens["reader"]))
+        response = client.post(
+            "/sparql/update",
+            data={"update": "INSERT DATA { <http://x/r> <http://x/b> 1 }"},
+            headers=_auth(writable.tokens["reader"]),
+        )
         assert response.status_code == 403
         assert not _ask(client, "ASK { <http://x/r> ?p ?o }")
 
 
 def test_a_curator_updates_atomically_and_is_audited(writable):
     with writable.client() as client:
-        ok = client.post("/sparql/update", content=b"INSERT DATA { <http://x/c> <http://x/b> 1 }",
-                         headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/sparql-update"})
+        ok = client.post(
+            "/sparql/update",
+            content=b"INSERT DATA { <http://x/c> <http://x/b> 1 }",
+            headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/sparql-update"},
+        )
         assert ok.status_code == 204 and _ask(client, "ASK { <http://x/c> ?p ?o }")
         # Two operations, the second malformed: the whole request is refused and nothing is written.
-        bad = client.post("/sparql/update", data={"update": "INSERT DATA { <http://x/d> <http://x/b> 1 } ; "
-                                                            "INSERT DATA { <http://x/e> }"},
-                          headers=_auth(writable.tokens["curator"]))
+        bad = client.post(
+            "/sparql/update",
+            data={"update": "INSERT DATA { <http://x/d> <http://x/b> 1 } ; INSERT DATA { <http://x/e> }"},
+            headers=_auth(writable.tokens["curator"]),
+        )
         assert bad.status_code == 400 and bad.json()["type"].endswith("/query-syntax")
         assert not _ask(client, "ASK { <http://x/d> ?p ?o }")
     records = [json.loads(line) for line in (writable.base / "audit.jsonl").read_text().splitlines()]
@@ -71,30 +81,41 @@ def test_a_curator_updates_atomically_and_is_audited(writable):
 
 def test_load_is_refused(writable):
     with writable.client() as client:
-        response = client.post("/sparql/update", data={"update": "LOAD <file:///etc/passwd>"},
-                               headers=_auth(writable.tokens["admin"]))
+        response = client.post(
+            "/sparql/update", data={"update": "LOAD <file:///etc/passwd>"}, headers=_auth(writable.tokens["admin"])
+        )
     assert response.status_code == 400 and "LOAD" in response.json()["detail"]
 
 
 def test_update_touching_a_staging_graph_is_refused(writable):
     with writable.client() as client:
-        response = client.post("/sparql/update", data={
-            "update": "INSERT DATA { GRAPH <https://w3id.org/posgraph/id/staging/x> { <http://a> <http://b> 1 } }"},
-            headers=_auth(writable.tokens["admin"]))
+        response = client.post(
+            "/sparql/update",
+            data={
+                "update": "INSERT DATA { GRAPH <https://w3id.org/posgraph/id/staging/x> { <http://a> <http://b> 1 } }"
+            },
+            headers=_auth(writable.tokens["admin"]),
+        )
     assert response.status_code == 400 and "staging" in response.json()["detail"]
 
 
 def test_update_body_type_must_be_known(writable):
     with writable.client() as client:
-        response = client.post("/sparql/update", content=b"{}", headers={**_auth(writable.tokens["admin"]),
-                                                                       "Content-Type": "application/json"})
+        response = client.post(
+            "/sparql/update",
+            content=b"{}",
+            headers={**_auth(writable.tokens["admin"]), "Content-Type": "application/json"},
+        )
     assert response.status_code == 415
 
 
 def test_graph_store_read_is_public(writable):
     with writable.client() as client:
-        seed = client.get("/store", params={"graph": "https://w3id.org/posgraph/id/batch/seed"},
-                          headers={"Accept": "application/n-triples"})
+        seed = client.get(
+            "/store",
+            params={"graph": "https://w3id.org/posgraph/id/batch/seed"},
+            headers={"Accept": "application/n-triples"},
+        )
         missing = client.get("/store", params={"graph": "http://nowhere.example/g"})
         staging = client.get("/store", params={"graph": "https://w3id.org/posgraph/id/staging/x"})
         no_target = client.get("/store")
@@ -106,39 +127,73 @@ def test_graph_store_read_is_public(writable):
 
 def test_graph_store_writes_need_a_curator_and_are_atomic(writable):
     graph = "http://example.org/graphs/notes"
-    turtle = b"@prefix ex: <http://example.org/> .\nex:n1 ex:says \"hello\" .\n"
+    turtle = b'@prefix ex: <http://example.org/> .\nex:n1 ex:says "hello" .\n'
     with writable.client() as client:
-        assert client.put("/store", params={"graph": graph}, content=turtle,
-                          headers={"Content-Type": "text/turtle"}).status_code == 401
-        created = client.put("/store", params={"graph": graph}, content=turtle,
-                             headers={**_auth(writable.tokens["curator"]), "Content-Type": "text/turtle"})
+        assert (
+            client.put(
+                "/store", params={"graph": graph}, content=turtle, headers={"Content-Type": "text/turtle"}
+            ).status_code
+            == 401
+        )
+        created = client.put(
+            "/store",
+            params={"graph": graph},
+            content=turtle,
+            headers={**_auth(writable.tokens["curator"]), "Content-Type": "text/turtle"},
+        )
         assert created.status_code == 201
-        added = client.post("/store", params={"graph": graph}, content=b'<http://example.org/n2> <http://example.org/says> "hi" .\n',
-                            headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/n-triples"})
+        added = client.post(
+            "/store",
+            params={"graph": graph},
+            content=b'<http://example.org/n2> <http://example.org/says> "hi" .\n',
+            headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/n-triples"},
+        )
         assert added.status_code == 204
         read = client.get("/store", params={"graph": graph}, headers={"Accept": "application/n-triples"})
         assert len(read.text.strip().splitlines()) == 2
-        broken = client.post("/store", params={"graph": graph}, content=b'<http://example.org/n3> <http://example.org/says> "ok" .\n<http://a> <http://b> .\n',
-                             headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/n-triples"})
+        broken = client.post(
+            "/store",
+            params={"graph": graph},
+            content=b'<http://example.org/n3> <http://example.org/says> "ok" .\n<http://a> <http://b> .\n',
+            headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/n-triples"},
+        )
         assert broken.status_code == 400 and broken.json()["line"] == 2
-        assert len(client.get("/store", params={"graph": graph},
-                              headers={"Accept": "application/n-triples"}).text.strip().splitlines()) == 2
-        xml = client.post("/store", params={"graph": graph}, content=b"<rdf:RDF/>",
-                          headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/rdf+xml"})
+        assert (
+            len(
+                client.get("/store", params={"graph": graph}, headers={"Accept": "application/n-triples"})
+                .text.strip()
+                .splitlines()
+            )
+            == 2
+        )
+        xml = client.post(
+            "/store",
+            params={"graph": graph},
+            content=b"<rdf:RDF/>",
+            headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/rdf+xml"},
+        )
         assert xml.status_code == 415
-        managed = client.put("/store", params={"graph": "https://w3id.org/posgraph/id/batch/seed"}, content=turtle,
-                             headers={**_auth(writable.tokens["admin"]), "Content-Type": "text/turtle"})
+        managed = client.put(
+            "/store",
+            params={"graph": "https://w3id.org/posgraph/id/batch/seed"},
+            content=turtle,
+            headers={**_auth(writable.tokens["admin"]), "Content-Type": "text/turtle"},
+        )
         assert managed.status_code == 400 and "managed" in managed.json()["detail"]
         deleted = client.delete("/store", params={"graph": graph}, headers=_auth(writable.tokens["curator"]))
         assert deleted.status_code == 204
         assert client.get("/store", params={"graph": graph}).status_code == 404
-        assert client.delete("/store", params={"graph": graph},
-                             headers=_auth(writable.tokens["curator"])).status_code == 404
+        assert (
+            client.delete("/store", params={"graph": graph}, headers=_auth(writable.tokens["curator"])).status_code
+            == 404
+        )
 
 
 def test_revoked_token_stops_working(writable):
-    env = {"POSGRAPH_TOKENS_FILE": str(writable.base / "tokens.json"),
-           "POSGRAPH_AUDIT_LOG": str(writable.base / "audit.jsonl")}
+    env = {
+        "POSGRAPH_TOKENS_FILE": str(writable.base / "tokens.json"),
+        "POSGRAPH_AUDIT_LOG": str(writable.base / "audit.jsonl"),
+    }
     created = posgraph_cli("token", "create", "--role", "curator", "--name", "short-lived", env=env)
     token = created.stdout.strip()
     with writable.client() as client:
@@ -164,9 +219,16 @@ def review(tmp_path_factory):
     base = tmp_path_factory.mktemp("review")
     srv = start_server(base / "store", base / "serve.log")
     env = {"POSGRAPH_TOKENS_FILE": str(base / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(base / "audit.jsonl")}
-    srv.tokens = {name: posgraph_cli("token", "create", "--role", role, "--name", name, env=env).stdout.strip()
-                  for name, role in (("cora", "curator"), ("carl", "curator"), ("rita", "reviewer"),
-                                     ("reader", "reader"), ("ada", "admin"))}
+    srv.tokens = {
+        name: posgraph_cli("token", "create", "--role", role, "--name", name, env=env).stdout.strip()
+        for name, role in (
+            ("cora", "curator"),
+            ("carl", "curator"),
+            ("rita", "reviewer"),
+            ("reader", "reader"),
+            ("ada", "admin"),
+        )
+    }
     srv.base = base
     yield srv
     srv.stop()
@@ -213,8 +275,10 @@ def test_validation_bad_input(review):
 def test_submitting_needs_a_curator_token(review):
     with review.client() as client:
         assert client.post("/batches", content=FIGURE, headers=TURTLE).status_code == 401
-        assert client.post("/batches", content=FIGURE,
-                           headers={**TURTLE, **_auth(review.tokens["reader"])}).status_code == 403
+        assert (
+            client.post("/batches", content=FIGURE, headers={**TURTLE, **_auth(review.tokens["reader"])}).status_code
+            == 403
+        )
         assert client.get("/batches").status_code == 401
 
 
@@ -237,10 +301,14 @@ def test_the_review_workflow_end_to_end(review):
         assert batch["state"] == "submitted" and submitted.headers["location"] == f"/batches/{batch['id']}"
         # Unreviewed data is invisible to every public read path.
         assert not _exists(client, FIGURE_POSITION)
-        everywhere = client.get("/sparql", params={
-            "query": f"ASK {{ GRAPH ?g {{ <{FIGURE_POSITION}> ?p ?o }} }}"}).json()["boolean"]
+        everywhere = client.get(
+            "/sparql", params={"query": f"ASK {{ GRAPH ?g {{ <{FIGURE_POSITION}> ?p ?o }} }}"}
+        ).json()["boolean"]
         assert everywhere is False
-        assert client.get("/store", params={"graph": f"https://w3id.org/posgraph/id/staging/{batch['id']}"}).status_code == 400
+        assert (
+            client.get("/store", params={"graph": f"https://w3id.org/posgraph/id/staging/{batch['id']}"}).status_code
+            == 400
+        )
         # The same content again is recognised.
         again = client.post("/batches", content=FIGURE, headers={**TURTLE, **_auth(review.tokens["carl"])})
         assert again.status_code == 409 and batch["id"] in again.json()["detail"]
@@ -251,18 +319,27 @@ def test_the_review_workflow_end_to_end(review):
         assert accepted.json()["reviewer"] == "rita"
         assert _exists(client, FIGURE_POSITION)
         assert _exists(client, FIGURE_POSITION, graph=f"https://w3id.org/posgraph/id/batch/{batch['id']}")
-        prov = client.get("/sparql", headers={"Accept": "text/csv"}, params={"query": f"""
+        prov = client.get(
+            "/sparql",
+            headers={"Accept": "text/csv"},
+            params={
+                "query": f"""
             PREFIX pg: <https://w3id.org/posgraph/ns#> PREFIX prov: <http://www.w3.org/ns/prov#>
             PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
             SELECT ?curator ?reviewer ?triples ?resources ?source WHERE {{
-              <https://w3id.org/posgraph/id/batch/{batch['id']}> a pg:Batch ; pg:batchState pg:accepted ;
+              <https://w3id.org/posgraph/id/batch/{batch["id"]}> a pg:Batch ; pg:batchState pg:accepted ;
                 prov:wasAttributedTo/rdfs:label ?curator ; pg:reviewedBy/rdfs:label ?reviewer ;
                 pg:tripleCount ?triples ; pg:resourceCount ?resources ; pg:acceptedAt ?at ;
-                prov:generatedAtTime ?submitted ; pg:shapesVersion "0.1.0" ; prov:hadPrimarySource ?source }}"""})
+                prov:generatedAtTime ?submitted ; pg:shapesVersion "0.1.0" ; prov:hadPrimarySource ?source }}"""
+            },
+        )
         assert prov.text.splitlines()[1] == "cora,rita,24,3,https://w3id.org/posgraph/id/source/example-wire-2025-07-24"
         assert client.post(f"/batches/{batch['id']}/accept", headers=rita).status_code == 409
-        as_jsonld = client.get("/sparql", headers={"Accept": "application/ld+json"}, params={
-            "query": f"CONSTRUCT WHERE {{ <{FIGURE_POSITION}> ?p ?o }}"}).json()
+        as_jsonld = client.get(
+            "/sparql",
+            headers={"Accept": "application/ld+json"},
+            params={"query": f"CONSTRUCT WHERE {{ <{FIGURE_POSITION}> ?p ?o }}"},
+        ).json()
         assert as_jsonld["id"] == FIGURE_POSITION and as_jsonld["type"] == "Demand"
         assert as_jsonld["supersedes"] == "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap"
         shown = client.get(f"/batches/{batch['id']}", headers=cora).json()
@@ -271,9 +348,12 @@ def test_the_review_workflow_end_to_end(review):
         assert len(triples.text.strip().splitlines()) == 24
         # The seed's army-cap demand now has a dependent in another batch: the preview names it.
         preview = client.post("/batches/seed/revert", params={"dry_run": "true"}, headers=rita).json()
-        assert {"resource": FIGURE_POSITION, "property": "https://w3id.org/posgraph/ns#supersedes",
-                "depends_on": "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap",
-                "batch": batch["id"]} in preview["dependents"]
+        assert {
+            "resource": FIGURE_POSITION,
+            "property": "https://w3id.org/posgraph/ns#supersedes",
+            "depends_on": "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap",
+            "batch": batch["id"],
+        } in preview["dependents"]
         # Reverting needs a reviewer, takes the batch's triples out, keeps what other graphs assert.
         assert client.post(f"/batches/{batch['id']}/revert", headers=cora).status_code == 403
         reverted = client.post(f"/batches/{batch['id']}/revert", headers=rita)
@@ -282,8 +362,11 @@ def test_the_review_workflow_end_to_end(review):
         assert _exists(client, "https://w3id.org/posgraph/id/party/russia")  # asserted by the seed too
         assert client.post(f"/batches/{batch['id']}/revert", headers=rita).status_code == 409
     audit = [json.loads(line) for line in (review.base / "audit.jsonl").read_text().splitlines()]
-    assert [a["action"] for a in audit if a.get("batch") == batch["id"]] == ["batch-submit", "batch-accept",
-                                                                             "batch-revert"]
+    assert [a["action"] for a in audit if a.get("batch") == batch["id"]] == [
+        "batch-submit",
+        "batch-accept",
+        "batch-revert",
+    ]
 
 
 def test_self_acceptance_when_the_configuration_allows_it(tmp_path):
@@ -306,8 +389,9 @@ def test_reject_with_a_note(review):
     body = FIGURE.replace(b"85000", b"90000")
     with review.client() as client:
         batch = client.post("/batches", content=body, headers={**TURTLE, **carl}).json()
-        rejected = client.post(f"/batches/{batch['id']}/reject", json={"note": "the figure is not sourced"},
-                               headers=rita)
+        rejected = client.post(
+            f"/batches/{batch['id']}/reject", json={"note": "the figure is not sourced"}, headers=rita
+        )
         assert rejected.status_code == 200 and rejected.json()["state"] == "rejected"
         assert rejected.json()["history"][-1]["note"] == "the figure is not sourced"
         assert client.post(f"/batches/{batch['id']}/accept", headers=rita).status_code == 409
@@ -339,18 +423,27 @@ def test_json_ld_batches_use_posgraphs_context_and_never_fetch_another(review):
     threading.Thread(target=trap.serve_forever, daemon=True).start()
     remote = f"http://127.0.0.1:{trap.server_address[1]}/context.jsonld"
     ours = review.url.replace(review.url, "http://127.0.0.1:8000") + "/ns/context.jsonld"
-    doc = {"@context": "https://w3id.org/posgraph/ns/context.jsonld",
-           "id": "https://w3id.org/posgraph/id/party/russia",
-           "altLabel": {"@value": "RF", "@language": "en"}}
+    doc = {
+        "@context": "https://w3id.org/posgraph/ns/context.jsonld",
+        "id": "https://w3id.org/posgraph/id/party/russia",
+        "altLabel": {"@value": "RF", "@language": "en"},
+    }
     try:
         with review.client() as client:
             fine = client.post("/validate", json=doc, headers={"Content-Type": "application/ld+json"})
-            foreign = client.post("/validate", json={**doc, "@context": remote},
-                                  headers={"Content-Type": "application/ld+json"})
-            imported = client.post("/validate", json={**doc, "@context": {"@import": remote}},
-                                   headers={"Content-Type": "application/ld+json"})
-            nested = client.post("/validate", json={**doc, "member": {"@context": remote, "x": 1}},
-                                 headers={"Content-Type": "application/ld+json"})
+            foreign = client.post(
+                "/validate", json={**doc, "@context": remote}, headers={"Content-Type": "application/ld+json"}
+            )
+            imported = client.post(
+                "/validate",
+                json={**doc, "@context": {"@import": remote}},
+                headers={"Content-Type": "application/ld+json"},
+            )
+            nested = client.post(
+                "/validate",
+                json={**doc, "member": {"@context": remote, "x": 1}},
+                headers={"Content-Type": "application/ld+json"},
+            )
     finally:
         trap.shutdown()
     assert fine.status_code == 200 and fine.json()["conforms"] is True, fine.text
@@ -370,33 +463,43 @@ def test_killing_the_service_mid_accept_leaves_before_or_after(tmp_path, delay):
 
     n = 4000
     labels = " , ".join(f'"alias {i}"@en' for i in range(n))
-    body = (f'<https://w3id.org/posgraph/id/party/test-bloc> a <https://w3id.org/posgraph/ns#Party> ; '
-            f'<http://www.w3.org/2004/02/skos/core#prefLabel> "Test bloc"@en ; '
-            f'<http://www.w3.org/2004/02/skos/core#altLabel> {labels} .').encode()
+    body = (
+        f"<https://w3id.org/posgraph/id/party/test-bloc> a <https://w3id.org/posgraph/ns#Party> ; "
+        f'<http://www.w3.org/2004/02/skos/core#prefLabel> "Test bloc"@en ; '
+        f"<http://www.w3.org/2004/02/skos/core#altLabel> {labels} ."
+    ).encode()
     srv = start_server(tmp_path / "store", tmp_path / "serve.log")
     env = {"POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
     curator = posgraph_cli("token", "create", "--role", "curator", "--name", "c", env=env).stdout.strip()
     reviewer = posgraph_cli("token", "create", "--role", "reviewer", "--name", "r", env=env).stdout.strip()
-    count = ("SELECT (COUNT(*) AS ?n) WHERE { <https://w3id.org/posgraph/id/party/test-bloc> "
-             "<http://www.w3.org/2004/02/skos/core#altLabel> ?l }")
+    count = (
+        "SELECT (COUNT(*) AS ?n) WHERE { <https://w3id.org/posgraph/id/party/test-bloc> "
+        "<http://www.w3.org/2004/02/skos/core#altLabel> ?l }"
+    )
     try:
         with srv.client() as client:
             batch = client.post("/batches", content=body, headers={**TURTLE, **_auth(curator)}).json()
-        threading.Thread(target=lambda: _quietly(lambda: httpx.post(
-            f"{srv.url}/batches/{batch['id']}/accept", headers=_auth(reviewer), timeout=60))).start()
+        threading.Thread(
+            target=lambda: _quietly(
+                lambda: httpx.post(f"{srv.url}/batches/{batch['id']}/accept", headers=_auth(reviewer), timeout=60)
+            )
+        ).start()
         time.sleep(delay)
         srv.process.kill()
         srv.process.wait()
         time.sleep(0.5)  # the engines follow their parent
         srv = start_server(tmp_path / "store", tmp_path / "serve-again.log", port=int(srv.url.rsplit(":", 1)[1]))
         with srv.client() as client:
-            published = int(client.get("/sparql", params={"query": count}).json()["results"]["bindings"][0]["n"]["value"])
+            published = int(
+                client.get("/sparql", params={"query": count}).json()["results"]["bindings"][0]["n"]["value"]
+            )
             state = client.get(f"/batches/{batch['id']}", headers=_auth(curator)).json()["state"]
             assert (published, state) in {(0, "submitted"), (n, "accepted")}
             if state == "submitted":  # never half: the review can simply be done again
                 assert client.post(f"/batches/{batch['id']}/accept", headers=_auth(reviewer)).status_code == 200
-                published = int(client.get("/sparql", params={"query": count}).json()
-                                ["results"]["bindings"][0]["n"]["value"])
+                published = int(
+                    client.get("/sparql", params={"query": count}).json()["results"]["bindings"][0]["n"]["value"]
+                )
                 assert published == n
     finally:
         srv.stop()

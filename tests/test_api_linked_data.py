@@ -8,18 +8,26 @@ import subprocess
 
 import pytest
 import rdflib
+from conftest import EXAMPLES, ROOT, posgraph_cli, start_server
 from pyld import jsonld
 from rdflib.compare import isomorphic
-
-from conftest import EXAMPLES, ROOT, posgraph_cli, start_server
 
 pytestmark = pytest.mark.e2e
 
 CONTEXT = json.loads((ROOT / "ontology" / "context.jsonld").read_text())
 ID = "https://w3id.org/posgraph/id/"
-RESOURCES = ["party/russia", "person/peskov", "position/ru-2025-07-army-cap", "position/ua-2025-07-19-talks-offer",
-             "position/us-2025-unconditional-ceasefire-first", "event/2025-06-istanbul-round-2",
-             "source/st-2025-07-istanbul-offer", "org/straits-times", "term/us-2025-settlement-talks", "batch/seed"]
+RESOURCES = [
+    "party/russia",
+    "person/peskov",
+    "position/ru-2025-07-army-cap",
+    "position/ua-2025-07-19-talks-offer",
+    "position/us-2025-unconditional-ceasefire-first",
+    "event/2025-06-istanbul-round-2",
+    "source/st-2025-07-istanbul-offer",
+    "org/straits-times",
+    "term/us-2025-settlement-talks",
+    "batch/seed",
+]
 
 
 def _loader(server, fetched):
@@ -28,6 +36,7 @@ def _loader(server, fetched):
         if url == server.url + "/ns/context.jsonld":
             return {"contextUrl": None, "documentUrl": url, "document": CONTEXT}
         raise jsonld.JsonLdError(f"refused to fetch {url}", "loading document failed")
+
     return load
 
 
@@ -71,9 +80,13 @@ def test_jsonld_js_expands_to_the_same_rdf(server, tmp_path):
         for path in RESOURCES:
             doc_file = tmp_path / "doc.json"
             doc_file.write_text(_get(client, f"/id/{path}", "application/ld+json").text)
-            result = subprocess.run(["node", str(script), str(doc_file), str(context_file),
-                                     server.url + "/ns/context.jsonld"], capture_output=True, text=True,
-                                    timeout=60, cwd=ROOT)
+            result = subprocess.run(
+                ["node", str(script), str(doc_file), str(context_file), server.url + "/ns/context.jsonld"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=ROOT,
+            )
             assert result.returncode == 0, result.stderr
             turtle = rdflib.Graph().parse(data=_get(client, f"/id/{path}", "text/turtle").text, format="turtle")
             assert isomorphic(rdflib.Graph().parse(data=result.stdout, format="nt"), turtle), path
@@ -112,13 +125,16 @@ def test_html_pages_unknown_iris_and_406(server):
 
 def test_caching_headers_304_and_cors(server):
     with server.client() as client:
-        first = client.get("/id/party/russia", headers={"Accept": "application/ld+json",
-                                                        "Origin": "https://news.example"})
+        first = client.get(
+            "/id/party/russia", headers={"Accept": "application/ld+json", "Origin": "https://news.example"}
+        )
         etag = first.headers["etag"]
         again = client.get("/id/party/russia", headers={"Accept": "application/ld+json", "If-None-Match": etag})
         other_type = client.get("/id/party/russia", headers={"Accept": "text/turtle", "If-None-Match": etag})
-        since = client.get("/id/party/russia", headers={"Accept": "application/ld+json",
-                                                        "If-Modified-Since": first.headers["last-modified"]})
+        since = client.get(
+            "/id/party/russia",
+            headers={"Accept": "application/ld+json", "If-Modified-Since": first.headers["last-modified"]},
+        )
     assert first.headers["cache-control"].startswith("public") and "Accept" in first.headers["vary"]
     assert first.headers["access-control-allow-origin"] == "*"
     assert again.status_code == 304 and again.headers["etag"] == etag and not again.content
@@ -147,8 +163,10 @@ def test_pagination_walked_end_to_end_has_no_gaps_or_duplicates(server):
             items, pages = _walk(client, f"{server.url}/positions?limit=3&sort={sort}")
             ids = [i["id"] for i in items]
             assert len(ids) == len(set(ids)) == len(everything) == 14 and pages == 5, sort
-        dates = [i.get("statedOn") or i.get("statedOnMonth") or i.get("statedOnYear") for i in
-                 _walk(client, f"{server.url}/positions?limit=4&sort=date")[0]]
+        dates = [
+            i.get("statedOn") or i.get("statedOnMonth") or i.get("statedOnYear")
+            for i in _walk(client, f"{server.url}/positions?limit=4&sort=date")[0]
+        ]
         assert dates == sorted(dates)
         parties, _ = _walk(client, f"{server.url}/parties?limit=2")
         assert [p["prefLabel"]["en"] for p in parties] == ["NATO", "Russia", "Ukraine", "United States"]
@@ -164,12 +182,21 @@ def test_filters_combine(server):
         return sorted(i["id"].rsplit("/", 1)[1] for i in response.json()["items"])
 
     assert ids(party="pgid:party/russia", type="Demand") == [
-        "ru-2025-07-army-cap", "ru-2025-07-neutrality", "ru-2025-07-russian-language", "ru-2025-07-territory"]
+        "ru-2025-07-army-cap",
+        "ru-2025-07-neutrality",
+        "ru-2025-07-russian-language",
+        "ru-2025-07-territory",
+    ]
     assert ids(party="pgid:party/russia", type="Demand", issue="pgi:territory") == ["ru-2025-07-territory"]
     assert ids(party="pgid:party/ukraine", stated_to="2025-06") == [
-        "ru-ua-2025-06-exchange-of-bodies", "ua-2025-03-accepts-unconditional-ceasefire", "ua-2025-05-leaders-meeting"]
+        "ru-ua-2025-06-exchange-of-bodies",
+        "ua-2025-03-accepts-unconditional-ceasefire",
+        "ua-2025-05-leaders-meeting",
+    ]
     assert ids(issue="pgi:leaders-meeting", as_of="2025-07-31") == [
-        "ru-2025-05-rejects-leaders-meeting", "ua-2025-07-19-leaders-meeting"]
+        "ru-2025-05-rejects-leaders-meeting",
+        "ua-2025-07-19-leaders-meeting",
+    ]
     assert ids(q="kremlin") == ["ru-2025-07-20-war-aims", "ru-2025-07-offer-received"]
     with server.client() as client:
         people = client.get("/people", params={"party": "pgid:party/russia"}).json()["items"]
@@ -178,11 +205,19 @@ def test_filters_combine(server):
     assert [e["id"].rsplit("/", 1)[1] for e in events] == ["2025-06-istanbul-round-2"]
 
 
-@pytest.mark.parametrize("params,name", [
-    ({"stated_from": "July"}, "stated_from"), ({"party": "not an iri"}, "party"), ({"type": "Wish"}, "type"),
-    ({"sort": "colour"}, "sort"), ({"limit": "0"}, "limit"), ({"limit": "many"}, "limit"),
-    ({"cursor": "garbage"}, "cursor"), ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "params,name",
+    [
+        ({"stated_from": "July"}, "stated_from"),
+        ({"party": "not an iri"}, "party"),
+        ({"type": "Wish"}, "type"),
+        ({"sort": "colour"}, "sort"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"cursor": "garbage"}, "cursor"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_a_bad_filter_value_is_400_naming_the_parameter(server, params, name):
     with server.client() as client:
         response = client.get("/positions", params=params)
@@ -197,8 +232,13 @@ def test_changes_let_an_integrator_resync_after_a_new_batch(tmp_path):
             version = before["version"]
             etag = client.get("/id/party/russia", headers={"Accept": "application/ld+json"}).headers["etag"]
             assert [c["kind"] for c in before["changes"]] == ["ontology", "loaded"]
-            loaded = posgraph_cli("load", str(EXAMPLES / "valid" / "minimal-demand.ttl"), "--curator", "alice",
-                                  env={"POSGRAPH_DATA_DIR": str(tmp_path / "store")})
+            loaded = posgraph_cli(
+                "load",
+                str(EXAMPLES / "valid" / "minimal-demand.ttl"),
+                "--curator",
+                "alice",
+                env={"POSGRAPH_DATA_DIR": str(tmp_path / "store")},
+            )
             assert loaded.returncode == 0, loaded.stderr
             after = client.get("/changes", params={"since": version}).json()
             assert [c["kind"] for c in after["changes"]] == ["loaded"]
@@ -236,14 +276,30 @@ def test_dumps_are_described_with_size_and_checksum(server):
 def test_openapi_documents_every_route_with_media_types_and_examples(server):
     with server.client() as client:
         spec = client.get("/openapi.json").json()
-    for path in ("/id/{path}", "/positions", "/parties", "/people", "/events", "/sources", "/issues", "/changes",
-                 "/dumps", "/ns", "/sparql", "/queries/{name}", "/batches", "/validate", "/store"):
+    for path in (
+        "/id/{path}",
+        "/positions",
+        "/parties",
+        "/people",
+        "/events",
+        "/sources",
+        "/issues",
+        "/changes",
+        "/dumps",
+        "/ns",
+        "/sparql",
+        "/queries/{name}",
+        "/batches",
+        "/validate",
+        "/store",
+    ):
         assert path in spec["paths"], path
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             assert operation.get("summary"), (method, path)
-            assert any(r.get("content") for r in operation["responses"].values()
-                       if isinstance(r, dict)) or method != "get", (method, path)
+            assert (
+                any(r.get("content") for r in operation["responses"].values() if isinstance(r, dict)) or method != "get"
+            ), (method, path)
     resource = spec["paths"]["/id/{path}"]["get"]["responses"]["200"]["content"]["application/ld+json"]
     assert {"position", "party", "event"} <= set(resource["examples"])
     for path in ("/positions", "/changes", "/dumps"):
@@ -266,13 +322,13 @@ def test_an_integrator_crawls_the_seed_from_positions_by_following_links(server)
             if iri in seen or not iri.startswith(ID):
                 continue
             seen.add(iri)
-            local = "/id/" + iri[len(ID):]
+            local = "/id/" + iri[len(ID) :]
             doc = _get(client, local, "application/ld+json").json()
             turtle = rdflib.Graph().parse(data=_get(client, local, "text/turtle").text, format="turtle")
             graph = _jsonld_graph(server, doc, fetched)
             assert isomorphic(graph, turtle), iri
             to_visit += [str(o) for o in graph.objects() if isinstance(o, rdflib.URIRef)]
-    kinds = {iri[len(ID):].split("/")[0] for iri in seen}
+    kinds = {iri[len(ID) :].split("/")[0] for iri in seen}
     assert {"position", "party", "person", "source", "event", "org", "term"} <= kinds
     assert len([i for i in seen if "/position/" in i]) == 14
     assert set(fetched) <= {server.url + "/ns/context.jsonld"}

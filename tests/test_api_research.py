@@ -43,9 +43,11 @@ def test_post_form_decodes_percent_escapes_once(server):
 
 def test_post_sparql_query_body_with_charset(server):
     with server.client() as client:
-        response = client.post("/sparql", content=RUSSIA_DEMANDS.encode(),
-                               headers={"Content-Type": "application/sparql-query; charset=UTF-8",
-                                        "Accept": "text/csv"})
+        response = client.post(
+            "/sparql",
+            content=RUSSIA_DEMANDS.encode(),
+            headers={"Content-Type": "application/sparql-query; charset=UTF-8", "Accept": "text/csv"},
+        )
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["issue"].rsplit("/", 1)[1] for r in rows] == ISSUES
@@ -53,8 +55,9 @@ def test_post_sparql_query_body_with_charset(server):
 
 def test_construct_defaults_to_turtle(server):
     with server.client() as client:
-        response = client.get("/sparql", params={
-            "query": "CONSTRUCT WHERE { <https://w3id.org/posgraph/id/party/russia> ?p ?o }"})
+        response = client.get(
+            "/sparql", params={"query": "CONSTRUCT WHERE { <https://w3id.org/posgraph/id/party/russia> ?p ?o }"}
+        )
     assert response.headers["content-type"].startswith("text/turtle")
     assert "Russia" in response.text
 
@@ -72,8 +75,9 @@ def test_malformed_query_is_400_with_the_parsers_position(server):
 def test_post_without_a_query_is_400(server):
     with server.client() as client:
         assert client.post("/sparql", data={"other": "x"}).status_code == 400
-        both = client.post("/sparql?query=ASK%7B%7D", content=b"ASK {}",
-                           headers={"Content-Type": "application/sparql-query"})
+        both = client.post(
+            "/sparql?query=ASK%7B%7D", content=b"ASK {}", headers={"Content-Type": "application/sparql-query"}
+        )
         assert both.status_code == 400
 
 
@@ -85,15 +89,17 @@ def test_unsupported_body_type_is_415(server):
 
 def test_non_utf8_body_is_400_not_500(server):
     with server.client() as client:
-        response = client.post("/sparql", content=b"SELECT * { ?s ?p \"\xff\" }",
-                               headers={"Content-Type": "application/sparql-query"})
+        response = client.post(
+            "/sparql", content=b'SELECT * { ?s ?p "\xff" }', headers={"Content-Type": "application/sparql-query"}
+        )
     assert response.status_code == 400 and "UTF-8" in response.json()["detail"]
 
 
 def test_oversized_body_is_413(server):
     with server.client() as client:
-        response = client.post("/sparql", content=b"#" * 10_000_001,
-                               headers={"Content-Type": "application/sparql-query"})
+        response = client.post(
+            "/sparql", content=b"#" * 10_000_001, headers={"Content-Type": "application/sparql-query"}
+        )
     assert response.status_code == 413
 
 
@@ -111,8 +117,9 @@ def test_unknown_route_is_404_problem(server):
 
 def test_service_to_a_local_url_is_refused_over_http(server):
     with server.client() as client:
-        response = client.get("/sparql", params={
-            "query": f"SELECT * {{ SERVICE <{server.url}/sparql> {{ ?s ?p ?o }} }}"})
+        response = client.get(
+            "/sparql", params={"query": f"SELECT * {{ SERVICE <{server.url}/sparql> {{ ?s ?p ?o }} }}"}
+        )
     assert response.status_code == 400 and response.json()["type"].endswith("/query-refused")
 
 
@@ -150,16 +157,19 @@ def test_openapi_documents_the_routes(server):
 
 
 # ------------------------------------------------------------------------------------------- content negotiation
-@pytest.mark.parametrize("accept,expected", [
-    ("application/sparql-results+json", "application/sparql-results+json"),
-    ("application/json", "application/sparql-results+json"),
-    ("application/sparql-results+xml", "application/sparql-results+xml"),
-    ("text/csv", "text/csv"),
-    ("text/tab-separated-values", "text/tab-separated-values"),
-    ("text/csv;q=0.4, text/tab-separated-values;q=0.9", "text/tab-separated-values"),
-    ("text/*;q=0.2, application/sparql-results+xml", "application/sparql-results+xml"),
-    ("*/*", "application/sparql-results+json"),
-])
+@pytest.mark.parametrize(
+    "accept,expected",
+    [
+        ("application/sparql-results+json", "application/sparql-results+json"),
+        ("application/json", "application/sparql-results+json"),
+        ("application/sparql-results+xml", "application/sparql-results+xml"),
+        ("text/csv", "text/csv"),
+        ("text/tab-separated-values", "text/tab-separated-values"),
+        ("text/csv;q=0.4, text/tab-separated-values;q=0.9", "text/tab-separated-values"),
+        ("text/*;q=0.2, application/sparql-results+xml", "application/sparql-results+xml"),
+        ("*/*", "application/sparql-results+json"),
+    ],
+)
 def test_select_results_in_every_format_with_q_values(server, accept, expected):
     with server.client() as client:
         response = client.get("/sparql", params={"query": RUSSIA_DEMANDS}, headers={"Accept": accept})
@@ -169,16 +179,20 @@ def test_select_results_in_every_format_with_q_values(server, accept, expected):
     assert "territory" in response.text
 
 
-@pytest.mark.parametrize("accept,expected,parse_as", [
-    ("text/turtle", "text/turtle", "turtle"),
-    ("application/n-triples", "application/n-triples", "nt"),
-    ("application/rdf+xml", "application/rdf+xml", "xml"),
-    ("application/ld+json", "application/ld+json", "json-ld"),
-])
+@pytest.mark.parametrize(
+    "accept,expected,parse_as",
+    [
+        ("text/turtle", "text/turtle", "turtle"),
+        ("application/n-triples", "application/n-triples", "nt"),
+        ("application/rdf+xml", "application/rdf+xml", "xml"),
+        ("application/ld+json", "application/ld+json", "json-ld"),
+    ],
+)
 def test_construct_in_every_graph_format(server, accept, expected, parse_as):
     import json as _json
 
     import rdflib
+
     query = "CONSTRUCT WHERE { <https://w3id.org/posgraph/id/party/russia> ?p ?o }"
     with server.client() as client:
         response = client.get("/sparql", params={"query": query}, headers={"Accept": accept})
@@ -206,8 +220,7 @@ def client_context(server):
 def test_unsatisfiable_accept_is_406_problem(server):
     with server.client() as client:
         response = client.get("/sparql", params={"query": RUSSIA_DEMANDS}, headers={"Accept": "image/png"})
-        graph = client.get("/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
-                           headers={"Accept": "text/csv"})
+        graph = client.get("/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"}, headers={"Accept": "text/csv"})
     assert response.status_code == 406 and response.headers["content-type"] == "application/problem+json"
     assert graph.status_code == 406
 
@@ -215,14 +228,16 @@ def test_unsatisfiable_accept_is_406_problem(server):
 def test_ask_in_json_and_xml(server):
     with server.client() as client:
         as_json = client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"})
-        as_xml = client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"},
-                            headers={"Accept": "application/sparql-results+xml"})
+        as_xml = client.get(
+            "/sparql", params={"query": "ASK { ?s ?p ?o }"}, headers={"Accept": "application/sparql-results+xml"}
+        )
     assert as_json.json() == {"head": {}, "boolean": True}
     assert "<boolean>true</boolean>" in as_xml.text
 
 
 def test_get_without_query_returns_the_service_description(server):
     import rdflib
+
     with server.client() as client:
         response = client.get("/sparql", headers={"Accept": "text/turtle"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/turtle")
@@ -244,8 +259,13 @@ def test_dataset_parameters_are_honoured(server):
     with server.client() as client:
         whole = client.get("/sparql", params={"query": query}).json()
         seed_only = client.get("/sparql", params={"query": query, "default-graph-uri": seed}).json()
-        form = client.post("/sparql", data={"query": "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
-                                                     "GROUP BY ?g", "named-graph-uri": seed}).json()
+        form = client.post(
+            "/sparql",
+            data={
+                "query": "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+                "named-graph-uri": seed,
+            },
+        ).json()
     count = lambda doc: int(doc["results"]["bindings"][0]["n"]["value"])  # noqa: E731
     assert count(seed_only) == 317 < count(whole)
     assert [(r["g"]["value"], r["n"]["value"]) for r in form["results"]["bindings"]] == [(seed, "317")]
@@ -260,22 +280,24 @@ def test_from_clause_is_honoured(server):
 
 def test_from_file_etc_passwd_is_never_dereferenced(server):
     with server.client() as client:
-        response = client.get("/sparql", params={
-            "query": "SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }"})
+        response = client.get("/sparql", params={"query": "SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }"})
     assert response.status_code == 200
     assert response.json()["results"]["bindings"] == []
     assert "root:" not in response.text
 
 
-@pytest.mark.parametrize("query,params", [
-    ("SELECT * FROM <https://w3id.org/posgraph/id/staging/b1> WHERE { ?s ?p ?o }", {}),
-    ("SELECT * FROM NAMED <https://w3id.org/posgraph/id/staging/b1> WHERE { GRAPH ?g { ?s ?p ?o } }", {}),
-    ("PREFIX st: <https://w3id.org/posgraph/id/staging/> SELECT * FROM st:b1 WHERE { ?s ?p ?o }", {}),
-    ("PREFIX pgid: <https://w3id.org/posgraph/id/> SELECT * WHERE { GRAPH pgid:staging/b1 { ?s ?p ?o } }", {}),
-    ("BASE <https://w3id.org/posgraph/id/> SELECT * FROM <staging/b1> WHERE { ?s ?p ?o }", {}),
-    ("SELECT * WHERE { ?s ?p ?o }", {"default-graph-uri": "https://w3id.org/posgraph/id/staging/b1"}),
-    ("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }", {"named-graph-uri": "https://w3id.org/posgraph/id/staging/b1"}),
-])
+@pytest.mark.parametrize(
+    "query,params",
+    [
+        ("SELECT * FROM <https://w3id.org/posgraph/id/staging/b1> WHERE { ?s ?p ?o }", {}),
+        ("SELECT * FROM NAMED <https://w3id.org/posgraph/id/staging/b1> WHERE { GRAPH ?g { ?s ?p ?o } }", {}),
+        ("PREFIX st: <https://w3id.org/posgraph/id/staging/> SELECT * FROM st:b1 WHERE { ?s ?p ?o }", {}),
+        ("PREFIX pgid: <https://w3id.org/posgraph/id/> SELECT * WHERE { GRAPH pgid:staging/b1 { ?s ?p ?o } }", {}),
+        ("BASE <https://w3id.org/posgraph/id/> SELECT * FROM <staging/b1> WHERE { ?s ?p ?o }", {}),
+        ("SELECT * WHERE { ?s ?p ?o }", {"default-graph-uri": "https://w3id.org/posgraph/id/staging/b1"}),
+        ("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }", {"named-graph-uri": "https://w3id.org/posgraph/id/staging/b1"}),
+    ],
+)
 def test_staging_graphs_are_refused(server, query, params):
     with server.client() as client:
         response = client.get("/sparql", params={"query": query, **params})
@@ -285,8 +307,9 @@ def test_staging_graphs_are_refused(server, query, params):
 
 def test_a_query_mentioning_staging_only_in_a_string_is_fine(server):
     with server.client() as client:
-        response = client.get("/sparql", params={
-            "query": 'SELECT ("https://w3id.org/posgraph/id/staging/b1" AS ?x) {}'})
+        response = client.get(
+            "/sparql", params={"query": 'SELECT ("https://w3id.org/posgraph/id/staging/b1" AS ?x) {}'}
+        )
     assert response.status_code == 200
 
 
@@ -310,9 +333,13 @@ def test_saved_query_in_tsv_and_xml(server):
 def limited_server(tmp_path_factory):
     """A server with a 3-row cap, one query at a time per client, and a 4-second engine deadline."""
     from conftest import start_server
+
     base = tmp_path_factory.mktemp("limited")
-    srv = start_server(base / "store", base / "serve.log", env={
-        "POSGRAPH_MAX_ROWS": "3", "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "1", "POSGRAPH_QUERY_TIMEOUT": "4"})
+    srv = start_server(
+        base / "store",
+        base / "serve.log",
+        env={"POSGRAPH_MAX_ROWS": "3", "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "1", "POSGRAPH_QUERY_TIMEOUT": "4"},
+    )
     yield srv
     srv.stop()
 
@@ -320,13 +347,16 @@ def limited_server(tmp_path_factory):
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 
-@pytest.mark.parametrize("accept", ["application/sparql-results+json", "application/sparql-results+xml",
-                                    "text/csv", "text/tab-separated-values"])
+@pytest.mark.parametrize(
+    "accept",
+    ["application/sparql-results+json", "application/sparql-results+xml", "text/csv", "text/tab-separated-values"],
+)
 def test_row_cap_truncates_and_says_so(limited_server, accept):
     with limited_server.client() as client:
         capped = client.get("/queries/issues", headers={"Accept": accept})
-        small = client.get("/queries/demands-by-issue", params={"party": "pgid:party/united-states"},
-                           headers={"Accept": accept})
+        small = client.get(
+            "/queries/demands-by-issue", params={"party": "pgid:party/united-states"}, headers={"Accept": accept}
+        )
     assert capped.headers["x-posgraph-truncated"] == "true" and capped.headers["x-posgraph-row-limit"] == "3"
     if accept.endswith("json"):
         assert len(capped.json()["results"]["bindings"]) == 3
@@ -339,6 +369,7 @@ def test_row_cap_truncates_and_says_so(limited_server, accept):
 
 def _engine_cpu_ticks(data_dir) -> int:
     import json as _json
+
     pid = _json.loads((data_dir / "posgraph-engine.json").read_text())["pid"]
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
@@ -361,8 +392,12 @@ def test_a_query_that_never_ends_is_stopped_while_others_are_answered(limited_se
     thread.start()
     time.sleep(0.3)
     # Another client (connecting from another loopback address) is answered while the runaway runs.
-    with httpx.Client(base_url=limited_server.url, timeout=10, trust_env=False,
-                      transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+    with httpx.Client(
+        base_url=limited_server.url,
+        timeout=10,
+        trust_env=False,
+        transport=httpx.HTTPTransport(local_address="127.0.0.2"),
+    ) as other:
         started = time.monotonic()
         assert other.get("/sparql", params={"query": "ASK { ?s ?p ?o }"}).json()["boolean"] is True
         assert time.monotonic() - started < 1.0
@@ -405,11 +440,12 @@ def test_concurrent_queries_per_client_are_capped_with_429(limited_server):
 # ------------------------------------------------------------------------------------------- the query page
 def test_browsers_get_the_query_page_and_json_clients_the_index(server):
     import json as _json
+
     with server.client() as client:
         page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
         index = client.get("/", headers={"Accept": "application/json"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert '<div id="yasgui">' in page.text and '/static/vendor/yasgui/yasgui.min.js' in page.text
+    assert '<div id="yasgui">' in page.text and "/static/vendor/yasgui/yasgui.min.js" in page.text
     raw = page.text.split('<script id="posgraph-config" type="application/json">', 1)[1].split("</script>", 1)[0]
     config = _json.loads(raw)
     assert config["endpoint"] == "/sparql" and config["prefixes"]["pg"] == "https://w3id.org/posgraph/ns#"
@@ -426,6 +462,7 @@ def test_browsers_get_the_query_page_and_json_clients_the_index(server):
 
 def test_yasgui_is_served_from_the_static_folder_when_installed(server):
     from posgraph.api.app import STATIC_DIR
+
     installed = (STATIC_DIR / "vendor" / "yasgui" / "yasgui.min.js").exists()
     with server.client() as client:
         script = client.get("/static/vendor/yasgui/yasgui.min.js")

@@ -4,10 +4,9 @@ import time
 
 import httpx
 import pytest
+from conftest import start_server
 
 from posgraph.supervisor import ManagedEngine, free_port
-
-from conftest import start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -20,8 +19,12 @@ def test_health_is_200_when_the_engine_answers(server):
 
 def test_health_is_503_until_an_external_engine_answers(tmp_path):
     engine_port = free_port()
-    srv = start_server(tmp_path / "unused", tmp_path / "serve.log",
-                       env={"POSGRAPH_ENGINE_URL": f"http://127.0.0.1:{engine_port}"}, wait_healthy=False)
+    srv = start_server(
+        tmp_path / "unused",
+        tmp_path / "serve.log",
+        env={"POSGRAPH_ENGINE_URL": f"http://127.0.0.1:{engine_port}"},
+        wait_healthy=False,
+    )
     try:
         with srv.client() as client:
             down = client.get("/health")

@@ -14,8 +14,10 @@ def test_records_are_appended_as_json_lines(tmp_path):
 
 def test_concurrent_writers_never_interleave_lines(tmp_path):
     log = AuditLog(tmp_path / "audit.jsonl")
-    threads = [threading.Thread(target=lambda i=i: [log.record(f"w{i}", "x", n=n, pad="p" * 500)
-                                                     for n in range(50)]) for i in range(4)]
+    threads = [
+        threading.Thread(target=lambda i=i: [log.record(f"w{i}", "x", n=n, pad="p" * 500) for n in range(50)])
+        for i in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

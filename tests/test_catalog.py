@@ -26,14 +26,20 @@ def saved() -> SavedQuery:
 def test_header_is_parsed(saved):
     assert saved.kind == "select" and saved.summary == "test"
     assert [(p.name, p.type, p.required) for p in saved.params] == [
-        ("party", "iri", True), ("when", "date", False), ("label", "string", False), ("n", "integer", False)]
+        ("party", "iri", True),
+        ("when", "date", False),
+        ("label", "string", False),
+        ("n", "integer", False),
+    ]
     assert saved.examples == ({"party": "pgid:party/russia"},)
 
 
 def test_values_block_binds_typed_terms_and_undef(saved):
     text = saved.bind({"party": "pgid:party/russia", "when": "2025-07"})
-    assert ('VALUES (?party ?when ?label ?n) { (<https://w3id.org/posgraph/id/party/russia> '
-            '"2025-07"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> UNDEF UNDEF) }') in text
+    assert (
+        "VALUES (?party ?when ?label ?n) { (<https://w3id.org/posgraph/id/party/russia> "
+        '"2025-07"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> UNDEF UNDEF) }'
+    ) in text
     prepareQuery(text)
 
 
@@ -46,14 +52,17 @@ def test_a_hostile_string_stays_one_literal(saved):
     assert str(algebra).count("BGP") == 1
 
 
-@pytest.mark.parametrize("name,value,message", [
-    ("party", "not an iri", "absolute IRI"),
-    ("party", "http://x/<script>", "absolute IRI"),
-    ("when", "2025-02-30", "calendar date"),
-    ("when", "2025-13", "no such month"),
-    ("when", "yesterday", "not a date"),
-    ("n", "1.5", "integer"),
-])
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("party", "not an iri", "absolute IRI"),
+        ("party", "http://x/<script>", "absolute IRI"),
+        ("when", "2025-02-30", "calendar date"),
+        ("when", "2025-13", "no such month"),
+        ("when", "yesterday", "not a date"),
+        ("n", "1.5", "integer"),
+    ],
+)
 def test_bad_values_name_the_parameter(saved, name, value, message):
     with pytest.raises(InvalidParameter, match=message) as caught:
         saved.bind({"party": "pgid:party/russia", name: value})
@@ -74,12 +83,15 @@ def test_decimal_rejects_non_finite():
     assert str(Param("x", "decimal", True).to_term("85000.5")) == "85000.5"
 
 
-@pytest.mark.parametrize("text,problem", [
-    ("#+ kind: select\nSELECT * {}", "summary"),
-    ("#+ summary: s\n#+ kind: update\nSELECT * {}", "kind"),
-    ("#+ summary: s\n#+ kind: select\n#+ param: x iri required\nSELECT * {}", "#@values"),
-    ("#+ summary: s\n#+ kind: select\n#+ param: x colour required\n#@values", r"bad '#\+ param"),
-])
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        ("#+ kind: select\nSELECT * {}", "summary"),
+        ("#+ summary: s\n#+ kind: update\nSELECT * {}", "kind"),
+        ("#+ summary: s\n#+ kind: select\n#+ param: x iri required\nSELECT * {}", "#@values"),
+        ("#+ summary: s\n#+ kind: select\n#+ param: x colour required\n#@values", r"bad '#\+ param"),
+    ],
+)
 def test_malformed_headers_are_refused(text, problem):
     with pytest.raises(ValueError, match=problem):
         SavedQuery.parse("q", text)
@@ -91,5 +103,9 @@ def test_project_catalog_loads_and_unknown_names_are_not_found():
     with pytest.raises(NotFound, match="no saved query"):
         catalog.get("nope")
     described = catalog.get("positions").describe()
-    assert described["parameters"][0] == {"name": "party", "type": "iri", "required": True,
-                                          "description": "The party, e.g. pgid:party/ukraine"}
+    assert described["parameters"][0] == {
+        "name": "party",
+        "type": "iri",
+        "required": True,
+        "description": "The party, e.g. pgid:party/ukraine",
+    }

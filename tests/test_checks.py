@@ -4,14 +4,13 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from conftest import EXAMPLES
 from rdflib.namespace import OWL, RDF, SH
 
 from posgraph import checks
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES
 from posgraph.namespaces import PG
-
-from conftest import EXAMPLES
 
 VALID = sorted((EXAMPLES / "valid").glob("*.ttl"))
 INVALID = sorted((EXAMPLES / "invalid").glob("*.ttl"))
@@ -32,12 +31,14 @@ def test_every_path_exists_and_every_term_is_documented(validator):
 def test_check_shapes_reports_an_undeclared_path_and_a_missing_message(validator):
     shapes = rdflib.Graph()
     shapes += validator.shapes
-    shapes.parse(data="""
+    shapes.parse(
+        data="""
         @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix pgsh: <https://w3id.org/posgraph/shapes#> .
         @prefix pg: <https://w3id.org/posgraph/ns#> .
         pgsh:Extra a sh:NodeShape ; sh:targetClass pg:Position ; sh:severity sh:Violation ; sh:property pgsh:Extra-x .
         pgsh:Extra-x a sh:PropertyShape ; sh:path pg:notInTheOntology ; sh:severity sh:Violation .""",
-                 format="turtle")
+        format="turtle",
+    )
     problems = checks.check_shapes(shapes, validator.ontology)
     assert any("pg:notInTheOntology" in p or "notInTheOntology" in p for p in problems)
     assert any("pgsh:Extra has no sh:message" in p for p in problems)
@@ -50,7 +51,9 @@ def test_check_ontology_reports_an_undocumented_class(validator):
     ontology.add((PG.Orphan, RDF.type, OWL.Class))
     problems = checks.check_ontology(ontology)
     assert "ontology: pg:Orphan has no rdfs:label" in problems
-    assert checks.check_shapes(validator.shapes, ontology) == ["shapes: class pg:Orphan has no node shape (sh:targetClass)"]
+    assert checks.check_shapes(validator.shapes, ontology) == [
+        "shapes: class pg:Orphan has no node shape (sh:targetClass)"
+    ]
 
 
 def test_saved_queries_parse_with_their_examples():

@@ -5,7 +5,6 @@ import socket
 
 import pytest
 import rdflib
-
 from conftest import EXAMPLES, POSGRAPH, posgraph_cli, start_server
 
 SEED = "data/seed.ttl"
@@ -35,9 +34,9 @@ def test_validate_non_conformant_exits_1_one_line_per_violation():
     path = EXAMPLES / "invalid" / "supersession.ttl"
     result = posgraph_cli("validate", str(path))
     assert result.returncode == 1
-    lines = [l for l in result.stdout.splitlines() if ": Violation: " in l]
+    lines = [line for line in result.stdout.splitlines() if ": Violation: " in line]
     assert len(lines) == 3
-    assert all("pgid:example/new property pg:supersedes value pgid:example/old" in l for l in lines)
+    assert all("pgid:example/new property pg:supersedes value pgid:example/old" in line for line in lines)
 
 
 def test_validate_formats():
@@ -74,8 +73,13 @@ def store(tmp_path):
 
 
 def _batches(env) -> int:
-    result = posgraph_cli("query", "PREFIX pg: <https://w3id.org/posgraph/ns#> "
-                                   "SELECT (COUNT(?b) AS ?n) WHERE { ?b a pg:Batch }", "--format", "csv", env=env)
+    result = posgraph_cli(
+        "query",
+        "PREFIX pg: <https://w3id.org/posgraph/ns#> SELECT (COUNT(?b) AS ?n) WHERE { ?b a pg:Batch }",
+        "--format",
+        "csv",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     return int(result.stdout.splitlines()[1])
 
@@ -133,16 +137,18 @@ def test_query_saved_with_params_in_each_format(store):
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["issue", "issueLabel", "demand", "statedOn", "summary"]
     assert lines[-1] == "(4 rows)" and "pgi:territory" in table.stdout
-    as_csv = posgraph_cli("query", "demands-by-issue", "--param", "party=pgid:party/russia", "--format", "csv",
-                          env=store)
+    as_csv = posgraph_cli(
+        "query", "demands-by-issue", "--param", "party=pgid:party/russia", "--format", "csv", env=store
+    )
     assert as_csv.stdout.splitlines()[0] == "issue,issueLabel,demand,statedOn,summary"
     as_json = posgraph_cli("query", "demands-by-issue", "-p", "party=pgid:party/russia", "--format", "json", env=store)
     assert len(json.loads(as_json.stdout)["results"]["bindings"]) == 4
 
 
 def test_query_from_stdin_and_construct(store):
-    result = posgraph_cli("query", "-", env=store,
-                          input="CONSTRUCT WHERE { <https://w3id.org/posgraph/id/party/nato> ?p ?o }")
+    result = posgraph_cli(
+        "query", "-", env=store, input="CONSTRUCT WHERE { <https://w3id.org/posgraph/id/party/nato> ?p ?o }"
+    )
     assert result.returncode == 0
     graph = rdflib.Graph().parse(data=result.stdout, format="turtle")
     assert len(graph) >= 4
@@ -188,8 +194,15 @@ def test_serve_port_in_use_exits_3(tmp_path):
 
 
 def test_serve_missing_engine_binary_exits_3(tmp_path):
-    result = posgraph_cli("serve", "--port", "0", "--data-dir", str(tmp_path / "s"),
-                          env={"POSGRAPH_ENGINE_BINARY": str(tmp_path / "no-oxigraph")}, timeout=30)
+    result = posgraph_cli(
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(tmp_path / "s"),
+        env={"POSGRAPH_ENGINE_BINARY": str(tmp_path / "no-oxigraph")},
+        timeout=30,
+    )
     assert result.returncode == 3 and "not found" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -216,8 +229,9 @@ def test_cli_uses_the_engine_of_a_running_server(tmp_path):
         loaded = posgraph_cli("load", str(EXAMPLES / "valid" / "minimal-demand.ttl"), env=env)
         assert loaded.returncode == 0, loaded.stderr
         with srv.client() as client:
-            answer = client.get("/sparql", params={
-                "query": "ASK { <https://w3id.org/posgraph/id/example/d1> ?p ?o }"}).json()
+            answer = client.get(
+                "/sparql", params={"query": "ASK { <https://w3id.org/posgraph/id/example/d1> ?p ?o }"}
+            ).json()
         assert answer["boolean"] is True
     finally:
         srv.stop()
@@ -232,8 +246,11 @@ def test_posgraph_script_is_installed():
 def curated(tmp_path_factory):
     base = tmp_path_factory.mktemp("curated")
     srv = start_server(base / "store", base / "serve.log")
-    env = {"POSGRAPH_TOKENS_FILE": str(base / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(base / "audit.jsonl"),
-           "POSGRAPH_SERVER": srv.url}
+    env = {
+        "POSGRAPH_TOKENS_FILE": str(base / "tokens.json"),
+        "POSGRAPH_AUDIT_LOG": str(base / "audit.jsonl"),
+        "POSGRAPH_SERVER": srv.url,
+    }
     srv.env = env
     srv.curator = posgraph_cli("token", "create", "--role", "curator", "--name", "cleo", env=env).stdout.strip()
     srv.reviewer = posgraph_cli("token", "create", "--role", "reviewer", "--name", "remy", env=env).stdout.strip()
@@ -291,6 +308,7 @@ def test_reject_from_the_command_line(curated, tmp_path):
     other.write_text(BATCH.read_text().replace("85000", "70000"))
     submitted = posgraph_cli("submit", str(other), "--token", curated.curator, env=env)
     batch_id = submitted.stdout.split()[2].rstrip(":")
-    rejected = posgraph_cli("batches", "reject", batch_id, "--note", "unsourced figure", "--token", curated.reviewer,
-                            env=env)
+    rejected = posgraph_cli(
+        "batches", "reject", batch_id, "--note", "unsourced figure", "--token", curated.reviewer, env=env
+    )
     assert rejected.returncode == 0 and "rejected  by remy: unsourced figure" in rejected.stdout

@@ -6,18 +6,19 @@ import subprocess
 
 import pytest
 import rdflib
+from conftest import ROOT
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import CSV, JSON, POST, TURTLE, SPARQLWrapper
-
-from conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
 DEMANDS = """PREFIX pg: <https://w3id.org/posgraph/ns#>
 SELECT ?issue WHERE { ?d a pg:Demand ; pg:heldBy <https://w3id.org/posgraph/id/party/russia> ; pg:concerns ?issue }
 ORDER BY ?issue"""
-ISSUES = ["https://w3id.org/posgraph/issue/" + i for i in
-          ("armed-forces-size", "language-identity", "neutrality-alliances", "territory")]
+ISSUES = [
+    "https://w3id.org/posgraph/issue/" + i
+    for i in ("armed-forces-size", "language-identity", "neutrality-alliances", "territory")
+]
 NATO = "CONSTRUCT WHERE { <https://w3id.org/posgraph/id/party/nato> ?p ?o }"
 
 
@@ -62,7 +63,8 @@ def test_rdflib_sparqlstore(server):
     assert len(constructed) == 6
     label = rdflib.URIRef("http://www.w3.org/2004/02/skos/core#prefLabel")
     assert rdflib.Literal("NATO", lang="en") in set(
-        graph.objects(rdflib.URIRef("https://w3id.org/posgraph/id/party/nato"), label))
+        graph.objects(rdflib.URIRef("https://w3id.org/posgraph/id/party/nato"), label)
+    )
 
 
 def _comunica():
@@ -73,8 +75,12 @@ def _comunica():
 
 
 def _run_comunica(server, query, media_type):
-    result = subprocess.run([_comunica(), f"sparql@{server.url}/sparql", query, "-t", media_type],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [_comunica(), f"sparql@{server.url}/sparql", query, "-t", media_type],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from posgraph.config import PROJECT_FILES, load_settings
 from posgraph.errors import ConfigError
@@ -28,7 +29,7 @@ def test_bad_value_names_the_variable(monkeypatch):
 
 def test_settings_are_frozen():
     settings = load_settings()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         settings.port = 1  # type: ignore[misc]
 
 

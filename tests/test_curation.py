@@ -1,6 +1,7 @@
 """Loading files as accepted batches with provenance, against a real engine."""
 
 import pytest
+from conftest import EXAMPLES, run
 
 from posgraph import curation
 from posgraph.config import PROJECT_FILES
@@ -8,8 +9,6 @@ from posgraph.engine import Engine
 from posgraph.errors import NotConformant, RdfSyntaxError
 from posgraph.namespaces import batch_iri
 from posgraph.supervisor import ManagedEngine
-
-from conftest import EXAMPLES, run
 
 MINIMAL = EXAMPLES / "valid" / "minimal-demand.ttl"
 
@@ -19,6 +18,7 @@ def _count(engine_url: str, query: str) -> int:
         async with Engine(engine_url) as engine:
             rows = await engine.select(query)
             return int(rows[0]["n"])
+
     return run(go())
 
 
@@ -26,6 +26,7 @@ def _load(url, validator, paths, **kwargs):
     async def go():
         async with Engine(url) as engine:
             return await curation.load_batch(engine, validator, curation.read_files(paths), **kwargs)
+
     return run(go())
 
 
@@ -34,22 +35,36 @@ def test_a_batch_lands_in_its_graph_and_the_default_graph_with_provenance(empty_
     assert not result.already_loaded and result.triples == 32
     graph = result.batch_iri
     assert _count(empty_engine.url, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}") == 32
-    assert _count(empty_engine.url, """PREFIX pg: <https://w3id.org/posgraph/ns#>
-        SELECT (COUNT(*) AS ?n) { ?d a pg:Demand ; pg:heldBy ?p }""") == 1
-    assert _count(empty_engine.url, f"""PREFIX pg: <https://w3id.org/posgraph/ns#>
+    assert (
+        _count(
+            empty_engine.url,
+            """PREFIX pg: <https://w3id.org/posgraph/ns#>
+        SELECT (COUNT(*) AS ?n) { ?d a pg:Demand ; pg:heldBy ?p }""",
+        )
+        == 1
+    )
+    assert (
+        _count(
+            empty_engine.url,
+            f"""PREFIX pg: <https://w3id.org/posgraph/ns#>
         PREFIX prov: <http://www.w3.org/ns/prov#> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
         SELECT (COUNT(*) AS ?n) {{ <{graph}> a pg:Batch ; pg:batchState pg:accepted ; pg:tripleCount 32 ;
             pg:shapesVersion "0.1.0" ; prov:generatedAtTime ?t ;
             prov:hadPrimarySource <https://w3id.org/posgraph/id/example/src> ;
-            prov:wasAttributedTo [ rdfs:label "Alice Curator" ] }}""") == 1
+            prov:wasAttributedTo [ rdfs:label "Alice Curator" ] }}""",
+        )
+        == 1
+    )
 
 
 def test_the_same_content_is_recognised_and_not_loaded_twice(empty_engine, validator):
     first = _load(empty_engine.url, validator, [MINIMAL], curator="a")
     second = _load(empty_engine.url, validator, [MINIMAL], curator="b")
     assert second.already_loaded and second.batch_id == first.batch_id
-    assert _count(empty_engine.url, "PREFIX pg: <https://w3id.org/posgraph/ns#> "
-                                    "SELECT (COUNT(*) AS ?n) { ?b a pg:Batch }") == 1
+    assert (
+        _count(empty_engine.url, "PREFIX pg: <https://w3id.org/posgraph/ns#> SELECT (COUNT(*) AS ?n) { ?b a pg:Batch }")
+        == 1
+    )
 
 
 def test_a_non_conformant_batch_writes_nothing(empty_engine, validator):
@@ -68,24 +83,32 @@ def test_a_syntax_error_in_any_file_reads_nothing(tmp_path):
 
 
 def test_skipping_validation_loads_data_the_shapes_would_refuse(empty_engine, validator):
-    result = _load(empty_engine.url, validator, [EXAMPLES / "invalid" / "moves.ttl"], curator="bulk",
-                   validate=False)
+    result = _load(empty_engine.url, validator, [EXAMPLES / "invalid" / "moves.ttl"], curator="bulk", validate=False)
     assert result.report is None and result.triples > 0
 
 
 def test_bootstrap_loads_ontology_and_seed_once(empty_engine, validator):
     async def go():
         async with Engine(empty_engine.url) as engine:
-            first = await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files,
-                                                       PROJECT_FILES.seed_files)
-            second = await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files,
-                                                        PROJECT_FILES.seed_files)
+            first = await curation.ensure_bootstrapped(
+                engine, validator, PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files
+            )
+            second = await curation.ensure_bootstrapped(
+                engine, validator, PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files
+            )
             return first, second
+
     first, second = run(go())
     assert first == ["ontology", "seed (317 triples)"] and second == []
     assert _count(empty_engine.url, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{batch_iri('seed')}> {{ ?s ?p ?o }} }}") == 317
-    assert _count(empty_engine.url, """PREFIX owl: <http://www.w3.org/2002/07/owl#>
-        SELECT (COUNT(*) AS ?n) { <https://w3id.org/posgraph/ns> owl:versionInfo ?v }""") == 1
+    assert (
+        _count(
+            empty_engine.url,
+            """PREFIX owl: <http://www.w3.org/2002/07/owl#>
+        SELECT (COUNT(*) AS ?n) { <https://w3id.org/posgraph/ns> owl:versionInfo ?v }""",
+        )
+        == 1
+    )
 
 
 def test_upload_progress_is_reported(empty_engine, validator):
@@ -117,8 +140,10 @@ def test_killing_the_engine_mid_publish_leaves_before_or_after_never_between(tmp
     def publish():
         async def go():
             async with Engine(managed.url, timeout=120) as engine:
-                return await curation.load_batch(engine, validator, files, curator="bulk", validate=False,
-                                                 batch_id="big")
+                return await curation.load_batch(
+                    engine, validator, files, curator="bulk", validate=False, batch_id="big"
+                )
+
         try:
             outcome["result"] = run(go())
         except Exception as exc:  # the engine died under it
@@ -135,10 +160,14 @@ def test_killing_the_engine_mid_publish_leaves_before_or_after_never_between(tmp
             time.sleep(0.1)
         assert managed.restarts == 1, "the engine did not come back"
         default = _count(managed.url, "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://example.org/p> ?o }")
-        graph = _count(managed.url, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/posgraph/id/batch/big> "
-                                    "{ ?s ?p ?o } }")
-        described = _count(managed.url, "SELECT (COUNT(*) AS ?n) WHERE { <https://w3id.org/posgraph/id/batch/big> "
-                                         "<https://w3id.org/posgraph/ns#batchState> ?s }")
+        graph = _count(
+            managed.url, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/posgraph/id/batch/big> { ?s ?p ?o } }"
+        )
+        described = _count(
+            managed.url,
+            "SELECT (COUNT(*) AS ?n) WHERE { <https://w3id.org/posgraph/id/batch/big> "
+            "<https://w3id.org/posgraph/ns#batchState> ?s }",
+        )
         assert (default, graph, described) in {(0, 0, 0), (n, n, 1)}
         if "result" in outcome:  # the engine answered before it died: then it must all be there
             assert (default, graph, described) == (n, n, 1)

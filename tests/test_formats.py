@@ -42,21 +42,14 @@ def test_invalid_utf8_is_a_syntax_error_not_a_crash():
 
 
 def test_conversion_keeps_literals_equal_to_rdflibs_own():
-    data = '''@prefix ex: <http://example.org/> .
-    ex:a ex:s "plain" ; ex:l "chat"@fr ; ex:d "2025-07"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> ; ex:b [ ex:c 1 ] .'''
+    data = """@prefix ex: <http://example.org/> .
+    ex:a ex:s "plain" ; ex:l "chat"@fr ; ex:b [ ex:c 1 ] ;
+        ex:d "2025-07"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> ."""
     graph = formats.to_rdflib_graph(formats.read_quads(data.encode(), TURTLE, "t"))
     reference = rdflib.Graph().parse(data=data, format="turtle")
     assert isomorphic(graph, reference)
     assert rdflib.Literal("plain") in set(graph.objects())
     assert rdflib.Literal("2025-07", datatype=XSD.gYearMonth) in set(graph.objects())
-
-
-def test_dataset_keeps_named_graphs_apart():
-    quads = formats.read_quads(b'<http://a> <http://b> <http://c> <http://g> .\n<http://a> <http://b> <http://d> .\n',
-                               formats.format_for_path("x.nq"), "x.nq")
-    ds = formats.to_rdflib_dataset(quads)
-    assert len(ds.graph(rdflib.URIRef("http://g"))) == 1
-    assert len(ds.default_graph) == 1
 
 
 def test_content_hash_ignores_blank_node_labels_and_order():
@@ -69,7 +62,9 @@ def test_content_hash_ignores_blank_node_labels_and_order():
 
 
 def test_serialize_quads_to_a_triple_format_keeps_the_default_graph_only():
-    quads = [ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://b"), ox.Literal("x"), ox.NamedNode("http://g")),
-             ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://b"), ox.Literal("y"), ox.DefaultGraph())]
+    quads = [
+        ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://b"), ox.Literal("x"), ox.NamedNode("http://g")),
+        ox.Quad(ox.NamedNode("http://a"), ox.NamedNode("http://b"), ox.Literal("y"), ox.DefaultGraph()),
+    ]
     out = formats.serialize_quads(quads, formats.format_for_path("x.nt")).decode()
     assert '"y"' in out and '"x"' not in out

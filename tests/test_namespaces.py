@@ -16,5 +16,4 @@ def test_compact_iri_prefers_the_longest_namespace():
 
 def test_sparql_prologue_declares_the_asked_prefixes():
     text = sparql_prologue(("pg", "skos"))
-    assert text == ("PREFIX pg: <https://w3id.org/posgraph/ns#>\n"
-                    "PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n")
+    assert text == ("PREFIX pg: <https://w3id.org/posgraph/ns#>\nPREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n")

@@ -2,14 +2,12 @@
 
 import json
 
-import pytest
+from conftest import EXAMPLES, run
 
 from posgraph import curation, research
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
-
-from conftest import EXAMPLES, run
 
 
 def _saved_rows(url, name, **params):
@@ -17,6 +15,7 @@ def _saved_rows(url, name, **params):
         async with Engine(url) as engine:
             answer = await research.run_saved(engine, Catalog.from_dir(PROJECT_FILES.queries_dir), name, params)
             return json.loads(answer.content)["results"]["bindings"]
+
     return run(go())
 
 
@@ -46,8 +45,13 @@ def test_golden_ukraines_positions_in_july(seeded_engine):
         (PGID + "position/ua-2025-07-19-talks-offer", "Offer"),
     ]
     issues = {r[0] for r in _values(rows, "issue")}
-    assert issues == {PGI + "talks", PGI + "ceasefire", PGI + "prisoner-exchange", PGI + "deported-children",
-                      PGI + "leaders-meeting"}
+    assert issues == {
+        PGI + "talks",
+        PGI + "ceasefire",
+        PGI + "prisoner-exchange",
+        PGI + "deported-children",
+        PGI + "leaders-meeting",
+    }
 
 
 def test_golden_positions_date_range_respects_precision(seeded_engine):
@@ -55,27 +59,44 @@ def test_golden_positions_date_range_respects_precision(seeded_engine):
     rows = _saved_rows(seeded_engine.url, "positions", party="pgid:party/united-states", to="2025-03")
     assert _values(rows, "position", "statedOn") == [
         (PGID + "position/us-2025-unconditional-ceasefire-first", "2025"),
-        (PGID + "position/us-2025-unconditional-ceasefire-first", "2025")]  # two issues
-    rows = _saved_rows(seeded_engine.url, "positions", party="pgid:party/ukraine", issue="pgi:leaders-meeting",
-                       to="2025-06")
+        (PGID + "position/us-2025-unconditional-ceasefire-first", "2025"),
+    ]  # two issues
+    rows = _saved_rows(
+        seeded_engine.url, "positions", party="pgid:party/ukraine", issue="pgi:leaders-meeting", to="2025-06"
+    )
     assert _values(rows, "position") == [(PGID + "position/ua-2025-05-leaders-meeting",)]
 
 
 def test_golden_issue_counts(seeded_engine):
     rows = _saved_rows(seeded_engine.url, "issues")
     counts = {row["issue"]["value"].rsplit("/", 1)[1]: int(row["positions"]["value"]) for row in rows}
-    assert counts == {"armed-forces-size": 1, "ceasefire": 3, "elections": 0, "peace-settlement": 2, "talks": 2,
-                      "deported-children": 1, "language-identity": 1, "leaders-meeting": 3,
-                      "neutrality-alliances": 1, "prisoner-exchange": 2, "sanctions": 1,
-                      "security-guarantees": 0, "territory": 1}
+    assert counts == {
+        "armed-forces-size": 1,
+        "ceasefire": 3,
+        "elections": 0,
+        "peace-settlement": 2,
+        "talks": 2,
+        "deported-children": 1,
+        "language-identity": 1,
+        "leaders-meeting": 3,
+        "neutrality-alliances": 1,
+        "prisoner-exchange": 2,
+        "sanctions": 1,
+        "security-guarantees": 0,
+        "territory": 1,
+    }
 
 
 def test_golden_position_history_says_what_changed(seeded_engine):
     rows = _saved_rows(seeded_engine.url, "position-history", party="pgid:party/ukraine", issue="pgi:leaders-meeting")
     assert _values(rows, "statedOn", "position", "change", "supersedes") == [
         ("2025-05", PGID + "position/ua-2025-05-leaders-meeting", PG + "new", None),
-        ("2025-07-19", PGID + "position/ua-2025-07-19-leaders-meeting", PG + "reiterated",
-         PGID + "position/ua-2025-05-leaders-meeting"),
+        (
+            "2025-07-19",
+            PGID + "position/ua-2025-07-19-leaders-meeting",
+            PG + "reiterated",
+            PGID + "position/ua-2025-05-leaders-meeting",
+        ),
     ]
 
 
@@ -94,31 +115,56 @@ def test_golden_state_of_play_on_a_date(seeded_engine):
     ]
     full = _saved_rows(seeded_engine.url, "state-of-play", date="2025-07-31")
     assert len(full) == 16
-    assert ("https://w3id.org/posgraph/id/party/russia", PGI + "territory",
-            PGID + "position/ru-2025-07-territory") in _values(full, "party", "issue", "position")
+    assert (
+        "https://w3id.org/posgraph/id/party/russia",
+        PGI + "territory",
+        PGID + "position/ru-2025-07-territory",
+    ) in _values(full, "party", "issue", "position")
 
 
 def test_golden_where_russia_and_ukraine_meet_or_collide(seeded_engine):
     rows = _saved_rows(seeded_engine.url, "meet-or-collide", a="pgid:party/russia", b="pgid:party/ukraine")
     assert _values(rows, "issue", "relation", "positionA", "positionB") == [
-        (PGI + "leaders-meeting", "faces", PGID + "position/ru-2025-05-rejects-leaders-meeting",
-         PGID + "position/ua-2025-07-19-leaders-meeting"),
-        (PGI + "leaders-meeting", "rejects", PGID + "position/ru-2025-05-rejects-leaders-meeting",
-         PGID + "position/ua-2025-05-leaders-meeting"),
-        (PGI + "prisoner-exchange", "agreed", PGID + "position/ru-ua-2025-06-exchange-of-bodies",
-         PGID + "position/ru-ua-2025-06-exchange-of-bodies"),
-        (PGI + "prisoner-exchange", "faces", PGID + "position/ru-ua-2025-06-exchange-of-bodies",
-         PGID + "position/ua-2025-07-19-talks-offer"),
-        (PGI + "talks", "responds", PGID + "position/ru-2025-07-offer-received",
-         PGID + "position/ua-2025-07-19-talks-offer"),
+        (
+            PGI + "leaders-meeting",
+            "faces",
+            PGID + "position/ru-2025-05-rejects-leaders-meeting",
+            PGID + "position/ua-2025-07-19-leaders-meeting",
+        ),
+        (
+            PGI + "leaders-meeting",
+            "rejects",
+            PGID + "position/ru-2025-05-rejects-leaders-meeting",
+            PGID + "position/ua-2025-05-leaders-meeting",
+        ),
+        (
+            PGI + "prisoner-exchange",
+            "agreed",
+            PGID + "position/ru-ua-2025-06-exchange-of-bodies",
+            PGID + "position/ru-ua-2025-06-exchange-of-bodies",
+        ),
+        (
+            PGI + "prisoner-exchange",
+            "faces",
+            PGID + "position/ru-ua-2025-06-exchange-of-bodies",
+            PGID + "position/ua-2025-07-19-talks-offer",
+        ),
+        (
+            PGI + "talks",
+            "responds",
+            PGID + "position/ru-2025-07-offer-received",
+            PGID + "position/ua-2025-07-19-talks-offer",
+        ),
     ]
 
 
 def test_meet_or_collide_reports_numeric_gaps(fresh_engine, validator):
     async def load():
         async with Engine(fresh_engine.url) as engine:
-            await curation.load_batch(engine, validator,
-                                      curation.read_files([EXAMPLES / "valid" / "army-size-gap.ttl"]), curator="t")
+            await curation.load_batch(
+                engine, validator, curation.read_files([EXAMPLES / "valid" / "army-size-gap.ttl"]), curator="t"
+            )
+
     run(load())
     rows = _saved_rows(fresh_engine.url, "meet-or-collide", a="pgid:example/a", b="pgid:example/b")
     assert _values(rows, "issue", "relation", "valueA", "valueB", "gap") == [
@@ -130,15 +176,25 @@ def test_meet_or_collide_reports_numeric_gaps(fresh_engine, validator):
 def test_golden_conditional_positions(seeded_engine):
     rows = _saved_rows(seeded_engine.url, "conditional-positions")
     assert _values(rows, "position", "conditioned", "conditionType", "requires", "requiredWording") == [
-        (PGID + "position/us-2025-unconditional-ceasefire-first", PGID + "term/us-2025-settlement-talks",
-         PG + "sequencing", PGID + "term/us-2025-unconditional-ceasefire", "an unconditional ceasefire")]
+        (
+            PGID + "position/us-2025-unconditional-ceasefire-first",
+            PGID + "term/us-2025-settlement-talks",
+            PG + "sequencing",
+            PGID + "term/us-2025-unconditional-ceasefire",
+            "an unconditional ceasefire",
+        )
+    ]
 
 
 def test_golden_who_said_what(seeded_engine):
     rows = _saved_rows(seeded_engine.url, "who-said-what", person="pgid:person/peskov")
     assert sorted(_values(rows, "speakerName", "statedOn", "quote")) == [
-        ("Dmitry Peskov", "2025-07-20", "President Putin has repeatedly spoken of his desire to bring the Ukrainian "
-                                        "settlement to a peaceful conclusion as soon as possible"),
+        (
+            "Dmitry Peskov",
+            "2025-07-20",
+            "President Putin has repeatedly spoken of his desire to bring the Ukrainian "
+            "settlement to a peaceful conclusion as soon as possible",
+        ),
         ("Dmitry Peskov", "2025-07-20", "This is a long process, it requires effort, and it is not easy."),
         ("Dmitry Peskov", "2025-07-20", "the main thing for us is to achieve our goals"),
     ]
@@ -150,8 +206,13 @@ def test_golden_who_said_what(seeded_engine):
 def test_golden_negotiation_rounds(seeded_engine):
     rows = _saved_rows(seeded_engine.url, "negotiation-rounds", party="pgid:party/united-states")
     assert _values(rows, "round", "startDate", "mediator", "results") == [
-        (PGID + "event/2025-06-istanbul-round-2", "2025-06", PGID + "party/united-states",
-         PGID + "position/ru-ua-2025-06-exchange-of-bodies")]
+        (
+            PGID + "event/2025-06-istanbul-round-2",
+            "2025-06",
+            PGID + "party/united-states",
+            PGID + "position/ru-ua-2025-06-exchange-of-bodies",
+        )
+    ]
     rows = _saved_rows(seeded_engine.url, "negotiation-rounds")
     assert [r[0] for r in _values(rows, "label")] == ["Istanbul talks, first round", "Istanbul talks, second round"]
     assert sorted(rows[0]["participants"]["value"].split()) == [PGID + "party/russia", PGID + "party/ukraine"]
@@ -160,5 +221,7 @@ def test_golden_negotiation_rounds(seeded_engine):
 def test_golden_quiet_issues(seeded_engine):
     rows = _saved_rows(seeded_engine.url, "quiet-issues", since="2025-07-20")
     assert _values(rows, "issue", "lastMoved") == [
-        (PGI + "deported-children", "2025-07-19"), (PGI + "leaders-meeting", "2025-07-19"),
-        (PGI + "prisoner-exchange", "2025-07-19")]
+        (PGI + "deported-children", "2025-07-19"),
+        (PGI + "leaders-meeting", "2025-07-19"),
+        (PGI + "prisoner-exchange", "2025-07-19"),
+    ]

@@ -12,8 +12,15 @@ from posgraph.supervisor import RUNTIME_FILE, ManagedEngine, find_engine_binary
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.post(url + "/query", data={"query": "ASK {}"}, timeout=2,
-                          headers={"Accept": "application/sparql-results+json"}).status_code == 200
+        return (
+            httpx.post(
+                url + "/query",
+                data={"query": "ASK {}"},
+                timeout=2,
+                headers={"Accept": "application/sparql-results+json"},
+            ).status_code
+            == 200
+        )
     except httpx.HTTPError:
         return False
 

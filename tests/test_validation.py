@@ -15,13 +15,17 @@ def test_seed_conforms_with_exactly_the_missing_figure_warning(validator):
     report = seed_report(validator)
     assert report.conforms
     assert [(r.severity, r.shape, r.focus_node) for r in report.results] == [
-        ("Warning", "pgsh:ArmedForcesTerm-quantity", "[pg:hasTerm of pgid:position/ru-2025-07-army-cap]")]
+        ("Warning", "pgsh:ArmedForcesTerm-quantity", "[pg:hasTerm of pgid:position/ru-2025-07-army-cap]")
+    ]
 
 
 def test_results_name_node_property_value_message_and_hint(validator):
-    graph = rdflib.Graph().parse(data="""
+    graph = rdflib.Graph().parse(
+        data="""
         @prefix pg: <https://w3id.org/posgraph/ns#> .
-        <https://w3id.org/posgraph/id/position/x> a pg:Demand ; pg:confidence 80 .""", format="turtle")
+        <https://w3id.org/posgraph/id/position/x> a pg:Demand ; pg:confidence 80 .""",
+        format="turtle",
+    )
     report = validator.validate(graph)
     assert not report.conforms
     by_shape = {r.shape: r for r in report.results}
@@ -31,14 +35,18 @@ def test_results_name_node_property_value_message_and_hint(validator):
     assert confidence.value == '"80"^^xsd:integer'
     assert "between 0 and 1" in confidence.message
     assert confidence.hint and "0.8" in confidence.hint
-    assert {"pgsh:Position-heldBy", "pgsh:Position-statedOn", "pgsh:Position-concerns",
-            "pgsh:Position-source"} <= set(by_shape)
+    assert {"pgsh:Position-heldBy", "pgsh:Position-statedOn", "pgsh:Position-concerns", "pgsh:Position-source"} <= set(
+        by_shape
+    )
 
 
 def test_report_formats(validator):
-    graph = rdflib.Graph().parse(data="""
+    graph = rdflib.Graph().parse(
+        data="""
         @prefix pg: <https://w3id.org/posgraph/ns#> .
-        <https://w3id.org/posgraph/id/x> a pg:Quantity .""", format="turtle")
+        <https://w3id.org/posgraph/id/x> a pg:Quantity .""",
+        format="turtle",
+    )
     report = validator.validate(graph)
     doc = json.loads(report.to_json())
     assert doc["conforms"] is False and doc["violations"] == 1

@@ -19,8 +19,12 @@ class AuditLog:
 
     def record(self, actor: str, action: str, **detail: Any) -> dict:
         """Append one record and return it."""
-        entry = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "actor": actor,
-                 "action": action, **detail}
+        entry = {
+            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "actor": actor,
+            "action": action,
+            **detail,
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -36,8 +36,11 @@ _KINDS = ("select", "ask", "construct", "describe")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_DATE_FORMS = ((re.compile(r"^\d{4}-\d{2}-\d{2}$"), XSD.date), (re.compile(r"^\d{4}-\d{2}$"), XSD.gYearMonth),
-               (re.compile(r"^\d{4}$"), XSD.gYear))
+_DATE_FORMS = (
+    (re.compile(r"^\d{4}-\d{2}-\d{2}$"), XSD.date),
+    (re.compile(r"^\d{4}-\d{2}$"), XSD.gYearMonth),
+    (re.compile(r"^\d{4}$"), XSD.gYear),
+)
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,9 @@ class SavedQuery:
         known = {p.name: p for p in self.params}
         for name in values:
             if name not in known:
-                raise InvalidParameter(name, f"query {self.name!r} has no such parameter "
-                                             f"(it takes: {', '.join(known) or 'none'})")
+                raise InvalidParameter(
+                    name, f"query {self.name!r} has no such parameter (it takes: {', '.join(known) or 'none'})"
+                )
         terms: list[str] = []
         for param in self.params:
             raw = values.get(param.name)
@@ -127,10 +131,17 @@ class SavedQuery:
 
     def describe(self) -> dict:
         """Return the header as JSON-ready data (for listings)."""
-        return {"name": self.name, "kind": self.kind, "summary": self.summary, "description": self.description,
-                "parameters": [{"name": p.name, "type": p.type, "required": p.required,
-                                "description": p.description} for p in self.params],
-                "examples": list(self.examples)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "summary": self.summary,
+            "description": self.description,
+            "parameters": [
+                {"name": p.name, "type": p.type, "required": p.required, "description": p.description}
+                for p in self.params
+            ],
+            "examples": list(self.examples),
+        }
 
     @classmethod
     def parse(cls, name: str, text: str) -> "SavedQuery":
@@ -149,15 +160,26 @@ class SavedQuery:
         if params and VALUES_MARKER not in text:
             raise ValueError(f"{name}: declares parameters but has no {VALUES_MARKER} line")
         examples = tuple(dict(pair.split("=", 1) for pair in spec.split()) for spec in header.get("example", []))
-        return cls(name=name, kind=kind, summary=header["summary"][0],
-                   description=" ".join(header.get("description", [])), params=params, examples=examples, text=text)
+        return cls(
+            name=name,
+            kind=kind,
+            summary=header["summary"][0],
+            description=" ".join(header.get("description", [])),
+            params=params,
+            examples=examples,
+            text=text,
+        )
 
 
 def _parse_param(query: str, spec: str) -> Param:
     head, _, description = spec.partition("—")
     words = head.split()
-    if len(words) != 3 or not _NAME.match(words[0]) or words[1] not in PARAM_TYPES \
-            or words[2] not in ("required", "optional"):
+    if (
+        len(words) != 3
+        or not _NAME.match(words[0])
+        or words[1] not in PARAM_TYPES
+        or words[2] not in ("required", "optional")
+    ):
         raise ValueError(f"{query}: bad '#+ param: {spec}' (want: NAME TYPE required|optional — description)")
     return Param(words[0], words[1], words[2] == "required", description.strip())
 
@@ -171,8 +193,12 @@ class Catalog:
     @classmethod
     def from_dir(cls, directory: Path) -> "Catalog":
         """Load every ``*.rq`` in ``directory``; raises ValueError for a malformed header."""
-        return cls({p.stem: SavedQuery.parse(p.stem, p.read_text(encoding="utf-8"))
-                    for p in sorted(Path(directory).glob("*.rq"))})
+        return cls(
+            {
+                p.stem: SavedQuery.parse(p.stem, p.read_text(encoding="utf-8"))
+                for p in sorted(Path(directory).glob("*.rq"))
+            }
+        )
 
     def __iter__(self):
         return iter(self._queries.values())

@@ -23,8 +23,17 @@ from posgraph.errors import PosgraphError
 from posgraph.namespaces import PG
 from posgraph.validation import Validator
 
-__all__ = ["check_ontology", "check_shapes", "check_context", "check_queries", "check_examples", "expected_results",
-           "check_all", "tripped_shapes", "shapes_that_must_be_tripped"]
+__all__ = [
+    "check_ontology",
+    "check_shapes",
+    "check_context",
+    "check_queries",
+    "check_examples",
+    "expected_results",
+    "check_all",
+    "tripped_shapes",
+    "shapes_that_must_be_tripped",
+]
 
 _PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property)
 _TRIPS = re.compile(r"^#\s*trips:\s*(\S+)\s+(.+?)\s*$")
@@ -85,8 +94,10 @@ def check_shapes(shapes: rdflib.Graph, ontology: rdflib.Graph) -> list[str]:
     for shape, path in shapes.subject_objects(SH.path):
         for prop in _paths(shapes, path):
             if prop not in declared and prop != RDF.type:
-                problems.append(f"shapes: {shape.n3(shapes.namespace_manager)} constrains {prop}, "
-                                "which the ontology does not declare")
+                problems.append(
+                    f"shapes: {shape.n3(shapes.namespace_manager)} constrains {prop}, "
+                    "which the ontology does not declare"
+                )
     for shape in sorted(_named_shapes(shapes)):
         name = shape.n3(shapes.namespace_manager)
         if isinstance(shape, rdflib.BNode):
@@ -122,8 +133,11 @@ def check_context(ontology: rdflib.Graph, context: dict) -> list[str]:
     declared = set(ontology.subjects(RDF.type, OWL.Class))
     for kind in _PROPERTY_TYPES:
         declared |= set(ontology.subjects(RDF.type, kind))
-    return [f"context: no term for {_local(term)}" for term in sorted(declared)
-            if str(term).startswith(str(PG)) and str(term) not in mapped]
+    return [
+        f"context: no term for {_local(term)}"
+        for term in sorted(declared)
+        if str(term).startswith(str(PG)) and str(term) not in mapped
+    ]
 
 
 def check_queries(catalog: Catalog) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import functools
 import io
 import json
@@ -26,8 +25,7 @@ from posgraph.catalog import Catalog
 from posgraph.checks import check_all
 from posgraph.config import PROJECT_FILES, Settings, load_settings
 from posgraph.engine import Engine, term_from_json
-from posgraph.errors import (BadInput, ConfigError, EngineError, EngineStartError, NotConformant, NotFound,
-                             PosgraphError)
+from posgraph.errors import BadInput, ConfigError, EngineError, EngineStartError, NotConformant, NotFound, PosgraphError
 from posgraph.namespaces import compact_iri
 from posgraph.supervisor import RUNTIME_FILE, ManagedEngine
 from posgraph.tokens import ROLES, TokenStore
@@ -94,8 +92,9 @@ def _engine_url(settings: Settings) -> Iterator[str]:
         if url and asyncio.run(_ping(url)):
             yield url
             return
-    managed = ManagedEngine(settings.data_dir, binary=settings.engine_binary,
-                            start_timeout=settings.engine_start_timeout)
+    managed = ManagedEngine(
+        settings.data_dir, binary=settings.engine_binary, start_timeout=settings.engine_start_timeout
+    )
     managed.start()
     try:
         if settings.seed:
@@ -112,8 +111,9 @@ async def _ping(url: str) -> bool:
 
 async def _bootstrap(url: str, settings: Settings) -> list[str]:
     async with Engine(url, timeout=settings.query_timeout) as engine:
-        return await curation.ensure_bootstrapped(engine, _validator(), PROJECT_FILES.ontology_files,
-                                                  PROJECT_FILES.seed_files, seed=settings.seed)
+        return await curation.ensure_bootstrapped(
+            engine, _validator(), PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files, seed=settings.seed
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,8 +124,9 @@ def cli(verbose: bool) -> None:
 
     Settings come from POSGRAPH_* environment variables (see the README); options override them.
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- serve
@@ -135,15 +136,21 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise EngineStartError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
-                                   "(is another server running? choose another --port)") from None
+            raise EngineStartError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                "(is another server running? choose another --port)"
+            ) from None
 
 
 @cli.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1, or POSGRAPH_HOST).")
 @click.option("--port", type=int, default=None, help="Port to bind (default 8000, or POSGRAPH_PORT).")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Store directory of the managed engine (default var/store, or POSGRAPH_DATA_DIR).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Store directory of the managed engine (default var/store, or POSGRAPH_DATA_DIR).",
+)
 @_handled
 def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     """Start the engine (unless POSGRAPH_ENGINE_URL names one), load the seed data into an empty store, and
@@ -158,8 +165,12 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
 
     def start(directory: Path) -> str:
         # The engine's own timeout stops a query posgraph has already given up on (the client got a 504).
-        engine = ManagedEngine(directory, binary=settings.engine_binary, start_timeout=settings.engine_start_timeout,
-                               query_timeout_s=math.ceil(settings.query_timeout))
+        engine = ManagedEngine(
+            directory,
+            binary=settings.engine_binary,
+            start_timeout=settings.engine_start_timeout,
+            query_timeout_s=math.ceil(settings.query_timeout),
+        )
         url = engine.start()
         managed.append(engine)
         return url
@@ -172,12 +183,21 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
             if loaded:
                 click.echo(f"posgraph: loaded {', '.join(loaded)}", err=True)
         except EngineError as exc:  # an external engine not up yet: /health says 503 until it is
-            click.echo(f"posgraph: warning: engine at {url} not ready ({exc.message}); "
-                       "the seed is loaded on the next start", err=True)
-        click.echo(f"posgraph: serving on http://{settings.host}:{settings.port} (engine {url}, staging "
-                   f"{staging_url})", err=True)
-        uvicorn.run(create_app(settings, engine_url=url, staging_url=staging_url), host=settings.host,
-                    port=settings.port, log_level="info", access_log=False)
+            click.echo(
+                f"posgraph: warning: engine at {url} not ready ({exc.message}); the seed is loaded on the next start",
+                err=True,
+            )
+        click.echo(
+            f"posgraph: serving on http://{settings.host}:{settings.port} (engine {url}, staging {staging_url})",
+            err=True,
+        )
+        uvicorn.run(
+            create_app(settings, engine_url=url, staging_url=staging_url),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=False,
+        )
     finally:
         for engine in managed:
             engine.stop()
@@ -185,10 +205,19 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
 
 # ---------------------------------------------------------------------------------------------- validate / load
 # ---------------------------------------------------------------------------------------------- talking to a server
-_SERVER = click.option("--server", envvar="POSGRAPH_SERVER", default="http://127.0.0.1:8000", show_default=True,
-                       help="Base URL of a running posgraph (or POSGRAPH_SERVER).")
-_TOKEN = click.option("--token", envvar="POSGRAPH_TOKEN", default=None,
-                      help="Bearer token (or POSGRAPH_TOKEN); see `posgraph token create`.")
+_SERVER = click.option(
+    "--server",
+    envvar="POSGRAPH_SERVER",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Base URL of a running posgraph (or POSGRAPH_SERVER).",
+)
+_TOKEN = click.option(
+    "--token",
+    envvar="POSGRAPH_TOKEN",
+    default=None,
+    help="Bearer token (or POSGRAPH_TOKEN); see `posgraph token create`.",
+)
 
 
 def _call(method: str, server: str, path: str, token: str | None = None, **kwargs) -> httpx.Response:
@@ -200,8 +229,9 @@ def _call(method: str, server: str, path: str, token: str | None = None, **kwarg
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        response = httpx.request(method, server.rstrip("/") + path, headers=headers, timeout=600, trust_env=False,
-                                 **kwargs)
+        response = httpx.request(
+            method, server.rstrip("/") + path, headers=headers, timeout=600, trust_env=False, **kwargs
+        )
     except httpx.HTTPError as exc:
         raise EngineError(f"no answer from {server}: {exc.__class__.__name__}") from None
     if response.status_code < 400:
@@ -231,10 +261,19 @@ def _print_report(report: ValidationReport, fmt: str, source: str) -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "turtle"]), default="text",
-              help="Report format: one line per result (text), flat JSON, or a sh:ValidationReport in Turtle.")
-@click.option("--against", metavar="URL", default=None,
-              help="A running posgraph: validate there, so references to its published data resolve.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "turtle"]),
+    default="text",
+    help="Report format: one line per result (text), flat JSON, or a sh:ValidationReport in Turtle.",
+)
+@click.option(
+    "--against",
+    metavar="URL",
+    default=None,
+    help="A running posgraph: validate there, so references to its published data resolve.",
+)
 @_handled
 def validate(files: tuple[Path, ...], fmt: str, against: str | None) -> None:
     """Validate FILES (together) against the posgraph shapes: offline, or in the context of a server's data.
@@ -245,12 +284,21 @@ def validate(files: tuple[Path, ...], fmt: str, against: str | None) -> None:
     if against:
         body = _nquads(files)
         accept = "text/turtle" if fmt == "turtle" else "application/json"
-        response = _call("POST", against, "/validate", content=body,
-                         headers={"Content-Type": "application/n-quads", "Accept": accept})
+        response = _call(
+            "POST",
+            against,
+            "/validate",
+            content=body,
+            headers={"Content-Type": "application/n-quads", "Accept": accept},
+        )
         if fmt == "turtle":
             click.echo(response.text)
-            conforms = "true" in {str(o) for o in rdflib.Graph().parse(data=response.text, format="turtle")
-                                  .objects(None, rdflib.URIRef("http://www.w3.org/ns/shacl#conforms"))}
+            conforms = "true" in {
+                str(o)
+                for o in rdflib.Graph()
+                .parse(data=response.text, format="turtle")
+                .objects(None, rdflib.URIRef("http://www.w3.org/ns/shacl#conforms"))
+            }
             sys.exit(EXIT_OK if conforms else EXIT_NOT_CONFORMANT)
         report = ValidationReport.from_dict(response.json())
     else:
@@ -267,8 +315,15 @@ def validate(files: tuple[Path, ...], fmt: str, against: str | None) -> None:
 @_handled
 def submit(files: tuple[Path, ...], label: str | None, server: str, token: str | None) -> None:
     """Submit FILES as one batch for review (a curator token). Exit 1 with the report if it does not conform."""
-    response = _call("POST", server, "/batches", token, content=_nquads(files),
-                     params={"label": label} if label else None, headers={"Content-Type": "application/n-quads"})
+    response = _call(
+        "POST",
+        server,
+        "/batches",
+        token,
+        content=_nquads(files),
+        params={"label": label} if label else None,
+        headers={"Content-Type": "application/n-quads"},
+    )
     batch = response.json()
     click.echo(f"submitted batch {batch['id']}: {batch['triples']} triples, awaiting review")
 
@@ -279,13 +334,18 @@ def batches() -> None:
 
 
 def _show(batch: dict) -> str:
-    lines = [f"batch {batch['id']}: {batch['state']}", f"  label     {batch.get('label')}",
-             f"  curator   {batch.get('curator')}   submitted {batch.get('submitted')}",
-             f"  triples   {batch.get('triples')}"]
+    lines = [
+        f"batch {batch['id']}: {batch['state']}",
+        f"  label     {batch.get('label')}",
+        f"  curator   {batch.get('curator')}   submitted {batch.get('submitted')}",
+        f"  triples   {batch.get('triples')}",
+    ]
     if batch.get("reviewer"):
         lines.append(f"  reviewer  {batch['reviewer']}")
-    lines += [f"  {h['time']}  {h['action']:<9} by {h['actor']}" + (f": {h['note']}" if h.get("note") else "")
-              for h in batch.get("history", [])]
+    lines += [
+        f"  {h['time']}  {h['action']:<9} by {h['actor']}" + (f": {h['note']}" if h.get("note") else "")
+        for h in batch.get("history", [])
+    ]
     return "\n".join(lines)
 
 
@@ -329,8 +389,9 @@ def batches_accept(batch_id: str, server: str, token: str | None) -> None:
 @_handled
 def batches_reject(batch_id: str, note: str | None, server: str, token: str | None) -> None:
     """Reject a batch (a reviewer token)."""
-    click.echo(_show(_call("POST", server, f"/batches/{batch_id}/reject", token,
-                           json={"note": note} if note else None).json()))
+    click.echo(
+        _show(_call("POST", server, f"/batches/{batch_id}/reject", token, json={"note": note} if note else None).json())
+    )
 
 
 @batches.command("revert")
@@ -341,28 +402,36 @@ def batches_reject(batch_id: str, note: str | None, server: str, token: str | No
 @_handled
 def batches_revert(batch_id: str, dry_run: bool, server: str, token: str | None) -> None:
     """Revert an accepted batch (a reviewer token), after showing what depends on it."""
-    answer = _call("POST", server, f"/batches/{batch_id}/revert", token,
-                   params={"dry_run": "true"} if dry_run else None).json()
+    answer = _call(
+        "POST", server, f"/batches/{batch_id}/revert", token, params={"dry_run": "true"} if dry_run else None
+    ).json()
     preview = answer if dry_run else answer["preview"]
-    click.echo(f"{preview['triples_removed']} triple(s) leave the public graph; "
-               f"{len(preview['dependents'])} statement(s) in other batches refer to it")
+    click.echo(
+        f"{preview['triples_removed']} triple(s) leave the public graph; "
+        f"{len(preview['dependents'])} statement(s) in other batches refer to it"
+    )
     for dep in preview["dependents"]:
-        click.echo(f"  {compact_iri(dep['resource'])} {compact_iri(dep['property'])} "
-                   f"{compact_iri(dep['depends_on'])}  (batch {dep['batch']})")
+        click.echo(
+            f"  {compact_iri(dep['resource'])} {compact_iri(dep['property'])} "
+            f"{compact_iri(dep['depends_on'])}  (batch {dep['batch']})"
+        )
     if not dry_run:
         click.echo(_show(answer))
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--curator", default=lambda: os.environ.get("USER", "cli"), show_default="$USER",
-              help="Who is loading the data (recorded as the batch's prov:wasAttributedTo).")
+@click.option(
+    "--curator",
+    default=lambda: os.environ.get("USER", "cli"),
+    show_default="$USER",
+    help="Who is loading the data (recorded as the batch's prov:wasAttributedTo).",
+)
 @click.option("--label", default=None, help="A label for the batch.")
 @click.option("--no-validate", is_flag=True, help="Skip SHACL validation (bulk loads of trusted data).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Store directory.")
 @_handled
-def load(files: tuple[Path, ...], curator: str, label: str | None, no_validate: bool,
-         data_dir: Path | None) -> None:
+def load(files: tuple[Path, ...], curator: str, label: str | None, no_validate: bool, data_dir: Path | None) -> None:
     """Load FILES into the store as one accepted batch, atomically: all of it or none of it.
 
     Files are parsed and validated first; a syntax error (exit 2) or a violation (exit 1) loads nothing.
@@ -379,16 +448,24 @@ def load(files: tuple[Path, ...], curator: str, label: str | None, no_validate: 
     async def run(url: str) -> curation.LoadResult:
         async with Engine(url, timeout=settings.query_timeout) as engine:
             with tqdm(unit="B", unit_scale=True, desc="upload", disable=not show, leave=False) as bar:
-                return await curation.load_batch(engine, validator, parsed, curator=curator, label=label,
-                                                 validate=not no_validate, on_upload=bar.update)
+                return await curation.load_batch(
+                    engine,
+                    validator,
+                    parsed,
+                    curator=curator,
+                    label=label,
+                    validate=not no_validate,
+                    on_upload=bar.update,
+                )
 
     with _engine_url(settings) as url:
         result = asyncio.run(run(url))
     if result.already_loaded:
         click.echo(f"already loaded: identical content is batch {result.batch_id}; nothing changed")
     else:
-        AuditLog(settings.audit_log).record(curator, "load", batch=result.batch_id, triples=result.triples,
-                                            files=[str(f) for f in files])
+        AuditLog(settings.audit_log).record(
+            curator, "load", batch=result.batch_id, triples=result.triples, files=[str(f) for f in files]
+        )
         click.echo(f"loaded batch {result.batch_id}: {result.triples} triples ({result.batch_iri})")
 
 
@@ -399,23 +476,27 @@ def _cell(binding: dict) -> str:
 
 def _table(doc: dict) -> str:
     columns = doc["head"]["vars"]
-    rows = [[_cell(row[c]) if c in row else "" for c in columns]
-            for row in doc["results"]["bindings"]]
+    rows = [[_cell(row[c]) if c in row else "" for c in columns] for row in doc["results"]["bindings"]]
     widths = [min(60, max([len(c)] + [len(r[i]) for r in rows])) for i, c in enumerate(columns)]
     clip = lambda text, w: text if len(text) <= w else text[: w - 1] + "…"  # noqa: E731
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(clip(v, w).ljust(w) for v, w in zip(r, widths)) for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(clip(v, w).ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(line.rstrip() for line in lines)
 
 
 @cli.command()
 @click.argument("query")
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A parameter of a saved query (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              help="Output for SELECT/ASK results (CONSTRUCT and DESCRIBE print Turtle).")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter of a saved query (repeatable)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    help="Output for SELECT/ASK results (CONSTRUCT and DESCRIBE print Turtle).",
+)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Store directory.")
 @_handled
 def query(query: str, params: tuple[str, ...], fmt: str, data_dir: Path | None) -> None:
@@ -437,8 +518,11 @@ def query(query: str, params: tuple[str, ...], fmt: str, data_dir: Path | None) 
         form = guard.query_form(text)
     except BadInput:
         form = "select"  # not recognisably a query: the engine's parser will say where it goes wrong
-    accept = {"table": "application/sparql-results+json", "json": "application/sparql-results+json",
-              "csv": "text/csv"}[fmt] if form in ("select", "ask") else "text/turtle"
+    accept = (
+        {"table": "application/sparql-results+json", "json": "application/sparql-results+json", "csv": "text/csv"}[fmt]
+        if form in ("select", "ask")
+        else "text/turtle"
+    )
 
     async def run(url: str) -> bytes:
         async with Engine(url, timeout=settings.query_timeout) as engine:
@@ -462,14 +546,22 @@ def queries() -> None:
         click.echo(f"{saved.name:<24} {saved.kind:<9} {params}\n{'':<24} {saved.summary}")
 
 
-_EXPORT_TYPES = {"nquads": ("application/n-quads", False), "trig": ("application/trig", False),
-                 "turtle": ("text/turtle", True)}
+_EXPORT_TYPES = {
+    "nquads": ("application/n-quads", False),
+    "trig": ("application/trig", False),
+    "turtle": ("text/turtle", True),
+}
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(list(_EXPORT_TYPES)), default="nquads",
-              help="N-Quads or TriG (every graph: the published default graph and each batch's graph), "
-                   "or Turtle (the default graph only).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(_EXPORT_TYPES)),
+    default="nquads",
+    help="N-Quads or TriG (every graph: the published default graph and each batch's graph), "
+    "or Turtle (the default graph only).",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File to write (default stdout).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Store directory.")
 @_handled
@@ -540,8 +632,12 @@ def token_revoke(name_or_id: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- check
 @cli.command()
-@click.option("--examples", type=click.Path(path_type=Path), default=None,
-              help="Example data directory with valid/ and invalid/ (default tests/examples if present).")
+@click.option(
+    "--examples",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Example data directory with valid/ and invalid/ (default tests/examples if present).",
+)
 @_handled
 def check(examples: Path | None) -> None:
     """Check that the ontology, shapes, saved queries and examples are consistent (exit 1 if not)."""

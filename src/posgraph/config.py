@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     engine_start_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the managed engine to answer.")
     host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP service binds to.")
-    public_base: str | None = Field(None, description="Public base URL that instance IRIs map onto "
-                                                       "(default: http://HOST:PORT).")
+    public_base: str | None = Field(
+        None, description="Public base URL that instance IRIs map onto (default: http://HOST:PORT)."
+    )
     query_timeout: float = Field(30.0, gt=0, le=3600, description="Deadline in seconds for one query.")
     max_body_bytes: int = Field(10_000_000, gt=0, description="Largest request body accepted.")
     max_rows: int = Field(100_000, gt=0, description="Most rows a SELECT answer carries; more are cut off.")

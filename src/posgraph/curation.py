@@ -23,17 +23,55 @@ import rdflib
 from posgraph import formats
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
-from posgraph.errors import (BadInput, Conflict, Forbidden, NotConformant, NotFound, QuerySyntaxError,
-                             UnsupportedMediaType)
+from posgraph.errors import (
+    BadInput,
+    Conflict,
+    Forbidden,
+    NotConformant,
+    NotFound,
+    QuerySyntaxError,
+    UnsupportedMediaType,
+)
 from posgraph.guard import refuse_staging, refuse_unsafe
-from posgraph.namespaces import (CONTEXT_IRI, DCTERMS, ONTOLOGY_GRAPH, PG, PGID, PROV, RDF, RDFS, STAGING, XSD, batch_iri,
-                                 sparql_prologue)
+from posgraph.namespaces import (
+    CONTEXT_IRI,
+    ONTOLOGY_GRAPH,
+    PG,
+    PGID,
+    PROV,
+    RDF,
+    RDFS,
+    STAGING,
+    XSD,
+    batch_iri,
+    sparql_prologue,
+)
 from posgraph.validation import ValidationReport, Validator
 
-__all__ = ["ParsedFile", "LoadResult", "read_files", "validate_files", "load_batch", "ensure_bootstrapped",
-           "SEED_BATCH_ID", "parse_body", "run_update", "write_graph", "delete_graph", "staging_graph", "fetch_context",
-           "validate_in_context", "submit_batch", "list_batches", "get_batch", "batch_triples", "accept_batch",
-           "reject_batch", "revert_preview", "revert_batch"]
+__all__ = [
+    "ParsedFile",
+    "LoadResult",
+    "read_files",
+    "validate_files",
+    "load_batch",
+    "ensure_bootstrapped",
+    "SEED_BATCH_ID",
+    "parse_body",
+    "run_update",
+    "write_graph",
+    "delete_graph",
+    "staging_graph",
+    "fetch_context",
+    "validate_in_context",
+    "submit_batch",
+    "list_batches",
+    "get_batch",
+    "batch_triples",
+    "accept_batch",
+    "reject_batch",
+    "revert_preview",
+    "revert_batch",
+]
 
 log = logging.getLogger("posgraph.curation")
 
@@ -114,12 +152,12 @@ def parse_body(body: bytes, media_type: str, *, context_urls: Sequence[str] = ()
     """
     fmt = formats.format_for_media_type(media_type or "application/octet-stream")
     if not fmt.untrusted_ok:
-        raise UnsupportedMediaType(f"{fmt.media_type} is not accepted from clients; send Turtle, TriG, N-Triples, "
-                                   "N-Quads or JSON-LD")
+        raise UnsupportedMediaType(
+            f"{fmt.media_type} is not accepted from clients; send Turtle, TriG, N-Triples, N-Quads or JSON-LD"
+        )
     if fmt.name == "json-ld":
         context, urls = json_ld_context()
-        return [ParsedFile("request body", formats.read_jsonld(body, "request body", context,
-                                                               (*urls, *context_urls)))]
+        return [ParsedFile("request body", formats.read_jsonld(body, "request body", context, (*urls, *context_urls)))]
     return [ParsedFile("request body", formats.read_quads(body, fmt, "request body"))]
 
 
@@ -135,16 +173,19 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "anonymous"
 
 
-def change_triples(kind: str, actor: str, *, batch: str | None = None,
-                   moment: datetime | None = None) -> list[tuple[ox.NamedNode, ox.NamedNode, object]]:
+def change_triples(
+    kind: str, actor: str, *, batch: str | None = None, moment: datetime | None = None
+) -> list[tuple[ox.NamedNode, ox.NamedNode, object]]:
     """The triples recording one change to the published data (its IRI sorts by time: the dataset's version)."""
     moment = moment or datetime.now(timezone.utc)
     change = ox.NamedNode(f"{PGID}change/{moment:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(2)}")
     nn, lit = ox.NamedNode, ox.Literal
-    triples = [(change, nn(str(RDF.type)), nn(str(PG.Change))), (change, nn(str(PG.changeKind)), lit(kind)),
-               (change, nn(str(PROV.atTime)), lit(moment.isoformat(timespec="microseconds"),
-                                                   datatype=nn(str(XSD.dateTime)))),
-               (change, nn(str(PROV.wasAssociatedWith)), _agent(actor))]
+    triples = [
+        (change, nn(str(RDF.type)), nn(str(PG.Change))),
+        (change, nn(str(PG.changeKind)), lit(kind)),
+        (change, nn(str(PROV.atTime)), lit(moment.isoformat(timespec="microseconds"), datatype=nn(str(XSD.dateTime)))),
+        (change, nn(str(PROV.wasAssociatedWith)), _agent(actor)),
+    ]
     if batch is not None:
         triples.append((change, nn(str(PG.changedBatch)), nn(batch)))
     return triples
@@ -159,9 +200,18 @@ def _agent(name: str) -> ox.NamedNode:
     return ox.NamedNode(f"{PGID}agent/{_slug(name)}")
 
 
-def _batch_quads(triples: list[ox.Triple], *, batch_id: str, curator: str, label: str, digest: str,
-                 shapes_version: str, now: datetime, reviewer: str | None = None,
-                 accepted: datetime | None = None) -> list[ox.Quad]:
+def _batch_quads(
+    triples: list[ox.Triple],
+    *,
+    batch_id: str,
+    curator: str,
+    label: str,
+    digest: str,
+    shapes_version: str,
+    now: datetime,
+    reviewer: str | None = None,
+    accepted: datetime | None = None,
+) -> list[ox.Quad]:
     graph = ox.NamedNode(batch_iri(batch_id))
     default = ox.DefaultGraph()
     quads = [ox.Quad(t.subject, t.predicate, t.object, default) for t in triples]
@@ -184,22 +234,26 @@ def _batch_quads(triples: list[ox.Triple], *, batch_id: str, curator: str, label
         (agent, nn(str(RDFS.label)), lit(curator)),
     ]
     if reviewer is not None:
-        description += [(graph, nn(str(PG.reviewedBy)), _agent(reviewer)),
-                        (_agent(reviewer), nn(str(RDF.type)), nn(str(PROV.Agent))),
-                        (_agent(reviewer), nn(str(RDFS.label)), lit(reviewer))]
+        description += [
+            (graph, nn(str(PG.reviewedBy)), _agent(reviewer)),
+            (_agent(reviewer), nn(str(RDF.type)), nn(str(PROV.Agent))),
+            (_agent(reviewer), nn(str(RDFS.label)), lit(reviewer)),
+        ]
     if accepted is not None:
-        description.append((graph, nn(str(PG.acceptedAt)),
-                            lit(accepted.isoformat(timespec="seconds"), datatype=nn(str(XSD.dateTime)))))
+        description.append(
+            (graph, nn(str(PG.acceptedAt)), lit(accepted.isoformat(timespec="seconds"), datatype=nn(str(XSD.dateTime))))
+        )
     sources = {t.object for t in triples if t.predicate.value == str(PG.source)}
     description += [(graph, nn(str(PROV.hadPrimarySource)), s) for s in sorted(sources, key=str)]
-    description += change_triples("accepted" if reviewer else "loaded", reviewer or curator, batch=graph.value,
-                                  moment=accepted or now)
+    description += change_triples(
+        "accepted" if reviewer else "loaded", reviewer or curator, batch=graph.value, moment=accepted or now
+    )
     return quads + [ox.Quad(s, p, o, default) for s, p, o in description]
 
 
 async def _chunks(data: bytes, on_bytes: Callable[[int], None] | None) -> AsyncIterator[bytes]:
     for start in range(0, len(data), _CHUNK):
-        chunk = data[start:start + _CHUNK]
+        chunk = data[start : start + _CHUNK]
         yield chunk
         if on_bytes:
             on_bytes(len(chunk))
@@ -207,14 +261,26 @@ async def _chunks(data: bytes, on_bytes: Callable[[int], None] | None) -> AsyncI
 
 async def find_batch_by_hash(engine: Engine, digest: str) -> str | None:
     """Return the IRI of an accepted batch whose content hash is ``digest``, or None."""
-    rows = await engine.select(sparql_prologue(("pg",)) + "SELECT ?batch WHERE { ?batch a pg:Batch ; pg:contentHash "
-                               + rdflib.Literal(digest).n3() + " ; pg:batchState pg:accepted } LIMIT 1")
+    rows = await engine.select(
+        sparql_prologue(("pg",))
+        + "SELECT ?batch WHERE { ?batch a pg:Batch ; pg:contentHash "
+        + rdflib.Literal(digest).n3()
+        + " ; pg:batchState pg:accepted } LIMIT 1"
+    )
     return str(rows[0]["batch"]) if rows else None
 
 
-async def load_batch(engine: Engine, validator: Validator, files: Sequence[ParsedFile], *, curator: str,
-                     label: str | None = None, batch_id: str | None = None, validate: bool = True,
-                     on_upload: Callable[[int], None] | None = None) -> LoadResult:
+async def load_batch(
+    engine: Engine,
+    validator: Validator,
+    files: Sequence[ParsedFile],
+    *,
+    curator: str,
+    label: str | None = None,
+    batch_id: str | None = None,
+    validate: bool = True,
+    on_upload: Callable[[int], None] | None = None,
+) -> LoadResult:
     """Validate ``files`` and add them to the store as one accepted batch; return what was done.
 
     Content identical to an accepted batch is not loaded twice (``already_loaded`` is then True).
@@ -232,18 +298,31 @@ async def load_batch(engine: Engine, validator: Validator, files: Sequence[Parse
         return LoadResult(existing.rsplit("/", 1)[-1], existing, len(triples), True, report)
     now = datetime.now(timezone.utc)
     batch_id = batch_id or f"{now:%Y%m%dT%H%M%SZ}-{digest[:8]}"
-    quads = _batch_quads(triples, batch_id=batch_id, curator=curator, digest=digest,
-                         label=label or "Loaded from " + ", ".join(Path(f.source).name for f in files),
-                         shapes_version=validator.shapes_version, now=now)
+    quads = _batch_quads(
+        triples,
+        batch_id=batch_id,
+        curator=curator,
+        digest=digest,
+        label=label or "Loaded from " + ", ".join(Path(f.source).name for f in files),
+        shapes_version=validator.shapes_version,
+        now=now,
+    )
     body = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
-    await engine.add_quads(_chunks(body, on_upload), media_type="application/n-quads",
-                           timeout=max(engine.timeout, 600.0))
+    await engine.add_quads(
+        _chunks(body, on_upload), media_type="application/n-quads", timeout=max(engine.timeout, 600.0)
+    )
     log.info("batch %s loaded by %s: %d triples", batch_id, curator, len(triples))
     return LoadResult(batch_id, batch_iri(batch_id), len(triples), False, report)
 
 
-async def ensure_bootstrapped(engine: Engine, validator: Validator, ontology_files: Sequence[Path],
-                              seed_files: Sequence[Path], *, seed: bool = True) -> list[str]:
+async def ensure_bootstrapped(
+    engine: Engine,
+    validator: Validator,
+    ontology_files: Sequence[Path],
+    seed_files: Sequence[Path],
+    *,
+    seed: bool = True,
+) -> list[str]:
     """Load the ontology (once, into its own graph and the default graph) and the seed batch into an empty store.
 
     Returns what was loaded (empty when the store was already set up). Safe to call on every start.
@@ -257,8 +336,14 @@ async def ensure_bootstrapped(engine: Engine, validator: Validator, ontology_fil
         await engine.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
         loaded.append("ontology")
     if seed and not await engine.ask(f"ASK {{ <{batch_iri(SEED_BATCH_ID)}> ?p ?o }}"):
-        result = await load_batch(engine, validator, read_files(seed_files), curator="posgraph seed",
-                                  label="Seed data: the July 2025 Istanbul offer article", batch_id=SEED_BATCH_ID)
+        result = await load_batch(
+            engine,
+            validator,
+            read_files(seed_files),
+            curator="posgraph seed",
+            label="Seed data: the July 2025 Istanbul offer article",
+            batch_id=SEED_BATCH_ID,
+        )
         loaded.append(f"seed ({result.triples} triples)")
     return loaded
 
@@ -268,12 +353,21 @@ def _refuse_managed_graph(graph: str | None) -> None:
     if graph is None:
         return
     if graph.startswith(str(STAGING)) or graph.startswith(f"{PGID}batch/") or graph == str(ONTOLOGY_GRAPH):
-        raise BadInput(f"graph <{graph}> is managed by posgraph (batches, staging, ontology); "
-                       "change it through a curation batch instead")
+        raise BadInput(
+            f"graph <{graph}> is managed by posgraph (batches, staging, ontology); "
+            "change it through a curation batch instead"
+        )
 
 
-async def run_update(engine: Engine, text: str, *, actor: str, using_graphs: Sequence[str] = (),
-                     using_named_graphs: Sequence[str] = (), timeout: float | None = None) -> None:
+async def run_update(
+    engine: Engine,
+    text: str,
+    *,
+    actor: str,
+    using_graphs: Sequence[str] = (),
+    using_named_graphs: Sequence[str] = (),
+    timeout: float | None = None,
+) -> None:
     """Run a SPARQL update as one transaction, refusing LOAD, SERVICE and staging graphs.
 
     The change is recorded (for the dataset version and the change feed) in the same request.
@@ -283,12 +377,24 @@ async def run_update(engine: Engine, text: str, *, actor: str, using_graphs: Seq
         raise QuerySyntaxError("empty update")
     refuse_unsafe(text, update=True)
     refuse_staging(text, list(using_graphs) + list(using_named_graphs))
-    await engine.update(text + " ;\n" + _change_update("updated", actor),
-                        using_graphs=using_graphs, using_named_graphs=using_named_graphs, timeout=timeout)
+    await engine.update(
+        text + " ;\n" + _change_update("updated", actor),
+        using_graphs=using_graphs,
+        using_named_graphs=using_named_graphs,
+        timeout=timeout,
+    )
 
 
-async def write_graph(engine: Engine, method: str, graph: str | None, body: bytes, media_type: str, *, actor: str,
-                      timeout: float | None = None) -> tuple[int, int]:
+async def write_graph(
+    engine: Engine,
+    method: str,
+    graph: str | None,
+    body: bytes,
+    media_type: str,
+    *,
+    actor: str,
+    timeout: float | None = None,
+) -> tuple[int, int]:
     """Replace (PUT) or add to (POST) one graph with a client's RDF body; return (engine status, triples).
 
     The body is parsed completely first (RdfSyntaxError with line and column; RDF/XML and quad formats are
@@ -319,7 +425,8 @@ async def delete_graph(engine: Engine, graph: str | None, *, actor: str, timeout
 # copies it into the public store in one Graph Store request (one transaction); the public store's pg:batchState
 # is the truth when the two disagree (a crash between publishing and updating the record).
 
-_RECORD = PG.record
+# The staging store's own bookkeeping predicates: private, so they live in the staging namespace, not the ontology.
+_RECORD, _STATE, _HASH = STAGING["record"], STAGING["state"], STAGING["contentHash"]
 _CONTEXT_KEYS = (PG.heldBy, PG.concerns, PG.statedOn)
 _VALUES_CHUNK = 400
 
@@ -338,18 +445,27 @@ async def fetch_context(engine: Engine, files: Sequence[ParsedFile]) -> rdflib.G
     per 400 IRIs, so the cost follows the batch's size, not the store's.
     """
     subjects = sorted({q.subject.value for f in files for q in f.quads if isinstance(q.subject, ox.NamedNode)})
-    mentioned = sorted(set(subjects) | {q.object.value for f in files for q in f.quads
-                                        if isinstance(q.object, ox.NamedNode)})
+    mentioned = sorted(
+        set(subjects) | {q.object.value for f in files for q in f.quads if isinstance(q.object, ox.NamedNode)}
+    )
     context = rdflib.Graph()
     keys = " ".join(f"<{k}>" for k in _CONTEXT_KEYS)
-    queries = [(subjects, "CONSTRUCT { ?x ?p ?o . ?o ?q ?v } WHERE { VALUES ?x { %s } "
-                          "?x ?p ?o OPTIONAL { FILTER (isBlank(?o)) ?o ?q ?v } }"),
-               (mentioned, "CONSTRUCT { ?x a ?t . ?x ?key ?v . ?v a ?vt } WHERE { VALUES ?x { %s } "
-                           "{ ?x a ?t } UNION { VALUES ?key { " + keys + " } ?x ?key ?v OPTIONAL { ?v a ?vt } } }")]
+    queries = [
+        (
+            subjects,
+            "CONSTRUCT { ?x ?p ?o . ?o ?q ?v } WHERE { VALUES ?x { %s } "
+            "?x ?p ?o OPTIONAL { FILTER (isBlank(?o)) ?o ?q ?v } }",
+        ),
+        (
+            mentioned,
+            "CONSTRUCT { ?x a ?t . ?x ?key ?v . ?v a ?vt } WHERE { VALUES ?x { %s } "
+            "{ ?x a ?t } UNION { VALUES ?key { " + keys + " } ?x ?key ?v OPTIONAL { ?v a ?vt } } }",
+        ),
+    ]
     nt = formats.format_for_media_type("application/n-triples")
     for iris, template in queries:
         for start in range(0, len(iris), _VALUES_CHUNK):
-            values = " ".join(rdflib.URIRef(i).n3() for i in iris[start:start + _VALUES_CHUNK])
+            values = " ".join(rdflib.URIRef(i).n3() for i in iris[start : start + _VALUES_CHUNK])
             data = await engine.construct(template % values)
             formats.to_rdflib_graph(formats.read_quads(data, nt, "engine"), context)
     return context
@@ -379,13 +495,16 @@ async def _records(staging: Engine, batch_id: str | None = None) -> list[dict]:
 
 async def _public_states(public: Engine, batch_id: str | None = None) -> dict[str, dict]:
     where = f"BIND ({rdflib.URIRef(batch_iri(batch_id)).n3()} AS ?b) " if batch_id else ""
-    rows = await public.select(sparql_prologue(("pg", "prov", "rdfs")) + f"""
+    rows = await public.select(
+        sparql_prologue(("pg", "prov", "rdfs"))
+        + f"""
         SELECT ?b ?state ?label ?curator ?submitted ?triples ?hash ?reviewer ?accepted ?reverted WHERE {{
           {where}?b a pg:Batch ; pg:batchState ?state .
           OPTIONAL {{ ?b rdfs:label ?label }} OPTIONAL {{ ?b prov:wasAttributedTo/rdfs:label ?curator }}
           OPTIONAL {{ ?b prov:generatedAtTime ?submitted }} OPTIONAL {{ ?b pg:tripleCount ?triples }}
           OPTIONAL {{ ?b pg:contentHash ?hash }} OPTIONAL {{ ?b pg:reviewedBy/rdfs:label ?reviewer }}
-          OPTIONAL {{ ?b pg:acceptedAt ?accepted }} OPTIONAL {{ ?b pg:revertedAt ?reverted }} }}""")
+          OPTIONAL {{ ?b pg:acceptedAt ?accepted }} OPTIONAL {{ ?b pg:revertedAt ?reverted }} }}"""
+    )
     out = {}
     for row in rows:
         iri = str(row["b"])
@@ -397,10 +516,18 @@ def _merge(record: dict | None, public: dict | None) -> dict:
     """One view of a batch: the staging record, corrected by the public store's state where it has one."""
     if record is None:  # loaded directly (seed, `posgraph load`): only the public description exists
         assert public is not None
-        record = {"id": public["b"].rsplit("/", 1)[-1], "label": public.get("label"), "curator": public.get("curator"),
-                  "submitted": public.get("submitted"), "triples": int(public.get("triples", 0)),
-                  "content_hash": public.get("hash"), "reviewer": public.get("reviewer"), "history": [],
-                  "report": None, "staged": False}
+        record = {
+            "id": public["b"].rsplit("/", 1)[-1],
+            "label": public.get("label"),
+            "curator": public.get("curator"),
+            "submitted": public.get("submitted"),
+            "triples": int(public.get("triples", 0)),
+            "content_hash": public.get("hash"),
+            "reviewer": public.get("reviewer"),
+            "history": [],
+            "report": None,
+            "staged": False,
+        }
     record = dict(record)
     if public is not None:
         record["state"] = public["state"].rsplit("#", 1)[-1]
@@ -449,8 +576,8 @@ async def _save_record(staging: Engine, record: dict) -> None:
     digest = rdflib.Literal(record["content_hash"]).n3()
     await staging.update(
         f"DELETE {{ {subject} ?p ?o }} WHERE {{ {subject} ?p ?o }} ;\n"
-        f"INSERT DATA {{ {subject} <{_RECORD}> {literal} ; <{PG.batchState}> {state} ; "
-        f"<{PG.contentHash}> {digest} }}")
+        f"INSERT DATA {{ {subject} <{_RECORD}> {literal} ; <{_STATE}> {state} ; <{_HASH}> {digest} }}"
+    )
 
 
 def _history(record: dict, actor: str, action: str, note: str | None = None) -> None:
@@ -460,8 +587,15 @@ def _history(record: dict, actor: str, action: str, note: str | None = None) -> 
     record.setdefault("history", []).append(entry)
 
 
-async def submit_batch(public: Engine, staging: Engine, validator: Validator, files: Sequence[ParsedFile], *,
-                       curator: str, label: str | None = None) -> dict:
+async def submit_batch(
+    public: Engine,
+    staging: Engine,
+    validator: Validator,
+    files: Sequence[ParsedFile],
+    *,
+    curator: str,
+    label: str | None = None,
+) -> dict:
     """Validate the batch in context and store it in staging as "submitted"; return its record.
 
     Raises NotConformant (nothing is stored), Conflict when the same content is already submitted or published,
@@ -474,22 +608,34 @@ async def submit_batch(public: Engine, staging: Engine, validator: Validator, fi
     if not triples:
         raise BadInput("the batch holds no triples")
     digest = formats.content_hash(ox.Quad(t.subject, t.predicate, t.object) for t in triples)
-    rows = await staging.select(f"SELECT ?b WHERE {{ ?b <{PG.contentHash}> {rdflib.Literal(digest).n3()} ; "
-                                f"<{PG.batchState}> ?s FILTER (?s IN (\"submitted\", \"accepted\")) }} LIMIT 1")
+    rows = await staging.select(
+        f"SELECT ?b WHERE {{ ?b <{_HASH}> {rdflib.Literal(digest).n3()} ; "
+        f'<{_STATE}> ?s FILTER (?s IN ("submitted", "accepted")) }} LIMIT 1'
+    )
     existing = str(rows[0]["b"]) if rows else await find_batch_by_hash(public, digest)
     if existing:
         raise Conflict(f"the same content was already submitted as batch {existing.rsplit('/', 1)[-1]}", existing)
     now = _now()
     batch_id = f"{now:%Y%m%dT%H%M%S%fZ}-{digest[:8]}"
-    record = {"id": batch_id, "label": label or f"Batch submitted by {curator}", "curator": curator,
-              "submitted": _stamp(now), "state": "submitted", "content_hash": digest, "triples": len(triples),
-              "resources": len({t.subject for t in triples if isinstance(t.subject, ox.NamedNode)}),
-              "sources": sorted({t.object.value for t in triples if t.predicate.value == str(PG.source)}),
-              "shapes_version": validator.shapes_version, "report": report.to_dict(), "staged": True}
+    record = {
+        "id": batch_id,
+        "label": label or f"Batch submitted by {curator}",
+        "curator": curator,
+        "submitted": _stamp(now),
+        "state": "submitted",
+        "content_hash": digest,
+        "triples": len(triples),
+        "resources": len({t.subject for t in triples if isinstance(t.subject, ox.NamedNode)}),
+        "sources": sorted({t.object.value for t in triples if t.predicate.value == str(PG.source)}),
+        "shapes_version": validator.shapes_version,
+        "report": report.to_dict(),
+        "staged": True,
+    }
     _history(record, curator, "submitted")
     graph = ox.NamedNode(staging_graph(batch_id))
-    await staging.add_quads(ox.serialize([ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples],
-                                         format=ox.RdfFormat.N_QUADS))
+    await staging.add_quads(
+        ox.serialize([ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples], format=ox.RdfFormat.N_QUADS)
+    )
     await _save_record(staging, record)
     log.info("batch %s submitted by %s: %d triples", batch_id, curator, len(triples))
     return await get_batch(public, staging, batch_id)
@@ -505,8 +651,16 @@ def _may_decide(batch: dict, actor: str, role: str, allow_self_accept: bool) -> 
         raise Forbidden("reviewing batches needs the reviewer role")
 
 
-async def accept_batch(public: Engine, staging: Engine, validator: Validator, batch_id: str, *, reviewer: str,
-                       role: str, allow_self_accept: bool = False) -> dict:
+async def accept_batch(
+    public: Engine,
+    staging: Engine,
+    validator: Validator,
+    batch_id: str,
+    *,
+    reviewer: str,
+    role: str,
+    allow_self_accept: bool = False,
+) -> dict:
     """Publish a submitted batch: re-validate it against the live graph, then write its graph, its triples in the
     default graph and its PROV-O description in one transaction; return the updated record.
 
@@ -517,16 +671,28 @@ async def accept_batch(public: Engine, staging: Engine, validator: Validator, ba
         raise Conflict(f"batch {batch_id} is {batch['state']}, not submitted")
     _may_decide(batch, reviewer, role, allow_self_accept)
     content = (await staging.graph_get(staging_graph(batch_id))).content
-    files = [ParsedFile(f"batch {batch_id}", formats.read_quads(
-        content, formats.format_for_media_type("application/n-triples"), f"batch {batch_id}"))]
+    files = [
+        ParsedFile(
+            f"batch {batch_id}",
+            formats.read_quads(content, formats.format_for_media_type("application/n-triples"), f"batch {batch_id}"),
+        )
+    ]
     report = await validate_in_context(public, validator, files)
     if not report.conforms:
         raise NotConformant(report, source=f"batch {batch_id} (against the graph as it is now)")
     now = _now()
     triples = [ox.Triple(q.subject, q.predicate, q.object) for q in files[0].quads]
-    quads = _batch_quads(triples, batch_id=batch_id, curator=batch["curator"], label=batch["label"],
-                         digest=batch["content_hash"], shapes_version=validator.shapes_version,
-                         now=datetime.fromisoformat(batch["submitted"]), reviewer=reviewer, accepted=now)
+    quads = _batch_quads(
+        triples,
+        batch_id=batch_id,
+        curator=batch["curator"],
+        label=batch["label"],
+        digest=batch["content_hash"],
+        shapes_version=validator.shapes_version,
+        now=datetime.fromisoformat(batch["submitted"]),
+        reviewer=reviewer,
+        accepted=now,
+    )
     await public.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS), timeout=max(public.timeout, 600.0))
     record = {k: v for k, v in batch.items() if k != "iri"}
     record.update(state="accepted", reviewer=reviewer, accepted=_stamp(now))
@@ -536,8 +702,16 @@ async def accept_batch(public: Engine, staging: Engine, validator: Validator, ba
     return await get_batch(public, staging, batch_id)
 
 
-async def reject_batch(public: Engine, staging: Engine, batch_id: str, *, reviewer: str, role: str,
-                       note: str | None = None, allow_self_accept: bool = False) -> dict:
+async def reject_batch(
+    public: Engine,
+    staging: Engine,
+    batch_id: str,
+    *,
+    reviewer: str,
+    role: str,
+    note: str | None = None,
+    allow_self_accept: bool = False,
+) -> dict:
     """Mark a submitted batch rejected (it stays in staging, never public); return the updated record."""
     batch = await get_batch(public, staging, batch_id)
     if batch["state"] != "submitted":
@@ -563,10 +737,20 @@ async def revert_preview(public: Engine, staging: Engine, batch_id: str) -> dict
         ORDER BY ?dependent ?property""")
     removed = await public.select(f"""SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {graph} {{ ?s ?p ?o }}
         FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g != {graph}) }} }}""")
-    return {"batch": batch_id, "state": batch["state"],
-            "triples_removed": int(removed[0]["n"]) if batch["state"] == "accepted" else 0,
-            "dependents": [{"resource": str(r["dependent"]), "property": str(r["property"]),
-                            "depends_on": str(r["target"]), "batch": str(r["g"]).rsplit("/", 1)[-1]} for r in rows]}
+    return {
+        "batch": batch_id,
+        "state": batch["state"],
+        "triples_removed": int(removed[0]["n"]) if batch["state"] == "accepted" else 0,
+        "dependents": [
+            {
+                "resource": str(r["dependent"]),
+                "property": str(r["property"]),
+                "depends_on": str(r["target"]),
+                "batch": str(r["g"]).rsplit("/", 1)[-1],
+            }
+            for r in rows
+        ],
+    }
 
 
 async def revert_batch(public: Engine, staging: Engine, batch_id: str, *, actor: str, role: str) -> dict:
@@ -582,7 +766,8 @@ async def revert_batch(public: Engine, staging: Engine, batch_id: str, *, actor:
     stamp = _stamp(_now())
     now = rdflib.Literal(stamp, datatype=XSD.dateTime).n3()
     agent = rdflib.URIRef(_agent(actor).value).n3()
-    await public.update(f"""
+    await public.update(
+        f"""
         DELETE {{ ?s ?p ?o }} WHERE {{ GRAPH {graph} {{ ?s ?p ?o }}
             FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g != {graph}) }} }} ;
         DROP SILENT GRAPH {graph} ;
@@ -590,7 +775,8 @@ async def revert_batch(public: Engine, staging: Engine, batch_id: str, *, actor:
         INSERT DATA {{ {graph} <{PG.batchState}> <{PG.reverted}> ; <{PG.revertedAt}> {now} ;
             <{PG.reviewedBy}> {agent} . {agent} a <{PROV.Agent}> ; <{RDFS.label}> {rdflib.Literal(actor).n3()} }} ;
         {_change_update("reverted", actor, batch_iri(batch_id))}""",
-                        timeout=max(public.timeout, 600.0))
+        timeout=max(public.timeout, 600.0),
+    )
     if batch.get("staged", True):
         record = {k: v for k, v in batch.items() if k != "iri"}
         record.update(state="reverted", reverted=stamp)

@@ -13,8 +13,15 @@ from typing import AsyncIterator, Iterable, Mapping
 import httpx
 import rdflib
 
-from posgraph.errors import (EngineError, EngineTimeout, EngineUnavailable, NotAcceptable, NotFound, QuerySyntaxError,
-                             UnsupportedMediaType)
+from posgraph.errors import (
+    EngineError,
+    EngineTimeout,
+    EngineUnavailable,
+    NotAcceptable,
+    NotFound,
+    QuerySyntaxError,
+    UnsupportedMediaType,
+)
 
 __all__ = ["Engine", "EngineResponse", "SPARQL_JSON", "term_from_json"]
 
@@ -49,8 +56,16 @@ def term_from_json(binding: Mapping[str, str]) -> rdflib.term.Node:
 class Engine:
     """A SPARQL engine reached over HTTP at ``base_url``; use as an async context manager or call ``aclose``."""
 
-    def __init__(self, base_url: str, *, query_path: str = "/query", update_path: str = "/update",
-                 store_path: str = "/store", timeout: float = 30.0, max_connections: int = 64) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        query_path: str = "/query",
+        update_path: str = "/update",
+        store_path: str = "/store",
+        timeout: float = 30.0,
+        max_connections: int = 64,
+    ) -> None:
         base = base_url.rstrip("/")
         self.query_url, self.update_url, self.store_url = base + query_path, base + update_path, base + store_path
         self.timeout = timeout
@@ -73,14 +88,22 @@ class Engine:
     async def ping(self) -> bool:
         """Return True if the engine answers a trivial ASK within two seconds, False otherwise (never raises)."""
         try:
-            response = await self._client.post(self.query_url, data={"query": "ASK {}"},
-                                               headers={"Accept": SPARQL_JSON}, timeout=2.0)
+            response = await self._client.post(
+                self.query_url, data={"query": "ASK {}"}, headers={"Accept": SPARQL_JSON}, timeout=2.0
+            )
         except httpx.HTTPError:
             return False
         return response.status_code == 200
 
-    async def query(self, query: str, *, accept: str = SPARQL_JSON, default_graphs: Iterable[str] = (),
-                    named_graphs: Iterable[str] = (), timeout: float | None = None) -> EngineResponse:
+    async def query(
+        self,
+        query: str,
+        *,
+        accept: str = SPARQL_JSON,
+        default_graphs: Iterable[str] = (),
+        named_graphs: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> EngineResponse:
         """Run a SPARQL query and return the engine's complete answer.
 
         Raises QuerySyntaxError (engine said 400), EngineTimeout, EngineUnavailable or EngineError.
@@ -108,50 +131,84 @@ class Engine:
         """Run a CONSTRUCT or DESCRIBE query and return N-Triples."""
         return (await self.query(query, accept="application/n-triples", timeout=timeout)).content
 
-    async def update(self, update: str, *, using_graphs: Iterable[str] = (), using_named_graphs: Iterable[str] = (),
-                     timeout: float | None = None) -> None:
+    async def update(
+        self,
+        update: str,
+        *,
+        using_graphs: Iterable[str] = (),
+        using_named_graphs: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> None:
         """Run a SPARQL update; the engine applies it as one transaction. Raises as ``query`` does."""
-        params = [("using-graph-uri", g) for g in using_graphs] + [("using-named-graph-uri", g)
-                                                                  for g in using_named_graphs]
-        await self._send("POST", self.update_url, content=update.encode("utf-8"), params=params or None,
-                         headers={"Content-Type": "application/sparql-update"}, timeout=timeout)
+        params = [("using-graph-uri", g) for g in using_graphs] + [
+            ("using-named-graph-uri", g) for g in using_named_graphs
+        ]
+        await self._send(
+            "POST",
+            self.update_url,
+            content=update.encode("utf-8"),
+            params=params or None,
+            headers={"Content-Type": "application/sparql-update"},
+            timeout=timeout,
+        )
 
     @staticmethod
     def _graph_params(graph: str | None) -> dict[str, str]:
         return {"default": ""} if graph is None else {"graph": graph}
 
-    async def graph_get(self, graph: str | None, *, accept: str = "application/n-triples",
-                        timeout: float | None = None) -> EngineResponse:
+    async def graph_get(
+        self, graph: str | None, *, accept: str = "application/n-triples", timeout: float | None = None
+    ) -> EngineResponse:
         """Graph Store GET of one graph (None: the default graph); raises NotFound if the engine has no such graph."""
-        response = await self._send("GET", self.store_url, params=self._graph_params(graph),
-                                    headers={"Accept": accept}, timeout=timeout)
+        response = await self._send(
+            "GET", self.store_url, params=self._graph_params(graph), headers={"Accept": accept}, timeout=timeout
+        )
         return EngineResponse(response.status_code, response.headers.get("content-type", ""), response.content)
 
-    async def graph_write(self, method: str, graph: str | None, body: bytes, *,
-                          media_type: str = "application/n-triples", timeout: float | None = None) -> int:
+    async def graph_write(
+        self,
+        method: str,
+        graph: str | None,
+        body: bytes,
+        *,
+        media_type: str = "application/n-triples",
+        timeout: float | None = None,
+    ) -> int:
         """Graph Store PUT (replace) or POST (add) of one graph, as one transaction; returns the engine's status
         (201 when the graph was created)."""
-        response = await self._send(method, self.store_url, params=self._graph_params(graph), content=body,
-                                    headers={"Content-Type": media_type}, timeout=timeout)
+        response = await self._send(
+            method,
+            self.store_url,
+            params=self._graph_params(graph),
+            content=body,
+            headers={"Content-Type": media_type},
+            timeout=timeout,
+        )
         return response.status_code
 
     async def graph_delete(self, graph: str | None, *, timeout: float | None = None) -> None:
         """Graph Store DELETE of one graph (None: empty the default graph); raises NotFound for an unknown graph."""
         await self._send("DELETE", self.store_url, params=self._graph_params(graph), timeout=timeout)
 
-    async def add_quads(self, body: bytes | AsyncIterator[bytes], *, media_type: str = "application/n-quads",
-                        timeout: float | None = None) -> None:
+    async def add_quads(
+        self,
+        body: bytes | AsyncIterator[bytes],
+        *,
+        media_type: str = "application/n-quads",
+        timeout: float | None = None,
+    ) -> None:
         """POST RDF quads into the engine's dataset through the Graph Store Protocol, in one request."""
-        await self._send("POST", self.store_url, content=body, headers={"Content-Type": media_type},
-                         timeout=timeout)
+        await self._send("POST", self.store_url, content=body, headers={"Content-Type": media_type}, timeout=timeout)
 
-    async def dump(self, *, media_type: str = "application/n-quads", default_graph_only: bool = False,
-                   timeout: float | None = None) -> AsyncIterator[bytes]:
+    async def dump(
+        self, *, media_type: str = "application/n-quads", default_graph_only: bool = False, timeout: float | None = None
+    ) -> AsyncIterator[bytes]:
         """Yield the dataset (or only its default graph) serialised as ``media_type``, chunk by chunk."""
         url = self.store_url + ("?default" if default_graph_only else "")
         try:
-            async with self._client.stream("GET", url, headers={"Accept": media_type},
-                                           timeout=timeout or self.timeout) as response:
+            async with self._client.stream(
+                "GET", url, headers={"Accept": media_type}, timeout=timeout or self.timeout
+            ) as response:
                 if response.status_code != 200:
                     await response.aread()
                     self._raise_for(response)

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from posgraph.validation import ValidationReport
 
 __all__ = [
-    "PosgraphError", "BadInput", "RdfSyntaxError", "QuerySyntaxError", "InvalidParameter", "UnsupportedMediaType",
-    "NotAcceptable", "NotConformant", "NotFound", "EngineError", "EngineUnavailable", "EngineTimeout",
-    "EngineStartError", "ConfigError", "QueryRefused", "PayloadTooLarge", "TooManyRequests",
-    "Unauthorized", "Forbidden", "Conflict",
+    "PosgraphError",
+    "BadInput",
+    "RdfSyntaxError",
+    "QuerySyntaxError",
+    "InvalidParameter",
+    "UnsupportedMediaType",
+    "NotAcceptable",
+    "NotConformant",
+    "NotFound",
+    "EngineError",
+    "EngineUnavailable",
+    "EngineTimeout",
+    "EngineStartError",
+    "ConfigError",
+    "QueryRefused",
+    "PayloadTooLarge",
+    "TooManyRequests",
+    "Unauthorized",
+    "Forbidden",
+    "Conflict",
 ]
 
 
@@ -67,11 +83,11 @@ class NotConformant(PosgraphError):
 
     report: "ValidationReport"
     source: str = "data"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        super().__init__(f"{self.source} does not conform to the posgraph shapes "
-                         f"({self.report.violation_count} violation(s))")
+        super().__init__(
+            f"{self.source} does not conform to the posgraph shapes ({self.report.violation_count} violation(s))"
+        )
 
 
 class EngineError(PosgraphError):

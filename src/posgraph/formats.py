@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 import mimeparse
-
 import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import XSD
@@ -22,10 +21,23 @@ from rdflib.namespace import XSD
 from posgraph.errors import BadInput, NotAcceptable, RdfSyntaxError, UnsupportedMediaType
 
 __all__ = [
-    "RdfFormat", "RDF_FORMATS", "format_for_media_type", "format_for_path", "read_quads", "to_rdflib_dataset",
-    "to_rdflib_graph", "serialize_quads", "serialize_graph", "ox_term_to_rdflib", "content_hash",
-    "negotiate", "result_media_type", "ntriples_to_jsonld", "truncate_results", "RESULT_MEDIA_TYPES",
-    "GRAPH_MEDIA_TYPES", "read_jsonld",
+    "RdfFormat",
+    "RDF_FORMATS",
+    "format_for_media_type",
+    "format_for_path",
+    "read_quads",
+    "read_jsonld",
+    "to_rdflib_graph",
+    "serialize_quads",
+    "serialize_graph",
+    "ox_term_to_rdflib",
+    "content_hash",
+    "negotiate",
+    "result_media_type",
+    "ntriples_to_jsonld",
+    "truncate_results",
+    "RESULT_MEDIA_TYPES",
+    "GRAPH_MEDIA_TYPES",
 ]
 
 _RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -52,11 +64,23 @@ RDF_FORMATS: tuple[RdfFormat, ...] = (
     RdfFormat("n-quads", "application/n-quads", (".nq",), True, ox.RdfFormat.N_QUADS, "nquads"),
     # JSON-LD is read only through read_jsonld, which pins posgraph's context (no context is ever fetched).
     RdfFormat("json-ld", "application/ld+json", (".jsonld",), True, ox.RdfFormat.JSON_LD, "json-ld"),
-    RdfFormat("rdf-xml", "application/rdf+xml", (".rdf", ".owl", ".xml"), False, ox.RdfFormat.RDF_XML, "xml",
-              untrusted_ok=False),
+    RdfFormat(
+        "rdf-xml",
+        "application/rdf+xml",
+        (".rdf", ".owl", ".xml"),
+        False,
+        ox.RdfFormat.RDF_XML,
+        "xml",
+        untrusted_ok=False,
+    ),
 )
-_ALIASES = {"application/x-turtle": "text/turtle", "text/n3": "text/turtle", "text/plain": "application/n-triples",
-            "application/x-trig": "application/trig", "text/x-nquads": "application/n-quads"}
+_ALIASES = {
+    "application/x-turtle": "text/turtle",
+    "text/n3": "text/turtle",
+    "text/plain": "application/n-triples",
+    "application/x-trig": "application/trig",
+    "text/x-nquads": "application/n-quads",
+}
 
 
 def format_for_media_type(media_type: str) -> RdfFormat:
@@ -69,8 +93,9 @@ def format_for_media_type(media_type: str) -> RdfFormat:
     for fmt in RDF_FORMATS:
         if fmt.media_type == base or fmt.name == base:
             return fmt
-    raise UnsupportedMediaType(f"unsupported RDF media type {media_type!r}; use one of "
-                               + ", ".join(f.media_type for f in RDF_FORMATS))
+    raise UnsupportedMediaType(
+        f"unsupported RDF media type {media_type!r}; use one of " + ", ".join(f.media_type for f in RDF_FORMATS)
+    )
 
 
 def format_for_path(path: Path | str) -> RdfFormat:
@@ -79,8 +104,10 @@ def format_for_path(path: Path | str) -> RdfFormat:
     for fmt in RDF_FORMATS:
         if suffix in fmt.extensions:
             return fmt
-    raise UnsupportedMediaType(f"{path}: cannot tell the RDF format from the extension {suffix!r}; use one of "
-                               + ", ".join(e for f in RDF_FORMATS for e in f.extensions))
+    raise UnsupportedMediaType(
+        f"{path}: cannot tell the RDF format from the extension {suffix!r}; use one of "
+        + ", ".join(e for f in RDF_FORMATS for e in f.extensions)
+    )
 
 
 def read_quads(data: bytes | IO[bytes], fmt: RdfFormat, source: str, *, base_iri: str | None = None) -> list[ox.Quad]:
@@ -132,8 +159,10 @@ def read_jsonld(data: bytes, source: str, context: dict, context_urls: Iterable[
         if isinstance(value, str):
             if value in allowed:
                 return context["@context"]
-            raise BadInput(f"{source}: the JSON-LD context {value[:200]!r} is not posgraph's; remote and local "
-                           f"contexts are never fetched (use {sorted(allowed)[0]} or an inline context)")
+            raise BadInput(
+                f"{source}: the JSON-LD context {value[:200]!r} is not posgraph's; remote and local "
+                f"contexts are never fetched (use {sorted(allowed)[0]} or an inline context)"
+            )
         return pin(value)
 
     pinned = json.dumps(pin(doc)).encode("utf-8")
@@ -178,16 +207,6 @@ def to_rdflib_graph(quads: Iterable[ox.Quad], graph: rdflib.Graph | None = None)
     return graph
 
 
-def to_rdflib_dataset(quads: Iterable[ox.Quad]) -> rdflib.Dataset:
-    """Return an rdflib Dataset holding the quads, named graphs kept apart from the default graph."""
-    ds = rdflib.Dataset()
-    conv = ox_term_to_rdflib
-    for q in quads:
-        ctx = ds.default_graph if isinstance(q.graph_name, ox.DefaultGraph) else ds.graph(conv(q.graph_name))
-        ctx.add((conv(q.subject), conv(q.predicate), conv(q.object)))
-    return ds
-
-
 def serialize_quads(quads: Iterable[ox.Quad], fmt: RdfFormat) -> bytes:
     """Serialise quads to ``fmt`` (a triple format keeps only the default graph's triples)."""
     if not fmt.quads:
@@ -227,8 +246,7 @@ RDF_XML = "application/rdf+xml"
 RESULT_MEDIA_TYPES: tuple[str, ...] = (TSV, CSV, SPARQL_XML, SPARQL_JSON)
 GRAPH_MEDIA_TYPES: tuple[str, ...] = (RDF_XML, JSON_LD, N_TRIPLES, TURTLE)
 _RESULT_ALIASES = {"application/json": SPARQL_JSON, "application/xml": SPARQL_XML, "text/xml": SPARQL_XML}
-_GRAPH_ALIASES = {"application/json": JSON_LD, "text/plain": N_TRIPLES, "application/xml": RDF_XML,
-                  "text/xml": RDF_XML}
+_GRAPH_ALIASES = {"application/json": JSON_LD, "text/plain": N_TRIPLES, "application/xml": RDF_XML, "text/xml": RDF_XML}
 
 
 def negotiate(accept: str | None, offers: Sequence[str], aliases: dict[str, str] | None = None) -> str:

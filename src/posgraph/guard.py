@@ -14,19 +14,21 @@ from posgraph.namespaces import STAGING
 
 __all__ = ["refuse_unsafe", "refuse_staging", "query_form"]
 
-_COMMENTS_AND_STRINGS = re.compile(r"""
+_COMMENTS_AND_STRINGS = re.compile(
+    r"""
       \#[^\n\r]*                                   # comment
     | '''(?:[^'\\]|\\.|'(?!''))*'''                # long strings
     | \"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
     | '(?:[^'\\\n\r]|\\.)*'                        # short strings
     | "(?:[^"\\\n\r]|\\.)*"
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 # An IRI reference: an operator '<' is followed by a space or never closed before '{', so no keyword hides in here.
 _IRI = re.compile(r"""<([^<>"{}|^`\\\x00-\x20]*)>""")
 _KEYWORD = r"(?<![\w?$:]){}(?![\w:-])"
 _FORBIDDEN_QUERY = {"SERVICE": "SERVICE (federated query) is not allowed on this endpoint"}
-_FORBIDDEN_UPDATE = {"LOAD": "LOAD is not allowed: send the data in the request body instead",
-                     **_FORBIDDEN_QUERY}
+_FORBIDDEN_UPDATE = {"LOAD": "LOAD is not allowed: send the data in the request body instead", **_FORBIDDEN_QUERY}
 _FORM = re.compile(r"(?<![\w?$:])(SELECT|ASK|CONSTRUCT|DESCRIBE)(?![\w:-])", re.IGNORECASE)
 _PREFIX_DECL = re.compile(r"(?i)(?<![\w?$:])PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^<>\s]*)>")
 _BASE_DECL = re.compile(r"(?i)(?<![\w?$:])BASE\s*<([^<>\s]*)>")
@@ -69,8 +71,7 @@ def refuse_staging(text: str, dataset_iris: Iterable[str] = ()) -> None:
     for match in _PREFIXED_NAME.finditer(_IRI.sub(" ", code)):
         namespace = prefixes.get(match.group(1) or "")
         if namespace is not None and _is_staging(namespace + match.group(2)):
-            raise QueryRefused(f"the query names {match.group(0)}: staging graphs of unreviewed batches "
-                               "are not public")
+            raise QueryRefused(f"the query names {match.group(0)}: staging graphs of unreviewed batches are not public")
 
 
 def query_form(text: str) -> str:

@@ -22,10 +22,19 @@ from posgraph import formats
 from posgraph.catalog import Param
 from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter, NotFound
-from posgraph.namespaces import PG, PGI, PGID, RDF, sparql_prologue
+from posgraph.namespaces import PG, PGI, PGID, sparql_prologue
 
-__all__ = ["Version", "dataset_version", "describe", "frame", "COLLECTIONS", "collection_page", "changes",
-           "write_dump", "DUMP_FORMATS"]
+__all__ = [
+    "Version",
+    "dataset_version",
+    "describe",
+    "frame",
+    "COLLECTIONS",
+    "collection_page",
+    "changes",
+    "write_dump",
+    "DUMP_FORMATS",
+]
 
 _NT = formats.format_for_media_type("application/n-triples")
 
@@ -40,8 +49,11 @@ class Version:
 
 async def dataset_version(engine: Engine) -> Version:
     """Return the latest change's id and time (one small query)."""
-    rows = await engine.select(sparql_prologue(("pg", "prov")) + """
-        SELECT ?change ?at WHERE { ?change a pg:Change ; prov:atTime ?at } ORDER BY DESC(?at) DESC(?change) LIMIT 1""")
+    rows = await engine.select(
+        sparql_prologue(("pg", "prov"))
+        + """
+        SELECT ?change ?at WHERE { ?change a pg:Change ; prov:atTime ?at } ORDER BY DESC(?at) DESC(?change) LIMIT 1"""
+    )
     if not rows:
         return Version("empty", None)
     return Version(str(rows[0]["change"]).rsplit("/", 1)[-1], datetime.fromisoformat(str(rows[0]["at"])))
@@ -64,8 +76,7 @@ _CLOSURE = """CONSTRUCT { ?s ?p ?o } WHERE {
 async def describe(engine: Engine, iri: str) -> rdflib.Graph:
     """The resource's description: its statements, its blank nodes' (terms, conditions, quantities, roles), its
     sources' descriptions, and the positions a party holds (by reference). Raises NotFound if it has none."""
-    data = await engine.construct(_CLOSURE % {"root": rdflib.URIRef(iri).n3(), "source": PG.source,
-                                              "held": PG.heldBy})
+    data = await engine.construct(_CLOSURE % {"root": rdflib.URIRef(iri).n3(), "source": PG.source, "held": PG.heldBy})
     graph = formats.to_rdflib_graph(formats.read_quads(data, _NT, "engine"))
     if (rdflib.URIRef(iri), None, None) not in graph:
         raise NotFound(f"no resource <{iri}>")
@@ -80,10 +91,17 @@ def frame(graph: rdflib.Graph, iri: str, context: dict, context_url: str | None)
     """Frame the description as one JSON-LD object rooted at ``iri``: blank nodes and sources embedded, parties'
     positions listed by reference, compacted with posgraph's context (named by ``context_url``)."""
     expanded = json.loads(graph.serialize(format="json-ld"))
-    frame_doc = {"@context": context["@context"], "@id": iri, "@embed": "@once",
-                 "@reverse": {str(PG.heldBy): {"@embed": "@never", "@explicit": True}}}
-    framed = jsonld.frame(expanded, frame_doc, {"documentLoader": _no_remote_contexts, "omitGraph": True,
-                                                "pruneBlankNodeIdentifiers": True})
+    frame_doc = {
+        "@context": context["@context"],
+        "@id": iri,
+        "@embed": "@once",
+        "@reverse": {str(PG.heldBy): {"@embed": "@never", "@explicit": True}},
+    }
+    framed = jsonld.frame(
+        expanded,
+        frame_doc,
+        {"documentLoader": _no_remote_contexts, "omitGraph": True, "pruneBlankNodeIdentifiers": True},
+    )
     framed.pop("@context", None)
     return {"@context": context_url or context["@context"], **framed}
 
@@ -100,23 +118,60 @@ class Collection:
     filters: tuple[str, ...]
 
 
-_POSITION_TYPES = ("Demand", "Offer", "Proposal", "Concession", "Acceptance", "Rejection", "Threat", "Agreement",
-                   "Statement")
-COLLECTIONS: dict[str, Collection] = {c.name: c for c in (
-    Collection("positions", str(PG.Position), str(PG.summary), str(PG.statedOn),
-               ("party", "issue", "type", "stated_from", "stated_to", "as_of", "q")),
-    Collection("parties", str(PG.Party), "http://www.w3.org/2004/02/skos/core#prefLabel", None, ("q",)),
-    Collection("people", str(PG.Person), "http://www.w3.org/2004/02/skos/core#prefLabel", None, ("party", "q")),
-    Collection("events", str(PG.Event), "http://www.w3.org/2004/02/skos/core#prefLabel", str(PG.startDate),
-               ("party", "stated_from", "stated_to", "q")),
-    Collection("sources", str(PG.Source), "https://schema.org/headline", "https://schema.org/datePublished",
-               ("stated_from", "stated_to", "q")),
-    Collection("issues", "http://www.w3.org/2004/02/skos/core#Concept",
-               "http://www.w3.org/2004/02/skos/core#prefLabel", None, ("q",)),
-)}
-_PARAMS = {"party": Param("party", "iri", False), "issue": Param("issue", "iri", False),
-           "stated_from": Param("stated_from", "date", False), "stated_to": Param("stated_to", "date", False),
-           "as_of": Param("as_of", "date", False), "q": Param("q", "string", False)}
+_POSITION_TYPES = (
+    "Demand",
+    "Offer",
+    "Proposal",
+    "Concession",
+    "Acceptance",
+    "Rejection",
+    "Threat",
+    "Agreement",
+    "Statement",
+)
+COLLECTIONS: dict[str, Collection] = {
+    c.name: c
+    for c in (
+        Collection(
+            "positions",
+            str(PG.Position),
+            str(PG.summary),
+            str(PG.statedOn),
+            ("party", "issue", "type", "stated_from", "stated_to", "as_of", "q"),
+        ),
+        Collection("parties", str(PG.Party), "http://www.w3.org/2004/02/skos/core#prefLabel", None, ("q",)),
+        Collection("people", str(PG.Person), "http://www.w3.org/2004/02/skos/core#prefLabel", None, ("party", "q")),
+        Collection(
+            "events",
+            str(PG.Event),
+            "http://www.w3.org/2004/02/skos/core#prefLabel",
+            str(PG.startDate),
+            ("party", "stated_from", "stated_to", "q"),
+        ),
+        Collection(
+            "sources",
+            str(PG.Source),
+            "https://schema.org/headline",
+            "https://schema.org/datePublished",
+            ("stated_from", "stated_to", "q"),
+        ),
+        Collection(
+            "issues",
+            "http://www.w3.org/2004/02/skos/core#Concept",
+            "http://www.w3.org/2004/02/skos/core#prefLabel",
+            None,
+            ("q",),
+        ),
+    )
+}
+_PARAMS = {
+    "party": Param("party", "iri", False),
+    "issue": Param("issue", "iri", False),
+    "stated_from": Param("stated_from", "date", False),
+    "stated_to": Param("stated_to", "date", False),
+    "as_of": Param("as_of", "date", False),
+    "q": Param("q", "string", False),
+}
 _FIRST = 'IF(STRLEN(%s) = 4, CONCAT(%s, "-01-01"), IF(STRLEN(%s) = 7, CONCAT(%s, "-01"), %s))'
 _LAST = 'IF(STRLEN(%s) = 4, CONCAT(%s, "-12-31"), IF(STRLEN(%s) = 7, CONCAT(%s, "-31"), %s))'
 
@@ -147,12 +202,15 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         raise InvalidParameter("cursor", "not a cursor this server issued; follow the Link headers") from None
 
 
-def _date_key(binding: rdflib.term.Node | None) -> str:
-    return str(binding) if binding is not None else ""
-
-
-async def collection_page(engine: Engine, name: str, params: Mapping[str, str], *, sort: str | None = None,
-                          cursor: str | None = None, limit: int = 50) -> Page:
+async def collection_page(
+    engine: Engine,
+    name: str,
+    params: Mapping[str, str],
+    *,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
     """One page of collection ``name``, filtered and sorted, after ``cursor`` (keyset pagination: pages neither
     skip nor repeat items while the data is unchanged). Raises NotFound or InvalidParameter naming the parameter."""
     spec = COLLECTIONS.get(name)
@@ -179,8 +237,13 @@ async def collection_page(engine: Engine, name: str, params: Mapping[str, str], 
         after_key, after_id = _decode_cursor(cursor)
         values["afterKey"], values["afterId"] = rdflib.Literal(after_key), rdflib.Literal(after_id)
     names = ["party", "issue", "stated_from", "stated_to", "as_of", "q", "klass", "afterKey", "afterId"]
-    block = "VALUES (" + " ".join(f"?{n}" for n in names) + ") { (" + " ".join(
-        values[n].n3() if n in values else "UNDEF" for n in names) + ") }"
+    block = (
+        "VALUES ("
+        + " ".join(f"?{n}" for n in names)
+        + ") { ("
+        + " ".join(values[n].n3() if n in values else "UNDEF" for n in names)
+        + ") }"
+    )
     where = [block]
     if spec.cls == str(PG.Position):
         where.append(f"?item a ?type . ?type <http://www.w3.org/2000/01/rdf-schema#subClassOf> <{PG.Position}> .")
@@ -194,13 +257,15 @@ async def collection_page(engine: Engine, name: str, params: Mapping[str, str], 
         where.append(f"?item a <{spec.cls}> . BIND (<{spec.cls}> AS ?type)")
         where.append(f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.holdsRole}>/<{PG.roleFor}> ?party }})")
     elif name == "issues":
-        where.append(f"?item <http://www.w3.org/2004/02/skos/core#inScheme> <{PGI}scheme> . BIND (<{spec.cls}> AS ?type)")
+        where.append(
+            f"?item <http://www.w3.org/2004/02/skos/core#inScheme> <{PGI}scheme> . BIND (<{spec.cls}> AS ?type)"
+        )
     else:
         where.append(f"?item a <{spec.cls}> . BIND (<{spec.cls}> AS ?type)")
-    where.append(f"OPTIONAL {{ ?item <{spec.label}> ?labelEn FILTER (lang(?labelEn) = \"en\") }}")
+    where.append(f'OPTIONAL {{ ?item <{spec.label}> ?labelEn FILTER (lang(?labelEn) = "en") }}')
     where.append(f"OPTIONAL {{ ?item <{spec.label}> ?labelAny }}")
     where.append("BIND (COALESCE(?labelEn, ?labelAny) AS ?label)")
-    where.append('FILTER (!BOUND(?q) || CONTAINS(LCASE(STR(?label)), LCASE(STR(?q))))')
+    where.append("FILTER (!BOUND(?q) || CONTAINS(LCASE(STR(?label)), LCASE(STR(?q))))")
     if spec.date:
         where.append(f"OPTIONAL {{ ?item <{spec.date}> ?date }}")
         where.append("BIND (STR(?date) AS ?d)")
@@ -208,17 +273,23 @@ async def collection_page(engine: Engine, name: str, params: Mapping[str, str], 
         where.append(f"FILTER (!BOUND(?stated_to) || {_span('?d', _FIRST)} <= {_span('STR(?stated_to)', _LAST)})")
     if spec.cls == str(PG.Position):
         asof = _span("STR(?as_of)", _LAST)
-        where.append(f"FILTER (!BOUND(?as_of) || ({_span('?d', _FIRST)} <= {asof} && NOT EXISTS {{ "
-                     f"?later <{PG.supersedes}> ?item ; <{PG.statedOn}> ?lo . "
-                     f"FILTER ({_span('STR(?lo)', _FIRST)} <= {asof}) }}))")
-    key_expr = {"date": "COALESCE(STR(?date), \"\")", "label": "LCASE(COALESCE(STR(?label), \"\"))",
-                "id": "STR(?item)"}[field]
+        where.append(
+            f"FILTER (!BOUND(?as_of) || ({_span('?d', _FIRST)} <= {asof} && NOT EXISTS {{ "
+            f"?later <{PG.supersedes}> ?item ; <{PG.statedOn}> ?lo . "
+            f"FILTER ({_span('STR(?lo)', _FIRST)} <= {asof}) }}))"
+        )
+    key_expr = {"date": 'COALESCE(STR(?date), "")', "label": 'LCASE(COALESCE(STR(?label), ""))', "id": "STR(?item)"}[
+        field
+    ]
     where.append(f"BIND ({key_expr} AS ?key)")
     op = "<" if descending else ">"
     where.append(f"FILTER (!BOUND(?afterKey) || ?key {op} ?afterKey || (?key = ?afterKey && STR(?item) {op} ?afterId))")
-    order = f"DESC(?key) DESC(STR(?item))" if descending else "?key STR(?item)"
-    query = (f"SELECT DISTINCT ?item ?type ?label ?date ?key WHERE {{\n  " + "\n  ".join(where) +
-             f"\n}} ORDER BY {order} LIMIT {limit + 1}")
+    order = "DESC(?key) DESC(STR(?item))" if descending else "?key STR(?item)"
+    query = (
+        "SELECT DISTINCT ?item ?type ?label ?date ?key WHERE {\n  "
+        + "\n  ".join(where)
+        + f"\n}} ORDER BY {order} LIMIT {limit + 1}"
+    )
     rows = await engine.select(query)
     items, seen = [], set()
     for row in rows:
@@ -232,18 +303,31 @@ async def collection_page(engine: Engine, name: str, params: Mapping[str, str], 
     return Page([_item(row, spec) for row in items], next_cursor)
 
 
-_DATE_TERMS = {"http://www.w3.org/2001/XMLSchema#date": "", "http://www.w3.org/2001/XMLSchema#gYearMonth": "Month",
-               "http://www.w3.org/2001/XMLSchema#gYear": "Year"}
-_DATE_NAMES = {str(PG.statedOn): "statedOn", str(PG.startDate): "startDate",
-               "https://schema.org/datePublished": "datePublished"}
-_LABEL_NAMES = {str(PG.summary): "summary", "http://www.w3.org/2004/02/skos/core#prefLabel": "prefLabel",
-                "https://schema.org/headline": "headline"}
+_DATE_TERMS = {
+    "http://www.w3.org/2001/XMLSchema#date": "",
+    "http://www.w3.org/2001/XMLSchema#gYearMonth": "Month",
+    "http://www.w3.org/2001/XMLSchema#gYear": "Year",
+}
+_DATE_NAMES = {
+    str(PG.statedOn): "statedOn",
+    str(PG.startDate): "startDate",
+    "https://schema.org/datePublished": "datePublished",
+}
+_LABEL_NAMES = {
+    str(PG.summary): "summary",
+    "http://www.w3.org/2004/02/skos/core#prefLabel": "prefLabel",
+    "https://schema.org/headline": "headline",
+}
 
 
 def _item(row: Mapping[str, rdflib.term.Node], spec: Collection) -> dict:
     """A compact JSON-LD node for one collection item (terms chosen so the values expand to the stored RDF)."""
-    item: dict = {"id": str(row["item"]), "type": str(row["type"]).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
-                  if str(row["type"]).startswith(str(PG)) else str(row["type"])}
+    item: dict = {
+        "id": str(row["item"]),
+        "type": str(row["type"]).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+        if str(row["type"]).startswith(str(PG))
+        else str(row["type"]),
+    }
     if spec.name == "issues":
         item["type"] = "skos:Concept"
     label = row.get("label")
@@ -264,8 +348,12 @@ async def changes(engine: Engine, since: str | None, limit: int = 100) -> list[d
     after_time = None
     if since:
         if _CHANGE_ID.match(since):
-            rows = await engine.select(sparql_prologue(("prov",)) + "SELECT ?at WHERE { "
-                                       + rdflib.URIRef(f"{PGID}change/{since}").n3() + " prov:atTime ?at }")
+            rows = await engine.select(
+                sparql_prologue(("prov",))
+                + "SELECT ?at WHERE { "
+                + rdflib.URIRef(f"{PGID}change/{since}").n3()
+                + " prov:atTime ?at }"
+            )
             if not rows:
                 raise InvalidParameter("since", f"no change {since!r} (a version this server issued, or a time)")
             after_time = str(rows[0]["at"])
@@ -277,22 +365,37 @@ async def changes(engine: Engine, since: str | None, limit: int = 100) -> list[d
     if not 1 <= limit <= 1000:
         raise InvalidParameter("limit", "must be between 1 and 1000")
     bound = rdflib.Literal(after_time, datatype=rdflib.XSD.dateTime).n3() if after_time else "UNDEF"
-    rows = await engine.select(sparql_prologue(("pg", "prov", "rdfs")) + f"""
+    rows = await engine.select(
+        sparql_prologue(("pg", "prov", "rdfs"))
+        + f"""
         SELECT ?change ?kind ?at ?batch ?who WHERE {{
           VALUES ?after {{ {bound} }}
           ?change a pg:Change ; pg:changeKind ?kind ; prov:atTime ?at .
           FILTER (!BOUND(?after) || ?at > ?after)
           OPTIONAL {{ ?change pg:changedBatch ?batch }}
           OPTIONAL {{ ?change prov:wasAssociatedWith/rdfs:label ?who }}
-        }} ORDER BY ?at ?change LIMIT {limit}""")
-    return [{"version": str(r["change"]).rsplit("/", 1)[-1], "id": str(r["change"]), "kind": str(r["kind"]),
-             "atTime": str(r["at"]), **({"batch": str(r["batch"])} if "batch" in r else {}),
-             **({"by": str(r["who"])} if "who" in r else {})} for r in rows]
+        }} ORDER BY ?at ?change LIMIT {limit}"""
+    )
+    return [
+        {
+            "version": str(r["change"]).rsplit("/", 1)[-1],
+            "id": str(r["change"]),
+            "kind": str(r["kind"]),
+            "atTime": str(r["at"]),
+            **({"batch": str(r["batch"])} if "batch" in r else {}),
+            **({"by": str(r["who"])} if "who" in r else {}),
+        }
+        for r in rows
+    ]
 
 
 # ------------------------------------------------------------------------------------------ dumps
-DUMP_FORMATS = {"nq": ("application/n-quads", False), "trig": ("application/trig", False),
-                "ttl": ("text/turtle", True), "jsonld": ("application/ld+json", True)}
+DUMP_FORMATS = {
+    "nq": ("application/n-quads", False),
+    "trig": ("application/trig", False),
+    "ttl": ("text/turtle", True),
+    "jsonld": ("application/ld+json", True),
+}
 
 
 async def write_dump(engine: Engine, extension: str, target: Path) -> tuple[int, str]:
@@ -316,9 +419,3 @@ async def iter_file(path: Path, chunk: int = 1 << 16) -> AsyncIterator[bytes]:
     with open(path, "rb") as handle:
         while data := handle.read(chunk):
             yield data
-
-
-def resource_types(graph: rdflib.Graph, iri: str) -> list[str]:
-    """The resource's pg: classes, by local name."""
-    return sorted(str(t)[len(str(PG)):] for t in graph.objects(rdflib.URIRef(iri), RDF.type)
-                  if str(t).startswith(str(PG)))

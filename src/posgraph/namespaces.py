@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 from rdflib import Namespace
-from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS, XSD, DCTERMS, PROV, ORG
+from rdflib.namespace import DCTERMS, ORG, OWL, PROV, RDF, RDFS, SH, SKOS, XSD
 
 __all__ = [
-    "PG", "PGSH", "PGI", "PGID", "WD", "SCHEMA", "STAGING", "SD", "VOID", "FORMATS", "OWL", "RDF", "RDFS", "SH", "SKOS", "XSD", "DCTERMS", "PROV", "ORG",
-    "PREFIXES", "compact_iri", "CONTEXT_IRI", "ONTOLOGY_IRI", "SHAPES_IRI", "ONTOLOGY_GRAPH", "batch_iri", "sparql_prologue",
+    "PG",
+    "PGSH",
+    "PGI",
+    "PGID",
+    "WD",
+    "SCHEMA",
+    "STAGING",
+    "SD",
+    "VOID",
+    "FORMATS",
+    "OWL",
+    "RDF",
+    "RDFS",
+    "SH",
+    "SKOS",
+    "XSD",
+    "DCTERMS",
+    "PROV",
+    "ORG",
+    "PREFIXES",
+    "compact_iri",
+    "CONTEXT_IRI",
+    "ONTOLOGY_IRI",
+    "SHAPES_IRI",
+    "ONTOLOGY_GRAPH",
+    "batch_iri",
+    "sparql_prologue",
 ]
 
 PG = Namespace("https://w3id.org/posgraph/ns#")
@@ -60,8 +85,9 @@ def compact_iri(iri: str) -> str:
     """
     for prefix, namespace in _BY_LENGTH:
         if iri.startswith(namespace):
-            return f"{prefix}:{iri[len(namespace):]}"
+            return f"{prefix}:{iri[len(namespace) :]}"
     return f"<{iri}>"
+
 
 _BY_LENGTH = sorted(PREFIXES.items(), key=lambda item: -len(item[1]))
 

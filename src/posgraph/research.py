@@ -27,9 +27,18 @@ class QueryAnswer:
     truncated: bool = False
 
 
-async def run_query(engine: Engine, text: str, *, accept: str | None = None, default_graphs: Iterable[str] = (),
-                    named_graphs: Iterable[str] = (), timeout: float | None = None, max_rows: int | None = None,
-                    context: dict | None = None, context_url: str | None = None) -> QueryAnswer:
+async def run_query(
+    engine: Engine,
+    text: str,
+    *,
+    accept: str | None = None,
+    default_graphs: Iterable[str] = (),
+    named_graphs: Iterable[str] = (),
+    timeout: float | None = None,
+    max_rows: int | None = None,
+    context: dict | None = None,
+    context_url: str | None = None,
+) -> QueryAnswer:
     """Check and run a read-only query; return the complete answer in the negotiated format.
 
     ``accept`` is an HTTP Accept header (q-values honoured). JSON-LD answers to CONSTRUCT/DESCRIBE are compacted
@@ -49,8 +58,9 @@ async def run_query(engine: Engine, text: str, *, accept: str | None = None, def
     if media_type == formats.JSON_LD and context is None:
         media_type = formats.TURTLE
     engine_type = formats.N_TRIPLES if media_type == formats.JSON_LD else media_type
-    answer = await engine.query(text, accept=engine_type, default_graphs=default_graphs,
-                                named_graphs=named_graphs, timeout=timeout)
+    answer = await engine.query(
+        text, accept=engine_type, default_graphs=default_graphs, named_graphs=named_graphs, timeout=timeout
+    )
     content, truncated = answer.content, False
     if form == "select" and max_rows is not None:
         content, truncated = formats.truncate_results(content, media_type, max_rows)
@@ -59,12 +69,28 @@ async def run_query(engine: Engine, text: str, *, accept: str | None = None, def
     return QueryAnswer(content, media_type, truncated)
 
 
-async def run_saved(engine: Engine, catalog: Catalog, name: str, params: Mapping[str, str], *,
-                    accept: str | None = None, timeout: float | None = None, max_rows: int | None = None,
-                    context: dict | None = None, context_url: str | None = None) -> QueryAnswer:
+async def run_saved(
+    engine: Engine,
+    catalog: Catalog,
+    name: str,
+    params: Mapping[str, str],
+    *,
+    accept: str | None = None,
+    timeout: float | None = None,
+    max_rows: int | None = None,
+    context: dict | None = None,
+    context_url: str | None = None,
+) -> QueryAnswer:
     """Bind ``params`` into saved query ``name`` and run it; raises NotFound, InvalidParameter or as run_query."""
-    return await run_query(engine, catalog.get(name).bind(params), accept=accept, timeout=timeout,
-                           max_rows=max_rows, context=context, context_url=context_url)
+    return await run_query(
+        engine,
+        catalog.get(name).bind(params),
+        accept=accept,
+        timeout=timeout,
+        max_rows=max_rows,
+        context=context,
+        context_url=context_url,
+    )
 
 
 async def service_description(engine: Engine, endpoint: str, *, timeout: float | None = None) -> rdflib.Graph:
@@ -77,8 +103,16 @@ async def service_description(engine: Engine, endpoint: str, *, timeout: float |
     graph.add((service, RDF.type, SD.Service))
     graph.add((service, SD.endpoint, service))
     graph.add((service, SD.supportedLanguage, SD.SPARQL11Query))
-    for fmt in ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
-                "Turtle", "N-Triples", "JSON-LD", "RDF_XML"):
+    for fmt in (
+        "SPARQL_Results_JSON",
+        "SPARQL_Results_XML",
+        "SPARQL_Results_CSV",
+        "SPARQL_Results_TSV",
+        "Turtle",
+        "N-Triples",
+        "JSON-LD",
+        "RDF_XML",
+    ):
         graph.add((service, SD.resultFormat, FORMATS[fmt]))
     graph.add((service, SD.defaultDataset, dataset))
     graph.add((dataset, RDF.type, SD.Dataset))
@@ -92,16 +126,27 @@ async def service_description(engine: Engine, endpoint: str, *, timeout: float |
     return graph
 
 
-async def read_graph(engine: Engine, graph: str | None, *, accept: str | None = None, timeout: float | None = None,
-                     context: dict | None = None, context_url: str | None = None) -> QueryAnswer:
+async def read_graph(
+    engine: Engine,
+    graph: str | None,
+    *,
+    accept: str | None = None,
+    timeout: float | None = None,
+    context: dict | None = None,
+    context_url: str | None = None,
+) -> QueryAnswer:
     """Graph Store GET of one published graph (None: the default graph) in the negotiated RDF format.
 
     Raises QueryRefused for a staging graph, NotFound for a graph the store lacks, NotAcceptable.
     """
     if graph is not None:
         refuse_staging("", [graph])
-    media_type = formats.negotiate(accept, formats.GRAPH_MEDIA_TYPES if context is not None
-                                   else formats.GRAPH_MEDIA_TYPES[:1] + formats.GRAPH_MEDIA_TYPES[2:])
+    media_type = formats.negotiate(
+        accept,
+        formats.GRAPH_MEDIA_TYPES
+        if context is not None
+        else formats.GRAPH_MEDIA_TYPES[:1] + formats.GRAPH_MEDIA_TYPES[2:],
+    )
     engine_type = formats.N_TRIPLES if media_type == formats.JSON_LD else media_type
     answer = await engine.graph_get(graph, accept=engine_type, timeout=timeout)
     content = answer.content

@@ -10,7 +10,6 @@ import contextlib
 import ctypes
 import json
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -46,7 +45,8 @@ def find_engine_binary(configured: str | None = None) -> str:
             return found
     raise EngineStartError(
         f"engine binary {candidates[0]!r} not found: install the 'oxigraph' package (pip install oxigraph==0.5.13), "
-        "set POSGRAPH_ENGINE_BINARY, or point POSGRAPH_ENGINE_URL at a running SPARQL engine")
+        "set POSGRAPH_ENGINE_BINARY, or point POSGRAPH_ENGINE_URL at a running SPARQL engine"
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -70,9 +70,18 @@ class ManagedEngine:
     up to ``max_restarts`` times in a row without a healthy minute in between.
     """
 
-    def __init__(self, data_dir: Path, *, binary: str | None = None, host: str = "127.0.0.1",
-                 port: int | None = None, query_timeout_s: int | None = None, start_timeout: float = 30.0,
-                 max_restarts: int = 5, on_event: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        binary: str | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        query_timeout_s: int | None = None,
+        start_timeout: float = 30.0,
+        max_restarts: int = 5,
+        on_event: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.binary = binary
         self.host = host
@@ -157,8 +166,9 @@ class ManagedEngine:
         log_path = self.data_dir / _LOG_FILE
         self._log_offset = log_path.stat().st_size if log_path.exists() else 0
         with self._lock, open(log_path, "ab") as log_file:
-            self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                                             preexec_fn=_die_with_parent)
+            self._process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, preexec_fn=_die_with_parent
+            )
         self._wait_ready(log_path)
         (self.data_dir / RUNTIME_FILE).write_text(json.dumps({"url": self.url, "pid": self._process.pid}))
         log.info("engine started: pid %s at %s on %s", self._process.pid, self.url, self.data_dir)
@@ -172,8 +182,15 @@ class ManagedEngine:
             if code is not None:
                 raise EngineStartError(self._explain_exit(code, log_path))
             try:
-                if httpx.post(self.url + "/query", data={"query": "ASK {}"}, timeout=1.0,
-                              headers={"Accept": "application/sparql-results+json"}).status_code == 200:
+                if (
+                    httpx.post(
+                        self.url + "/query",
+                        data={"query": "ASK {}"},
+                        timeout=1.0,
+                        headers={"Accept": "application/sparql-results+json"},
+                    ).status_code
+                    == 200
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -215,7 +232,7 @@ class ManagedEngine:
                 log.critical("engine died %d times in a row; giving up", failures)
                 self._on_event("gave-up", str(code))
                 return
-            time.sleep(min(0.2 * 2 ** failures, 5.0))
+            time.sleep(min(0.2 * 2**failures, 5.0))
             try:
                 self._spawn(binary)
             except EngineStartError as exc:

@@ -89,8 +89,13 @@ class TokenStore:
             if any(r.name == name and r.revoked is None for r in records.values()):
                 raise BadInput(f"an active token named {name!r} exists; revoke it first")
             token_id = secrets.token_hex(4)
-            record = TokenRecord(token_id, name, role, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                 hashlib.sha256(secret.encode()).hexdigest())
+            record = TokenRecord(
+                token_id,
+                name,
+                role,
+                datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                hashlib.sha256(secret.encode()).hexdigest(),
+            )
             records[token_id] = record
         return record, f"pgt_{token_id}_{secret}"
 

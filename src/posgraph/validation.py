@@ -62,8 +62,11 @@ class ValidationReport:
 
     def to_dict(self) -> dict:
         """Return the report as plain JSON-ready data."""
-        return {"conforms": self.conforms, "violations": self.violation_count,
-                "results": [asdict(r) for r in self.results]}
+        return {
+            "conforms": self.conforms,
+            "violations": self.violation_count,
+            "results": [asdict(r) for r in self.results],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "ValidationReport":
@@ -79,8 +82,10 @@ class ValidationReport:
         lines = [f"{source}: {r.line()}" for r in self.results]
         counts = {s: sum(1 for r in self.results if r.severity == s) for s in ("Violation", "Warning", "Info")}
         verdict = "conforms" if self.conforms else "does NOT conform"
-        lines.append(f"{source}: {verdict} ({counts['Violation']} violation(s), {counts['Warning']} warning(s), "
-                     f"{counts['Info']} info)")
+        lines.append(
+            f"{source}: {verdict} ({counts['Violation']} violation(s), {counts['Warning']} warning(s), "
+            f"{counts['Info']} info)"
+        )
         return "\n".join(lines)
 
     def to_turtle(self) -> str:
@@ -129,11 +134,19 @@ class Validator:
         keep = None
         if context is not None:
             described = set(context.subjects())
-            keep = set(data.subjects()) | {o for o in data.objects() if not isinstance(o, rdflib.Literal)
-                                           and o not in described}
+            keep = set(data.subjects()) | {
+                o for o in data.objects() if not isinstance(o, rdflib.Literal) and o not in described
+            }
         _, report_graph, _ = pyshacl.validate(
-            merged, shacl_graph=self.shapes, inference="none", abort_on_first=False, allow_infos=True,
-            allow_warnings=True, advanced=True, js=False, do_owl_imports=False,
+            merged,
+            shacl_graph=self.shapes,
+            inference="none",
+            abort_on_first=False,
+            allow_infos=True,
+            allow_warnings=True,
+            advanced=True,
+            js=False,
+            do_owl_imports=False,
         )
         if keep is not None:
             for node in list(report_graph.subjects(RDF.type, SH.ValidationResult)):
@@ -142,8 +155,10 @@ class Validator:
                         report_graph.remove(triple)
                     report_graph.remove((None, SH.result, node))
         # One result per distinct finding: pyshacl reports a value once per failing component (nodeKind, pattern …).
-        results = sorted(set(self._results(report_graph, merged)),
-                         key=lambda r: (r.severity != "Violation", r.focus_node, r.path or "", r.shape))
+        results = sorted(
+            set(self._results(report_graph, merged)),
+            key=lambda r: (r.severity != "Violation", r.focus_node, r.path or "", r.shape),
+        )
         conforms = not any(r.severity == "Violation" for r in results)
         for report in report_graph.subjects(RDF.type, SH.ValidationReport):
             report_graph.set((report, SH.conforms, rdflib.Literal(conforms)))
@@ -159,12 +174,14 @@ class Validator:
             yield ValidationResult(
                 severity=_SEVERITY_NAMES.get(report.value(node, SH.resultSeverity), "Violation"),
                 focus_node=self._show_focus(report.value(node, SH.focusNode), data),
-                path=self._show(path) if path is not None and not isinstance(path, rdflib.BNode) else
-                (self._show_path(report, path) if path is not None else None),
+                path=self._show(path)
+                if path is not None and not isinstance(path, rdflib.BNode)
+                else (self._show_path(report, path) if path is not None else None),
                 value=self._show(value) if value is not None else None,
                 shape=self._show(shape) if shape is not None else "?",
                 message=_IRI_IN_TEXT.sub(lambda m: compact_iri(m.group(0)), str(message))
-                if message is not None else "constraint not met",
+                if message is not None
+                else "constraint not met",
                 hint=str(hint) if hint is not None else None,
             )
 

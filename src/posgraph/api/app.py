@@ -15,9 +15,9 @@ from posgraph import __version__
 from posgraph.api.problems import install_problem_handlers
 from posgraph.api.routes import curation, linked_data, research, service
 from posgraph.api.routes.research import ClientLimiter
+from posgraph.audit import AuditLog
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES, Settings
-from posgraph.audit import AuditLog
 from posgraph.engine import Engine
 from posgraph.tokens import TokenStore
 from posgraph.validation import Validator
@@ -39,9 +39,13 @@ def create_app(settings: Settings, *, engine_url: str | None = None, staging_url
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = Engine(base, query_path=settings.engine_query_path,
-                                  update_path=settings.engine_update_path, store_path=settings.engine_store_path,
-                                  timeout=settings.query_timeout)
+        app.state.engine = Engine(
+            base,
+            query_path=settings.engine_query_path,
+            update_path=settings.engine_update_path,
+            store_path=settings.engine_store_path,
+            timeout=settings.query_timeout,
+        )
         # Without a staging engine, reads and direct writes work; the batch routes answer 503.
         app.state.staging = Engine(staging_base, timeout=settings.query_timeout) if staging_base else None
         try:
@@ -51,9 +55,13 @@ def create_app(settings: Settings, *, engine_url: str | None = None, staging_url
             if app.state.staging is not None:
                 await app.state.staging.aclose()
 
-    app = FastAPI(title="posgraph", version=__version__, lifespan=lifespan,
-                  description="A knowledge graph of negotiation positions: SPARQL 1.1 for researchers, "
-                              "linked data for integrators, validated batches for curators.")
+    app = FastAPI(
+        title="posgraph",
+        version=__version__,
+        lifespan=lifespan,
+        description="A knowledge graph of negotiation positions: SPARQL 1.1 for researchers, "
+        "linked data for integrators, validated batches for curators.",
+    )
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.context_bytes = PROJECT_FILES.context_file.read_bytes()
@@ -71,10 +79,20 @@ def create_app(settings: Settings, *, engine_url: str | None = None, staging_url
     app.include_router(curation.router)
     app.include_router(linked_data.router)
     # Reads are open to pages on any origin; writes need a token, which browsers never send cross-origin here.
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "OPTIONS"],
-                       allow_headers=["Accept", "If-None-Match", "If-Modified-Since"],
-                       expose_headers=["ETag", "Link", "Last-Modified", "X-Posgraph-Version", "X-Posgraph-Truncated",
-                                       "X-Posgraph-Row-Limit"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["Accept", "If-None-Match", "If-Modified-Since"],
+        expose_headers=[
+            "ETag",
+            "Link",
+            "Last-Modified",
+            "X-Posgraph-Version",
+            "X-Posgraph-Truncated",
+            "X-Posgraph-Row-Limit",
+        ],
+    )
     # Third-party front-end files (YASGUI) are installed here by the Makefile; absent files are just 404.
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

@@ -46,13 +46,24 @@ PROBLEMS: tuple[tuple[type[Exception], int, str, str, dict[str, str] | None], ..
     (errors.EngineError, 502, "engine-error", "Engine error", None),
     (errors.ConfigError, 500, "configuration", "Server misconfigured", None),
 )
-_STATUS_TYPES = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
-                 406: ("not-acceptable", "Not acceptable"), 413: ("too-large", "Request body too large"),
-                 415: ("unsupported-media-type", "Unsupported media type")}
+_STATUS_TYPES = {
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
 
 
-def problem_response(status: int, slug: str, title: str, detail: str | None = None, *,
-                     headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """Return an RFC 9457 problem+json response."""
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
     if detail:
@@ -92,15 +103,21 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     first = exc.errors()[0] if exc.errors() else {}
     loc = [str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path", "header")]
     name = ".".join(loc) or None
-    return problem_response(400, "invalid-parameter", "Invalid parameter",
-                            f"parameter {name!r}: {first.get('msg', 'invalid')}", parameter=name)
+    return problem_response(
+        400,
+        "invalid-parameter",
+        "Invalid parameter",
+        f"parameter {name!r}: {first.get('msg', 'invalid')}",
+        parameter=name,
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex[:12]
     log.exception("unexpected error %s on %s %s", incident, request.method, request.url.path)
-    return problem_response(500, "internal", "Internal error",
-                            f"The server could not complete the request (incident {incident}).")
+    return problem_response(
+        500, "internal", "Internal error", f"The server could not complete the request (incident {incident})."
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:

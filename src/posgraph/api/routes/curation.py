@@ -14,8 +14,7 @@ from posgraph import curation, formats
 from posgraph.api.routes.research import decode_utf8, graph_parameter, read_body
 from posgraph.api.security import require_role
 from posgraph.engine import Engine
-from posgraph.errors import (BadInput, EngineUnavailable, InvalidParameter, QuerySyntaxError,
-                             UnsupportedMediaType)
+from posgraph.errors import BadInput, EngineUnavailable, InvalidParameter, QuerySyntaxError, UnsupportedMediaType
 from posgraph.namespaces import PREFIXES
 
 __all__ = ["router"]
@@ -30,12 +29,21 @@ _AUTH_RESPONSES = {
 }
 
 
-@router.post("/sparql/update", status_code=204, summary="SPARQL 1.1 Update (curator token)",
-             responses=_AUTH_RESPONSES | {400: {"description": "Malformed or refused update",
-                                                "content": {"application/problem+json": {}}}},
-             openapi_extra={"requestBody": {"content": {
-                 _FORM: {"schema": {"type": "object", "properties": {"update": {"type": "string"}}}},
-                 _SPARQL_UPDATE: {"schema": {"type": "string"}}}}})
+@router.post(
+    "/sparql/update",
+    status_code=204,
+    summary="SPARQL 1.1 Update (curator token)",
+    responses=_AUTH_RESPONSES
+    | {400: {"description": "Malformed or refused update", "content": {"application/problem+json": {}}}},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                _FORM: {"schema": {"type": "object", "properties": {"update": {"type": "string"}}}},
+                _SPARQL_UPDATE: {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
 async def sparql_update(request: Request) -> Response:
     """Apply one update request atomically (all of it or none of it). LOAD and SERVICE are refused."""
     token = require_role(request, "curator")
@@ -51,9 +59,13 @@ async def sparql_update(request: Request) -> Response:
     updates = [v for k, v in fields if k == "update"]
     if len(updates) != 1:
         raise QuerySyntaxError("the request must carry exactly one 'update'")
-    await curation.run_update(request.app.state.engine, updates[0], actor=token.name,
-                              using_graphs=[v for k, v in fields if k == "using-graph-uri"],
-                              using_named_graphs=[v for k, v in fields if k == "using-named-graph-uri"])
+    await curation.run_update(
+        request.app.state.engine,
+        updates[0],
+        actor=token.name,
+        using_graphs=[v for k, v in fields if k == "using-graph-uri"],
+        using_named_graphs=[v for k, v in fields if k == "using-named-graph-uri"],
+    )
     request.app.state.audit.record(token.name, "sparql-update", role=token.role, update=updates[0][:10_000])
     return Response(status_code=204)
 
@@ -62,36 +74,60 @@ async def _write(request: Request, method: str) -> Response:
     token = require_role(request, "curator")
     graph = graph_parameter(request)
     body = await read_body(request)
-    status, triples = await curation.write_graph(request.app.state.engine, method, graph, body,
-                                                 request.headers.get("content-type", ""), actor=token.name)
-    request.app.state.audit.record(token.name, f"gsp-{method.lower()}", role=token.role, graph=graph or "default",
-                                   triples=triples)
+    status, triples = await curation.write_graph(
+        request.app.state.engine, method, graph, body, request.headers.get("content-type", ""), actor=token.name
+    )
+    request.app.state.audit.record(
+        token.name, f"gsp-{method.lower()}", role=token.role, graph=graph or "default", triples=triples
+    )
     return Response(status_code=201 if status == 201 else 204)
 
 
-_GSP_BODY = {"requestBody": {"content": {"text/turtle": {"schema": {"type": "string"}},
-                                         "application/n-triples": {"schema": {"type": "string"}}}},
-             "parameters": [{"name": "graph", "in": "query", "schema": {"type": "string"}},
-                            {"name": "default", "in": "query", "schema": {"type": "string"}}]}
+_GSP_BODY = {
+    "requestBody": {
+        "content": {
+            "text/turtle": {"schema": {"type": "string"}},
+            "application/n-triples": {"schema": {"type": "string"}},
+        }
+    },
+    "parameters": [
+        {"name": "graph", "in": "query", "schema": {"type": "string"}},
+        {"name": "default", "in": "query", "schema": {"type": "string"}},
+    ],
+}
 
 
-@router.put("/store", status_code=204, summary="Graph Store: replace a graph (curator token)",
-            responses=_AUTH_RESPONSES | {201: {"description": "Graph created"}}, openapi_extra=_GSP_BODY)
+@router.put(
+    "/store",
+    status_code=204,
+    summary="Graph Store: replace a graph (curator token)",
+    responses=_AUTH_RESPONSES | {201: {"description": "Graph created"}},
+    openapi_extra=_GSP_BODY,
+)
 async def store_put(request: Request) -> Response:
     """Replace ``?graph=IRI`` (or ``?default``) with the Turtle or N-Triples body, atomically."""
     return await _write(request, "PUT")
 
 
-@router.post("/store", status_code=204, summary="Graph Store: add to a graph (curator token)",
-             responses=_AUTH_RESPONSES | {201: {"description": "Graph created"}}, openapi_extra=_GSP_BODY)
+@router.post(
+    "/store",
+    status_code=204,
+    summary="Graph Store: add to a graph (curator token)",
+    responses=_AUTH_RESPONSES | {201: {"description": "Graph created"}},
+    openapi_extra=_GSP_BODY,
+)
 async def store_post(request: Request) -> Response:
     """Add the Turtle or N-Triples body to ``?graph=IRI`` (or ``?default``), atomically."""
     return await _write(request, "POST")
 
 
-@router.delete("/store", status_code=204, summary="Graph Store: delete a graph (curator token)",
-               responses=_AUTH_RESPONSES | {404: {"description": "No such graph"}},
-               openapi_extra={"parameters": _GSP_BODY["parameters"]})
+@router.delete(
+    "/store",
+    status_code=204,
+    summary="Graph Store: delete a graph (curator token)",
+    responses=_AUTH_RESPONSES | {404: {"description": "No such graph"}},
+    openapi_extra={"parameters": _GSP_BODY["parameters"]},
+)
 async def store_delete(request: Request) -> Response:
     """Delete ``?graph=IRI`` (or empty the default graph with ``?default``)."""
     token = require_role(request, "curator")
@@ -102,8 +138,20 @@ async def store_delete(request: Request) -> Response:
 
 
 # ------------------------------------------------------------------------------------------ validation and batches
-_RDF_BODY = {"requestBody": {"content": {t: {"schema": {"type": "string"}} for t in (
-    "text/turtle", "application/trig", "application/n-triples", "application/n-quads", "application/ld+json")}}}
+_RDF_BODY = {
+    "requestBody": {
+        "content": {
+            t: {"schema": {"type": "string"}}
+            for t in (
+                "text/turtle",
+                "application/trig",
+                "application/n-triples",
+                "application/n-quads",
+                "application/ld+json",
+            )
+        }
+    }
+}
 _REPORT_TYPES = ("text/html", "text/turtle", "application/ld+json", "application/json")
 
 
@@ -138,20 +186,28 @@ def _report_html(report) -> str:
         f"<td><code>{html.escape(r.focus_node)}</code></td><td><code>{html.escape(r.path or '')}</code></td>"
         f"<td><code>{html.escape(r.value or '')}</code></td><td>{html.escape(r.message)}</td>"
         f"<td>{html.escape(r.hint or '')}</td><td><code>{html.escape(r.shape)}</code></td></tr>"
-        for r in report.results)
+        for r in report.results
+    )
     verdict = "conforms" if report.conforms else f"does not conform: {report.violation_count} violation(s)"
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>posgraph validation report</title>"
-            "<style>body{font-family:system-ui,sans-serif;margin:1.5rem}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top}.violation td:first-child{color:#b00}"
-            ".warning td:first-child{color:#a60}</style></head><body>"
-            f"<h1>Validation report</h1><p>The data {html.escape(verdict)}.</p>"
-            "<table><tr><th>severity</th><th>focus node</th><th>property</th><th>value</th><th>message</th>"
-            f"<th>how to fix</th><th>shape</th></tr>{rows}</table></body></html>")
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>posgraph validation report</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:1.5rem}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top}.violation td:first-child{color:#b00}"
+        ".warning td:first-child{color:#a60}</style></head><body>"
+        f"<h1>Validation report</h1><p>The data {html.escape(verdict)}.</p>"
+        "<table><tr><th>severity</th><th>focus node</th><th>property</th><th>value</th><th>message</th>"
+        f"<th>how to fix</th><th>shape</th></tr>{rows}</table></body></html>"
+    )
 
 
-@router.post("/validate", summary="Dry-run validation of RDF against the shapes, in the context of the live graph",
-             responses={200: {"description": "The SHACL report (conforms true or false)",
-                              "content": {t: {} for t in _REPORT_TYPES}}}, openapi_extra=_RDF_BODY)
+@router.post(
+    "/validate",
+    summary="Dry-run validation of RDF against the shapes, in the context of the live graph",
+    responses={
+        200: {"description": "The SHACL report (conforms true or false)", "content": {t: {} for t in _REPORT_TYPES}}
+    },
+    openapi_extra=_RDF_BODY,
+)
 async def validate(request: Request) -> Response:
     """Validate the body together with what it references in the published graph; nothing is stored. The report
     comes as flat JSON (default), a standard sh:ValidationReport (Turtle or JSON-LD), or an HTML page."""
@@ -165,18 +221,26 @@ def _batch_view(batch: dict) -> dict:
     return batch | {"links": links}
 
 
-@router.post("/batches", status_code=201, summary="Submit a batch for review (curator token)",
-             responses=_AUTH_RESPONSES | {409: {"description": "The same content was already submitted"},
-                                          422: {"description": "Not conformant: the report, nothing stored"}},
-             openapi_extra=_RDF_BODY)
+@router.post(
+    "/batches",
+    status_code=201,
+    summary="Submit a batch for review (curator token)",
+    responses=_AUTH_RESPONSES
+    | {
+        409: {"description": "The same content was already submitted"},
+        422: {"description": "Not conformant: the report, nothing stored"},
+    },
+    openapi_extra=_RDF_BODY,
+)
 async def submit(request: Request) -> JSONResponse:
     """Validate in context and store the batch in staging (invisible to public reads) as "submitted"."""
     token = require_role(request, "curator")
     state = request.app.state
     files = await _parsed_body(request)
     label = request.query_params.get("label")
-    batch = await curation.submit_batch(state.engine, _staging(request), state.validator, files, curator=token.name,
-                                        label=label)
+    batch = await curation.submit_batch(
+        state.engine, _staging(request), state.validator, files, curator=token.name, label=label
+    )
     state.audit.record(token.name, "batch-submit", batch=batch["id"], triples=batch["triples"])
     return JSONResponse(_batch_view(batch), status_code=201, headers={"Location": f"/batches/{batch['id']}"})
 
@@ -192,8 +256,11 @@ async def list_batches(request: Request, state: str | None = None) -> dict:
     return {"batches": [_batch_view({k: v for k, v in b.items() if k != "report"}) for b in batches]}
 
 
-@router.get("/batches/{batch_id}", summary="A batch: state, report, history (curator token)",
-            responses=_AUTH_RESPONSES | {404: {"description": "No such batch"}})
+@router.get(
+    "/batches/{batch_id}",
+    summary="A batch: state, report, history (curator token)",
+    responses=_AUTH_RESPONSES | {404: {"description": "No such batch"}},
+)
 async def show_batch(batch_id: str, request: Request) -> JSONResponse:
     """The batch's record: state, curator, reviewer, counts, validation report and history."""
     require_role(request, "curator")
@@ -201,8 +268,11 @@ async def show_batch(batch_id: str, request: Request) -> JSONResponse:
     return JSONResponse(_batch_view(await curation.get_batch(app.engine, _staging(request), batch_id)))
 
 
-@router.get("/batches/{batch_id}/triples", summary="A batch's triples (curator token)",
-            responses=_AUTH_RESPONSES | {404: {"description": "No such batch"}})
+@router.get(
+    "/batches/{batch_id}/triples",
+    summary="A batch's triples (curator token)",
+    responses=_AUTH_RESPONSES | {404: {"description": "No such batch"}},
+)
 async def batch_triples(batch_id: str, request: Request) -> Response:
     """The batch's triples as N-Triples or Turtle."""
     require_role(request, "curator")
@@ -210,8 +280,9 @@ async def batch_triples(batch_id: str, request: Request) -> Response:
     content = await curation.batch_triples(app.engine, _staging(request), batch_id)
     media_type = formats.negotiate(request.headers.get("accept"), (formats.TURTLE, formats.N_TRIPLES))
     if media_type == formats.TURTLE:
-        graph = formats.to_rdflib_graph(formats.read_quads(content, formats.format_for_media_type(formats.N_TRIPLES),
-                                                           "batch"))
+        graph = formats.to_rdflib_graph(
+            formats.read_quads(content, formats.format_for_media_type(formats.N_TRIPLES), "batch")
+        )
         for prefix, iri in PREFIXES.items():
             graph.bind(prefix, iri)
         content = graph.serialize(format="turtle").encode("utf-8")
@@ -232,36 +303,57 @@ async def _note(request: Request) -> str | None:
         return str(note)[:2000] if note is not None else None
     if media_type == _FORM:
         return dict(parse_qsl(decode_utf8(body, "form body"))).get("note", "")[:2000] or None
-    raise UnsupportedMediaType("send an optional note as JSON {\"note\": …} or form-encoded")
+    raise UnsupportedMediaType('send an optional note as JSON {"note": …} or form-encoded')
 
 
-@router.post("/batches/{batch_id}/accept", summary="Accept and publish a batch (reviewer token)",
-             responses=_AUTH_RESPONSES | {404: {}, 409: {"description": "Not in state submitted"},
-                                          422: {"description": "No longer conformant against the live graph"}})
+@router.post(
+    "/batches/{batch_id}/accept",
+    summary="Accept and publish a batch (reviewer token)",
+    responses=_AUTH_RESPONSES
+    | {
+        404: {},
+        409: {"description": "Not in state submitted"},
+        422: {"description": "No longer conformant against the live graph"},
+    },
+)
 async def accept(batch_id: str, request: Request) -> JSONResponse:
     """Publish the batch atomically: its graph, its triples in the default graph, and its PROV-O description."""
     token = require_role(request, "curator")
     app = request.app.state
-    batch = await curation.accept_batch(app.engine, _staging(request), app.validator, batch_id, reviewer=token.name,
-                                        role=token.role, allow_self_accept=app.settings.allow_self_accept)
+    batch = await curation.accept_batch(
+        app.engine,
+        _staging(request),
+        app.validator,
+        batch_id,
+        reviewer=token.name,
+        role=token.role,
+        allow_self_accept=app.settings.allow_self_accept,
+    )
     app.audit.record(token.name, "batch-accept", batch=batch_id)
     return JSONResponse(_batch_view(batch))
 
 
-@router.post("/batches/{batch_id}/reject", summary="Reject a batch (reviewer token)",
-             responses=_AUTH_RESPONSES | {404: {}, 409: {"description": "Not in state submitted"}})
+@router.post(
+    "/batches/{batch_id}/reject",
+    summary="Reject a batch (reviewer token)",
+    responses=_AUTH_RESPONSES | {404: {}, 409: {"description": "Not in state submitted"}},
+)
 async def reject(batch_id: str, request: Request) -> JSONResponse:
     """Mark the batch rejected, with an optional note; it never becomes public."""
     token = require_role(request, "curator")
     app = request.app.state
-    batch = await curation.reject_batch(app.engine, _staging(request), batch_id, reviewer=token.name, role=token.role,
-                                        note=await _note(request))
+    batch = await curation.reject_batch(
+        app.engine, _staging(request), batch_id, reviewer=token.name, role=token.role, note=await _note(request)
+    )
     app.audit.record(token.name, "batch-reject", batch=batch_id)
     return JSONResponse(_batch_view(batch))
 
 
-@router.post("/batches/{batch_id}/revert", summary="Revert an accepted batch, or preview it (reviewer token)",
-             responses=_AUTH_RESPONSES | {404: {}, 409: {"description": "Not in state accepted"}})
+@router.post(
+    "/batches/{batch_id}/revert",
+    summary="Revert an accepted batch, or preview it (reviewer token)",
+    responses=_AUTH_RESPONSES | {404: {}, 409: {"description": "Not in state accepted"}},
+)
 async def revert(batch_id: str, request: Request, dry_run: bool = False) -> JSONResponse:
     """With ``dry_run=true``: what would be removed and what in other batches depends on it. Otherwise withdraw
     the batch from the public graph in one transaction and return the record with that preview."""

@@ -11,9 +11,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from posgraph import formats, research
+from posgraph.errors import (
+    BadInput,
+    InvalidParameter,
+    PayloadTooLarge,
+    QuerySyntaxError,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
 from posgraph.namespaces import PREFIXES, sparql_prologue
-from posgraph.errors import (BadInput, InvalidParameter, PayloadTooLarge, QuerySyntaxError, TooManyRequests,
-                             UnsupportedMediaType)
 
 __all__ = ["router", "ClientLimiter", "read_body", "decode_utf8", "graph_parameter"]
 
@@ -23,11 +29,20 @@ _FORM = "application/x-www-form-urlencoded"
 _SPARQL_QUERY = "application/sparql-query"
 _RESULT_CONTENT = {t: {} for t in formats.RESULT_MEDIA_TYPES + formats.GRAPH_MEDIA_TYPES}
 _QUERY_RESPONSES = {
-    200: {"description": "Query results (format by content negotiation)", "content": _RESULT_CONTENT,
-          "headers": {"X-Posgraph-Truncated": {"description": "true when rows beyond the cap were dropped",
-                                               "schema": {"type": "string"}}}},
-    400: {"description": "Malformed, refused or badly parameterised query",
-          "content": {"application/problem+json": {}}},
+    200: {
+        "description": "Query results (format by content negotiation)",
+        "content": _RESULT_CONTENT,
+        "headers": {
+            "X-Posgraph-Truncated": {
+                "description": "true when rows beyond the cap were dropped",
+                "schema": {"type": "string"},
+            }
+        },
+    },
+    400: {
+        "description": "Malformed, refused or badly parameterised query",
+        "content": {"application/problem+json": {}},
+    },
     406: {"description": "No acceptable result format", "content": {"application/problem+json": {}}},
     429: {"description": "Too many concurrent queries from this client", "content": {"application/problem+json": {}}},
     503: {"description": "Engine unavailable", "content": {"application/problem+json": {}}},
@@ -35,13 +50,22 @@ _QUERY_RESPONSES = {
 }
 _PROTOCOL_PARAMS = {
     "parameters": [
-        {"name": "query", "in": "query", "schema": {"type": "string"}, "description": "The SPARQL query; without "
-         "it, GET returns the service description."},
+        {
+            "name": "query",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "The SPARQL query; without it, GET returns the service description.",
+        },
         {"name": "default-graph-uri", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
         {"name": "named-graph-uri", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
-        {"name": "timeout", "in": "query", "schema": {"type": "number"},
-         "description": "Seconds; lowers the server's deadline for this query."},
-    ]}
+        {
+            "name": "timeout",
+            "in": "query",
+            "schema": {"type": "number"},
+            "description": "Seconds; lowers the server's deadline for this query.",
+        },
+    ]
+}
 
 
 class ClientLimiter:
@@ -139,19 +163,26 @@ async def _sparql(request: Request) -> Response:
     timeouts = [value for key, value in fields if key == "timeout"]
     async with state.limiter.slot(_client(request)):
         answer = await research.run_query(
-            state.engine, queries[0], accept=request.headers.get("accept"),
+            state.engine,
+            queries[0],
+            accept=request.headers.get("accept"),
             default_graphs=[v for k, v in fields if k == "default-graph-uri"],
             named_graphs=[v for k, v in fields if k == "named-graph-uri"],
-            timeout=_timeout(request, timeouts[0] if timeouts else None), max_rows=state.settings.max_rows,
-            context=state.context, context_url=state.context_url)
+            timeout=_timeout(request, timeouts[0] if timeouts else None),
+            max_rows=state.settings.max_rows,
+            context=state.context,
+            context_url=state.context_url,
+        )
     return _respond(answer, request)
 
 
 async def _service_description(request: Request) -> Response:
     graph = await research.service_description(request.app.state.engine, str(request.url.replace(query="")))
-    media_type = formats.negotiate(request.headers.get("accept"), formats.GRAPH_MEDIA_TYPES[:1]
-                                   + (formats.N_TRIPLES, formats.TURTLE), {"application/json": formats.JSON_LD,
-                                                                            formats.JSON_LD: formats.JSON_LD})
+    media_type = formats.negotiate(
+        request.headers.get("accept"),
+        formats.GRAPH_MEDIA_TYPES[:1] + (formats.N_TRIPLES, formats.TURTLE),
+        {"application/json": formats.JSON_LD, formats.JSON_LD: formats.JSON_LD},
+    )
     if media_type == formats.JSON_LD:
         body = graph.serialize(format="json-ld").encode("utf-8")
     else:
@@ -159,32 +190,55 @@ async def _service_description(request: Request) -> Response:
     return Response(body, media_type=media_type, headers={"Vary": "Accept"})
 
 
-@router.get("/sparql", summary="SPARQL 1.1 query (GET), or the service description without a query",
-            responses=_QUERY_RESPONSES, openapi_extra=_PROTOCOL_PARAMS)
+@router.get(
+    "/sparql",
+    summary="SPARQL 1.1 query (GET), or the service description without a query",
+    responses=_QUERY_RESPONSES,
+    openapi_extra=_PROTOCOL_PARAMS,
+)
 async def sparql_get(request: Request) -> Response:
     """Run the query given as the ``query`` parameter (dataset parameters honoured, unknown ones ignored).
     Without a query, return the SPARQL Service Description with a VoID description of the dataset."""
     return await _sparql(request)
 
 
-@router.post("/sparql", summary="SPARQL 1.1 query (POST form or application/sparql-query)",
-             responses=_QUERY_RESPONSES | {415: {"description": "Unsupported body type",
-                                                 "content": {"application/problem+json": {}}},
-                                           413: {"description": "Body too large",
-                                                 "content": {"application/problem+json": {}}}},
-             openapi_extra={"requestBody": {"content": {
-                 _FORM: {"schema": {"type": "object", "properties": {
-                     "query": {"type": "string"}, "default-graph-uri": {"type": "string"},
-                     "named-graph-uri": {"type": "string"}, "timeout": {"type": "number"}}}},
-                 _SPARQL_QUERY: {"schema": {"type": "string"}}}}})
+@router.post(
+    "/sparql",
+    summary="SPARQL 1.1 query (POST form or application/sparql-query)",
+    responses=_QUERY_RESPONSES
+    | {
+        415: {"description": "Unsupported body type", "content": {"application/problem+json": {}}},
+        413: {"description": "Body too large", "content": {"application/problem+json": {}}},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                _FORM: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "query": {"type": "string"},
+                            "default-graph-uri": {"type": "string"},
+                            "named-graph-uri": {"type": "string"},
+                            "timeout": {"type": "number"},
+                        },
+                    }
+                },
+                _SPARQL_QUERY: {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
 async def sparql_post(request: Request) -> Response:
     """Run a query sent form-encoded (``query=``) or as the body of an ``application/sparql-query`` request
     (dataset parameters then go in the URL)."""
     return await _sparql(request)
 
 
-_WELCOME = "# Russia's demands, by issue. Run with the ▶ button or Ctrl+Enter; saved queries are in the other tabs.\n" \
-    + sparql_prologue(("pg", "pgi", "pgid", "skos", "schema", "prov", "rdfs", "xsd", "wd")) + """
+_WELCOME = (
+    "# Russia's demands, by issue. Run with the ▶ button or Ctrl+Enter; saved queries are in the other tabs.\n"
+    + sparql_prologue(("pg", "pgi", "pgid", "skos", "schema", "prov", "rdfs", "xsd", "wd"))
+    + """
 SELECT ?issue ?demand ?statedOn ?summary WHERE {
   ?demand a pg:Demand ; pg:heldBy <https://w3id.org/posgraph/id/party/russia> ;
           pg:concerns ?i ; pg:statedOn ?statedOn ; pg:summary ?summary .
@@ -192,26 +246,47 @@ SELECT ?issue ?demand ?statedOn ?summary WHERE {
 }
 ORDER BY ?issue
 """
+)
 
 
 def _page_config(request: Request) -> dict:
     queries = []
     for saved in request.app.state.catalog:
         example = saved.examples[0] if saved.examples else {}
-        queries.append({"name": saved.name, "summary": saved.summary, "url": f"/queries/{saved.name}",
-                        "example": saved.bind(example)})
+        queries.append(
+            {
+                "name": saved.name,
+                "summary": saved.summary,
+                "url": f"/queries/{saved.name}",
+                "example": saved.bind(example),
+            }
+        )
     return {"endpoint": "/sparql", "prefixes": PREFIXES, "queries": queries, "welcome": _WELCOME}
 
 
-@router.get("/", summary="The query page (HTML) or a JSON index of the service",
-            responses={200: {"content": {"text/html": {}, "application/json": {}}}})
+@router.get(
+    "/",
+    summary="The query page (HTML) or a JSON index of the service",
+    responses={200: {"content": {"text/html": {}, "application/json": {}}}},
+)
 async def index(request: Request) -> Response:
     """Browsers get the query page (YASGUI when installed, a plain form otherwise); JSON clients get links."""
     media_type = formats.negotiate(request.headers.get("accept"), ("application/json", "text/html"))
     if media_type == "application/json":
-        return JSONResponse({"name": "posgraph", "sparql": "/sparql", "queries": "/queries", "store": "/store",
-                             "update": "/sparql/update", "context": "/ns/context.jsonld", "health": "/health",
-                             "openapi": "/openapi.json", "docs": "/docs"}, headers={"Vary": "Accept"})
+        return JSONResponse(
+            {
+                "name": "posgraph",
+                "sparql": "/sparql",
+                "queries": "/queries",
+                "store": "/store",
+                "update": "/sparql/update",
+                "context": "/ns/context.jsonld",
+                "health": "/health",
+                "openapi": "/openapi.json",
+                "docs": "/docs",
+            },
+            headers={"Vary": "Accept"},
+        )
     config = json.dumps(_page_config(request), ensure_ascii=False).replace("</", "<\\/")
     page = request.app.state.page_template.replace("__POSGRAPH_CONFIG__", config)
     return HTMLResponse(page, headers={"Vary": "Accept"})
@@ -223,8 +298,12 @@ async def list_queries(request: Request) -> dict:
     return {"queries": [q.describe() | {"url": f"/queries/{q.name}"} for q in request.app.state.catalog]}
 
 
-@router.get("/queries/{name}", summary="Run a saved query", responses=_QUERY_RESPONSES | {
-    404: {"description": "No such saved query", "content": {"application/problem+json": {}}}})
+@router.get(
+    "/queries/{name}",
+    summary="Run a saved query",
+    responses=_QUERY_RESPONSES
+    | {404: {"description": "No such saved query", "content": {"application/problem+json": {}}}},
+)
 async def run_saved(name: str, request: Request) -> Response:
     """Run saved query ``name`` with its parameters from the query string (a bad value is 400 naming it); the
     result format is negotiated as on /sparql, and ``timeout`` works the same way."""
@@ -234,9 +313,16 @@ async def run_saved(name: str, request: Request) -> Response:
     params = {k: v for k, v in request.query_params.items() if k in known}
     async with state.limiter.slot(_client(request)):
         answer = await research.run_saved(
-            state.engine, state.catalog, name, params, accept=request.headers.get("accept"),
-            timeout=_timeout(request, request.query_params.get("timeout")), max_rows=state.settings.max_rows,
-            context=state.context, context_url=state.context_url)
+            state.engine,
+            state.catalog,
+            name,
+            params,
+            accept=request.headers.get("accept"),
+            timeout=_timeout(request, request.query_params.get("timeout")),
+            max_rows=state.settings.max_rows,
+            context=state.context,
+            context_url=state.context_url,
+        )
     return _respond(answer, request)
 
 
@@ -255,14 +341,28 @@ def graph_parameter(request: Request) -> str | None:
     return graph
 
 
-@router.get("/store", summary="Graph Store: read a published graph",
-            responses={200: {"description": "The graph", "content": {t: {} for t in formats.GRAPH_MEDIA_TYPES}},
-                       404: {"description": "No such graph", "content": {"application/problem+json": {}}}},
-            openapi_extra={"parameters": [{"name": "graph", "in": "query", "schema": {"type": "string"}},
-                                          {"name": "default", "in": "query", "schema": {"type": "string"}}]})
+@router.get(
+    "/store",
+    summary="Graph Store: read a published graph",
+    responses={
+        200: {"description": "The graph", "content": {t: {} for t in formats.GRAPH_MEDIA_TYPES}},
+        404: {"description": "No such graph", "content": {"application/problem+json": {}}},
+    },
+    openapi_extra={
+        "parameters": [
+            {"name": "graph", "in": "query", "schema": {"type": "string"}},
+            {"name": "default", "in": "query", "schema": {"type": "string"}},
+        ]
+    },
+)
 async def store_get(request: Request) -> Response:
     """Return ``?graph=IRI`` or ``?default`` in the negotiated RDF format. Staging graphs are never served."""
     state = request.app.state
-    answer = await research.read_graph(state.engine, graph_parameter(request), accept=request.headers.get("accept"),
-                                       context=state.context, context_url=state.context_url)
+    answer = await research.read_graph(
+        state.engine,
+        graph_parameter(request),
+        accept=request.headers.get("accept"),
+        context=state.context,
+        context_url=state.context_url,
+    )
     return Response(answer.content, media_type=answer.media_type, headers={"Vary": "Accept"})
