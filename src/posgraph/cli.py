@@ -19,7 +19,7 @@ import click
 import httpx
 import rdflib
 
-from posgraph import __version__, curation, guard, research
+from posgraph import __version__, curation, guard, metrics, research
 from posgraph.audit import AuditLog
 from posgraph.catalog import Catalog
 from posgraph.checks import check_all
@@ -142,6 +142,18 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def _structured_logs() -> None:
+    """Log posgraph's records (access lines, engine events, errors) as JSON lines on stderr."""
+    from posgraph.api.observability import JsonLogFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    logger = logging.getLogger("posgraph")
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 @cli.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1, or POSGRAPH_HOST).")
 @click.option("--port", type=int, default=None, help="Port to bind (default 8000, or POSGRAPH_PORT).")
@@ -161,23 +173,26 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
     _check_port_free(settings.host, settings.port)
-    managed: list[ManagedEngine] = []
+    _structured_logs()
+    managed: dict[str, ManagedEngine] = {}
 
-    def start(directory: Path) -> str:
+    def start(name: str, directory: Path) -> str:
         # The engine's own timeout stops a query posgraph has already given up on (the client got a 504).
         engine = ManagedEngine(
             directory,
             binary=settings.engine_binary,
             start_timeout=settings.engine_start_timeout,
             query_timeout_s=math.ceil(settings.query_timeout),
+            memory_limit_mb=settings.engine_memory_limit_mb,
+            on_event=metrics.engine_event,
         )
         url = engine.start()
-        managed.append(engine)
+        managed[name] = engine
         return url
 
     try:
-        url = settings.engine_url or start(settings.data_dir)
-        staging_url = settings.staging_engine_url or start(settings.staging_dir)
+        url = settings.engine_url or start("public", settings.data_dir)
+        staging_url = settings.staging_engine_url or start("staging", settings.staging_dir)
         try:
             loaded = asyncio.run(_bootstrap(url, settings))
             if loaded:
@@ -192,14 +207,14 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
             err=True,
         )
         uvicorn.run(
-            create_app(settings, engine_url=url, staging_url=staging_url),
+            create_app(settings, engine_url=url, staging_url=staging_url, managed_engines=managed),
             host=settings.host,
             port=settings.port,
             log_level="info",
             access_log=False,
         )
     finally:
-        for engine in managed:
+        for engine in managed.values():
             engine.stop()
 
 

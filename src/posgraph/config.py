@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, ValidationError
@@ -40,6 +41,15 @@ class ProjectFiles:
 PROJECT_FILES = ProjectFiles(_ROOT)
 
 
+def _default_memory_limit_mb() -> int:
+    """A quarter of physical memory, at least 1 GiB: room for real queries, none for a runaway one."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError):
+        return 2048
+    return max(1024, total // 4)
+
+
 class Settings(BaseSettings):
     """posgraph's configuration; every field can be set as ``POSGRAPH_<FIELD>``."""
 
@@ -52,6 +62,12 @@ class Settings(BaseSettings):
     engine_store_path: str = Field("/store", description="Path of the engine's Graph Store Protocol endpoint.")
     engine_binary: str | None = Field(None, description="The oxigraph binary; found beside Python or on PATH if unset.")
     engine_start_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the managed engine to answer.")
+    engine_memory_limit_mb: int = Field(
+        default_factory=lambda: _default_memory_limit_mb(),
+        gt=64,
+        description="Resident memory (MiB) past which the managed engine is "
+        "restarted; default a quarter of the machine's memory.",
+    )
     host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP service binds to.")
     public_base: str | None = Field(

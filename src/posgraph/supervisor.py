@@ -66,8 +66,10 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class ManagedEngine:
     """One ``oxigraph serve`` process on ``data_dir``; ``start`` returns its base URL.
 
-    If the engine dies unexpectedly it is reported (logged at ERROR, counted in ``restarts``) and restarted,
-    up to ``max_restarts`` times in a row without a healthy minute in between.
+    If the engine dies unexpectedly it is reported (logged at ERROR, its cause kept in ``causes``, counted in
+    ``restarts``) and restarted on the same port, up to ``max_restarts`` times in a row without a healthy minute
+    in between. With ``memory_limit_mb`` the engine is killed (and so restarted) when its resident memory
+    passes the cap.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class ManagedEngine:
         query_timeout_s: int | None = None,
         start_timeout: float = 30.0,
         max_restarts: int = 5,
+        memory_limit_mb: int | None = None,
         on_event: Callable[[str, str], None] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
@@ -89,7 +92,9 @@ class ManagedEngine:
         self.query_timeout_s = query_timeout_s
         self.start_timeout = start_timeout
         self.max_restarts = max_restarts
+        self.memory_limit_mb = memory_limit_mb
         self.restarts = 0
+        self.causes: list[str] = []  # why the engine died, oldest first
         self.last_exit: int | None = None
         self._on_event = on_event or (lambda kind, detail: None)
         self._process: subprocess.Popen[bytes] | None = None
@@ -97,6 +102,7 @@ class ManagedEngine:
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._log_offset = 0
+        self._killed_for: str | None = None
 
     @property
     def url(self) -> str:
@@ -198,6 +204,36 @@ class ManagedEngine:
         self._process.kill()
         raise EngineStartError(f"the engine did not answer on {self.url} within {self.start_timeout:g} s")
 
+    def resident_mb(self) -> float | None:
+        """The engine's resident memory in MiB (None when it is not running)."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return None
+        try:
+            with open(f"/proc/{process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+    def _enforce_memory_limit(self, process: subprocess.Popen[bytes]) -> None:
+        # Oxigraph cannot cancel every query (a sort over a huge product runs on past its timeout and grows without
+        # bound): past the cap the engine is killed and, like any dead engine, restarted.
+        if not self.memory_limit_mb:
+            return
+        resident = self.resident_mb()
+        if resident is not None and resident > self.memory_limit_mb:
+            self._killed_for = f"memory cap: {resident:.0f} MiB resident > {self.memory_limit_mb} MiB"
+            log.error(
+                "engine (pid %s) over its %s MiB memory cap (%.0f MiB): killing it",
+                process.pid,
+                self.memory_limit_mb,
+                resident,
+            )
+            process.kill()
+
     def _explain_exit(self, code: int, log_path: Path) -> str:
         with open(log_path, "rb") as handle:  # only what this start wrote
             handle.seek(self._log_offset)
@@ -219,14 +255,18 @@ class ManagedEngine:
             if process is None:
                 return
             try:
-                code = process.wait(timeout=0.5)
+                code = process.wait(timeout=0.2)
             except subprocess.TimeoutExpired:
+                self._enforce_memory_limit(process)
                 continue
             if self._stopping.is_set():
                 return
             self.last_exit = code
-            log.error("engine (pid %s) died unexpectedly with exit code %s", process.pid, code)
-            self._on_event("died", str(code))
+            cause = self._killed_for or f"exit code {code}"
+            self._killed_for = None
+            self.causes.append(cause)
+            log.error("engine (pid %s) died: %s", process.pid, cause)
+            self._on_event("died", cause)
             failures = 0 if time.monotonic() - healthy_since > 60 else failures + 1
             if failures > self.max_restarts:
                 log.critical("engine died %d times in a row; giving up", failures)

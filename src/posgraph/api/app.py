@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from posgraph import __version__
+from posgraph.api.observability import install_observability
 from posgraph.api.problems import install_problem_handlers
 from posgraph.api.routes import curation, linked_data, research, service
 from posgraph.api.routes.research import ClientLimiter
@@ -27,7 +28,13 @@ __all__ = ["create_app", "STATIC_DIR"]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def create_app(settings: Settings, *, engine_url: str | None = None, staging_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    engine_url: str | None = None,
+    staging_url: str | None = None,
+    managed_engines: dict | None = None,
+) -> FastAPI:
     """Return the posgraph app, reaching the engine at ``engine_url`` (default: ``settings.engine_url``) and the
     staging engine at ``staging_url`` (default: ``settings.staging_engine_url``).
 
@@ -63,6 +70,7 @@ def create_app(settings: Settings, *, engine_url: str | None = None, staging_url
         "linked data for integrators, validated batches for curators.",
     )
     app.state.settings = settings
+    app.state.managed_engines = managed_engines or {}  # name -> ManagedEngine, for /health and /metrics
     app.state.catalog = catalog
     app.state.context_bytes = PROJECT_FILES.context_file.read_bytes()
     app.state.context = json.loads(app.state.context_bytes)
@@ -74,6 +82,7 @@ def create_app(settings: Settings, *, engine_url: str | None = None, staging_url
     app.state.audit = AuditLog(settings.audit_log)
     app.state.page_template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     install_problem_handlers(app)
+    install_observability(app)
     app.include_router(service.router)
     app.include_router(research.router)
     app.include_router(curation.router)

@@ -15,7 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from posgraph import errors
+from posgraph import errors, metrics
+from posgraph.api.observability import request_id
 
 __all__ = ["PROBLEM_JSON", "PROBLEM_BASE", "problem_response", "install_problem_handlers", "PROBLEMS"]
 
@@ -87,16 +88,29 @@ def _extra(exc: Exception) -> dict[str, Any]:
 async def _posgraph_error(request: Request, exc: errors.PosgraphError) -> JSONResponse:
     for cls, status, slug, title, headers in PROBLEMS:
         if isinstance(exc, cls):
+            if isinstance(exc, errors.EngineTimeout):
+                metrics.timeouts.inc()
             if status >= 500:
-                log.warning("%s %s -> %d: %s", request.method, request.url.path, status, exc.message)
-            return problem_response(status, slug, title, exc.message, headers=headers, **_extra(exc))
+                log.warning(
+                    "%s %s -> %d: %s",
+                    request.method,
+                    request.url.path,
+                    status,
+                    exc.message,
+                    extra={"request_id": request_id(request)},
+                )
+            return problem_response(
+                status, slug, title, exc.message, headers=headers, request_id=request_id(request), **_extra(exc)
+            )
     return await _unexpected(request, exc)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     slug, title = _STATUS_TYPES.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else None
-    return problem_response(exc.status_code, slug, title, detail, headers=getattr(exc, "headers", None))
+    return problem_response(
+        exc.status_code, slug, title, detail, headers=getattr(exc, "headers", None), request_id=request_id(request)
+    )
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -109,14 +123,19 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         "Invalid parameter",
         f"parameter {name!r}: {first.get('msg', 'invalid')}",
         parameter=name,
+        request_id=request_id(request),
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    incident = uuid.uuid4().hex[:12]
-    log.exception("unexpected error %s on %s %s", incident, request.method, request.url.path)
+    incident = request_id(request) or uuid.uuid4().hex[:16]
+    log.exception("unexpected error on %s %s", request.method, request.url.path, extra={"request_id": incident})
     return problem_response(
-        500, "internal", "Internal error", f"The server could not complete the request (incident {incident})."
+        500,
+        "internal",
+        "Internal error",
+        f"The server could not complete the request (request {incident}).",
+        request_id=incident,
     )
 
 

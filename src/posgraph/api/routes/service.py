@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from posgraph import metrics
 from posgraph.api.problems import problem_response
 
 __all__ = ["router"]
@@ -18,9 +19,15 @@ router = APIRouter(tags=["service"])
     responses={503: {"description": "The engine does not answer (yet)", "content": {"application/problem+json": {}}}},
 )
 async def health(request: Request) -> JSONResponse:
-    """200 once the engine answers a trivial query; 503 with Retry-After before that or while it is down."""
+    """200 once the engine answers a trivial query; 503 with Retry-After before that or while it is down (being
+    restarted, say). Managed engines report their restarts and the causes of their last deaths."""
+    managed = {
+        name: {"restarts": engine.restarts, "causes": engine.causes[-5:]}
+        for name, engine in request.app.state.managed_engines.items()
+    }
     if await request.app.state.engine.ping():
-        return JSONResponse({"status": "ok", "engine": "up"}, headers={"Cache-Control": "no-store"})
+        body = {"status": "ok", "engine": "up"} | ({"managed": managed} if managed else {})
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
     return problem_response(
         503,
         "engine-unavailable",
@@ -28,4 +35,21 @@ async def health(request: Request) -> JSONResponse:
         "The engine does not answer.",
         headers={"Retry-After": "5", "Cache-Control": "no-store"},
         engine="down",
+        managed=managed or None,
     )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "The Prometheus text format"}},
+)
+async def metrics_endpoint(request: Request) -> Response:
+    """Requests and latency per route, engine lifecycle events, timeouts, validation time, batch actions, and the
+    managed engines' resident memory."""
+    for name, engine in request.app.state.managed_engines.items():
+        resident = engine.resident_mb()
+        if resident is not None:
+            metrics.engine_memory.labels(engine=name).set(resident)
+    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
