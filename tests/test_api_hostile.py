@@ -18,9 +18,15 @@ SLACK = 2.5
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile")
-    srv = start_server(base / "store", base / "serve.log", env={
-        "POSGRAPH_QUERY_TIMEOUT": str(DEADLINE), "POSGRAPH_ENGINE_MEMORY_LIMIT_MB": "400",
-        "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "32"})
+    srv = start_server(
+        base / "store",
+        base / "serve.log",
+        env={
+            "POSGRAPH_QUERY_TIMEOUT": str(DEADLINE),
+            "POSGRAPH_ENGINE_MEMORY_LIMIT_MB": "400",
+            "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "32",
+        },
+    )
     yield srv
     srv.stop()
 
@@ -31,8 +37,10 @@ def _recovered(server, within: float = 20.0) -> float:
     with httpx.Client(base_url=server.url, timeout=5, trust_env=False) as client:
         while time.monotonic() - started < within:
             try:
-                if client.get("/health").status_code == 200 and client.get(
-                        "/sparql", params={"query": "ASK { ?s ?p ?o }"}).json().get("boolean") is True:
+                if (
+                    client.get("/health").status_code == 200
+                    and client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"}).json().get("boolean") is True
+                ):
                     return time.monotonic() - started
             except (httpx.HTTPError, ValueError):
                 pass
@@ -43,14 +51,15 @@ def _recovered(server, within: float = 20.0) -> float:
 HOSTILE = {
     "cartesian product under ORDER BY": "SELECT ?a WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?i LIMIT 1",
     "cartesian product under GROUP BY": "SELECT ?a (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } "
-                                        "GROUP BY ?a",
+    "GROUP BY ?a",
     "cartesian product under COUNT": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
-    "catastrophic REGEX": 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . ?x ?y ?z '
-                          'FILTER (REGEX(CONCAT(STR(?o), STR(?z), "aaaaaaaaaaaaaaaaaaaaaaaa!"), "^(a+)+$")) }',
+    "catastrophic REGEX": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . ?x ?y ?z "
+    'FILTER (REGEX(CONCAT(STR(?o), STR(?z), "aaaaaaaaaaaaaaaaaaaaaaaa!"), "^(a+)+$")) }',
     "unbounded property path": "SELECT (COUNT(*) AS ?n) WHERE { ?a (<urn:x:p>|!<urn:x:p>)* ?b . "
-                               "?b (<urn:x:p>|!<urn:x:p>)* ?c }",
+    "?b (<urn:x:p>|!<urn:x:p>)* ?c }",
     "huge VALUES block": "SELECT (COUNT(*) AS ?n) WHERE { VALUES ?v { "
-                         + " ".join(f'"{i}"' for i in range(150_000)) + " } ?s ?p ?o }",
+    + " ".join(f'"{i}"' for i in range(150_000))
+    + " } ?s ?p ?o }",
     "deep nesting": "SELECT * WHERE " + "{ " * 3000 + "?s ?p ?o" + " }" * 3000,
     "very long literal": 'SELECT * WHERE { ?s ?p "' + "x" * 2_000_000 + '" }',
     "very long IRI": "SELECT * WHERE { <http://example.org/" + "y" * 2_000_000 + "> ?p ?o }",
@@ -64,8 +73,12 @@ def test_hostile_query_is_contained(guarded, name):
 
     def other_client():
         # Another client keeps asking while the hostile query runs: it gets answers or a clean 503, never a hang.
-        with httpx.Client(base_url=guarded.url, timeout=DEADLINE + SLACK, trust_env=False,
-                          transport=httpx.HTTPTransport(local_address="127.0.0.2")) as client:
+        with httpx.Client(
+            base_url=guarded.url,
+            timeout=DEADLINE + SLACK,
+            trust_env=False,
+            transport=httpx.HTTPTransport(local_address="127.0.0.2"),
+        ) as client:
             for _ in range(5):
                 try:
                     other_answers.append(client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"}).status_code)

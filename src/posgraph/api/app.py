@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from posgraph import __version__
 from posgraph.api.observability import install_observability
 from posgraph.api.problems import install_problem_handlers
+from posgraph.api.security import FailedAttempts
 from posgraph.api.routes import curation, linked_data, research, service
 from posgraph.api.routes.research import ClientLimiter
 from posgraph.audit import AuditLog
@@ -78,6 +79,7 @@ def create_app(
     app.state.context_version = __version__
     app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
     app.state.tokens = TokenStore(settings.tokens_file)
+    app.state.auth_failures = FailedAttempts()
     app.state.validator = Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)
     app.state.audit = AuditLog(settings.audit_log)
     app.state.page_template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")

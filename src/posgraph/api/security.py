@@ -1,26 +1,59 @@
-"""Who is calling: bearer tokens checked against the token store, and the role each action needs."""
+"""Who is calling: bearer tokens checked against the token store, the role each action needs, and a brake on
+guessing: a client address with too many failed attempts is refused for a while, whatever it sends."""
 
 from __future__ import annotations
 
+import time
+from collections import deque
+
 from fastapi import Request
 
-from posgraph.errors import Forbidden, Unauthorized
+from posgraph.errors import Forbidden, TooManyRequests, Unauthorized
 from posgraph.tokens import TokenRecord, role_allows
 
-__all__ = ["require_role"]
+__all__ = ["require_role", "FailedAttempts"]
+
+
+class FailedAttempts:
+    """Failed authentications per client address, in a sliding window (per worker process)."""
+
+    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
+        self.limit, self.window = limit, window
+        self._seen: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str) -> deque[float]:
+        attempts = self._seen.setdefault(client, deque())
+        cutoff = time.monotonic() - self.window
+        while attempts and attempts[0] < cutoff:
+            attempts.popleft()
+        return attempts
+
+    def check(self, client: str) -> None:
+        """Raise TooManyRequests if ``client`` failed too often lately."""
+        if len(self._recent(client)) >= self.limit:
+            raise TooManyRequests(f"too many failed authentications from this address; wait {self.window:g} s")
+
+    def record(self, client: str) -> None:
+        """Count one failed authentication."""
+        self._recent(client).append(time.monotonic())
 
 
 def require_role(request: Request, role: str) -> TokenRecord:
     """Return the caller's token record if its role is ``role`` or higher.
 
-    Raises Unauthorized (no or unknown token: 401) or Forbidden (a token whose role is too low: 403).
+    Raises TooManyRequests (too many failures from this address: 429), Unauthorized (no or unknown token: 401)
+    or Forbidden (a token whose role is too low: 403).
     """
+    failures: FailedAttempts = request.app.state.auth_failures
+    client = request.client.host if request.client else "unknown"
+    failures.check(client)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(f"this needs a bearer token with role {role} or higher")
     record = request.app.state.tokens.authenticate(token.strip())
     if record is None:
+        failures.record(client)
         raise Unauthorized("the token is unknown or revoked")
     if not role_allows(record.role, role):
         raise Forbidden(f"token {record.name!r} has role {record.role}; this needs {role} or higher")

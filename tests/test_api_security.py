@@ -1,0 +1,133 @@
+"""Attacks named after what they try, against a real server: token brute force, staging data through every read
+path, foreign JSON-LD contexts, entity expansion, request ids echoed for support."""
+
+import time
+
+import httpx
+import pytest
+
+from conftest import EXAMPLES, posgraph_cli, start_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    """A server with one batch submitted (so in staging) and not accepted."""
+    base = tmp_path_factory.mktemp("security")
+    srv = start_server(base / "store", base / "serve.log")
+    env = {"POSGRAPH_TOKENS_FILE": str(base / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(base / "audit.jsonl")}
+    srv.curator = posgraph_cli("token", "create", "--role", "curator", "--name", "c", env=env).stdout.strip()
+    with srv.client() as client:
+        batch = client.post(
+            "/batches",
+            content=(EXAMPLES / "batches" / "army-cap-figure.ttl").read_bytes(),
+            headers={"Content-Type": "text/turtle", "Authorization": f"Bearer {srv.curator}"},
+        )
+        assert batch.status_code == 201
+        srv.batch = batch.json()["id"]
+    yield srv
+    srv.stop()
+
+
+STAGED = "https://w3id.org/posgraph/id/position/test-ru-army-cap-figure"
+
+
+def test_token_brute_force_is_throttled(staged):
+    guesses = []
+    with httpx.Client(
+        base_url=staged.url, timeout=10, trust_env=False, transport=httpx.HTTPTransport(local_address="127.0.0.3")
+    ) as attacker:
+        for i in range(14):
+            guesses.append(attacker.get("/batches", headers={"Authorization": f"Bearer pgt_{i:08x}_guess"}).status_code)
+        # Once throttled, even a right token from this address waits: guessing gains nothing.
+        right = attacker.get("/batches", headers={"Authorization": f"Bearer {staged.curator}"})
+    assert guesses[:10] == [401] * 10 and set(guesses[10:]) == {429}
+    assert right.status_code == 429 and right.headers["retry-after"]
+    with staged.client() as client:  # another address is not affected
+        assert client.get("/batches", headers={"Authorization": f"Bearer {staged.curator}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda c: c.get("/sparql", params={"query": f"ASK {{ <{STAGED}> ?p ?o }}"}).json()["boolean"],
+        lambda c: c.get("/sparql", params={"query": f"ASK {{ GRAPH ?g {{ <{STAGED}> ?p ?o }} }}"}).json()["boolean"],
+        lambda c: (
+            c.get(
+                "/sparql",
+                params={
+                    "query": "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
+                    "FILTER (CONTAINS(STR(?g), 'staging')) }"
+                },
+            ).json()["results"]["bindings"][0]["n"]["value"]
+            != "0"
+        ),
+        lambda c: c.get("/id/position/test-ru-army-cap-figure").status_code != 404,
+        lambda c: STAGED in c.get("/positions", params={"limit": 500}).text,
+        lambda c: STAGED in c.get("/dumps/posgraph.nq").text,
+        lambda c: STAGED in c.get("/store", params={"default": ""}, headers={"Accept": "application/n-triples"}).text,
+        lambda c: (
+            c.get(
+                "/sparql",
+                params={"query": "ASK { ?s ?p ?o }", "named-graph-uri": "https://w3id.org/posgraph/id/staging/x"},
+            ).status_code
+            != 400
+        ),
+    ],
+    ids=[
+        "sparql",
+        "graph-variable",
+        "named-graph-count",
+        "resource",
+        "collection",
+        "dump",
+        "graph-store",
+        "dataset-parameter",
+    ],
+)
+def test_staging_graphs_are_unreachable_through_every_read_path(staged, read):
+    with staged.client() as client:
+        assert read(client) is False
+
+
+def test_json_ld_with_a_local_file_context_is_refused_never_read(staged):
+    with staged.client() as client:
+        response = client.post(
+            "/validate",
+            json={"@context": "file:///etc/passwd", "@id": "http://x/a", "http://x/p": 1},
+            headers={"Content-Type": "application/ld+json"},
+        )
+    assert response.status_code == 400 and "root:" not in response.text
+
+
+def test_rdf_xml_entity_expansion_is_refused_unparsed(staged):
+    bomb = b"""<?xml version="1.0"?><!DOCTYPE rdf [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;">]>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="http://x/a">
+<rdf:value>&d;&d;&d;&d;&d;&d;&d;&d;</rdf:value></rdf:Description></rdf:RDF>"""
+    with staged.client() as client:
+        started = time.monotonic()
+        for path in ("/validate", "/batches"):
+            response = client.post(
+                path,
+                content=bomb,
+                headers={"Content-Type": "application/rdf+xml", "Authorization": f"Bearer {staged.curator}"},
+            )
+            assert response.status_code == 415
+    assert time.monotonic() - started < 2
+
+
+def test_request_ids_are_echoed_in_headers_and_problems(staged):
+    with staged.client() as client:
+        mine = client.get("/sparql", params={"query": "SELEC"}, headers={"X-Request-ID": "case-4711"})
+        minted = client.get("/sparql", params={"query": "SELEC"}, headers={"X-Request-ID": "<script>"})
+        metrics = client.get("/metrics").text
+    assert mine.headers["x-request-id"] == "case-4711" and mine.json()["request_id"] == "case-4711"
+    assert (
+        minted.headers["x-request-id"] != "<script>" and minted.json()["request_id"] == minted.headers["x-request-id"]
+    )
+    assert 'posgraph_requests_total{method="GET",route="/sparql",status="400"}' in metrics
+    assert "posgraph_request_seconds_bucket" in metrics and "posgraph_validation_seconds" in metrics
+    log = (staged.log.parent / "serve.log").read_text()
+    assert '"request_id": "case-4711"' in log and '"route": "/sparql"' in log
