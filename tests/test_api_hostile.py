@@ -6,7 +6,6 @@ import time
 
 import httpx
 import pytest
-
 from conftest import start_server
 
 pytestmark = pytest.mark.e2e

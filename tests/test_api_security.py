@@ -5,7 +5,6 @@ import time
 
 import httpx
 import pytest
-
 from conftest import EXAMPLES, posgraph_cli, start_server
 
 pytestmark = pytest.mark.e2e
