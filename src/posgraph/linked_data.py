@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _NT = formats.format_for_media_type("application/n-triples")
+_NOT_IN_IRIS = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ _CLOSURE = """CONSTRUCT { ?s ?p ?o } WHERE {
 async def describe(engine: Engine, iri: str) -> rdflib.Graph:
     """The resource's description: its statements, its blank nodes' (terms, conditions, quantities, roles), its
     sources' descriptions, and the positions a party holds (by reference). Raises NotFound if it has none."""
+    if _NOT_IN_IRIS.search(iri):  # such a path names no resource (and would not serialise as an IRI)
+        raise NotFound(f"no resource <{iri[:200]}>")
     data = await engine.construct(_CLOSURE % {"root": rdflib.URIRef(iri).n3(), "source": PG.source, "held": PG.heldBy})
     graph = formats.to_rdflib_graph(formats.read_quads(data, _NT, "engine"))
     if (rdflib.URIRef(iri), None, None) not in graph:

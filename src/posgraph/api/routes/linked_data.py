@@ -345,7 +345,11 @@ def _ontology_html(request: Request, graph: rdflib.Graph) -> str:
     )
 
 
-@router.get("/ns/context.jsonld", summary="The published JSON-LD context")
+@router.get(
+    "/ns/context.jsonld",
+    summary="The published JSON-LD context",
+    responses={200: {"description": "The context", "content": {formats.JSON_LD: {}}}},
+)
 async def context(request: Request) -> Response:
     """posgraph's JSON-LD @context for this version (0.1.0): stable, and immutable for a version."""
     return Response(
@@ -356,7 +360,10 @@ async def context(request: Request) -> Response:
 @router.get(
     "/ns/context-{version}.jsonld",
     summary="The JSON-LD context of one version (immutable)",
-    responses={404: {"description": "No such context version"}},
+    responses={
+        200: {"description": "The context", "content": {formats.JSON_LD: {}}},
+        404: {"description": "No such context version"},
+    },
 )
 async def versioned_context(version: str, request: Request) -> Response:
     """The context as published for ``version``; documents may pin it. Only the current version is served."""

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from posgraph import formats, research
+from posgraph.catalog import Param
 from posgraph.errors import (
     BadInput,
     InvalidParameter,
@@ -62,7 +63,7 @@ _PROTOCOL_PARAMS = {
             "name": "timeout",
             "in": "query",
             "schema": {"type": "number"},
-            "description": "Seconds; lowers the server's deadline for this query.",
+            "description": "Seconds (at least 0.1); lowers the server's deadline for this query.",
         },
     ]
 }
@@ -119,8 +120,8 @@ def _timeout(request: Request, raw: str | None) -> float:
         value = float(raw)
     except ValueError:
         raise InvalidParameter("timeout", f"{raw[:50]!r} is not a number of seconds") from None
-    if not value > 0:
-        raise InvalidParameter("timeout", "must be more than 0 seconds")
+    if not value >= 0.1:  # a shorter deadline could never be met, and NaN compares false
+        raise InvalidParameter("timeout", "must be at least 0.1 seconds")
     return min(value, ceiling)
 
 
@@ -148,6 +149,11 @@ def _respond(answer: research.QueryAnswer, request: Request) -> Response:
     return Response(answer.content, media_type=answer.media_type, headers=headers)
 
 
+def _graph_iris(fields: list[tuple[str, str]], name: str) -> list[str]:
+    """The values of a dataset parameter, each an absolute IRI (or a known prefixed name); else 400 naming it."""
+    return [str(Param(name, "iri", True).to_term(value)) for key, value in fields if key == name]
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -166,8 +172,8 @@ async def _sparql(request: Request) -> Response:
             state.engine,
             queries[0],
             accept=request.headers.get("accept"),
-            default_graphs=[v for k, v in fields if k == "default-graph-uri"],
-            named_graphs=[v for k, v in fields if k == "named-graph-uri"],
+            default_graphs=_graph_iris(fields, "default-graph-uri"),
+            named_graphs=_graph_iris(fields, "named-graph-uri"),
             timeout=_timeout(request, timeouts[0] if timeouts else None),
             max_rows=state.settings.max_rows,
             context=state.context,
