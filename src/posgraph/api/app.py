@@ -14,9 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from posgraph import __version__
 from posgraph.api.observability import install_observability
 from posgraph.api.problems import install_problem_handlers
-from posgraph.api.security import FailedAttempts
 from posgraph.api.routes import curation, linked_data, research, service
 from posgraph.api.routes.research import ClientLimiter
+from posgraph.api.security import FailedAttempts
 from posgraph.audit import AuditLog
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES, Settings
