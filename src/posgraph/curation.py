@@ -20,7 +20,7 @@ from typing import AsyncIterator, Callable, Iterable, Sequence
 import pyoxigraph as ox
 import rdflib
 
-from posgraph import formats
+from posgraph import formats, metrics
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
 from posgraph.errors import (
@@ -476,7 +476,9 @@ async def validate_in_context(engine: Engine, validator: Validator, files: Seque
     data = None
     for parsed in files:
         data = formats.to_rdflib_graph(parsed.quads, data)
-    return validator.validate(data if data is not None else rdflib.Graph(), await fetch_context(engine, files))
+    context = await fetch_context(engine, files)
+    with metrics.validation_seconds.time():
+        return validator.validate(data if data is not None else rdflib.Graph(), context)
 
 
 def _now() -> datetime:

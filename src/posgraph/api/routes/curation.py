@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from posgraph import curation, formats
+from posgraph import curation, formats, metrics
 from posgraph.api.routes.research import decode_utf8, graph_parameter, read_body
 from posgraph.api.security import require_role
 from posgraph.engine import Engine
@@ -241,6 +241,7 @@ async def submit(request: Request) -> JSONResponse:
     batch = await curation.submit_batch(
         state.engine, _staging(request), state.validator, files, curator=token.name, label=label
     )
+    metrics.batches.labels(action="submit").inc()
     state.audit.record(token.name, "batch-submit", batch=batch["id"], triples=batch["triples"])
     return JSONResponse(_batch_view(batch), status_code=201, headers={"Location": f"/batches/{batch['id']}"})
 
@@ -329,6 +330,7 @@ async def accept(batch_id: str, request: Request) -> JSONResponse:
         role=token.role,
         allow_self_accept=app.settings.allow_self_accept,
     )
+    metrics.batches.labels(action="accept").inc()
     app.audit.record(token.name, "batch-accept", batch=batch_id)
     return JSONResponse(_batch_view(batch))
 
@@ -345,6 +347,7 @@ async def reject(batch_id: str, request: Request) -> JSONResponse:
     batch = await curation.reject_batch(
         app.engine, _staging(request), batch_id, reviewer=token.name, role=token.role, note=await _note(request)
     )
+    metrics.batches.labels(action="reject").inc()
     app.audit.record(token.name, "batch-reject", batch=batch_id)
     return JSONResponse(_batch_view(batch))
 
@@ -363,5 +366,6 @@ async def revert(batch_id: str, request: Request, dry_run: bool = False) -> JSON
     if dry_run:
         return JSONResponse(preview)
     batch = await curation.revert_batch(app.engine, _staging(request), batch_id, actor=token.name, role=token.role)
+    metrics.batches.labels(action="revert").inc()
     app.audit.record(token.name, "batch-revert", batch=batch_id, dependents=len(preview["dependents"]))
     return JSONResponse(_batch_view(batch) | {"preview": preview})

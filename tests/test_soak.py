@@ -1,0 +1,33 @@
+"""The short form of the soak run (bench/soak.py): 16 concurrent clients for a few seconds against a real server,
+mixing reads and curation batches: no unexpected error, and memory does not climb."""
+
+import asyncio
+
+import pytest
+from conftest import posgraph_cli, start_server
+
+from bench import soak
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_short_soak_has_no_unexpected_errors_and_flat_memory(tmp_path):
+    # Sixteen clients from one address: let them all run at once (the per-client cap has its own test).
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "32"})
+    env = {"POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    curator = posgraph_cli("token", "create", "--role", "curator", "--name", "c", env=env).stdout.strip()
+    reviewer = posgraph_cli("token", "create", "--role", "reviewer", "--name", "r", env=env).stdout.strip()
+    try:
+        seen = asyncio.run(
+            soak.run(
+                srv.url, seconds=15, concurrency=16, curator=curator, reviewer=reviewer, server_pid=srv.process.pid
+            )
+        )
+    finally:
+        srv.stop()
+    summary = seen.summary()
+    assert summary["requests"] > 200, summary
+    assert summary["unexpected_errors"] == 0, seen.unexpected[:5]
+    assert set(summary["statuses"]) <= {200, 201, 503, 504}, summary
+    assert summary["statuses"].get(201, 0) >= 1  # batches went through review during the run
+    assert summary["memory_growth"] is not None and summary["memory_growth"] < 1.5, summary
