@@ -14,7 +14,9 @@ pytestmark = pytest.mark.e2e
 def test_health_is_200_when_the_engine_answers(server):
     with server.client() as client:
         response = client.get("/health")
-    assert response.status_code == 200 and response.json() == {"status": "ok", "engine": "up"}
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "ok" and body["engine"] == "up"
+    assert body["managed"]["public"] == {"restarts": 0, "causes": []} and "staging" in body["managed"]
 
 
 def test_health_is_503_until_an_external_engine_answers(tmp_path):
