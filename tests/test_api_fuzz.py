@@ -1,5 +1,5 @@
 """Schemathesis against the OpenAPI document of a real server: generated requests for every operation never get
-a 5xx, and responses come in the media types the document declares."""
+a 5xx, and responses come with the status codes, media types and schemas the document declares."""
 
 import subprocess
 import sys

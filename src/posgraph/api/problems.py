@@ -18,7 +18,14 @@ from starlette.responses import JSONResponse
 from posgraph import errors, metrics
 from posgraph.api.observability import request_id
 
-__all__ = ["PROBLEM_JSON", "PROBLEM_BASE", "problem_response", "install_problem_handlers", "PROBLEMS"]
+__all__ = [
+    "PROBLEM_JSON",
+    "PROBLEM_BASE",
+    "problem_response",
+    "problem_responses",
+    "install_problem_handlers",
+    "PROBLEMS",
+]
 
 log = logging.getLogger("posgraph.api")
 
@@ -54,6 +61,27 @@ _STATUS_TYPES = {
     413: ("too-large", "Request body too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
 }
+
+
+_DESCRIPTIONS = {
+    400: "Bad request (the problem names the parameter or the parser's position)",
+    401: "No or unknown bearer token",
+    403: "The token's role is too low",
+    404: "Not found",
+    406: "No acceptable representation",
+    409: "Conflicts with the resource's state",
+    413: "Request body too large",
+    415: "Unsupported body media type",
+    422: "Not conformant",
+    429: "Too many requests",
+    503: "Engine unavailable",
+    504: "Timed out",
+}
+
+
+def problem_responses(*codes: int) -> dict[int, dict]:
+    """OpenAPI ``responses`` entries for problem+json answers with these status codes."""
+    return {code: {"description": _DESCRIPTIONS[code], "content": {PROBLEM_JSON: {}}} for code in codes}
 
 
 def problem_response(

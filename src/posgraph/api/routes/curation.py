@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from posgraph import curation, formats, metrics
+from posgraph.api.problems import problem_responses
 from posgraph.api.routes.research import decode_utf8, graph_parameter, read_body
 from posgraph.api.security import require_role
 from posgraph.engine import Engine
@@ -205,7 +206,8 @@ def _report_html(report) -> str:
     summary="Dry-run validation of RDF against the shapes, in the context of the live graph",
     responses={
         200: {"description": "The SHACL report (conforms true or false)", "content": {t: {} for t in _REPORT_TYPES}}
-    },
+    }
+    | problem_responses(400, 406, 413, 415, 503, 504),
     openapi_extra=_RDF_BODY,
 )
 async def validate(request: Request) -> Response:
@@ -355,7 +357,7 @@ async def reject(batch_id: str, request: Request) -> JSONResponse:
 @router.post(
     "/batches/{batch_id}/revert",
     summary="Revert an accepted batch, or preview it (reviewer token)",
-    responses=_AUTH_RESPONSES | {404: {}, 409: {"description": "Not in state accepted"}},
+    responses=_AUTH_RESPONSES | problem_responses(400, 404, 409, 429),
 )
 async def revert(batch_id: str, request: Request, dry_run: bool = False) -> JSONResponse:
     """With ``dry_run=true``: what would be removed and what in other batches depends on it. Otherwise withdraw

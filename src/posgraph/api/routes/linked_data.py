@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from posgraph import formats, linked_data
+from posgraph.api.problems import problem_responses
 from posgraph.errors import InvalidParameter, NotFound
 from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI, PGI, PGID, PREFIXES, compact_iri
 
@@ -259,8 +260,7 @@ def _resource_html(request: Request, graph: rdflib.Graph, iri: str) -> str:
             "description": "The resource",
         },
         304: {"description": "Not modified"},
-        404: {"description": "No such resource"},
-        406: {"description": "No acceptable representation"},
+        **problem_responses(400, 404, 406, 503, 504),
     },
 )
 async def resource(path: str, request: Request) -> Response:
@@ -269,7 +269,11 @@ async def resource(path: str, request: Request) -> Response:
     return await _resource(request, f"{PGID}{path}")
 
 
-@router.get("/issue/{slug}", summary="An issue of the issue scheme", responses={404: {}, 304: {}})
+@router.get(
+    "/issue/{slug}",
+    summary="An issue of the issue scheme",
+    responses={304: {"description": "Not modified"}, **problem_responses(400, 404, 406, 503, 504)},
+)
 async def issue(slug: str, request: Request) -> Response:
     """An issue concept, as a resource."""
     return await _resource(request, f"{PGI}{slug}")

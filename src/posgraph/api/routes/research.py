@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from posgraph import formats, research
+from posgraph.api.problems import problem_responses
 from posgraph.catalog import Param
 from posgraph.errors import (
     BadInput,
@@ -352,7 +353,7 @@ def graph_parameter(request: Request) -> str | None:
     summary="Graph Store: read a published graph",
     responses={
         200: {"description": "The graph", "content": {t: {} for t in formats.GRAPH_MEDIA_TYPES}},
-        404: {"description": "No such graph", "content": {"application/problem+json": {}}},
+        **problem_responses(400, 404, 406, 503, 504),
     },
     openapi_extra={
         "parameters": [
