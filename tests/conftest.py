@@ -106,7 +106,13 @@ class Server:
 
 
 def start_server(
-    data_dir: Path, log: Path, env: dict[str, str] | None = None, *, wait_healthy: bool = True, port: int | None = None
+    data_dir: Path,
+    log: Path,
+    env: dict[str, str] | None = None,
+    *,
+    wait_healthy: bool = True,
+    port: int | None = None,
+    workers: int = 1,
 ) -> Server:
     """Start ``posgraph serve`` and wait until it listens (and, by default, until /health says 200)."""
     port = port or free_port()
@@ -122,7 +128,7 @@ def start_server(
     }
     with open(log, "wb") as sink:
         process = subprocess.Popen(
-            [POSGRAPH, "serve", "--port", str(port)],
+            [POSGRAPH, "serve", "--port", str(port), "--workers", str(workers)],
             env=full_env,
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -163,8 +163,15 @@ def _structured_logs() -> None:
     default=None,
     help="Store directory of the managed engine (default var/store, or POSGRAPH_DATA_DIR).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Web worker processes, all stateless, sharing the engines.",
+)
 @_handled
-def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int) -> None:
     """Start the engine (unless POSGRAPH_ENGINE_URL names one), load the seed data into an empty store, and
     serve the HTTP API until interrupted."""
     import uvicorn
@@ -206,13 +213,21 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
             f"posgraph: serving on http://{settings.host}:{settings.port} (engine {url}, staging {staging_url})",
             err=True,
         )
-        uvicorn.run(
-            create_app(settings, engine_url=url, staging_url=staging_url, managed_engines=managed),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            access_log=False,
-        )
+        if workers == 1:
+            app = create_app(settings, engine_url=url, staging_url=staging_url, managed_engines=managed)
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+        else:
+            # Each worker is its own process and builds its app from the environment: point it at the engines.
+            os.environ["POSGRAPH_ENGINE_URL"], os.environ["POSGRAPH_STAGING_ENGINE_URL"] = url, staging_url
+            uvicorn.run(
+                "posgraph.api.app:app_from_env",
+                factory=True,
+                workers=workers,
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                access_log=False,
+            )
     finally:
         for engine in managed.values():
             engine.stop()

@@ -24,7 +24,7 @@ from posgraph.engine import Engine
 from posgraph.tokens import TokenStore
 from posgraph.validation import Validator
 
-__all__ = ["create_app", "STATIC_DIR"]
+__all__ = ["create_app", "app_from_env", "STATIC_DIR"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -107,3 +107,11 @@ def create_app(
     # Third-party front-end files (YASGUI) are installed here by the Makefile; absent files are just 404.
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for one of several uvicorn workers: settings from the environment, engines named by
+    ``POSGRAPH_ENGINE_URL`` and ``POSGRAPH_STAGING_ENGINE_URL`` (``posgraph serve --workers N`` sets both)."""
+    from posgraph.config import load_settings
+
+    return create_app(load_settings())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -17,6 +18,7 @@ __all__ = ["install_observability", "request_id", "JsonLogFormatter"]
 
 access_log = logging.getLogger("posgraph.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_WORKER = str(os.getpid())  # which web worker answered (several run with `posgraph serve --workers N`)
 
 
 def request_id(request: Request) -> str | None:
@@ -57,6 +59,7 @@ def install_observability(app: FastAPI) -> None:
         metrics.requests.labels(route=route, method=request.method, status=str(response.status_code)).inc()
         metrics.latency.labels(route=route).observe(elapsed)
         response.headers["X-Request-ID"] = request.state.request_id
+        response.headers["X-Posgraph-Worker"] = _WORKER
         access_log.info(
             "request",
             extra={
