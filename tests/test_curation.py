@@ -124,41 +124,48 @@ def _big_file(path, n):
     return path
 
 
+def _kill_during(managed, action, delay: float) -> dict:
+    """Run ``action`` in a thread, SIGKILL the engine after ``delay`` seconds, wait for the supervisor to restart
+    it; return {"done": True} if the action finished, {"error": exc} if the engine died under it."""
+    import threading
+    import time
+
+    outcome = {}
+
+    def target():
+        try:
+            run(action())
+            outcome["done"] = True
+        except Exception as exc:  # the engine died under it: that is the point
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    time.sleep(delay)
+    managed.kill()
+    worker.join(120)
+    deadline = time.monotonic() + 30
+    while managed.restarts == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert managed.restarts == 1, "the engine did not come back"
+    return outcome
+
+
 @pytest.mark.parametrize("delay", [1.5, 3.0])
 def test_killing_the_engine_mid_publish_leaves_before_or_after_never_between(tmp_path, validator, delay):
     """SIGKILL the engine while a large batch is being published: after the supervisor restarts it, the store
     holds all of the batch (graph, default-graph copy, description) or none of it."""
-    import threading
-    import time
-
     n = 60_000
     files = curation.read_files([_big_file(tmp_path / "big.nt", n)])
     managed = ManagedEngine(tmp_path / "store")
     managed.start()
-    outcome = {}
 
-    def publish():
-        async def go():
-            async with Engine(managed.url, timeout=120) as engine:
-                return await curation.load_batch(
-                    engine, validator, files, curator="bulk", validate=False, batch_id="big"
-                )
-
-        try:
-            outcome["result"] = run(go())
-        except Exception as exc:  # the engine died under it
-            outcome["error"] = exc
+    async def publish():
+        async with Engine(managed.url, timeout=120) as engine:
+            await curation.load_batch(engine, validator, files, curator="bulk", validate=False, batch_id="big")
 
     try:
-        worker = threading.Thread(target=publish)
-        worker.start()
-        time.sleep(delay)
-        managed.kill()
-        worker.join(120)
-        deadline = time.monotonic() + 30
-        while managed.restarts == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert managed.restarts == 1, "the engine did not come back"
+        outcome = _kill_during(managed, publish, delay)
         default = _count(managed.url, "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://example.org/p> ?o }")
         graph = _count(
             managed.url, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/posgraph/id/batch/big> { ?s ?p ?o } }"
@@ -169,7 +176,7 @@ def test_killing_the_engine_mid_publish_leaves_before_or_after_never_between(tmp
             "<https://w3id.org/posgraph/ns#batchState> ?s }",
         )
         assert (default, graph, described) in {(0, 0, 0), (n, n, 1)}
-        if "result" in outcome:  # the engine answered before it died: then it must all be there
+        if "done" in outcome:  # the engine answered before it died: then it must all be there
             assert (default, graph, described) == (n, n, 1)
     finally:
         managed.stop()
@@ -178,39 +185,21 @@ def test_killing_the_engine_mid_publish_leaves_before_or_after_never_between(tmp
 @pytest.mark.parametrize("delay", [0.1, 0.25])
 def test_killing_the_engine_mid_update_leaves_before_or_after(tmp_path, validator, delay):
     """A SPARQL update copying 60,000 triples, SIGKILLed midway: after the restart all copies or none exist."""
-    import threading
-    import time
-
     n = 60_000
     managed = ManagedEngine(tmp_path / "store")
     managed.start()
     try:
         run(_load_plain(managed.url, validator, _big_file(tmp_path / "big.nt", n)))
-        outcome = {}
 
-        def update():
-            async def go():
-                async with Engine(managed.url, timeout=120) as engine:
-                    await curation.run_update(
-                        engine,
-                        "INSERT { ?s <http://example.org/copy> ?o } WHERE { ?s <http://example.org/p> ?o }",
-                        actor="admin",
-                    )
+        async def update():
+            async with Engine(managed.url, timeout=120) as engine:
+                await curation.run_update(
+                    engine,
+                    "INSERT { ?s <http://example.org/copy> ?o } WHERE { ?s <http://example.org/p> ?o }",
+                    actor="admin",
+                )
 
-            try:
-                run(go())
-                outcome["done"] = True
-            except Exception as exc:  # the engine died under it
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=update)
-        worker.start()
-        time.sleep(delay)
-        managed.kill()
-        worker.join(120)
-        deadline = time.monotonic() + 30
-        while managed.restarts == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        outcome = _kill_during(managed, update, delay)
         copies = _count(managed.url, "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://example.org/copy> ?o }")
         changes = _count(
             managed.url, 'SELECT (COUNT(*) AS ?n) WHERE { ?c <https://w3id.org/posgraph/ns#changeKind> "updated" }'

@@ -18,7 +18,6 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 from posgraph import formats
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES
-from posgraph.curation import read_files, validate_files
 from posgraph.errors import PosgraphError
 from posgraph.namespaces import PG
 from posgraph.validation import Validator
@@ -185,7 +184,8 @@ class ExampleOutcome:
 
 def run_example(validator: Validator, path: Path) -> ExampleOutcome:
     """Validate one example file and return its outcome."""
-    report = validate_files(validator, read_files([path]))
+    quads = formats.read_quads(path.read_bytes(), formats.format_for_path(path), path.name)
+    report = validator.validate(formats.to_rdflib_graph(quads))
     actual = {(r.shape, r.focus_node) for r in report.results}
     return ExampleOutcome(path, report.conforms, expected_results(path), actual)
 
