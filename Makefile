@@ -44,4 +44,6 @@ clean:
 
 # Benchmarks are not part of `make test`: they build large synthetic stores under bench/.data/.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench.compare
 	$(BIN)/python -m bench.validation_in_context

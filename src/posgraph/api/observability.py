@@ -10,7 +10,6 @@ import time
 import uuid
 
 from fastapi import FastAPI, Request
-from starlette.responses import Response
 
 from posgraph import metrics
 
@@ -44,31 +43,52 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class _Observe:
+    """Pure ASGI middleware (no per-request task or body copying, unlike ``@app.middleware``)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = rid
+        extra_headers = [(b"x-request-id", rid.encode()), (b"x-posgraph-worker", _WORKER.encode())]
+        status = 500  # what an exception that escapes every handler becomes
+        started = time.perf_counter()
+
+        async def send_with_headers(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), *extra_headers]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.requests.labels(route=route, method=scope["method"], status=str(status)).inc()
+            metrics.latency.labels(route=route).observe(elapsed)
+            client = scope.get("client")
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": rid,
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "client": client[0] if client else None,
+                },
+            )
+
+
 def install_observability(app: FastAPI) -> None:
     """Give every request an id (the client's X-Request-ID if it is a sane token), count and time it per route,
     and log it as one structured line."""
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next) -> Response:
-        given = request.headers.get("x-request-id", "")
-        request.state.request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex[:16]
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.requests.labels(route=route, method=request.method, status=str(response.status_code)).inc()
-        metrics.latency.labels(route=route).observe(elapsed)
-        response.headers["X-Request-ID"] = request.state.request_id
-        response.headers["X-Posgraph-Worker"] = _WORKER
-        access_log.info(
-            "request",
-            extra={
-                "request_id": request.state.request_id,
-                "method": request.method,
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 2),
-                "client": request.client.host if request.client else None,
-            },
-        )
-        return response
+    app.add_middleware(_Observe)

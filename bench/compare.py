@@ -1,0 +1,404 @@
+"""posgraph side by side, in one run and on the same data, with the engine's limit (bare `oxigraph serve`) and the
+FastAPI + rdflib peer (rdflib-endpoint).
+
+For each size it bulk-loads a synthetic graph (bench.generate), starts the bare engine, a posgraph in front of
+that same engine, and rdflib-endpoint on the same file, then measures each workload: median and p99 latency of
+sequential requests, and throughput with 8 concurrent clients. It also times loading (`posgraph load` against
+`oxigraph load`) and a 50-position curation batch, and reads resident memory. Results: a markdown table and a PNG
+chart in bench/results/.
+
+    python -m bench.compare [--sizes 10000,100000] [--seconds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.generate import Generator, write_graph
+from posgraph.catalog import Catalog
+from posgraph.config import PROJECT_FILES
+from posgraph.linked_data import _CLOSURE
+from posgraph.namespaces import PG
+from posgraph.supervisor import ManagedEngine, find_engine_binary, free_port
+
+DATA = Path(__file__).resolve().parent / ".data"
+RESULTS = Path(__file__).resolve().parent / "results"
+BIN = Path(sys.executable).parent
+ID = "https://w3id.org/posgraph/id/"
+PARAMS = {
+    "party": f"{ID}party/bench-0",
+    "a": f"{ID}party/bench-0",
+    "b": f"{ID}party/bench-1",
+    "issue": "https://w3id.org/posgraph/issue/territory",
+    "date": "2023-06-30",
+    "since": "2024-01-01",
+    "person": f"{ID}person/bench-0",
+}
+SMALL = "ASK { ?s ?p ?o }"
+HEAVY = (
+    f"SELECT ?issue (COUNT(?p) AS ?n) WHERE {{ ?p <{PG.concerns}> ?issue ; <{PG.heldBy}> ?party }} "
+    "GROUP BY ?issue ORDER BY DESC(?n)"
+)
+
+
+@dataclass
+class Workload:
+    """One kind of request, as each system is asked it (None: the system cannot answer it)."""
+
+    name: str
+    posgraph: tuple[str, str, dict]
+    oxigraph: tuple[str, str, dict] | None
+    rdflib: tuple[str, str, dict] | None
+
+
+def _sparql(query: str, accept: str = "application/sparql-results+json") -> tuple[str, str, dict]:
+    return ("POST", "/query", {"data": {"query": query}, "headers": {"Accept": accept}})
+
+
+def workloads() -> list[Workload]:
+    catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
+    items = [
+        Workload(
+            "tiny query (ASK)",
+            ("POST", "/sparql", {"data": {"query": SMALL}}),
+            _sparql(SMALL),
+            ("POST", "/", {"data": {"query": SMALL}, "headers": {"Accept": "application/sparql-results+json"}}),
+        ),
+        Workload(
+            "heavy query (group by issue)",
+            ("POST", "/sparql", {"data": {"query": HEAVY}}),
+            _sparql(HEAVY),
+            ("POST", "/", {"data": {"query": HEAVY}, "headers": {"Accept": "application/sparql-results+json"}}),
+        ),
+    ]
+    for saved in catalog:
+        params = {p.name: PARAMS[p.name] for p in saved.params if p.name in PARAMS}
+        if any(p.required and p.name not in params for p in saved.params):
+            continue
+        text = saved.bind(params)
+        items.append(
+            Workload(
+                f"saved: {saved.name}",
+                ("GET", f"/queries/{saved.name}", {"params": params}),
+                _sparql(text),
+                ("POST", "/", {"data": {"query": text}, "headers": {"Accept": "application/sparql-results+json"}}),
+            )
+        )
+    position = f"{ID}position/bench-5"
+    closure = _CLOSURE % {"root": f"<{position}>", "source": PG.source, "held": PG.heldBy}
+    items.append(
+        Workload(
+            "JSON-LD resource GET",
+            ("GET", "/id/position/bench-5", {"headers": {"Accept": "application/ld+json"}}),
+            _sparql(closure, "application/n-triples"),
+            None,
+        )
+    )
+    items.append(Workload("collection page (50)", ("GET", "/positions", {"params": {"limit": "50"}}), None, None))
+    return items
+
+
+def _rows(response: httpx.Response) -> int | None:
+    """How many results a SPARQL JSON answer holds (None for other answers)."""
+    try:
+        return len(response.json()["results"]["bindings"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def _latency(base: str, request: tuple[str, str, dict], n: int) -> tuple[float, float, int, int | None]:
+    method, path, kwargs = request
+    times, failures, rows = [], 0, None
+    async with httpx.AsyncClient(base_url=base, timeout=120, trust_env=False) as client:
+        for _ in range(n):
+            started = time.perf_counter()
+            response = await client.request(method, path, **kwargs)
+            times.append(time.perf_counter() - started)
+            failures += response.status_code >= 400
+            rows = _rows(response) if rows is None else rows
+    times.sort()
+    return statistics.median(times), times[int(0.99 * (len(times) - 1))], failures, rows
+
+
+async def _throughput(base: str, request: tuple[str, str, dict], seconds: float, concurrency: int = 8) -> float:
+    method, path, kwargs = request
+    done = 0
+    until = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        async with httpx.AsyncClient(base_url=base, timeout=120, trust_env=False) as client:
+            while time.monotonic() < until:
+                await client.request(method, path, **kwargs)
+                done += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.monotonic() - started)
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
+def _wait(url: str, path: str = "/", timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + path, timeout=2, trust_env=False).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _load_times(data: Path, scratch: Path) -> dict[str, float]:
+    """`oxigraph load` of the file into an empty store, against `posgraph load` (unvalidated) into an empty one."""
+    started = time.perf_counter()
+    subprocess.run(
+        [find_engine_binary(), "load", "--location", str(scratch / "ox"), "--file", str(data)],
+        check=True,
+        capture_output=True,
+    )
+    oxigraph = time.perf_counter() - started
+    env = {**os.environ, "POSGRAPH_DATA_DIR": str(scratch / "pg"), "POSGRAPH_SEED": "false"}
+    started = time.perf_counter()
+    subprocess.run(
+        [str(BIN / "posgraph"), "load", str(data), "--no-validate", "--curator", "bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return {"oxigraph load (s)": oxigraph, "posgraph load (s)": time.perf_counter() - started}
+
+
+def _batch_times(base: str, token_env: dict[str, str]) -> dict[str, float]:
+    """Validate, submit and accept a 50-position batch through posgraph."""
+    curator = subprocess.run(
+        [str(BIN / "posgraph"), "token", "create", "--role", "curator", "--name", "bench-c"],
+        env=token_env,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    reviewer = subprocess.run(
+        [str(BIN / "posgraph"), "token", "create", "--role", "reviewer", "--name", "bench-r"],
+        env=token_env,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    body = "".join(Generator(seed=7, prefix="bench-batch").positions(50)).encode()
+    headers = {"Content-Type": "application/n-triples"}
+    out = {}
+    with httpx.Client(base_url=base, timeout=300, trust_env=False) as client:
+        started = time.perf_counter()
+        assert client.post("/validate", content=body, headers=headers).json()["conforms"]
+        out["batch: validate (s)"] = time.perf_counter() - started
+        started = time.perf_counter()
+        batch = client.post("/batches", content=body, headers={**headers, "Authorization": f"Bearer {curator}"})
+        out["batch: submit (s)"] = time.perf_counter() - started
+        started = time.perf_counter()
+        client.post(f"/batches/{batch.json()['id']}/accept", headers={"Authorization": f"Bearer {reviewer}"})
+        out["batch: accept (s)"] = time.perf_counter() - started
+    return out
+
+
+def run_size(size: int, seconds: float, samples: int) -> dict:
+    DATA.mkdir(exist_ok=True)
+    data = DATA / f"graph-{size}.nt"
+    if not data.exists():
+        with open(data, "w") as out:
+            write_graph(out, size)
+    scratch = Path(tempfile.mkdtemp(prefix="posgraph-bench-"))
+    store = scratch / "store"
+    subprocess.run(
+        [
+            find_engine_binary(),
+            "load",
+            "--location",
+            str(store),
+            "--file",
+            str(data),
+            *map(str, PROJECT_FILES.ontology_files),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    result: dict = {"size": size, "workloads": {}}
+    engine, staging = ManagedEngine(store), ManagedEngine(scratch / "staging")
+    engine.start()
+    staging.start()
+    port, rdflib_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "POSGRAPH_ENGINE_URL": engine.url,
+        "POSGRAPH_STAGING_ENGINE_URL": staging.url,
+        "POSGRAPH_SEED": "false",
+        "POSGRAPH_TOKENS_FILE": str(scratch / "tokens.json"),
+        "POSGRAPH_AUDIT_LOG": str(scratch / "audit.jsonl"),
+        "POSGRAPH_DUMPS_DIR": str(scratch / "dumps"),
+        "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "64",
+    }
+    posgraph = subprocess.Popen(
+        [str(BIN / "posgraph"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peer = None
+    if size <= 200_000:  # rdflib needs ~40 s and 1.3 GB per million triples just to load
+        peer = subprocess.Popen(
+            [
+                str(BIN / "rdflib-endpoint"),
+                "serve",
+                str(data),
+                *map(str, PROJECT_FILES.ontology_files),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(rdflib_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        pg_url, rdf_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{rdflib_port}"
+        _wait(pg_url, "/health")
+        if peer:
+            _wait(rdf_url)
+        systems = {"posgraph": pg_url, "oxigraph": engine.url, "rdflib-endpoint": rdf_url if peer else None}
+        for work in workloads():
+            row = {}
+            for system, base in systems.items():
+                request = getattr(work, system.split("-")[0])
+                if base is None or request is None:
+                    continue
+                median, p99, failures, rows = asyncio.run(_latency(base, request, samples))
+                rate = asyncio.run(_throughput(base, request, seconds))
+                row[system] = {
+                    "median_ms": median * 1000,
+                    "p99_ms": p99 * 1000,
+                    "rps": rate,
+                    "failures": failures,
+                    "rows": rows,
+                }
+            result["workloads"][work.name] = row
+            print(
+                f"{size:>9} {work.name:<36} "
+                + "  ".join(f"{s}: {v['median_ms']:8.2f} ms {v['rps']:8.1f}/s" for s, v in row.items()),
+                flush=True,
+            )
+        result["memory_mib"] = {
+            "posgraph service + engine": _rss_mib(posgraph.pid) + _rss_mib(engine._process.pid),
+            "oxigraph engine": _rss_mib(engine._process.pid),
+        }
+        if peer:
+            result["memory_mib"]["rdflib-endpoint"] = _rss_mib(peer.pid)
+        result["batch"] = _batch_times(pg_url, env)
+    finally:
+        posgraph.terminate()
+        if peer:
+            peer.terminate()
+        engine.stop()
+        staging.stop()
+    result["load"] = _load_times(data, scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a and b else "–"
+
+
+def report(results: list[dict]) -> str:
+    lines = [
+        "# posgraph side by side with bare Oxigraph and rdflib-endpoint",
+        "",
+        "One run on this machine; medians of sequential requests, throughput with 8 concurrent clients. "
+        "Ratios are what to compare: absolute times vary between machines.",
+        "",
+    ]
+    for result in results:
+        lines += [
+            f"## {result['size']:,} triples",
+            "",
+            "| workload | posgraph median ms | oxigraph median ms | posgraph/oxigraph latency | "
+            "posgraph req/s | oxigraph req/s | posgraph/oxigraph throughput | rdflib-endpoint req/s | "
+            "posgraph/rdflib-endpoint throughput | posgraph p99 ms | rows (posgraph/oxigraph/rdflib) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, row in result["workloads"].items():
+            pg, ox, rd = row.get("posgraph", {}), row.get("oxigraph", {}), row.get("rdflib-endpoint", {})
+            lines.append(
+                f"| {name} | {pg.get('median_ms', 0):.2f} | {ox.get('median_ms', 0):.2f} | "
+                f"{_ratio(pg.get('median_ms'), ox.get('median_ms'))} | {pg.get('rps', 0):.0f} | "
+                f"{ox.get('rps', 0):.0f} | {_ratio(pg.get('rps'), ox.get('rps'))} | {rd.get('rps', 0):.1f} | "
+                f"{_ratio(pg.get('rps'), rd.get('rps'))} | {pg.get('p99_ms', 0):.2f} | "
+                f"{pg.get('rows', '–')}/{ox.get('rows', '–')}/{rd.get('rows', '–')} |"
+            )
+        lines += ["", "| measure | value |", "|---|---|"]
+        lines += [
+            f"| {k} | {v:.2f} |" for k, v in {**result["load"], **result["batch"], **result["memory_mib"]}.items()
+        ]
+        load = result["load"]
+        lines.append(
+            f"| posgraph load / oxigraph load | {_ratio(load['posgraph load (s)'], load['oxigraph load (s)'])} |"
+        )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def chart(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(results), 1, figsize=(11, 4 * len(results)), squeeze=False)
+    for ax, result in zip(axes[:, 0], results, strict=True):
+        names = list(result["workloads"])
+        for offset, system in enumerate(("posgraph", "oxigraph", "rdflib-endpoint")):
+            values = [result["workloads"][n].get(system, {}).get("rps", 0) for n in names]
+            ax.barh([i + offset * 0.27 for i in range(len(names))], values, height=0.27, label=system)
+        ax.set_yticks([i + 0.27 for i in range(len(names))], names, fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("requests per second, 8 concurrent clients (log scale)")
+        ax.set_title(f"{result['size']:,} triples")
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--samples", type=int, default=30)
+    args = parser.parse_args()
+    results = [run_size(int(s), args.seconds, args.samples) for s in args.sizes.split(",")]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "comparison.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / "comparison.md").write_text(report(results))
+    chart(results, RESULTS / "comparison.png")
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()
