@@ -171,3 +171,21 @@ def posgraph_cli(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def create_token(state_dir: Path, role: str, name: str) -> str:
+    """Create a token with the CLI for a server whose tokens live in ``state_dir`` (as start_server lays out)."""
+    result = posgraph_cli(
+        "token",
+        "create",
+        "--role",
+        role,
+        "--name",
+        name,
+        env={
+            "POSGRAPH_TOKENS_FILE": str(state_dir / "tokens.json"),
+            "POSGRAPH_AUDIT_LOG": str(state_dir / "audit.jsonl"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import posgraph_cli, start_server
+from conftest import create_token, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -50,8 +50,8 @@ def test_a_crash_mid_write_leaves_before_or_after(tmp_path, operation, victim):
     srv = start_server(tmp_path / "store", tmp_path / "serve.log")
     port = int(srv.url.rsplit(":", 1)[1])
     env = {"POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
-    curator = posgraph_cli("token", "create", "--role", "curator", "--name", "c", env=env).stdout.strip()
-    reviewer = posgraph_cli("token", "create", "--role", "reviewer", "--name", "r", env=env).stdout.strip()
+    curator = create_token(tmp_path, "curator", "c")
+    reviewer = create_token(tmp_path, "reviewer", "r")
     auth = {"Authorization": f"Bearer {curator}"}
     try:
         with srv.client() as client:

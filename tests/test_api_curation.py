@@ -4,7 +4,7 @@ import json
 
 import pytest
 import rdflib
-from conftest import EXAMPLES, posgraph_cli, start_server
+from conftest import EXAMPLES, create_token, posgraph_cli, start_server
 from rdflib.namespace import SH
 
 pytestmark = pytest.mark.e2e
@@ -218,9 +218,8 @@ FIGURE_POSITION = "https://w3id.org/posgraph/id/position/test-ru-army-cap-figure
 def review(tmp_path_factory):
     base = tmp_path_factory.mktemp("review")
     srv = start_server(base / "store", base / "serve.log")
-    env = {"POSGRAPH_TOKENS_FILE": str(base / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(base / "audit.jsonl")}
     srv.tokens = {
-        name: posgraph_cli("token", "create", "--role", role, "--name", name, env=env).stdout.strip()
+        name: create_token(base, role, name)
         for name, role in (
             ("cora", "curator"),
             ("carl", "curator"),
@@ -371,9 +370,8 @@ def test_the_review_workflow_end_to_end(review):
 
 def test_self_acceptance_when_the_configuration_allows_it(tmp_path):
     srv = start_server(tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_ALLOW_SELF_ACCEPT": "true"})
-    env = {"POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
-    solo = _auth(posgraph_cli("token", "create", "--role", "curator", "--name", "solo", env=env).stdout.strip())
-    other = _auth(posgraph_cli("token", "create", "--role", "curator", "--name", "other", env=env).stdout.strip())
+    solo = _auth(create_token(tmp_path, "curator", "solo"))
+    other = _auth(create_token(tmp_path, "curator", "other"))
     try:
         with srv.client() as client:
             batch = client.post("/batches", content=FIGURE, headers={**TURTLE, **solo}).json()
@@ -469,9 +467,8 @@ def test_killing_the_service_mid_accept_leaves_before_or_after(tmp_path, delay):
         f"<http://www.w3.org/2004/02/skos/core#altLabel> {labels} ."
     ).encode()
     srv = start_server(tmp_path / "store", tmp_path / "serve.log")
-    env = {"POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
-    curator = posgraph_cli("token", "create", "--role", "curator", "--name", "c", env=env).stdout.strip()
-    reviewer = posgraph_cli("token", "create", "--role", "reviewer", "--name", "r", env=env).stdout.strip()
+    curator = create_token(tmp_path, "curator", "c")
+    reviewer = create_token(tmp_path, "reviewer", "r")
     count = (
         "SELECT (COUNT(*) AS ?n) WHERE { <https://w3id.org/posgraph/id/party/test-bloc> "
         "<http://www.w3.org/2004/02/skos/core#altLabel> ?l }"

@@ -5,7 +5,7 @@ import time
 
 import httpx
 import pytest
-from conftest import EXAMPLES, posgraph_cli, start_server
+from conftest import EXAMPLES, create_token, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -15,8 +15,7 @@ def staged(tmp_path_factory):
     """A server with one batch submitted (so in staging) and not accepted."""
     base = tmp_path_factory.mktemp("security")
     srv = start_server(base / "store", base / "serve.log")
-    env = {"POSGRAPH_TOKENS_FILE": str(base / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(base / "audit.jsonl")}
-    srv.curator = posgraph_cli("token", "create", "--role", "curator", "--name", "c", env=env).stdout.strip()
+    srv.curator = create_token(base, "curator", "c")
     with srv.client() as client:
         batch = client.post(
             "/batches",

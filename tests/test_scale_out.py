@@ -2,7 +2,7 @@
 reads and a curation batch work through both workers."""
 
 import pytest
-from conftest import EXAMPLES, posgraph_cli, start_server
+from conftest import EXAMPLES, create_token, start_server
 
 from posgraph.supervisor import ManagedEngine
 
@@ -21,9 +21,8 @@ def test_two_workers_against_separately_started_engines(tmp_path):
             workers=2,
             env={"POSGRAPH_ENGINE_URL": public.url, "POSGRAPH_STAGING_ENGINE_URL": staging.url},
         )
-        env = {"POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(tmp_path / "a.jsonl")}
-        curator = posgraph_cli("token", "create", "--role", "curator", "--name", "c", env=env).stdout.strip()
-        reviewer = posgraph_cli("token", "create", "--role", "reviewer", "--name", "r", env=env).stdout.strip()
+        curator = create_token(tmp_path, "curator", "c")
+        reviewer = create_token(tmp_path, "reviewer", "r")
         workers = set()
         position = "https://w3id.org/posgraph/id/position/test-ru-army-cap-figure"
         batch_id = None

@@ -4,7 +4,7 @@ mixing reads and curation batches: no unexpected error, and memory does not clim
 import asyncio
 
 import pytest
-from conftest import posgraph_cli, start_server
+from conftest import create_token, start_server
 
 from bench import soak
 
@@ -14,9 +14,8 @@ pytestmark = pytest.mark.e2e
 def test_a_short_soak_has_no_unexpected_errors_and_flat_memory(tmp_path):
     # Sixteen clients from one address: let them all run at once (the per-client cap has its own test).
     srv = start_server(tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "32"})
-    env = {"POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"), "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
-    curator = posgraph_cli("token", "create", "--role", "curator", "--name", "c", env=env).stdout.strip()
-    reviewer = posgraph_cli("token", "create", "--role", "reviewer", "--name", "r", env=env).stdout.strip()
+    curator = create_token(tmp_path, "curator", "c")
+    reviewer = create_token(tmp_path, "reviewer", "r")
     try:
         seen = asyncio.run(
             soak.run(

@@ -68,10 +68,6 @@ def _handled(func: Callable) -> Callable:
     return wrapper
 
 
-def _settings(**overrides: object) -> Settings:
-    return load_settings(**overrides)
-
-
 def _validator() -> Validator:
     return Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)
 
@@ -178,7 +174,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
 
     from posgraph.api.app import create_app
 
-    settings = _settings(host=host, port=port, data_dir=data_dir)
+    settings = load_settings(host=host, port=port, data_dir=data_dir)
     _check_port_free(settings.host, settings.port)
     _structured_logs()
     managed: dict[str, ManagedEngine] = {}
@@ -468,7 +464,7 @@ def load(files: tuple[Path, ...], curator: str, label: str | None, no_validate: 
     """
     from tqdm import tqdm
 
-    settings = _settings(data_dir=data_dir)
+    settings = load_settings(data_dir=data_dir)
     total = sum(f.stat().st_size for f in files if f.is_file())
     show = total > 1_000_000 or None  # None: tqdm shows a bar only on a terminal
     with tqdm(total=total, unit="B", unit_scale=True, desc="parse", disable=not show, leave=False) as bar:
@@ -531,7 +527,7 @@ def _table(doc: dict) -> str:
 @_handled
 def query(query: str, params: tuple[str, ...], fmt: str, data_dir: Path | None) -> None:
     """Run QUERY: a saved query's name (see `posgraph queries`), SPARQL text, or - to read SPARQL from stdin."""
-    settings = _settings(data_dir=data_dir)
+    settings = load_settings(data_dir=data_dir)
     catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
     bindings = {}
     for pair in params:
@@ -597,7 +593,7 @@ _EXPORT_TYPES = {
 @_handled
 def export(fmt: str, output: Path | None, data_dir: Path | None) -> None:
     """Dump the published data."""
-    settings = _settings(data_dir=data_dir)
+    settings = load_settings(data_dir=data_dir)
     media_type, default_only = _EXPORT_TYPES[fmt]
 
     async def run(url: str, sink: io.BufferedIOBase) -> None:
@@ -633,7 +629,7 @@ def token() -> None:
 @_handled
 def token_create(role: str, name: str) -> None:
     """Create a token and print it once: it is stored only as a hash."""
-    settings = _settings()
+    settings = load_settings()
     record, secret = TokenStore(settings.tokens_file).create(name, role)
     AuditLog(settings.audit_log).record("cli", "token-create", token=record.id, name=name, role=role)
     click.echo(secret)
@@ -644,7 +640,7 @@ def token_create(role: str, name: str) -> None:
 @_handled
 def token_list() -> None:
     """List tokens (never their secrets)."""
-    for record in TokenStore(_settings().tokens_file).list():
+    for record in TokenStore(load_settings().tokens_file).list():
         state = f"revoked {record.revoked}" if record.revoked else "active"
         click.echo(f"{record.id}  {record.role:<8}  {record.name:<24}  created {record.created}  {state}")
 
@@ -654,7 +650,7 @@ def token_list() -> None:
 @_handled
 def token_revoke(name_or_id: str) -> None:
     """Revoke the active token with this name or id."""
-    settings = _settings()
+    settings = load_settings()
     record = TokenStore(settings.tokens_file).revoke(name_or_id)
     AuditLog(settings.audit_log).record("cli", "token-revoke", token=record.id, name=record.name)
     click.echo(f"revoked token {record.id} ({record.name})")

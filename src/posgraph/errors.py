@@ -29,6 +29,7 @@ __all__ = [
     "Unauthorized",
     "Forbidden",
     "Conflict",
+    "NotModified",
 ]
 
 
@@ -136,3 +137,11 @@ class Conflict(PosgraphError):
     def __init__(self, message: str, existing: str | None = None) -> None:
         super().__init__(message)
         self.existing = existing
+
+
+class NotModified(PosgraphError):
+    """The client's cached copy is current; ``validators`` are the caching headers to send back with the 304."""
+
+    def __init__(self, validators: dict[str, str]) -> None:
+        super().__init__("not modified")
+        self.validators = validators

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from posgraph import errors, metrics
 from posgraph.api.observability import request_id
@@ -113,7 +113,9 @@ def _extra(exc: Exception) -> dict[str, Any]:
     return {}
 
 
-async def _posgraph_error(request: Request, exc: errors.PosgraphError) -> JSONResponse:
+async def _posgraph_error(request: Request, exc: errors.PosgraphError) -> Response:
+    if isinstance(exc, errors.NotModified):  # not a problem: the answer to a conditional GET, with no body
+        return Response(status_code=304, headers=exc.validators)
     for cls, status, slug, title, headers in PROBLEMS:
         if isinstance(exc, cls):
             if isinstance(exc, errors.EngineTimeout):

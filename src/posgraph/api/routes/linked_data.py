@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 
 from posgraph import formats, linked_data
 from posgraph.api.problems import problem_responses
-from posgraph.errors import InvalidParameter, NotFound
+from posgraph.errors import InvalidParameter, NotFound, NotModified
 from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI, PGI, PGID, PREFIXES, compact_iri
 
 __all__ = ["router"]
@@ -115,8 +115,8 @@ EXAMPLE_CHANGES = {
 
 
 async def _cache_headers(request: Request, media_type: str) -> dict[str, str]:
-    """ETag (dataset version + URL + media type), Last-Modified, Cache-Control, Vary; 304 when the client's copy
-    is current (If-None-Match, else If-Modified-Since)."""
+    """ETag (dataset version + URL + media type), Last-Modified, Cache-Control, Vary. Raises NotModified (a 304
+    carrying these headers) when the client's copy is current (If-None-Match, else If-Modified-Since)."""
     version = await linked_data.dataset_version(request.app.state.engine)
     key = f"{version.id}|{request.url.path}?{request.url.query}|{media_type}"
     etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:24] + '"'
@@ -126,24 +126,15 @@ async def _cache_headers(request: Request, media_type: str) -> dict[str, str]:
     match = request.headers.get("if-none-match")
     if match is not None:
         if match.strip() == "*" or etag in {tag.strip().removeprefix("W/") for tag in match.split(",")}:
-            raise _not_modified(headers)
+            raise NotModified(headers)
     elif version.modified is not None and request.headers.get("if-modified-since"):
         try:
             since = parsedate_to_datetime(request.headers["if-modified-since"])
         except (TypeError, ValueError):
             since = None
         if since is not None and version.modified.replace(microsecond=0) <= since:
-            raise _not_modified(headers)
+            raise NotModified(headers)
     return headers
-
-
-class _NotModifiedResponse(Exception):
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.response = Response(status_code=304, headers=headers)
-
-
-def _not_modified(headers: dict[str, str]) -> _NotModifiedResponse:
-    return _NotModifiedResponse(headers)
 
 
 def local_url(request: Request, iri: str) -> str:
@@ -165,10 +156,7 @@ async def _resource(request: Request, iri: str) -> Response:
     media_type = formats.negotiate(
         request.headers.get("accept"), _RESOURCE_TYPES, {"application/json": formats.JSON_LD}
     )
-    try:
-        headers = await _cache_headers(request, media_type)
-    except _NotModifiedResponse as exc:
-        return exc.response
+    headers = await _cache_headers(request, media_type)
     graph = await linked_data.describe(state.engine, iri)
     headers["Link"] = _alternates(str(request.url.replace(query="")))
     headers["Content-Location"] = str(request.url)
@@ -298,10 +286,7 @@ async def ontology(request: Request) -> Response:
         (formats.RDF_XML, formats.N_TRIPLES, formats.JSON_LD, formats.TURTLE, "text/html"),
         {"application/json": formats.JSON_LD},
     )
-    try:
-        headers = await _cache_headers(request, media_type)
-    except _NotModifiedResponse as exc:
-        return exc.response
+    headers = await _cache_headers(request, media_type)
     content = (await state.engine.graph_get(str(ONTOLOGY_GRAPH))).content
     graph = formats.to_rdflib_graph(
         formats.read_quads(content, formats.format_for_media_type(formats.N_TRIPLES), "ontology")
@@ -393,10 +378,7 @@ def _collection_route(name: str):
         except ValueError:
             raise InvalidParameter("limit", f"{raw_limit[:30]!r} is not a whole number") from None
         media_type = formats.negotiate(request.headers.get("accept"), _JSON_TYPES[::-1])
-        try:
-            headers = await _cache_headers(request, media_type)
-        except _NotModifiedResponse as exc:
-            return exc.response
+        headers = await _cache_headers(request, media_type)
         page = await linked_data.collection_page(
             request.app.state.engine, name, params, sort=sort, cursor=cursor, limit=limit
         )
@@ -465,10 +447,7 @@ async def changes(request: Request, since: str | None = None, limit: int = 100) 
     date-time), oldest first: batches accepted or loaded (fetch them at their ``graph`` link), reverted (drop them),
     or direct updates (re-download a dump)."""
     media_type = formats.negotiate(request.headers.get("accept"), _JSON_TYPES[::-1])
-    try:
-        headers = await _cache_headers(request, media_type)
-    except _NotModifiedResponse as exc:
-        return exc.response
+    headers = await _cache_headers(request, media_type)
     items = await linked_data.changes(request.app.state.engine, since, limit)
     for item in items:
         if "batch" in item:
@@ -528,10 +507,7 @@ async def _dump_file(request: Request, extension: str) -> tuple[Path, int, str]:
 async def dumps(request: Request) -> Response:
     """A DCAT dataset with one distribution per format (N-Quads, TriG, Turtle, JSON-LD): URL, media type, size,
     SHA-256, version and licence."""
-    try:
-        headers = await _cache_headers(request, formats.JSON_LD)
-    except _NotModifiedResponse as exc:
-        return exc.response
+    headers = await _cache_headers(request, formats.JSON_LD)
     base = request.app.state.settings.base_url()
     distributions = []
     for extension, (media_type, default_only) in linked_data.DUMP_FORMATS.items():
@@ -581,10 +557,7 @@ async def dump(extension: str, request: Request) -> Response:
     if extension not in linked_data.DUMP_FORMATS:
         raise NotFound(f"no dump format {extension!r}; use {', '.join(linked_data.DUMP_FORMATS)}")
     media_type = linked_data.DUMP_FORMATS[extension][0]
-    try:
-        headers = await _cache_headers(request, media_type)
-    except _NotModifiedResponse as exc:
-        return exc.response
+    headers = await _cache_headers(request, media_type)
     target, size, digest = await _dump_file(request, extension)
     headers |= {
         "Content-Length": str(size),
