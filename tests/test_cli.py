@@ -5,7 +5,7 @@ import socket
 
 import pytest
 import rdflib
-from conftest import EXAMPLES, POSGRAPH, posgraph_cli, start_server
+from conftest import EXAMPLES, posgraph_cli, start_server
 
 SEED = "data/seed.ttl"
 COMMANDS = ["serve", "load", "validate", "query", "queries", "export", "check", "token", "submit", "batches"]
@@ -235,10 +235,6 @@ def test_cli_uses_the_engine_of_a_running_server(tmp_path):
         assert answer["boolean"] is True
     finally:
         srv.stop()
-
-
-def test_posgraph_script_is_installed():
-    assert POSGRAPH.endswith("posgraph")
 
 
 # -------------------------------------------------------------------------------------------- against a server
