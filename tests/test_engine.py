@@ -111,6 +111,31 @@ def test_slow_query_hits_the_deadline(tmp_path):
             run(go())
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        # Rows stream out before the deadline: the engine appends its cancellation text to a half-sent body.
+        "SELECT ?a WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
+        "CONSTRUCT { ?a ?b ?i } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
+        # Only the head went out before the deadline.
+        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }",
+    ],
+)
+def test_answer_cut_by_the_engines_own_deadline_is_a_timeout(tmp_path, query):
+    with ManagedEngine(tmp_path / "store", query_timeout_s=1) as managed:
+
+        async def go():
+            async with Engine(managed.url, timeout=30) as engine:
+                await engine.update(
+                    "INSERT DATA { " + " ".join(f"<http://s{i}> <http://p> {i} ." for i in range(300)) + " }"
+                )
+                accept = "application/n-triples" if query.startswith("CONSTRUCT") else "application/sparql-results+json"
+                await engine.query(query, accept=accept)
+
+        with pytest.raises(EngineTimeout, match="its deadline"):
+            run(go())
+
+
 def test_term_from_json_covers_every_kind():
     assert term_from_json({"type": "uri", "value": "http://a"}) == rdflib.URIRef("http://a")
     assert isinstance(term_from_json({"type": "bnode", "value": "b0"}), rdflib.BNode)

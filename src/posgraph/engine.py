@@ -27,6 +27,9 @@ __all__ = ["Engine", "EngineResponse", "SPARQL_JSON", "term_from_json"]
 
 SPARQL_JSON = "application/sparql-results+json"
 _MAX_ERROR_TEXT = 2000
+# Oxigraph streams answers: when its own deadline (--timeout-s) fires after the 200 header went out, it appends
+# this text to the body and ends the response cleanly. Such a body is incomplete, never a result.
+_CANCELLED = b"The SPARQL operation has been cancelled"
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ class Engine:
     ) -> EngineResponse:
         """Run a SPARQL query and return the engine's complete answer.
 
-        Raises QuerySyntaxError (engine said 400), EngineTimeout, EngineUnavailable or EngineError.
+        Raises QuerySyntaxError (engine said 400), EngineTimeout (also when the engine cut the answer at its own
+        deadline), EngineUnavailable or EngineError.
         """
         form: dict[str, str | list[str]] = {"query": query}
         if default_graphs:
@@ -114,6 +118,8 @@ class Engine:
         if named_graphs:
             form["named-graph-uri"] = list(named_graphs)
         response = await self._send("POST", self.query_url, data=form, headers={"Accept": accept}, timeout=timeout)
+        if response.content.endswith(_CANCELLED):
+            raise EngineTimeout("the engine stopped the query at its deadline")
         return EngineResponse(response.status_code, response.headers.get("content-type", ""), response.content)
 
     async def select(self, query: str, *, timeout: float | None = None) -> list[dict[str, rdflib.term.Node]]:
@@ -212,8 +218,17 @@ class Engine:
                 if response.status_code != 200:
                     await response.aread()
                     self._raise_for(response)
+                # Hold back a marker's length so a cancelled dump is an error, not a silently short file.
+                held = b""
                 async for chunk in response.aiter_bytes():
-                    yield chunk
+                    held += chunk
+                    if len(held) > len(_CANCELLED):
+                        yield held[: -len(_CANCELLED)]
+                        held = held[-len(_CANCELLED) :]
+                if held == _CANCELLED:
+                    raise EngineTimeout("the engine stopped the dump at its deadline")
+                if held:
+                    yield held
         except httpx.TimeoutException as exc:
             raise EngineTimeout(f"engine dump timed out: {exc.__class__.__name__}") from None
         except httpx.TransportError as exc:

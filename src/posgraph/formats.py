@@ -18,7 +18,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import XSD
 
-from posgraph.errors import BadInput, NotAcceptable, RdfSyntaxError, UnsupportedMediaType
+from posgraph.errors import BadInput, EngineError, NotAcceptable, RdfSyntaxError, UnsupportedMediaType
 
 __all__ = [
     "RdfFormat",
@@ -290,9 +290,13 @@ def truncate_results(content: bytes, media_type: str, limit: int) -> tuple[bytes
     """Cut a SELECT result document to its first ``limit`` rows; return the bytes and whether rows were dropped.
 
     Works on the engine's own serialisation (no re-encoding of terms), for each SPARQL results format.
+    Raises EngineError when a JSON document does not parse (an engine that broke off mid-answer).
     """
     if media_type.startswith(SPARQL_JSON):
-        doc = json.loads(content)
+        try:
+            doc = json.loads(content)
+        except ValueError:
+            raise EngineError("the engine sent an incomplete or malformed result document") from None
         rows = doc.get("results", {}).get("bindings")
         if rows is None or len(rows) <= limit:
             return content, False
