@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import AsyncIterator, Mapping
 
+import pyoxigraph as ox
 import rdflib
 from pyld import jsonld
 
@@ -22,7 +23,7 @@ from posgraph import formats
 from posgraph.catalog import Param
 from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter, NotFound
-from posgraph.namespaces import PG, PGI, PGID, sparql_prologue
+from posgraph.namespaces import CONTEXT_IRI, PG, PGI, PGID, sparql_prologue
 
 __all__ = [
     "Version",
@@ -38,6 +39,13 @@ __all__ = [
 
 _NT = formats.format_for_media_type("application/n-triples")
 _NOT_IN_IRIS = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+_RDF_TYPE = str(rdflib.RDF.type)
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+# Literals shown as JSON values, each only for its canonical lexical forms (so the RDF reads back the same).
+_NATIVE = {
+    _XSD + "boolean": lambda v: {"true": True, "false": False}.get(v, v),
+    _XSD + "integer": lambda v: int(v) if re.fullmatch(r"-?(0|[1-9][0-9]*)", v) and abs(int(v)) < 2**53 else v,
+}
 
 
 @dataclass(frozen=True)
@@ -74,28 +82,51 @@ _CLOSURE = """CONSTRUCT { ?s ?p ?o } WHERE {
 }"""
 
 
-async def describe(engine: Engine, iri: str) -> rdflib.Graph:
-    """The resource's description: its statements, its blank nodes' (terms, conditions, quantities, roles), its
-    sources' descriptions, and the positions a party holds (by reference). Raises NotFound if it has none."""
+async def describe(engine: Engine, iri: str) -> list[ox.Quad]:
+    """The resource's description as quads: its statements, its blank nodes' (terms, conditions, quantities,
+    roles), its sources' descriptions, and the positions a party holds (by reference). Raises NotFound if it has
+    none."""
     if _NOT_IN_IRIS.search(iri):  # such a path names no resource (and would not serialise as an IRI)
         raise NotFound(f"no resource <{iri[:200]}>")
     data = await engine.construct(_CLOSURE % {"root": rdflib.URIRef(iri).n3(), "source": PG.source, "held": PG.heldBy})
-    graph = formats.to_rdflib_graph(formats.read_quads(data, _NT, "engine"))
-    if (rdflib.URIRef(iri), None, None) not in graph:
+    quads = formats.read_quads(data, _NT, "engine")
+    root = ox.NamedNode(iri)
+    if not any(quad.subject == root for quad in quads):
         raise NotFound(f"no resource <{iri}>")
-    return graph
+    return quads
 
 
-def _no_remote_contexts(url: str, options: dict | None = None) -> dict:
-    raise jsonld.JsonLdError(f"posgraph never fetches JSON-LD documents ({url})", "loading document failed")
+def _context_loader(context: dict):
+    """A JSON-LD document loader that knows posgraph's own context and nothing else (nothing is ever fetched)."""
+
+    def load(url: str, options: dict | None = None) -> dict:
+        if url == CONTEXT_IRI:
+            # "static": pyld keeps the processed context in its shared cache, keyed by this IRI.
+            return {"contextUrl": None, "documentUrl": url, "document": context, "tag": "static"}
+        raise jsonld.JsonLdError(f"posgraph never fetches JSON-LD documents ({url})", "loading document failed")
+
+    return load
 
 
-def frame(graph: rdflib.Graph, iri: str, context: dict, context_url: str | None) -> dict:
+def frame(quads: list[ox.Quad], iri: str, context: dict, context_url: str | None) -> dict:
     """Frame the description as one JSON-LD object rooted at ``iri``: blank nodes and sources embedded, parties'
     positions listed by reference, compacted with posgraph's context (named by ``context_url``)."""
-    expanded = json.loads(graph.serialize(format="json-ld"))
+    # pyoxigraph writes expanded JSON-LD with rdf:type as a plain property and every literal as a string;
+    # framing wants @type, and integrators want JSON numbers and booleans where the lexical form is canonical.
+    expanded = json.loads(ox.serialize(quads, format=ox.RdfFormat.JSON_LD))
+    for node in expanded:
+        types = node.get(_RDF_TYPE)
+        if types and all("@id" in t for t in types):
+            node["@type"] = [t["@id"] for t in node.pop(_RDF_TYPE)]
+        for values in node.values():
+            if isinstance(values, list):
+                for value in values:
+                    if isinstance(value, dict) and value.get("@type") in _NATIVE:
+                        value["@value"] = _NATIVE[value["@type"]](value["@value"])
     frame_doc = {
-        "@context": context["@context"],
+        # By IRI, not inline: pyld then caches the processed context by that IRI instead of hashing the whole
+        # context on every call (a sixth of a request's time).
+        "@context": CONTEXT_IRI,
         "@id": iri,
         "@embed": "@once",
         "@reverse": {str(PG.heldBy): {"@embed": "@never", "@explicit": True}},
@@ -103,7 +134,7 @@ def frame(graph: rdflib.Graph, iri: str, context: dict, context_url: str | None)
     framed = jsonld.frame(
         expanded,
         frame_doc,
-        {"documentLoader": _no_remote_contexts, "omitGraph": True, "pruneBlankNodeIdentifiers": True},
+        {"documentLoader": _context_loader(context), "omitGraph": True, "pruneBlankNodeIdentifiers": True},
     )
     framed.pop("@context", None)
     return {"@context": context_url or context["@context"], **framed}

@@ -157,12 +157,13 @@ async def _resource(request: Request, iri: str) -> Response:
         request.headers.get("accept"), _RESOURCE_TYPES, {"application/json": formats.JSON_LD}
     )
     headers = await _cache_headers(request, media_type)
-    graph = await linked_data.describe(state.engine, iri)
+    quads = await linked_data.describe(state.engine, iri)
     headers["Link"] = _alternates(str(request.url.replace(query="")))
     headers["Content-Location"] = str(request.url)
     if media_type == formats.JSON_LD:
-        doc = linked_data.frame(graph, iri, state.context, state.context_url)
+        doc = linked_data.frame(quads, iri, state.context, state.context_url)
         return JSONResponse(doc, media_type=formats.JSON_LD, headers=headers)
+    graph = formats.to_rdflib_graph(quads)
     if media_type == "text/html":
         return HTMLResponse(_resource_html(request, graph, iri), headers=headers)
     for prefix, namespace in PREFIXES.items():
