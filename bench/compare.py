@@ -199,23 +199,30 @@ def _wait(url: str, path: str = "/", timeout: float = 120) -> None:
 
 
 def _load_times(data: Path, scratch: Path) -> dict[str, float]:
-    """`oxigraph load` of the file into an empty store, against `posgraph load` (unvalidated) into an empty one."""
+    """`oxigraph load` of the file into an empty store, against `posgraph load --bulk` (the same bulk loader plus
+    the batch's record) and the transactional, revertable `posgraph load` (unvalidated) into empty stores."""
     started = time.perf_counter()
     subprocess.run(
         [find_engine_binary(), "load", "--location", str(scratch / "ox"), "--file", str(data)],
         check=True,
         capture_output=True,
     )
-    oxigraph = time.perf_counter() - started
-    env = {**os.environ, "POSGRAPH_DATA_DIR": str(scratch / "pg"), "POSGRAPH_SEED": "false"}
-    started = time.perf_counter()
-    subprocess.run(
-        [str(BIN / "posgraph"), "load", str(data), "--no-validate", "--curator", "bench"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return {"oxigraph load (s)": oxigraph, "posgraph load (s)": time.perf_counter() - started}
+    out = {"oxigraph load (s)": time.perf_counter() - started}
+    for name, store, extra in (
+        ("posgraph load --bulk (s)", "bulk", ["--bulk"]),
+        ("posgraph load, revertable (s)", "revertable", []),
+    ):
+        env = {**os.environ, "POSGRAPH_DATA_DIR": str(scratch / store), "POSGRAPH_SEED": "false"}
+        env |= {"POSGRAPH_AUDIT_LOG": str(scratch / "load-audit.jsonl")}
+        started = time.perf_counter()
+        subprocess.run(
+            [str(BIN / "posgraph"), "load", str(data), "--no-validate", "--curator", "bench", *extra],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        out[name] = time.perf_counter() - started
+    return out
 
 
 def _batch_times(base: str, token_env: dict[str, str]) -> dict[str, float]:
@@ -389,9 +396,10 @@ def report(results: list[dict]) -> str:
             f"| {k} | {v:.2f} |" for k, v in {**result["load"], **result["batch"], **result["memory_mib"]}.items()
         ]
         load = result["load"]
-        lines.append(
-            f"| posgraph load / oxigraph load | {_ratio(load['posgraph load (s)'], load['oxigraph load (s)'])} |"
-        )
+        for name in ("posgraph load --bulk (s)", "posgraph load, revertable (s)"):
+            lines.append(
+                f"| {name.removesuffix(' (s)')} / oxigraph load | {_ratio(load[name], load['oxigraph load (s)'])} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -419,7 +427,7 @@ def chart(results: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--samples", type=int, default=30)
     args = parser.parse_args()

@@ -3,9 +3,10 @@
 import json
 import socket
 
+import httpx
 import pytest
 import rdflib
-from conftest import EXAMPLES, posgraph_cli, start_server
+from conftest import EXAMPLES, create_token, posgraph_cli, start_server
 
 SEED = "data/seed.ttl"
 COMMANDS = ["serve", "load", "validate", "query", "queries", "export", "check", "token", "submit", "batches"]
@@ -129,6 +130,56 @@ def test_load_a_large_file_shows_progress(store, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "20000 triples" in result.stdout
     assert "upload" in result.stderr and "parse" in result.stderr
+
+
+def test_bulk_load_builds_a_new_store_recorded_as_a_batch_that_cannot_be_reverted(tmp_path):
+    store = tmp_path / "store"
+    env = {
+        "POSGRAPH_DATA_DIR": str(store),
+        "POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"),
+        "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+    }
+    big = tmp_path / "big.nt"
+    big.write_text(
+        "".join(f'<http://example.org/s{i}> <http://example.org/label> "label {i}" .\n' for i in range(5000))
+    )
+    loaded = posgraph_cli("load", "--bulk", str(big), str(EXAMPLES / "valid" / "minimal-demand.ttl"), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.startswith("bulk-loaded batch ") and "5032 triples" in loaded.stdout
+    batch_id = loaded.stdout.split()[2].rstrip(":")
+    assert _batches(env) == 2  # the seed (the store was bootstrapped after the bulk load) and the bulk batch
+    assert '"bulk load"' in (tmp_path / "audit.jsonl").read_text()
+    # A second bulk load would replace a store: refused, nothing changes, no scratch directory is left behind.
+    again = posgraph_cli("load", "--bulk", str(big), env=env)
+    assert again.returncode == 2 and "already holds a store" in again.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    server = start_server(store, tmp_path / "serve.log")
+    try:
+        reviewer = create_token(tmp_path, "reviewer", "rita")
+        auth = {"Authorization": f"Bearer {reviewer}"}
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=30, headers=auth) as client:
+            assert client.get("/sparql", params={"query": "ASK { <http://example.org/s4999> ?p ?o }"}).json()["boolean"]
+            batch = client.get(f"/batches/{batch_id}").json()
+            assert batch["state"] == "accepted" and batch["bulk_loaded"] is True and batch["triples"] == 5032, batch
+            for params in ({"dry_run": "true"}, None):
+                refused = client.post(f"/batches/{batch_id}/revert", params=params)
+                assert refused.status_code == 409 and "bulk-loaded" in refused.json()["detail"]
+            assert client.get("/sparql", params={"query": "ASK { <http://example.org/s0> ?p ?o }"}).json()["boolean"]
+    finally:
+        server.stop()
+
+
+def test_bulk_load_of_a_bad_file_builds_nothing(tmp_path):
+    bad = tmp_path / "bad.nt"
+    bad.write_text('<http://a> <http://b> "ok" .\n<http://a> <http://b> "unterminated .\n')
+    env = {"POSGRAPH_DATA_DIR": str(tmp_path / "store")}
+    result = posgraph_cli("load", "--bulk", "--no-validate", str(bad), env=env)
+    assert result.returncode == 2 and "line 2" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == [bad]  # neither the store nor the loader's scratch directory
+    quads = tmp_path / "data.nq"
+    quads.write_text("<http://a> <http://b> <http://c> <http://g> .\n")
+    refused = posgraph_cli("load", "--bulk", "--no-validate", str(quads), env=env)
+    assert refused.returncode == 2 and "N-Triples, Turtle or RDF/XML" in refused.stderr
 
 
 def test_query_saved_with_params_in_each_format(store):

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import secrets
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import AsyncIterator, Callable, Iterable, Sequence
 import pyoxigraph as ox
 import rdflib
 
-from posgraph import formats, metrics
+from posgraph import formats, metrics, supervisor
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
 from posgraph.errors import (
@@ -211,7 +212,12 @@ def _batch_quads(
     now: datetime,
     reviewer: str | None = None,
     accepted: datetime | None = None,
+    bulk_count: int | None = None,
 ) -> list[ox.Quad]:
+    """The batch's quads: its triples in the default graph and in its own graph, and its PROV description.
+
+    With ``bulk_count`` only the description (``triples`` are already in the store, bulk-loaded, uncopied).
+    """
     graph = ox.NamedNode(batch_iri(batch_id))
     default = ox.DefaultGraph()
     quads = [ox.Quad(t.subject, t.predicate, t.object, default) for t in triples]
@@ -219,6 +225,7 @@ def _batch_quads(
     agent = _agent(curator)
     nn, lit = ox.NamedNode, ox.Literal
     resources = {t.subject for t in triples if isinstance(t.subject, ox.NamedNode)}
+    count = len(triples) if bulk_count is None else bulk_count
     description = [
         (graph, nn(str(RDF.type)), nn(str(PG.Batch))),
         (graph, nn(str(RDF.type)), nn(str(PROV.Bundle))),
@@ -226,13 +233,18 @@ def _batch_quads(
         (graph, nn(str(PROV.wasAttributedTo)), agent),
         (graph, nn(str(PROV.generatedAtTime)), lit(now.isoformat(timespec="seconds"), datatype=nn(str(XSD.dateTime)))),
         (graph, nn(str(PG.batchState)), nn(str(PG.accepted))),
-        (graph, nn(str(PG.tripleCount)), lit(str(len(triples)), datatype=nn(str(XSD.integer)))),
-        (graph, nn(str(PG.contentHash)), lit(digest)),
+        (graph, nn(str(PG.tripleCount)), lit(str(count), datatype=nn(str(XSD.integer)))),
         (graph, nn(str(PG.shapesVersion)), lit(shapes_version)),
-        (graph, nn(str(PG.resourceCount)), lit(str(len(resources)), datatype=nn(str(XSD.integer)))),
         (agent, nn(str(RDF.type)), nn(str(PROV.Agent))),
         (agent, nn(str(RDFS.label)), lit(curator)),
     ]
+    if bulk_count is None:
+        description += [
+            (graph, nn(str(PG.contentHash)), lit(digest)),
+            (graph, nn(str(PG.resourceCount)), lit(str(len(resources)), datatype=nn(str(XSD.integer)))),
+        ]
+    else:
+        description.append((graph, nn(str(PG.bulkLoaded)), lit("true", datatype=nn(str(XSD.boolean)))))
     if reviewer is not None:
         description += [
             (graph, nn(str(PG.reviewedBy)), _agent(reviewer)),
@@ -313,6 +325,60 @@ async def load_batch(
     )
     log.info("batch %s loaded by %s: %d triples", batch_id, curator, len(triples))
     return LoadResult(batch_id, batch_iri(batch_id), len(triples), False, report)
+
+
+def bulk_build_store(data_dir: Path, files: Sequence[Path], *, binary: str | None = None) -> int:
+    """Build a new store at ``data_dir`` from ``files`` with the engine's bulk loader; return its triple count.
+
+    All or nothing: the loader writes into a scratch directory beside ``data_dir``, which replaces ``data_dir``
+    (by one rename) only once every file has loaded. Raises BadInput when ``data_dir`` already holds a store,
+    when a file is not a triple format (N-Triples, Turtle, RDF/XML), or when a file does not parse.
+    """
+    if (data_dir / "CURRENT").exists():  # RocksDB's marker: a store is there
+        raise BadInput(f"{data_dir} already holds a store: a bulk load builds a new one (use `posgraph load`)")
+    typed = []
+    for path in files:
+        fmt = formats.format_for_path(path)
+        if fmt.quads:
+            raise BadInput(f"{path}: a bulk load takes N-Triples, Turtle or RDF/XML, not {fmt.name}")
+        if not path.is_file():
+            raise BadInput(f"{path}: cannot read: no such file")
+        typed.append((path, fmt.media_type))
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    scratch = data_dir.parent / f".{data_dir.name}.bulk-{secrets.token_hex(4)}"
+    try:
+        supervisor.bulk_load(scratch, typed, binary=binary)
+        count = len(ox.Store.read_only(str(scratch)))
+        if data_dir.exists():
+            for leftover in data_dir.iterdir():  # no store here (checked above), only an old engine log
+                leftover.unlink()
+            data_dir.rmdir()
+        scratch.rename(data_dir)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return count
+
+
+async def record_bulk_batch(
+    engine: Engine, validator: Validator, files: Sequence[Path], count: int, *, curator: str, label: str | None = None
+) -> LoadResult:
+    """Describe a bulk-loaded store's content as one accepted, non-revertible batch (PROV, counts, a change
+    event); its triples are not copied into the batch's graph. Returns what was recorded."""
+    now = datetime.now(timezone.utc)
+    batch_id = f"{now:%Y%m%dT%H%M%SZ}-bulk-{secrets.token_hex(4)}"
+    quads = _batch_quads(
+        [],
+        batch_id=batch_id,
+        curator=curator,
+        digest="",
+        label=label or "Bulk-loaded from " + ", ".join(Path(f).name for f in files),
+        shapes_version=validator.shapes_version,
+        now=now,
+        bulk_count=count,
+    )
+    await engine.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
+    log.info("batch %s bulk-loaded by %s: %d triples", batch_id, curator, count)
+    return LoadResult(batch_id, batch_iri(batch_id), count, False, None)
 
 
 async def ensure_bootstrapped(
@@ -500,12 +566,13 @@ async def _public_states(public: Engine, batch_id: str | None = None) -> dict[st
     rows = await public.select(
         sparql_prologue(("pg", "prov", "rdfs"))
         + f"""
-        SELECT ?b ?state ?label ?curator ?submitted ?triples ?hash ?reviewer ?accepted ?reverted WHERE {{
+        SELECT ?b ?state ?label ?curator ?submitted ?triples ?hash ?reviewer ?accepted ?reverted ?bulk WHERE {{
           {where}?b a pg:Batch ; pg:batchState ?state .
           OPTIONAL {{ ?b rdfs:label ?label }} OPTIONAL {{ ?b prov:wasAttributedTo/rdfs:label ?curator }}
           OPTIONAL {{ ?b prov:generatedAtTime ?submitted }} OPTIONAL {{ ?b pg:tripleCount ?triples }}
           OPTIONAL {{ ?b pg:contentHash ?hash }} OPTIONAL {{ ?b pg:reviewedBy/rdfs:label ?reviewer }}
-          OPTIONAL {{ ?b pg:acceptedAt ?accepted }} OPTIONAL {{ ?b pg:revertedAt ?reverted }} }}"""
+          OPTIONAL {{ ?b pg:acceptedAt ?accepted }} OPTIONAL {{ ?b pg:revertedAt ?reverted }}
+          OPTIONAL {{ ?b pg:bulkLoaded ?bulk }} }}"""
     )
     out = {}
     for row in rows:
@@ -530,6 +597,8 @@ def _merge(record: dict | None, public: dict | None) -> dict:
             "report": None,
             "staged": False,
         }
+        if public.get("bulk") == "true":
+            record["bulk_loaded"] = True
     record = dict(record)
     if public is not None:
         record["state"] = public["state"].rsplit("#", 1)[-1]
@@ -561,8 +630,12 @@ async def get_batch(public: Engine, staging: Engine, batch_id: str) -> dict:
 
 
 async def batch_triples(public: Engine, staging: Engine, batch_id: str) -> bytes:
-    """The batch's triples as N-Triples (from staging, or from its public graph for a directly loaded batch)."""
+    """The batch's triples as N-Triples (from staging, or from its public graph for a directly loaded batch).
+
+    Raises NotFound, or Conflict for a bulk-loaded batch (which keeps no copy)."""
     batch = await get_batch(public, staging, batch_id)
+    if batch.get("bulk_loaded"):
+        raise Conflict(f"batch {batch_id} was bulk-loaded: its triples are the store's baseline (see /dumps)")
     if batch.get("staged", True):
         return (await staging.graph_get(staging_graph(batch_id))).content
     if batch["state"] == "accepted":
@@ -727,9 +800,18 @@ async def reject_batch(
     return await get_batch(public, staging, batch_id)
 
 
+def _refuse_bulk(batch: dict) -> None:
+    if batch.get("bulk_loaded"):
+        raise Conflict(
+            f"batch {batch['id']} was bulk-loaded as the store's baseline: no copy of its triples is kept, so it "
+            "cannot be reverted (build a new store instead)"
+        )
+
+
 async def revert_preview(public: Engine, staging: Engine, batch_id: str) -> dict:
     """What reverting would take away, and what in other batches depends on it (supersedes, responds to, …)."""
     batch = await get_batch(public, staging, batch_id)
+    _refuse_bulk(batch)
     graph = rdflib.URIRef(batch_iri(batch_id)).n3()
     rows = await public.select(f"""SELECT DISTINCT ?dependent ?property ?target ?g WHERE {{
         GRAPH {graph} {{ ?target ?x ?y FILTER (isIRI(?target)) }}
@@ -764,6 +846,7 @@ async def revert_batch(public: Engine, staging: Engine, batch_id: str, *, actor:
     batch = await get_batch(public, staging, batch_id)
     if batch["state"] != "accepted":
         raise Conflict(f"batch {batch_id} is {batch['state']}, not accepted")
+    _refuse_bulk(batch)
     graph = rdflib.URIRef(batch_iri(batch_id)).n3()
     stamp = _stamp(_now())
     now = rdflib.Literal(stamp, datatype=XSD.dateTime).n3()
