@@ -161,10 +161,11 @@ async def _throughput(base: str, request: tuple[str, str, dict], seconds: float,
     return done / (time.monotonic() - started)
 
 
-def _rss_mib(pid: int) -> float:
+def _peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MiB."""
     try:
         with open(f"/proc/{pid}/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
     except (OSError, StopIteration):
         return 0.0
 
@@ -175,15 +176,16 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def _wait_idle(pid: int, limit: float = 180) -> None:
-    """Wait until a process stops computing (rdflib goes on with a query its client gave up on), so that it does
-    not slow down the next measurement."""
+def _wait_idle(pid: int, limit: float = 180) -> bool:
+    """Wait until a process stops computing, so that it does not slow down the next measurement; return False
+    if it is still busy after ``limit`` seconds."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         before = _cpu_ticks(pid)
         time.sleep(0.5)
         if _cpu_ticks(pid) - before < 5:
-            return
+            return True
+    return False
 
 
 def _wait(url: str, path: str = "/", timeout: float = 120) -> None:
@@ -297,22 +299,17 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    peer = None
-    if size <= 200_000:  # rdflib needs ~40 s and 1.3 GB per million triples just to load
-        peer = subprocess.Popen(
-            [
-                str(BIN / "rdflib-endpoint"),
-                "serve",
-                str(data),
-                *map(str, PROJECT_FILES.ontology_files),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(rdflib_port),
-            ],
+
+    def start_peer() -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(BIN / "rdflib-endpoint"), "serve", str(data), *map(str, PROJECT_FILES.ontology_files)]
+            + ["--host", "127.0.0.1", "--port", str(rdflib_port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+    peer = start_peer() if size <= 200_000 else None  # rdflib needs ~40 s and 1.3 GB per million triples to load
+    peak_peer = 0.0
     try:
         pg_url, rdf_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{rdflib_port}"
         _wait(pg_url, "/health")
@@ -336,19 +333,25 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
                     "rows": rows,
                 }
             result["workloads"][work.name] = row
-            if peer:
-                _wait_idle(peer.pid)
+            if peer and not _wait_idle(peer.pid, limit=20):
+                # rdflib goes on with a query its client gave up on, and answers nothing else meanwhile: a fresh
+                # process, so that one hopeless query does not time out every later workload.
+                peak_peer = max(peak_peer, _peak_rss_mib(peer.pid))
+                peer.kill()
+                peer.wait()
+                peer = start_peer()
+                _wait(rdf_url)
             print(
                 f"{size:>9} {work.name:<36} "
                 + "  ".join(f"{s}: {v['median_ms']:8.2f} ms {v['rps']:8.1f}/s" for s, v in row.items()),
                 flush=True,
             )
         result["memory_mib"] = {
-            "posgraph service + engine": _rss_mib(posgraph.pid) + _rss_mib(engine._process.pid),
-            "oxigraph engine": _rss_mib(engine._process.pid),
+            "peak MiB: posgraph service + engine": _peak_rss_mib(posgraph.pid) + _peak_rss_mib(engine._process.pid),
+            "peak MiB: oxigraph engine": _peak_rss_mib(engine._process.pid),
         }
         if peer:
-            result["memory_mib"]["rdflib-endpoint"] = _rss_mib(peer.pid)
+            result["memory_mib"]["peak MiB: rdflib-endpoint"] = max(peak_peer, _peak_rss_mib(peer.pid))
         result["batch"] = _batch_times(pg_url, env)
     finally:
         posgraph.terminate()
