@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import rdflib
-from conftest import EXAMPLES, ROOT, posgraph_cli, start_server
+from conftest import EXAMPLES, ROOT, create_token, posgraph_cli, start_server
 from pyld import jsonld
 from rdflib.compare import isomorphic
 
@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 
 CONTEXT = json.loads((ROOT / "ontology" / "context.jsonld").read_text())
 ID = "https://w3id.org/posgraph/id/"
+SKOS_ALT = "http://www.w3.org/2004/02/skos/core#altLabel"
 RESOURCES = [
     "party/russia",
     "person/peskov",
@@ -253,6 +254,30 @@ def test_changes_let_an_integrator_resync_after_a_new_batch(tmp_path):
             by_time = client.get("/changes", params={"since": before["changes"][-1]["atTime"]}).json()
             assert [c["version"] for c in by_time["changes"]] == [change["version"]]
             assert client.get("/changes", params={"since": "yesterday"}).json()["parameter"] == "since"
+    finally:
+        srv.stop()
+
+
+def test_rendered_resources_are_reused_only_while_the_dataset_is_unchanged(tmp_path):
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log")
+    try:
+        admin = create_token(tmp_path, "admin", "ada")
+        with srv.client() as client:
+            ld = {"Accept": "application/ld+json"}
+            first = client.get("/id/party/russia", headers=ld)
+            again = client.get("/id/party/russia", headers=ld)
+            assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+            turtle = client.get("/id/party/russia", headers={"Accept": "text/turtle"})
+            assert turtle.headers["content-type"].startswith("text/turtle") and turtle.content != first.content
+            update = client.post(
+                "/sparql/update",
+                data={"update": f'INSERT DATA {{ <{ID}party/russia> <{SKOS_ALT}> "Rossiya"@en }}'},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            assert update.status_code < 300, update.text
+            after = client.get("/id/party/russia", headers=ld)
+            assert after.headers["etag"] != first.headers["etag"] and "Rossiya" in after.text
+            assert "Rossiya" in client.get("/id/party/russia", headers={"Accept": "text/turtle"}).text
     finally:
         srv.stop()
 

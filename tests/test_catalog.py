@@ -43,6 +43,19 @@ def test_values_block_binds_typed_terms_and_undef(saved):
     prepareQuery(text)
 
 
+def test_every_values_line_is_bound_so_a_subquery_sees_the_parameters_too():
+    nested = SavedQuery.parse(
+        "t",
+        "#+ summary: t\n#+ kind: select\n#+ param: party iri required — a party\n"
+        "SELECT ?s ?n WHERE {\n  { SELECT ?party (COUNT(*) AS ?n) WHERE {\n    #@values\n    ?s ?p ?party\n  }"
+        " GROUP BY ?party }\n  #@values\n  ?s ?p ?party\n}",
+    )
+    text = nested.bind({"party": "pgid:party/russia"})
+    assert "#@values" not in text
+    assert text.count("VALUES (?party) { (<https://w3id.org/posgraph/id/party/russia>) }") == 2
+    prepareQuery(text)
+
+
 def test_a_hostile_string_stays_one_literal(saved):
     attack = '"} } ; DROP ALL ; SELECT * { ?a ?b "'
     text = saved.bind({"party": "pgid:party/russia", "label": attack})

@@ -8,8 +8,9 @@ Header lines::
     #+ param: NAME TYPE required|optional — what it means
     #+ example: NAME=VALUE NAME=VALUE
 
-The query body holds one ``#@values`` line where the parameters are bound: it becomes a ``VALUES`` block of RDF
-terms that rdflib serialises and escapes (UNDEF for an optional parameter left out). Raw input is never pasted
+The query body holds a ``#@values`` line where the parameters are bound: it becomes a ``VALUES`` block of RDF
+terms that rdflib serialises and escapes (UNDEF for an optional parameter left out). A subquery sees only what is
+bound inside it, so a query may hold several such lines; each becomes the same block. Raw input is never pasted
 into query text, so no value can change the query's structure.
 """
 
@@ -127,7 +128,7 @@ class SavedQuery:
         if not self.params:
             return self.text
         block = "VALUES (" + " ".join(f"?{p.name}" for p in self.params) + ") { (" + " ".join(terms) + ") }"
-        return self.text.replace(VALUES_MARKER, block, 1)
+        return self.text.replace(VALUES_MARKER, block)
 
     def describe(self) -> dict:
         """Return the header as JSON-ready data (for listings)."""

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10_000_000, gt=0, description="Largest request body accepted.")
     max_rows: int = Field(100_000, gt=0, description="Most rows a SELECT answer carries; more are cut off.")
     max_concurrent_per_client: int = Field(8, gt=0, description="Queries one client may run at once.")
+    resource_cache_entries: int = Field(
+        4096, ge=0, description="Rendered resources kept per worker, keyed by ETag (dataset version); 0: none."
+    )
     seed: bool = Field(True, description="Load the seed data into an empty store on first start.")
     staging_dir: Path = Field(Path("var/staging"), description="Store directory of the managed staging engine.")
     staging_engine_url: str | None = Field(None, description="Base URL of a staging engine posgraph does not manage.")

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
+from cachetools import LRUCache
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -76,6 +77,8 @@ def create_app(
     app.state.context_bytes = PROJECT_FILES.context_file.read_bytes()
     app.state.context = json.loads(app.state.context_bytes)
     app.state.context_url = settings.base_url() + "/ns/context.jsonld"
+    # Rendered resources by ETag: the ETag names the dataset version, so an entry is never stale, only unused.
+    app.state.representations = LRUCache(maxsize=settings.resource_cache_entries or 1)
     app.state.context_version = __version__
     app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
     app.state.tokens = TokenStore(settings.tokens_file)

@@ -157,22 +157,30 @@ async def _resource(request: Request, iri: str) -> Response:
         request.headers.get("accept"), _RESOURCE_TYPES, {"application/json": formats.JSON_LD}
     )
     headers = await _cache_headers(request, media_type)
-    quads = await linked_data.describe(state.engine, iri)
     headers["Link"] = _alternates(str(request.url.replace(query="")))
     headers["Content-Location"] = str(request.url)
+    # The ETag already names the version, URL and media type; the host is in the HTML's links and the context URL.
+    key = (headers["ETag"], str(request.base_url))
+    body = state.representations.get(key) if state.settings.resource_cache_entries else None
+    if body is None:
+        body = await _render(request, iri, media_type)
+        if state.settings.resource_cache_entries:
+            state.representations[key] = body
+    return Response(body, media_type=media_type, headers=headers)
+
+
+async def _render(request: Request, iri: str, media_type: str) -> bytes:
+    """The resource in one media type; raises NotFound."""
+    state = request.app.state
+    quads = await linked_data.describe(state.engine, iri)
     if media_type == formats.JSON_LD:
-        doc = linked_data.frame(quads, iri, state.context, state.context_url)
-        return JSONResponse(doc, media_type=formats.JSON_LD, headers=headers)
+        return JSONResponse(linked_data.frame(quads, iri, state.context, state.context_url)).body
     graph = formats.to_rdflib_graph(quads)
     if media_type == "text/html":
-        return HTMLResponse(_resource_html(request, graph, iri), headers=headers)
+        return _resource_html(request, graph, iri).encode("utf-8")
     for prefix, namespace in PREFIXES.items():
         graph.bind(prefix, namespace)
-    return Response(
-        formats.serialize_graph(graph, formats.format_for_media_type(media_type)),
-        media_type=media_type,
-        headers=headers,
-    )
+    return formats.serialize_graph(graph, formats.format_for_media_type(media_type))
 
 
 def _show(request: Request, term: rdflib.term.Node) -> str:
