@@ -437,9 +437,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument(
+        "--merge", action="store_true", help="Keep the other sizes of the last run, replacing only these."
+    )
     args = parser.parse_args()
     results = [run_size(int(s), args.seconds, args.samples) for s in args.sizes.split(",")]
     RESULTS.mkdir(exist_ok=True)
+    if args.merge and (RESULTS / "comparison.json").exists():
+        kept = [
+            r
+            for r in json.loads((RESULTS / "comparison.json").read_text())
+            if str(r["size"]) not in args.sizes.split(",")
+        ]
+        results = sorted(kept + results, key=lambda r: r["size"])
     (RESULTS / "comparison.json").write_text(json.dumps(results, indent=1))
     (RESULTS / "comparison.md").write_text(report(results))
     chart(results, RESULTS / "comparison.png")

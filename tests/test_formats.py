@@ -1,3 +1,5 @@
+import json
+
 import pyoxigraph as ox
 import pytest
 import rdflib
@@ -97,6 +99,14 @@ def test_truncate_results_cuts_every_format_after_the_limit(media_type, document
     assert formats.truncate_results(document, media_type, 3) == (document, False)
 
 
+def test_truncate_results_counts_json_rows_right_when_literals_look_like_row_boundaries():
+    row = b'{"n":{"type":"literal","value":"a},{b} , {c"}}'
+    doc = b'{"head":{"vars":["n"]},"results":{"bindings":[' + b",".join([row] * 2) + b"]}}"
+    assert formats.truncate_results(doc, formats.SPARQL_JSON, 2) == (doc, False)
+    cut, truncated = formats.truncate_results(doc, formats.SPARQL_JSON, 1)
+    assert truncated and len(json.loads(cut)["results"]["bindings"]) == 1
+
+
 def test_truncate_results_calls_a_broken_off_json_answer_an_engine_error():
     with pytest.raises(EngineError, match="incomplete"):
-        formats.truncate_results(b'{"head":{"vars":["n"]},"results":{"bindings":[', formats.SPARQL_JSON, 10)
+        formats.truncate_results(b'{"head":{"vars":["n"]},"results":{"bindings":[{},{},{', formats.SPARQL_JSON, 1)
