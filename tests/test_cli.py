@@ -180,6 +180,16 @@ def test_bulk_load_of_a_bad_file_builds_nothing(tmp_path):
     quads.write_text("<http://a> <http://b> <http://c> <http://g> .\n")
     refused = posgraph_cli("load", "--bulk", "--no-validate", str(quads), env=env)
     assert refused.returncode == 2 and "N-Triples, Turtle or RDF/XML" in refused.stderr
+    # A directory holding anything but a stopped engine's files is never emptied to make room.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    good = tmp_path / "good.nt"
+    good.write_text("<http://a> <http://b> <http://c> .\n")
+    elsewhere = posgraph_cli(
+        "load", "--bulk", "--no-validate", str(good), env={"POSGRAPH_DATA_DIR": str(tmp_path / "mine")}
+    )
+    assert elsewhere.returncode == 2 and "not empty (notes.txt)" in elsewhere.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
 def test_query_saved_with_params_in_each_format(store):

@@ -331,11 +331,19 @@ def bulk_build_store(data_dir: Path, files: Sequence[Path], *, binary: str | Non
     """Build a new store at ``data_dir`` from ``files`` with the engine's bulk loader; return its triple count.
 
     All or nothing: the loader writes into a scratch directory beside ``data_dir``, which replaces ``data_dir``
-    (by one rename) only once every file has loaded. Raises BadInput when ``data_dir`` already holds a store,
-    when a file is not a triple format (N-Triples, Turtle, RDF/XML), or when a file does not parse.
+    (by one rename) only once every file has loaded. Raises BadInput when ``data_dir`` already holds a store or
+    anything but a stopped engine's log, when a file is not a triple format (N-Triples, Turtle, RDF/XML), or
+    when a file does not parse.
     """
     if (data_dir / "CURRENT").exists():  # RocksDB's marker: a store is there
         raise BadInput(f"{data_dir} already holds a store: a bulk load builds a new one (use `posgraph load`)")
+    # What a stopped managed engine leaves beside a store; anything else is not ours to delete.
+    leftovers = list(data_dir.iterdir()) if data_dir.is_dir() else []
+    strangers = [p.name for p in leftovers if p.name not in (supervisor.RUNTIME_FILE, supervisor.LOG_FILE)]
+    if strangers or (data_dir.exists() and not data_dir.is_dir()):
+        raise BadInput(
+            f"{data_dir} is not empty ({', '.join(strangers[:3]) or 'a file'}): a bulk load needs a new directory"
+        )
     typed = []
     for path in files:
         fmt = formats.format_for_path(path)
@@ -349,9 +357,9 @@ def bulk_build_store(data_dir: Path, files: Sequence[Path], *, binary: str | Non
     try:
         supervisor.bulk_load(scratch, typed, binary=binary)
         count = len(ox.Store.read_only(str(scratch)))
+        for leftover in leftovers:
+            leftover.unlink()
         if data_dir.exists():
-            for leftover in data_dir.iterdir():  # no store here (checked above), only an old engine log
-                leftover.unlink()
             data_dir.rmdir()
         scratch.rename(data_dir)
     finally:

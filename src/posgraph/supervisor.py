@@ -24,13 +24,13 @@ import httpx
 
 from posgraph.errors import BadInput, EngineStartError
 
-__all__ = ["ManagedEngine", "bulk_load", "find_engine_binary", "free_port", "RUNTIME_FILE"]
+__all__ = ["ManagedEngine", "bulk_load", "find_engine_binary", "free_port", "LOG_FILE", "RUNTIME_FILE"]
 
 log = logging.getLogger("posgraph.supervisor")
 
 # Written into the data directory while a managed engine runs, so other posgraph commands can find it.
 RUNTIME_FILE = "posgraph-engine.json"
-_LOG_FILE = "posgraph-engine.log"
+LOG_FILE = "posgraph-engine.log"
 
 
 def find_engine_binary(configured: str | None = None) -> str:
@@ -186,7 +186,7 @@ class ManagedEngine:
         args = [binary, "serve", "--location", str(self.data_dir), "--bind", f"{self.host}:{self.port}"]
         if self.query_timeout_s:
             args += ["--timeout-s", str(self.query_timeout_s)]
-        log_path = self.data_dir / _LOG_FILE
+        log_path = self.data_dir / LOG_FILE
         self._log_offset = log_path.stat().st_size if log_path.exists() else 0
         with self._lock, open(log_path, "ab") as log_file:
             self._process = subprocess.Popen(
