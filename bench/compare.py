@@ -233,18 +233,12 @@ def _load_times(data: Path, scratch: Path) -> dict[str, float]:
 
 def _batch_times(base: str, token_env: dict[str, str]) -> dict[str, float]:
     """Validate, submit and accept a 50-position batch through posgraph."""
-    curator = subprocess.run(
-        [str(BIN / "posgraph"), "token", "create", "--role", "curator", "--name", "bench-c"],
-        env=token_env,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    reviewer = subprocess.run(
-        [str(BIN / "posgraph"), "token", "create", "--role", "reviewer", "--name", "bench-r"],
-        env=token_env,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+
+    def token(role: str) -> str:
+        command = [str(BIN / "posgraph"), "token", "create", "--role", role, "--name", f"bench-{role}"]
+        return subprocess.run(command, env=token_env, capture_output=True, text=True, check=True).stdout.strip()
+
+    curator, reviewer = token("curator"), token("reviewer")
     body = "".join(Generator(seed=7, prefix="bench-batch").positions(50)).encode()
     headers = {"Content-Type": "application/n-triples"}
     out = {}
