@@ -128,10 +128,7 @@ class Engine:
         form = [("query", query)]
         form += [("default-graph-uri", g) for g in default_graphs]
         form += [("named-graph-uri", g) for g in named_graphs]
-        response = await self._send("POST", self.query_url, data=form, headers={"Accept": accept}, timeout=timeout)
-        if response.content.endswith(_CANCELLED):
-            raise EngineTimeout("the engine stopped the query at its deadline")
-        return response
+        return await self._send("POST", self.query_url, data=form, headers={"Accept": accept}, timeout=timeout)
 
     async def select(self, query: str, *, timeout: float | None = None) -> list[dict[str, rdflib.term.Node]]:
         """Run a SELECT query and return its rows as dicts of rdflib terms (unbound variables are absent)."""
@@ -258,6 +255,8 @@ class Engine:
         answer = EngineResponse(response.status, response.headers.get("Content-Type", ""), content)
         if answer.status >= 300:
             self._raise_for(answer)
+        if content.endswith(_CANCELLED):  # a query or graph read cut at the engine's own deadline
+            raise EngineTimeout("the engine stopped the request at its deadline")
         return answer
 
     @staticmethod
