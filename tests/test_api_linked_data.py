@@ -258,8 +258,9 @@ def test_changes_let_an_integrator_resync_after_a_new_batch(tmp_path):
         srv.stop()
 
 
-def test_rendered_resources_are_reused_only_while_the_dataset_is_unchanged(tmp_path):
-    srv = start_server(tmp_path / "store", tmp_path / "serve.log")
+@pytest.mark.parametrize("entries", ["4096", "0"])  # the cache on, and turned off
+def test_rendered_resources_are_reused_only_while_the_dataset_is_unchanged(tmp_path, entries):
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_RESOURCE_CACHE_ENTRIES": entries})
     try:
         admin = create_token(tmp_path, "admin", "ada")
         with srv.client() as client:

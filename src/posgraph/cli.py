@@ -517,15 +517,16 @@ def _bulk_load(settings: Settings, files: tuple[Path, ...], *, curator: str, lab
         raise BadInput("a bulk load builds the bundled engine's store; it cannot write to POSGRAPH_ENGINE_URL")
     if (settings.data_dir / RUNTIME_FILE).exists() and asyncio.run(_ping(_runtime_url(settings))):
         raise BadInput(f"{settings.data_dir} is being served: stop `posgraph serve` before a bulk load")
+    validator = _validator()
     if validate:
-        report = curation.validate_files(_validator(), curation.read_files(list(files)))
+        report = curation.validate_files(validator, curation.read_files(list(files)))
         if not report.conforms:
             raise NotConformant(report, source=", ".join(map(str, files)))
     count = curation.bulk_build_store(settings.data_dir, list(files), binary=settings.engine_binary)
 
     async def record(url: str) -> curation.LoadResult:
         async with Engine(url, timeout=settings.query_timeout) as engine:
-            return await curation.record_bulk_batch(engine, _validator(), files, count, curator=curator, label=label)
+            return await curation.record_bulk_batch(engine, validator, files, count, curator=curator, label=label)
 
     with _engine_url(settings) as url:
         result = asyncio.run(record(url))

@@ -78,7 +78,8 @@ def create_app(
     app.state.context = json.loads(app.state.context_bytes)
     app.state.context_url = settings.base_url() + "/ns/context.jsonld"
     # Rendered resources by ETag: the ETag names the dataset version, so an entry is never stale, only unused.
-    app.state.representations = LRUCache(maxsize=settings.resource_cache_entries or 1)
+    entries = settings.resource_cache_entries
+    app.state.representations = LRUCache(maxsize=entries) if entries else None
     app.state.context_version = __version__
     app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
     app.state.tokens = TokenStore(settings.tokens_file)

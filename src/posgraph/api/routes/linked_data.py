@@ -161,11 +161,12 @@ async def _resource(request: Request, iri: str) -> Response:
     headers["Content-Location"] = str(request.url)
     # The ETag already names the version, URL and media type; the host is in the HTML's links and the context URL.
     key = (headers["ETag"], str(request.base_url))
-    body = state.representations.get(key) if state.settings.resource_cache_entries else None
+    cache = state.representations  # None when turned off
+    body = cache.get(key) if cache is not None else None
     if body is None:
         body = await _render(request, iri, media_type)
-        if state.settings.resource_cache_entries:
-            state.representations[key] = body
+        if cache is not None:
+            cache[key] = body
     return Response(body, media_type=media_type, headers=headers)
 
 
