@@ -77,6 +77,53 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10_000_000, gt=0, description="Largest request body accepted.")
     max_rows: int = Field(100_000, gt=0, description="Most rows a SELECT answer carries; more are cut off.")
     max_concurrent_per_client: int = Field(8, gt=0, description="Queries one client may run at once.")
+    max_query_bytes: int = Field(
+        128_000, gt=0, description="Longest SPARQL query or update text accepted (413 beyond); every one is parsed."
+    )
+    guard_timeout: float = Field(
+        5.0, gt=0, description="Seconds one query or update may take to parse and check (400 beyond)."
+    )
+    max_answer_bytes: int = Field(
+        32_000_000,
+        gt=0,
+        description="Most bytes of an engine answer the service reads for one request: SELECT and N-Triples "
+        "answers are cut there (X-Posgraph-Truncated), other formats answer 413.",
+    )
+    max_concurrent_queries: int = Field(
+        16, gt=0, description="Anonymous queries one worker runs at once, all clients together (503 beyond)."
+    )
+    query_seconds_per_minute: float = Field(
+        120.0,
+        gt=0,
+        description="Engine seconds one anonymous client may use per minute (429 with Retry-After beyond); "
+        "a query that times out counts twice its deadline.",
+    )
+    worker_processes: int = Field(
+        2, ge=1, le=64, description="Processes for CPU-heavy work (validation, parsing, serialising) per worker."
+    )
+    worker_timeout: float = Field(
+        60.0, gt=0, description="Seconds one piece of CPU-heavy work may take before its process is ended."
+    )
+    worker_memory_mb: int = Field(1024, gt=64, description="Address-space cap (MiB) of each CPU-heavy worker process.")
+    max_validate_bytes: int = Field(
+        2_000_000, gt=0, description="Largest body POST /validate accepts (413 beyond); batches use max_body_bytes."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed (default: none).",
+    )
+    engine_sandbox: bool = Field(
+        True, description="Deny managed engines every outgoing connection (SERVICE, LOAD), with seccomp."
+    )
+    engine_abandon_grace: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds a managed engine may keep working on a request posgraph gave up on before it is "
+        "restarted.",
+    )
+    engine_restart_backoff_max: float = Field(
+        30.0, gt=0, description="Longest wait between restarts of a managed engine that keeps dying."
+    )
     resource_cache_entries: int = Field(
         4096, ge=0, description="Rendered resources kept per worker, keyed by ETag (dataset version); 0: none."
     )
