@@ -58,25 +58,73 @@ def test_a_reader_token_cannot_update(writable):
         assert not _ask(client, "ASK { <http://x/r> ?p ?o }")
 
 
-def test_a_curator_updates_atomically_and_is_audited(writable):
+def test_an_admin_updates_atomically_and_is_audited(writable):
     with writable.client() as client:
         ok = client.post(
             "/sparql/update",
             content=b"INSERT DATA { <http://x/c> <http://x/b> 1 }",
-            headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/sparql-update"},
+            headers={**_auth(writable.tokens["admin"]), "Content-Type": "application/sparql-update"},
         )
         assert ok.status_code == 204 and _ask(client, "ASK { <http://x/c> ?p ?o }")
         # Two operations, the second malformed: the whole request is refused and nothing is written.
         bad = client.post(
             "/sparql/update",
             data={"update": "INSERT DATA { <http://x/d> <http://x/b> 1 } ; INSERT DATA { <http://x/e> }"},
-            headers=_auth(writable.tokens["curator"]),
+            headers=_auth(writable.tokens["admin"]),
         )
         assert bad.status_code == 400 and bad.json()["type"].endswith("/query-syntax")
         assert not _ask(client, "ASK { <http://x/d> ?p ?o }")
     records = [json.loads(line) for line in (writable.base / "audit.jsonl").read_text().splitlines()]
     updates = [r for r in records if r["action"] == "sparql-update"]
-    assert updates and updates[-1]["actor"] == "curator-1" and "http://x/c" in updates[-1]["update"]
+    assert updates and updates[-1]["actor"] == "admin-1" and "http://x/c" in updates[-1]["update"]
+
+
+SEED_GRAPH = "https://w3id.org/posgraph/id/batch/seed"
+_FORGERIES = {
+    "a triple in a published batch's graph": f'INSERT DATA {{ GRAPH <{SEED_GRAPH}> {{ <urn:forged> <urn:p> "x" }} }}',
+    "the batch's provenance": f"INSERT DATA {{ <{SEED_GRAPH}> <http://www.w3.org/ns/prov#wasAttributedTo> "
+    "<https://w3id.org/posgraph/id/agent/mallory> }",
+    "the batch's state": f"DELETE WHERE {{ <{SEED_GRAPH}> <https://w3id.org/posgraph/ns#batchState> ?s }}",
+    "every statement": "DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+    "the default graph": "CLEAR DEFAULT",
+}
+
+
+@pytest.mark.parametrize("what", list(_FORGERIES))
+def test_direct_updates_cannot_go_around_review(writable, what):
+    # A curator's update reached batch graphs and PROV (204); now direct updates are for admins, and even they
+    # cannot touch what only the review workflow writes.
+    update = _FORGERIES[what]
+    with writable.client() as client:
+        before = client.get("/store", params={"graph": SEED_GRAPH}, headers={"Accept": "application/n-triples"})
+        as_curator = client.post("/sparql/update", data={"update": update}, headers=_auth(writable.tokens["curator"]))
+        as_admin = client.post("/sparql/update", data={"update": update}, headers=_auth(writable.tokens["admin"]))
+        after = client.get("/store", params={"graph": SEED_GRAPH}, headers={"Accept": "application/n-triples"})
+        assert as_curator.status_code == 403
+        assert as_admin.status_code == 400 and as_admin.json()["type"].endswith("/query-refused"), as_admin.text
+        assert before.text == after.text
+        assert not _ask(client, "ASK { <urn:forged> ?p ?o }")
+        assert not _ask(
+            client,
+            "ASK { ?b <http://www.w3.org/ns/prov#wasAttributedTo> <https://w3id.org/posgraph/id/agent/mallory> }",
+        )
+        assert _ask(client, f"ASK {{ <{SEED_GRAPH}> <https://w3id.org/posgraph/ns#batchState> ?s }}")
+
+
+def test_graph_store_cannot_rewrite_the_default_graphs_provenance(writable):
+    admin = {**_auth(writable.tokens["admin"]), "Content-Type": "application/n-triples"}
+    forged = f"<{SEED_GRAPH}> <https://w3id.org/posgraph/ns#batchState> <https://w3id.org/posgraph/ns#reverted> .\n"
+    with writable.client() as client:
+        replaced = client.put("/store", params={"default": ""}, content=b"<urn:a> <urn:b> <urn:c> .\n", headers=admin)
+        emptied = client.delete("/store", params={"default": ""}, headers=_auth(writable.tokens["admin"]))
+        posted = client.post("/store", params={"default": ""}, content=forged.encode(), headers=admin)
+        assert (replaced.status_code, emptied.status_code, posted.status_code) == (400, 400, 400)
+        assert _ask(
+            client,
+            f"ASK {{ <{SEED_GRAPH}> <https://w3id.org/posgraph/ns#batchState> "
+            "<https://w3id.org/posgraph/ns#accepted> }",
+        )
+        assert not _ask(client, f"ASK {{ <{SEED_GRAPH}> ?p <https://w3id.org/posgraph/ns#reverted> }}")
 
 
 def test_load_is_refused(writable):
@@ -125,7 +173,7 @@ def test_graph_store_read_is_public(writable):
     assert no_target.status_code == 400 and no_target.json()["parameter"] == "graph"
 
 
-def test_graph_store_writes_need_a_curator_and_are_atomic(writable):
+def test_graph_store_writes_need_an_admin_and_are_atomic(writable):
     graph = "http://example.org/graphs/notes"
     turtle = b'@prefix ex: <http://example.org/> .\nex:n1 ex:says "hello" .\n'
     with writable.client() as client:
@@ -135,18 +183,25 @@ def test_graph_store_writes_need_a_curator_and_are_atomic(writable):
             ).status_code
             == 401
         )
-        created = client.put(
+        as_curator = client.put(
             "/store",
             params={"graph": graph},
             content=turtle,
             headers={**_auth(writable.tokens["curator"]), "Content-Type": "text/turtle"},
+        )
+        assert as_curator.status_code == 403
+        created = client.put(
+            "/store",
+            params={"graph": graph},
+            content=turtle,
+            headers={**_auth(writable.tokens["admin"]), "Content-Type": "text/turtle"},
         )
         assert created.status_code == 201
         added = client.post(
             "/store",
             params={"graph": graph},
             content=b'<http://example.org/n2> <http://example.org/says> "hi" .\n',
-            headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/n-triples"},
+            headers={**_auth(writable.tokens["admin"]), "Content-Type": "application/n-triples"},
         )
         assert added.status_code == 204
         read = client.get("/store", params={"graph": graph}, headers={"Accept": "application/n-triples"})
@@ -155,7 +210,7 @@ def test_graph_store_writes_need_a_curator_and_are_atomic(writable):
             "/store",
             params={"graph": graph},
             content=b'<http://example.org/n3> <http://example.org/says> "ok" .\n<http://a> <http://b> .\n',
-            headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/n-triples"},
+            headers={**_auth(writable.tokens["admin"]), "Content-Type": "application/n-triples"},
         )
         assert broken.status_code == 400 and broken.json()["line"] == 2
         assert (
@@ -170,7 +225,7 @@ def test_graph_store_writes_need_a_curator_and_are_atomic(writable):
             "/store",
             params={"graph": graph},
             content=b"<rdf:RDF/>",
-            headers={**_auth(writable.tokens["curator"]), "Content-Type": "application/rdf+xml"},
+            headers={**_auth(writable.tokens["admin"]), "Content-Type": "application/rdf+xml"},
         )
         assert xml.status_code == 415
         managed = client.put(
@@ -180,12 +235,11 @@ def test_graph_store_writes_need_a_curator_and_are_atomic(writable):
             headers={**_auth(writable.tokens["admin"]), "Content-Type": "text/turtle"},
         )
         assert managed.status_code == 400 and "managed" in managed.json()["detail"]
-        deleted = client.delete("/store", params={"graph": graph}, headers=_auth(writable.tokens["curator"]))
+        deleted = client.delete("/store", params={"graph": graph}, headers=_auth(writable.tokens["admin"]))
         assert deleted.status_code == 204
         assert client.get("/store", params={"graph": graph}).status_code == 404
         assert (
-            client.delete("/store", params={"graph": graph}, headers=_auth(writable.tokens["curator"])).status_code
-            == 404
+            client.delete("/store", params={"graph": graph}, headers=_auth(writable.tokens["admin"])).status_code == 404
         )
 
 
@@ -194,7 +248,7 @@ def test_revoked_token_stops_working(writable):
         "POSGRAPH_TOKENS_FILE": str(writable.base / "tokens.json"),
         "POSGRAPH_AUDIT_LOG": str(writable.base / "audit.jsonl"),
     }
-    created = posgraph_cli("token", "create", "--role", "curator", "--name", "short-lived", env=env)
+    created = posgraph_cli("token", "create", "--role", "admin", "--name", "short-lived", env=env)
     token = created.stdout.strip()
     with writable.client() as client:
         update = {"update": "INSERT DATA { <http://x/s> <http://x/b> 1 }"}
@@ -507,3 +561,108 @@ def _quietly(call):
         call()
     except Exception:  # the server was killed under the request: that is the point
         pass
+
+
+NUL_SUBJECT = "https://w3id.org/posgraph/id/party/test-nul"
+
+
+@pytest.mark.parametrize("spelling", [b"\x00", b"\\u0000"], ids=["raw", "escaped"])
+def test_a_nul_in_a_literal_is_refused_on_every_rdf_body_path_and_nothing_is_written(review, tmp_path, spelling):
+    """XML 1.0 cannot carry U+0000: one stored would make every SPARQL XML and RDF/XML answer holding it malformed.
+    Every way RDF comes in refuses it with a 400 naming where, before anything is written."""
+    turtle = (
+        f"<{NUL_SUBJECT}> a <https://w3id.org/posgraph/ns#Party> ; "
+        '<http://www.w3.org/2004/02/skos/core#prefLabel> "Nul' + spelling.decode() + 'land"@en .'
+    ).encode()
+    as_jsonld = json.dumps(
+        {
+            "@context": "https://w3id.org/posgraph/ns/context.jsonld",
+            "id": NUL_SUBJECT,
+            "type": "Party",
+            "prefLabel": {"en": "Nul\u0000land"},
+        }
+    ).encode()
+    cora, ada = _auth(review.tokens["cora"]), _auth(review.tokens["ada"])
+    graph = "http://example.org/nul-test"
+    with review.client() as client:
+        before = len(client.get("/batches", headers=cora).json()["batches"])
+        answers = {
+            "validate": client.post("/validate", content=turtle, headers=TURTLE),
+            "validate-jsonld": client.post(
+                "/validate", content=as_jsonld, headers={"Content-Type": "application/ld+json"}
+            ),
+            "submit": client.post("/batches", content=turtle, headers={**TURTLE, **cora}),
+            "submit-jsonld": client.post(
+                "/batches", content=as_jsonld, headers={"Content-Type": "application/ld+json", **cora}
+            ),
+            "store-put": client.put("/store", params={"graph": graph}, content=turtle, headers={**TURTLE, **ada}),
+            "store-post": client.post("/store", params={"graph": graph}, content=turtle, headers={**TURTLE, **ada}),
+        }
+        for name, answer in answers.items():
+            assert answer.status_code == 400, (name, answer.status_code, answer.text[:300])
+            problem = answer.json()
+            assert problem["type"].endswith("/rdf-syntax") and "U+0000" in problem["detail"], (name, problem)
+            assert NUL_SUBJECT in problem["detail"], (name, problem)
+        bad_file = tmp_path / "nul.ttl"
+        bad_file.write_bytes(turtle)
+        loaded = posgraph_cli(
+            "load", str(bad_file), "--curator", "cli", env={"POSGRAPH_DATA_DIR": str(review.base / "store")}
+        )
+        assert loaded.returncode == 2 and "U+0000" in loaded.stderr, loaded.stderr
+        assert not _exists(client, NUL_SUBJECT)
+        assert not client.get("/sparql", params={"query": f"ASK {{ GRAPH ?g {{ <{NUL_SUBJECT}> ?p ?o }} }}"}).json()[
+            "boolean"
+        ]
+        assert len(client.get("/batches", headers=cora).json()["batches"]) == before
+
+
+def test_a_batch_published_without_its_record_still_shows_its_reviewer(review):
+    """A service killed between the publishing write and the record's update: the batch is public (the engine
+    committed) but the staging record still says submitted. The batch's view takes the reviewer and the time from
+    the public store's PROV. No timing luck: the test publishes the batch's quads as accept does, and stops there."""
+    from datetime import datetime, timezone
+
+    import pyoxigraph as ox
+    from conftest import run
+
+    from posgraph import curation
+    from posgraph.engine import Engine
+    from posgraph.supervisor import RUNTIME_FILE
+
+    cora, rita = _auth(review.tokens["cora"]), _auth(review.tokens["rita"])
+    body = FIGURE.replace(b"85000", b"70000")
+    with review.client() as client:
+        submitted = client.post("/batches", content=body, headers={**TURTLE, **cora})
+        assert submitted.status_code == 201, submitted.text
+        batch = submitted.json()
+        content = client.get(f"/batches/{batch['id']}/triples", headers={**cora, "Accept": "application/n-triples"})
+        triples = [
+            ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(content.content, ox.RdfFormat.N_TRIPLES)
+        ]
+        accepted = datetime.now(timezone.utc)
+        quads = curation._batch_quads(
+            triples,
+            batch_id=batch["id"],
+            curator="cora",
+            label=batch["label"],
+            digest=batch["content_hash"],
+            shapes_version=batch["shapes_version"],
+            now=datetime.fromisoformat(batch["submitted"]),
+            reviewer="rita",
+            accepted=accepted,
+        )
+        engine_url = json.loads((review.base / "store" / RUNTIME_FILE).read_text())["url"]
+
+        async def publish():
+            async with Engine(engine_url) as engine:
+                await engine.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
+
+        run(publish())
+        shown = client.get(f"/batches/{batch['id']}", headers=cora).json()
+        listed = {b["id"]: b for b in client.get("/batches", headers=cora).json()["batches"]}[batch["id"]]
+        again = client.post(f"/batches/{batch['id']}/accept", headers=rita)
+    assert shown["state"] == "accepted" and shown["reviewer"] == "rita", shown
+    assert shown["accepted"] == accepted.isoformat(timespec="seconds")
+    assert shown["history"][-1] == {"time": shown["accepted"], "actor": "rita", "action": "accepted"}
+    assert listed["reviewer"] == "rita" and listed["state"] == "accepted"
+    assert again.status_code == 409  # published once, never twice

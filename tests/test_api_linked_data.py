@@ -2,6 +2,7 @@
 jsonld.js), content negotiation, caching, collections walked end to end, the change feed and dumps."""
 
 import hashlib
+import html
 import json
 import shutil
 import subprocess
@@ -368,3 +369,97 @@ def test_the_context_is_published_per_version(server):
     assert pinned.status_code == 200 and pinned.content == current.content
     assert "immutable" in pinned.headers["cache-control"]
     assert other.status_code == 404
+
+
+# ------------------------------------------------------------------------------ hostile requests, hostile data
+RUSSIA = ID + "party/russia"
+UNSAFE_IRIS = ("javascript:alert(document.cookie)", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "vbscript:msgbox(1)")
+
+
+@pytest.fixture(scope="module")
+def exposed(tmp_path_factory):
+    """A server of this module's own, whose data links Russia to IRIs no page may make clickable."""
+    base = tmp_path_factory.mktemp("exposed")
+    srv = start_server(base / "store", base / "serve.log")
+    data = base / "unsafe-links.ttl"
+    data.write_text(
+        "".join(f"<{RUSSIA}> <http://www.w3.org/2000/01/rdf-schema#seeAlso> <{iri}> .\n" for iri in UNSAFE_IRIS)
+        + f"<{UNSAFE_IRIS[0]}> <http://www.w3.org/2000/01/rdf-schema#seeAlso> <{RUSSIA}> .\n"
+    )
+    loaded = posgraph_cli(
+        "load", str(data), "--curator", "mallory", "--no-validate", env={"POSGRAPH_DATA_DIR": str(base / "store")}
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    srv.base = base
+    yield srv
+    srv.stop()
+
+
+def test_the_host_header_is_never_reflected(exposed):
+    """Every absolute link comes from POSGRAPH_PUBLIC_BASE; a forged Host (or X-Forwarded-Host) shows nowhere, and
+    a page rendered for it is not cached for honest clients either."""
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+    requests = [
+        ("/sparql", "text/turtle"),
+        ("/sparql", "application/ld+json"),
+        ("/id/party/russia", "application/ld+json"),
+        ("/id/party/russia", "text/html"),
+        ("/id/party/russia", "text/turtle"),
+        ("/id/position/ru-2025-07-army-cap?x=1", "application/ld+json"),
+        ("/issue/territory", "text/html"),
+        ("/positions?limit=2", "application/ld+json"),
+        ("/parties?limit=1&sort=id", "application/json"),
+        ("/changes", "application/ld+json"),
+        ("/dumps", "application/ld+json"),
+        ("/ns", "application/ld+json"),
+    ]
+    with exposed.client() as client:
+        for path, accept in requests:
+            answer = client.get(path, headers={**forged, "Accept": accept})
+            assert answer.status_code == 200, (path, answer.text[:300])
+            shown = answer.text + "".join(f"{k}: {v}\n" for k, v in answer.headers.items())
+            assert "evil.example" not in shown, (path, accept)
+            honest = client.get(path, headers={"Accept": accept})
+            assert "evil.example" not in honest.text and honest.headers.get("etag") == answer.headers.get("etag")
+        page = client.get("/id/party/russia", headers={**forged, "Accept": "application/ld+json"})
+    assert page.headers["content-location"] == exposed.url + "/id/party/russia"
+    assert f"<{exposed.url}/id/party/russia>" in page.headers["link"]
+
+
+def test_only_http_and_https_iris_become_links_on_html_pages(exposed):
+    import re
+
+    with exposed.client() as client:
+        page = client.get("/id/party/russia", headers={"Accept": "text/html"}).text
+    hrefs = re.findall(r"""href\s*=\s*['"]?([^'" >]*)""", page, flags=re.IGNORECASE)
+    assert hrefs and all(h == "/" or h.startswith(("http://", "https://")) for h in hrefs), hrefs
+    for iri in UNSAFE_IRIS:  # still shown, as text
+        assert html.escape(iri) in page
+    assert "<script>" not in page
+
+
+def test_twelve_concurrent_dump_downloads_after_a_write_each_match_their_digest(exposed):
+    from concurrent.futures import ThreadPoolExecutor
+
+    admin = create_token(exposed.base, "admin", "dumper")
+    for round_ in range(2):
+        with exposed.client() as client:
+            wrote = client.put(
+                "/store",
+                params={"graph": "http://example.org/dump-test"},
+                content=f'<http://example.org/s> <http://example.org/p> "round {round_}" .'.encode(),
+                headers={"Content-Type": "text/turtle", "Authorization": f"Bearer {admin}"},
+            )
+            assert wrote.status_code in (201, 204), wrote.text
+
+        def download(extension):
+            with exposed.client() as client:
+                return client.get(f"/dumps/posgraph.{extension}")
+
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(download, ["nq"] * 8 + ["trig", "ttl", "jsonld", "nq"]))
+        assert [a.status_code for a in answers] == [200] * 12, [a.text[:200] for a in answers if a.status_code != 200]
+        for answer in answers:
+            assert answer.headers["digest"] == "sha-256=" + hashlib.sha256(answer.content).hexdigest()
+            assert int(answer.headers["content-length"]) == len(answer.content)
+        assert f'"round {round_}"' in answers[0].text

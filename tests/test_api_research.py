@@ -69,7 +69,7 @@ def test_malformed_query_is_400_with_the_parsers_position(server):
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
     assert body["type"] == "https://w3id.org/posgraph/problems/query-syntax"
-    assert "1:" in body["detail"]
+    assert "line 1, column" in body["detail"]
 
 
 def test_post_without_a_query_is_400(server):
@@ -292,7 +292,7 @@ def test_from_file_etc_passwd_is_never_dereferenced(server):
         ("SELECT * FROM <https://w3id.org/posgraph/id/staging/b1> WHERE { ?s ?p ?o }", {}),
         ("SELECT * FROM NAMED <https://w3id.org/posgraph/id/staging/b1> WHERE { GRAPH ?g { ?s ?p ?o } }", {}),
         ("PREFIX st: <https://w3id.org/posgraph/id/staging/> SELECT * FROM st:b1 WHERE { ?s ?p ?o }", {}),
-        ("PREFIX pgid: <https://w3id.org/posgraph/id/> SELECT * WHERE { GRAPH pgid:staging/b1 { ?s ?p ?o } }", {}),
+        ("PREFIX pgid: <https://w3id.org/posgraph/id/> SELECT * WHERE { GRAPH pgid:staging\\/b1 { ?s ?p ?o } }", {}),
         ("BASE <https://w3id.org/posgraph/id/> SELECT * FROM <staging/b1> WHERE { ?s ?p ?o }", {}),
         ("SELECT * WHERE { ?s ?p ?o }", {"default-graph-uri": "https://w3id.org/posgraph/id/staging/b1"}),
         ("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }", {"named-graph-uri": "https://w3id.org/posgraph/id/staging/b1"}),

@@ -129,3 +129,72 @@ def test_request_ids_are_echoed_in_headers_and_problems(staged):
     assert "posgraph_request_seconds_bucket" in metrics and "posgraph_validation_seconds" in metrics
     log = (staged.log.parent / "serve.log").read_text()
     assert '"request_id": "case-4711"' in log and '"route": "/sparql"' in log
+
+
+def _guess_with_fresh_forwarded_for(client, tries, prefix="198.51.100"):
+    return [
+        client.get(
+            "/batches", headers={"Authorization": f"Bearer pgt_{i:08x}_guess", "X-Forwarded-For": f"{prefix}.{i}"}
+        ).status_code
+        for i in range(tries)
+    ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_fresh_x_forwarded_for_per_guess_does_not_escape_the_brake(tmp_path, workers):
+    """Without POSGRAPH_TRUSTED_PROXIES no proxy header is believed, not even from 127.0.0.1 (uvicorn's default
+    would): the guesses are counted against the address they really come from."""
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log", workers=workers)
+    try:
+        with srv.client() as attacker:  # one kept-alive connection: one worker counts every guess
+            guesses = _guess_with_fresh_forwarded_for(attacker, 14)
+    finally:
+        srv.stop()
+    assert guesses[:10] == [401] * 10 and set(guesses[10:]) == {429}, guesses
+
+
+def test_a_trusted_proxy_has_its_forwarded_address_throttled_and_no_other(tmp_path):
+    srv = start_server(
+        tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_TRUSTED_PROXIES": "127.0.0.1"}, workers=2
+    )
+    try:
+        with srv.client() as proxy:
+            attacker = [
+                proxy.get(
+                    "/batches", headers={"Authorization": "Bearer pgt_0_guess", "X-Forwarded-For": "203.0.113.7"}
+                ).status_code
+                for _ in range(11)
+            ]
+            neighbour = proxy.get(
+                "/batches", headers={"Authorization": "Bearer pgt_1_guess", "X-Forwarded-For": "203.0.113.8"}
+            ).status_code
+            the_proxy_itself = proxy.get("/batches", headers={"Authorization": "Bearer pgt_2_guess"}).status_code
+        with httpx.Client(
+            base_url=srv.url, timeout=10, trust_env=False, transport=httpx.HTTPTransport(local_address="127.0.0.5")
+        ) as untrusted:  # not a listed proxy: what it forwards is not believed
+            spoofed = _guess_with_fresh_forwarded_for(untrusted, 12, prefix="192.0.2")
+    finally:
+        srv.stop()
+    assert attacker == [401] * 10 + [429]
+    assert neighbour == 401 and the_proxy_itself == 401
+    assert spoofed[:10] == [401] * 10 and set(spoofed[10:]) == {429}
+
+
+def test_json_nested_200000_deep_is_a_400_everywhere_a_body_is_json(staged):
+    deep = b"[" * 200_000 + b"]" * 200_000
+    jsonld = b'{"@id": "http://example.org/s", "http://example.org/p": ' + deep + b"}"
+    note = b'{"note": ' + deep + b"}"
+    auth = {"Authorization": f"Bearer {staged.curator}"}
+    with staged.client() as client:
+        answers = {
+            "validate": client.post("/validate", content=jsonld, headers={"Content-Type": "application/ld+json"}),
+            "submit": client.post("/batches", content=jsonld, headers={"Content-Type": "application/ld+json", **auth}),
+            "reject-note": client.post(
+                f"/batches/{staged.batch}/reject", content=note, headers={"Content-Type": "application/json", **auth}
+            ),
+        }
+        state = client.get(f"/batches/{staged.batch}", headers=auth).json()["state"]
+    for name, answer in answers.items():
+        assert answer.status_code == 400, (name, answer.status_code, answer.text[:300])
+        assert answer.headers["content-type"] == "application/problem+json" and "nest" in answer.json()["detail"]
+    assert state == "submitted"  # the refused note decided nothing

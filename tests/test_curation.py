@@ -214,3 +214,46 @@ def test_killing_the_engine_mid_update_leaves_before_or_after(tmp_path, validato
 async def _load_plain(url, validator, path):
     async with Engine(url, timeout=120) as engine:
         await curation.load_batch(engine, validator, curation.read_files([path]), curator="bulk", validate=False)
+
+
+def test_accepting_audits_the_publishing_write_before_it_is_made_even_when_it_fails(fresh_engine, tmp_path, validator):
+    """The audit line naming the batch and its reviewer is on disk before the publishing write (so a crash after
+    the engine's commit cannot leave a published batch unaccounted for); the write's outcome follows it."""
+    from posgraph.audit import AuditLog
+    from posgraph.errors import PosgraphError
+
+    staging = ManagedEngine(tmp_path / "staging")
+    staging.start()
+    audit = AuditLog(tmp_path / "audit.jsonl")
+
+    async def go():
+        async with (
+            Engine(fresh_engine.url) as public,
+            Engine(staging.url) as staged,
+            # The same engine, but a store path it does not serve: reads work, the publishing write fails.
+            Engine(fresh_engine.url, store_path="/no-store-here") as unwritable,
+        ):
+            files = curation.read_files([EXAMPLES / "batches" / "army-cap-figure.ttl"])
+            batch = await curation.submit_batch(public, staged, validator, files, curator="cora")
+            with pytest.raises(PosgraphError) as failed:
+                await curation.accept_batch(
+                    unwritable, staged, validator, batch["id"], reviewer="rita", role="reviewer", audit=audit
+                )
+            after_failure = await curation.get_batch(public, staged, batch["id"])
+            await curation.accept_batch(public, staged, validator, batch["id"], reviewer="rita", role="reviewer", audit=audit)
+            return batch["id"], failed.value, after_failure
+
+    try:
+        batch_id, error, after_failure = run(go())
+    finally:
+        staging.stop()
+    assert after_failure["state"] == "submitted"
+    lines = audit.read()
+    assert [(r["action"], r.get("batch"), r["actor"], r["outcome"]) for r in lines] == [
+        ("batch-accept", batch_id, "rita", "pending"),
+        ("batch-accept", None, "rita", "failed"),
+        ("batch-accept", batch_id, "rita", "pending"),
+        ("batch-accept", None, "rita", "done"),
+    ]
+    assert lines[1]["entry"] == lines[0]["entry"] and lines[1]["error"] == type(error).__name__
+    assert lines[3]["entry"] == lines[2]["entry"] != lines[0]["entry"]

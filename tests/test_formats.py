@@ -7,7 +7,7 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import XSD
 
 from posgraph import formats
-from posgraph.errors import EngineError, RdfSyntaxError, UnsupportedMediaType
+from posgraph.errors import BadInput, EngineError, RdfSyntaxError, UnsupportedMediaType
 
 TURTLE = formats.format_for_media_type("text/turtle")
 
@@ -110,3 +110,56 @@ def test_truncate_results_counts_json_rows_right_when_literals_look_like_row_bou
 def test_truncate_results_calls_a_broken_off_json_answer_an_engine_error():
     with pytest.raises(EngineError, match="incomplete"):
         formats.truncate_results(b'{"head":{"vars":["n"]},"results":{"bindings":[{},{},{', formats.SPARQL_JSON, 1)
+
+
+# ------------------------------------------------------------------------------ characters XML 1.0 cannot carry
+_CONTEXT = {"@context": {"p": "http://example.org/p"}}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "document", "named"),
+    [
+        ("x.ttl", b'<http://example.org/s> <http://example.org/p> "a\x00b" .', "U+0000"),
+        ("x.ttl", b'<http://example.org/s> <http://example.org/p> "a\\u0000b" .', "U+0000"),
+        ("x.nt", b'<http://example.org/s> <http://example.org/p> "bell\\u0007" .\n', "U+0007"),
+        ("x.nt", b'<http://example.org/s> <http://example.org/p> "a\\uFFFEb" .\n', "U+FFFE"),
+        ("x.nt", '<http://example.org/s> <http://example.org/p> "a\ufffeb" .\n'.encode(), "U+FFFE"),
+        ("x.trig", b'<http://example.org/g> { <http://example.org/s> <http://example.org/p> "\x1b[2J" }', "U+001B"),
+        ("x.nq", b'<http://example.org/s> <http://example.org/p> "x\\U0000FFFF"@en <http://example.org/g> .\n', "U+FFFF"),
+    ],
+)
+def test_literals_xml_cannot_carry_are_refused_naming_where(fmt, document, named):
+    with pytest.raises(RdfSyntaxError) as caught:
+        formats.read_quads(document, formats.format_for_path(fmt), "body")
+    message = str(caught.value)
+    assert message.startswith("body: ") and named in message
+    assert "http://example.org/s" in message and "http://example.org/p" in message
+
+
+def test_the_same_refusal_for_a_file_read_as_a_stream_and_for_json_ld(tmp_path):
+    path = tmp_path / "bad.ttl"
+    path.write_bytes(b'<http://example.org/s> <http://example.org/p> "a\\u0001" .')
+    with open(path, "rb") as handle, pytest.raises(RdfSyntaxError, match="U\\+0001"):
+        formats.read_quads(handle, TURTLE, str(path))
+    document = json.dumps({**_CONTEXT, "@id": "http://example.org/s", "p": "nul \u0000 here"}).encode()
+    with pytest.raises(RdfSyntaxError, match="U\\+0000"):
+        formats.read_jsonld(document, "request body", {}, ())
+
+
+def test_tab_newline_and_carriage_return_and_other_text_are_kept():
+    document = '<http://example.org/s> <http://example.org/p> "tab\\t nl\\n cr\\r é \\u00e9 \U0001f600 \\u0085" .'
+    quads = formats.read_quads(document.encode(), TURTLE, "ok")
+    assert quads[0].object.value == "tab\t nl\n cr\r é é \U0001f600 \x85"
+
+
+def test_engine_answers_may_be_read_with_the_check_off():
+    data = b'<http://example.org/s> <http://example.org/p> "a\\u0000b" .\n'
+    quads = formats.read_quads(data, formats.format_for_path("x.nt"), "engine", allow_control_chars=True)
+    assert quads[0].object.value == "a\x00b"
+
+
+@pytest.mark.parametrize("depth", [300, 200_000])
+def test_deeply_nested_json_ld_is_a_bad_input_not_a_crash(depth):
+    document = b'{"@id": "http://example.org/s", "http://example.org/p": ' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(BadInput, match="nest"):
+        formats.read_jsonld(document, "request body", {}, ())

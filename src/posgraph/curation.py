@@ -21,7 +21,7 @@ from typing import AsyncIterator, Callable, Iterable, Sequence
 import pyoxigraph as ox
 import rdflib
 
-from posgraph import formats, metrics, supervisor
+from posgraph import formats, guard, metrics, supervisor, workers
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
 from posgraph.errors import (
@@ -30,10 +30,12 @@ from posgraph.errors import (
     Forbidden,
     NotConformant,
     NotFound,
+    QueryRefused,
     QuerySyntaxError,
     UnsupportedMediaType,
+    WorkerFailed,
+    WorkTimeout,
 )
-from posgraph.guard import refuse_staging, refuse_unsafe
 from posgraph.namespaces import (
     CONTEXT_IRI,
     ONTOLOGY_GRAPH,
@@ -45,6 +47,7 @@ from posgraph.namespaces import (
     STAGING,
     XSD,
     batch_iri,
+    is_managed_graph,
     sparql_prologue,
 )
 from posgraph.validation import ValidationReport, Validator
@@ -423,10 +426,15 @@ async def ensure_bootstrapped(
 
 
 # ------------------------------------------------------------------------------------------ direct writes
-def _refuse_managed_graph(graph: str | None) -> None:
+def _refuse_managed_graph(graph: str | None, method: str) -> None:
     if graph is None:
+        if method in ("PUT", "DELETE"):  # replacing or emptying the default graph erases the provenance in it
+            raise BadInput(
+                f"{method} of the default graph would erase posgraph's provenance and change records: "
+                "POST to add triples, or submit a batch"
+            )
         return
-    if graph.startswith(str(STAGING)) or graph.startswith(f"{PGID}batch/") or graph == str(ONTOLOGY_GRAPH):
+    if is_managed_graph(graph):
         raise BadInput(
             f"graph <{graph}> is managed by posgraph (batches, staging, ontology); "
             "change it through a curation batch instead"
@@ -441,16 +449,22 @@ async def run_update(
     using_graphs: Sequence[str] = (),
     using_named_graphs: Sequence[str] = (),
     timeout: float | None = None,
+    pool: workers.WorkerPool | None = None,
 ) -> None:
-    """Run a SPARQL update as one transaction, refusing LOAD, SERVICE and staging graphs.
+    """Check a SPARQL update (parsed in ``pool``: see ``guard.check_update``) and run it as one transaction.
 
     The change is recorded (for the dataset version and the change feed) in the same request.
-    Raises QueryRefused, QuerySyntaxError or an engine error; on any error the engine has changed nothing.
+    Raises QueryRefused (LOAD, SERVICE, staging or managed graphs, provenance, control characters, or too costly
+    to check), QuerySyntaxError or an engine error; on any error the engine has changed nothing.
     """
     if not text.strip():
         raise QuerySyntaxError("empty update")
-    refuse_unsafe(text, update=True)
-    refuse_staging(text, list(using_graphs) + list(using_named_graphs))
+    try:
+        await workers.run(pool, guard.check_update, text, list(using_graphs) + list(using_named_graphs))
+    except WorkTimeout:
+        raise QueryRefused("the update is too costly to check within the time allowed: split it") from None
+    except WorkerFailed:
+        raise QuerySyntaxError("the update could not be checked (too large or too deeply nested)") from None
     await engine.update(
         text + " ;\n" + _change_update("updated", actor),
         using_graphs=using_graphs,
@@ -474,11 +488,16 @@ async def write_graph(
     The body is parsed completely first (RdfSyntaxError with line and column; RDF/XML and quad formats are
     refused with UnsupportedMediaType), so the engine only ever receives well-formed N-Triples.
     """
-    _refuse_managed_graph(graph)
+    _refuse_managed_graph(graph, method)
     fmt = formats.format_for_media_type(media_type)
     if not fmt.untrusted_ok or fmt.quads:
         raise UnsupportedMediaType(f"send a graph as Turtle or N-Triples, not {fmt.media_type}")
     quads = formats.read_quads(body, fmt, "request body")
+    if graph is None:  # the default graph holds the provenance: no statement of it may come this way
+        guard.refuse_managed_triples(
+            (q.subject.value if isinstance(q.subject, ox.NamedNode) else None, q.predicate.value, q.object.value)
+            for q in quads
+        )
     payload = formats.serialize_quads(quads, formats.format_for_media_type("application/n-triples"))
     status = await engine.graph_write(method, graph, payload, timeout=timeout)
     # A Graph Store request cannot carry the change record too: it follows in a second, tiny transaction.
@@ -487,8 +506,8 @@ async def write_graph(
 
 
 async def delete_graph(engine: Engine, graph: str | None, *, actor: str, timeout: float | None = None) -> None:
-    """Delete one graph (None: empty the default graph); raises NotFound or BadInput for a managed graph."""
-    _refuse_managed_graph(graph)
+    """Delete one graph; raises NotFound, or BadInput for a managed graph or the default graph."""
+    _refuse_managed_graph(graph, "DELETE")
     await engine.graph_delete(graph, timeout=timeout)
     await engine.update(_change_update("updated", actor), timeout=timeout)
 

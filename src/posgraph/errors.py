@@ -30,6 +30,9 @@ __all__ = [
     "Forbidden",
     "Conflict",
     "NotModified",
+    "Overloaded",
+    "WorkTimeout",
+    "WorkerFailed",
 ]
 
 
@@ -39,6 +42,18 @@ class PosgraphError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def __reduce__(self):
+        # Errors raised in worker processes travel back pickled; rebuild them from their attributes, since the
+        # subclasses' constructors take other arguments than the formatted message Exception keeps.
+        return (_rebuild, (self.__class__, self.__dict__))
+
+
+def _rebuild(cls: type, state: dict) -> "PosgraphError":
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
 
 
 class BadInput(PosgraphError):
@@ -145,3 +160,15 @@ class NotModified(PosgraphError):
     def __init__(self, validators: dict[str, str]) -> None:
         super().__init__("not modified")
         self.validators = validators
+
+
+class Overloaded(PosgraphError):
+    """The service is at its limit for work of this kind (all query slots or worker processes busy); retry later."""
+
+
+class WorkTimeout(PosgraphError):
+    """CPU-heavy work (parsing, validating, serialising) passed its wall-clock limit; its process was ended."""
+
+
+class WorkerFailed(PosgraphError):
+    """A worker process died doing the work (over its memory cap, or killed); nothing else was affected."""

@@ -1,82 +1,221 @@
-"""Lexical checks on SPARQL text: what the public endpoint refuses (SERVICE, LOAD, staging graphs) and which
-query form a text is. They work on the tokens with comments and string literals taken out, so a keyword hidden
-in a string neither trips them nor slips past them, and cost microseconds, unlike a full parse.
+"""What the public endpoint refuses, decided by parsing: every query and update is parsed by a SPARQL 1.1 parser
+(rdflib's) and judged from its algebra, whatever its spelling (escapes, prefixes, BASE, comments, strings).
+
+Queries may not use SERVICE or name a staging graph. Updates may not use LOAD or SERVICE, name a staging graph,
+write control characters XML cannot carry, or touch what only the curation workflow writes (batch graphs, the
+ontology graph, and in the default graph the provenance of batches and the change records). The checks are plain
+functions meant to run in a worker process (``posgraph.workers``): rdflib's parser costs milliseconds per kilobyte,
+and that must never be paid on the event loop.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterable
-from urllib.parse import urljoin
+from typing import Iterable, Iterator, Sequence
+
+from pyparsing import ParseBaseException
+from rdflib.plugins.sparql.algebra import translateQuery, translateUpdate
+from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
+from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.term import BNode, Literal, URIRef, Variable
 
 from posgraph.errors import QueryRefused, QuerySyntaxError
-from posgraph.namespaces import STAGING
+from posgraph.namespaces import MANAGED_TYPES, RDF, RDFS, STAGING, is_managed_graph, is_managed_resource
+from posgraph.workers import with_deep_stack
 
-__all__ = ["refuse_unsafe", "refuse_staging", "query_form"]
+__all__ = ["check_query", "check_update", "refuse_staging_graphs", "refuse_managed_triples", "XML_UNSAFE"]
 
-_COMMENTS_AND_STRINGS = re.compile(
-    r"""
-      \#[^\n\r]*                                   # comment
-    | '''(?:[^'\\]|\\.|'(?!''))*'''                # long strings
-    | \"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-    | '(?:[^'\\\n\r]|\\.)*'                        # short strings
-    | "(?:[^"\\\n\r]|\\.)*"
-""",
-    re.VERBOSE | re.DOTALL,
-)
-# An IRI reference: an operator '<' is followed by a space or never closed before '{', so no keyword hides in here.
-_IRI = re.compile(r"""<([^<>"{}|^`\\\x00-\x20]*)>""")
-_KEYWORD = r"(?<![\w?$:]){}(?![\w:-])"
-_FORBIDDEN_QUERY = {"SERVICE": "SERVICE (federated query) is not allowed on this endpoint"}
-_FORBIDDEN_UPDATE = {"LOAD": "LOAD is not allowed: send the data in the request body instead", **_FORBIDDEN_QUERY}
-_FORM = re.compile(r"(?<![\w?$:])(SELECT|ASK|CONSTRUCT|DESCRIBE)(?![\w:-])", re.IGNORECASE)
-_PREFIX_DECL = re.compile(r"(?i)(?<![\w?$:])PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^<>\s]*)>")
-_BASE_DECL = re.compile(r"(?i)(?<![\w?$:])BASE\s*<([^<>\s]*)>")
-_PREFIXED_NAME = re.compile(r"(?<![\w?$:<])([A-Za-z][\w.-]*)?:([\w.%/-]*)")
+_FORMS = {"SelectQuery": "select", "AskQuery": "ask", "ConstructQuery": "construct", "DescribeQuery": "describe"}
+# Characters an XML 1.0 document cannot carry (SPARQL XML results, RDF/XML): C0 controls but TAB, LF, CR; U+FFFE/F.
+XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SERVICE = "SERVICE (federated query) is not allowed on this endpoint"
+_LOAD = "LOAD is not allowed: send the data in the request body instead"
 
 
-def _without_comments_and_strings(text: str) -> str:
-    return _COMMENTS_AND_STRINGS.sub(" ", text)
+def _syntax_error(exc: Exception, what: str) -> QuerySyntaxError | QueryRefused:
+    if isinstance(exc, ParseBaseException):
+        # rdflib fails on some valid SERVICE patterns (it re-scans the text for them): refused either way, say why.
+        if exc.pstr[exc.loc : exc.loc + 7].upper() == "SERVICE":
+            return QueryRefused(_SERVICE)
+        return QuerySyntaxError(f"{what} does not parse: line {exc.lineno}, column {exc.col}: {exc.msg}")
+    if isinstance(exc, RecursionError):
+        return QuerySyntaxError(f"the {what} nests too deeply")
+    return QuerySyntaxError(f"{what} does not parse: {str(exc)[:300]}")
 
 
-def _code_only(text: str) -> str:
-    return _IRI.sub(" ", _without_comments_and_strings(text))
+def _parse(parse, translate, text: str, what: str):
+    try:
+        return with_deep_stack(lambda: translate(parse(text)))
+    except (QuerySyntaxError, QueryRefused):
+        raise
+    except Exception as exc:  # rdflib raises plain Exceptions for unknown prefixes and the like
+        raise _syntax_error(exc, what) from None
 
 
-def refuse_unsafe(text: str, *, update: bool = False) -> None:
-    """Raise QueryRefused if the query (or update) uses SERVICE, or the update uses LOAD; return None otherwise."""
-    code = _code_only(text)
-    for keyword, reason in (_FORBIDDEN_UPDATE if update else _FORBIDDEN_QUERY).items():
-        if re.search(_KEYWORD.format(keyword), code, re.IGNORECASE):
-            raise QueryRefused(reason)
+def _nodes(root: object) -> Iterator[object]:
+    """Every node of an rdflib algebra tree: operators (CompValue), terms, and the containers between them."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (str, int, float)) and not isinstance(node, (URIRef, Literal, BNode, Variable)):
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        if isinstance(node, dict):  # CompValue is a dict, so are the quads of update templates
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            stack.extend(node)
 
 
-def _is_staging(iri: str) -> bool:
-    return iri.startswith(str(STAGING))
+# rdflib keeps the escapes of prefixed names' local parts (pgid:staging\/b1) where SPARQL means the bare character.
+_LOCAL_ESCAPE = re.compile(r"\\([_~.\-!$&'()*+,;=/?#@%])")
 
 
-def refuse_staging(text: str, dataset_iris: Iterable[str] = ()) -> None:
-    """Raise QueryRefused if the query text (full, relative or prefixed IRIs) or a dataset parameter names a
-    staging graph; staging graphs hold unreviewed batches and are never public."""
-    for iri in dataset_iris:
-        if _is_staging(iri):
-            raise QueryRefused(f"graph <{iri}> is a staging graph of an unreviewed batch and is not public")
-    code = _without_comments_and_strings(text)
-    base = _BASE_DECL.search(code)
-    for match in _IRI.finditer(code):
-        iri = urljoin(base.group(1), match.group(1)) if base else match.group(1)
-        if _is_staging(iri):
-            raise QueryRefused(f"the query names <{iri}>: staging graphs of unreviewed batches are not public")
-    prefixes = {m.group(1) or "": m.group(2) for m in _PREFIX_DECL.finditer(code)}
-    for match in _PREFIXED_NAME.finditer(_IRI.sub(" ", code)):
-        namespace = prefixes.get(match.group(1) or "")
-        if namespace is not None and _is_staging(namespace + match.group(2)):
-            raise QueryRefused(f"the query names {match.group(0)}: staging graphs of unreviewed batches are not public")
+def _plain(term: object) -> str:
+    """The IRI a term names, as the engine reads it (local-name escapes undone)."""
+    return _LOCAL_ESCAPE.sub(r"\1", str(term))
 
 
-def query_form(text: str) -> str:
-    """Return "select", "ask", "construct" or "describe"; raises QuerySyntaxError if none is found."""
-    match = _FORM.search(_code_only(text))
-    if match is None:
-        raise QuerySyntaxError("not a SPARQL query: no SELECT, ASK, CONSTRUCT or DESCRIBE found")
-    return match.group(1).lower()
+def refuse_staging_graphs(iris: Iterable[str]) -> None:
+    """Raise QueryRefused if any of ``iris`` is a staging graph: they hold unreviewed batches and are never public."""
+    for iri in iris:
+        iri = _plain(iri)
+        if iri.startswith(str(STAGING)):
+            raise QueryRefused(f"<{iri}> is a staging graph of an unreviewed batch and is not public")
+
+
+def _refuse_in_tree(tree: object) -> None:
+    iris = []
+    for node in _nodes(tree):
+        if isinstance(node, CompValue) and node.name == "ServiceGraphPattern":
+            raise QueryRefused(_SERVICE)
+        if isinstance(node, URIRef):
+            iris.append(node)
+    refuse_staging_graphs(iris)
+
+
+def check_query(text: str, dataset_iris: Sequence[str] = ()) -> str:
+    """Parse ``text`` as a SPARQL 1.1 query and return its form: "select", "ask", "construct" or "describe".
+
+    Raises QuerySyntaxError (it does not parse: line, column and what was expected) or QueryRefused (SERVICE, a
+    staging graph in the query or among ``dataset_iris``).
+    """
+    refuse_staging_graphs(dataset_iris)
+    query = _parse(parseQuery, translateQuery, text, "query")
+    _refuse_in_tree(query.algebra)
+    return _FORMS.get(query.algebra.name, "select")
+
+
+def check_update(text: str, using_iris: Sequence[str] = ()) -> None:
+    """Parse ``text`` as a SPARQL 1.1 update and refuse what only posgraph may do; return None if it may run.
+
+    Raises QuerySyntaxError (it does not parse) or QueryRefused (LOAD, SERVICE, a staging graph, a control
+    character in a literal, or a write that could touch a managed graph or the provenance in the default graph).
+    """
+    refuse_staging_graphs(using_iris)
+    update = _parse(parseUpdate, translateUpdate, text, "update")
+    operations = getattr(update, "algebra", None)
+    if not operations:
+        raise QuerySyntaxError("the update holds no operation")
+    for operation in operations:
+        if operation.name == "Load":
+            raise QueryRefused(_LOAD)
+        _refuse_in_tree(operation)
+        for node in _nodes(operation):
+            if isinstance(node, Literal) and XML_UNSAFE.search(str(node)):
+                raise QueryRefused(_control_character(str(node)))
+        _refuse_managed_writes(operation)
+
+
+def _control_character(value: str) -> str:
+    char = XML_UNSAFE.search(value).group(0)
+    return f"a literal holds the control character U+{ord(char):04X}, which XML answers cannot carry: remove it"
+
+
+_GRAPH_OPERATIONS = ("Clear", "Drop", "Create")
+_COPYING = ("Add", "Move", "Copy")
+
+
+def _refuse_managed_writes(operation: CompValue) -> None:
+    name = operation.name
+    if name in _GRAPH_OPERATIONS:
+        _refuse_graph_target(operation.graphiri, name.upper())
+    elif name in _COPYING:
+        source, target = operation.graph
+        for graph in (source, target):
+            if graph not in ("DEFAULT",) and is_managed_graph(_plain(graph)):
+                raise QueryRefused(_managed_graph(graph))
+        if target == "DEFAULT" or (name == "Move" and source == "DEFAULT"):
+            raise QueryRefused(
+                f"{name.upper()} into or out of the default graph would rewrite posgraph's provenance: "
+                "write the triples with INSERT DATA, or submit a batch"
+            )
+    elif name in ("InsertData", "DeleteData", "DeleteWhere"):
+        _refuse_template(operation, None)
+    elif name == "Modify":
+        target = _field(operation, "withClause")
+        for clause in (_field(operation, "delete"), _field(operation, "insert")):
+            if clause is not None:
+                _refuse_template(clause, target)
+
+
+def _field(node: CompValue, key: str) -> object:
+    # CompValue.get answers the key itself for a missing key: look up plainly.
+    return dict.get(node, key)
+
+
+def _managed_graph(graph: object) -> str:
+    return f"graph <{graph}> is managed by posgraph (batches, staging, ontology): change it through a curation batch"
+
+
+def _refuse_graph_target(graph: object, verb: str) -> None:
+    if graph in ("ALL", "NAMED"):
+        raise QueryRefused(f"{verb} {graph} would remove the batch graphs: name the graph to {verb.lower()}")
+    if graph == "DEFAULT":
+        raise QueryRefused(f"{verb} DEFAULT would remove posgraph's provenance and change records")
+    if is_managed_graph(_plain(graph)):
+        raise QueryRefused(_managed_graph(graph))
+
+
+def _refuse_template(clause: CompValue, default_target: object) -> None:
+    """Refuse template (or data) triples that could write into a managed graph or a managed statement."""
+    for graph in _field(clause, "quads") or {}:
+        if isinstance(graph, Variable):
+            raise QueryRefused(f"GRAPH ?{graph} in a template could write into a batch graph: name the graph")
+        if is_managed_graph(_plain(graph)):
+            raise QueryRefused(_managed_graph(graph))
+    if default_target is not None:
+        if is_managed_graph(_plain(default_target)):
+            raise QueryRefused(_managed_graph(default_target))
+        return  # WITH <g>: the template writes into <g>, a graph posgraph does not manage
+    refuse_managed_triples(_field(clause, "triples") or [])
+
+
+def refuse_managed_triples(triples: Iterable[tuple[object, object, object]]) -> None:
+    """Raise QueryRefused if a triple (or a template triple, with variables) for the default graph could be — or
+    match — a statement of posgraph's own provenance: about a batch, change or agent, with a PROV-O or batch
+    property, or typing something as one of those; return None otherwise. Terms are rdflib terms or strings."""
+    for s, p, o in triples:
+        for term in (s, p):
+            if isinstance(term, (URIRef, str)) and not isinstance(term, (Variable, BNode, Literal)):
+                if is_managed_resource(_plain(term)):
+                    raise QueryRefused(
+                        f"<{term}> belongs to posgraph's provenance records, which only the curation workflow writes"
+                    )
+        subject_open = isinstance(s, Variable)
+        if subject_open and isinstance(p, Variable):
+            raise QueryRefused(
+                "a template with a variable subject and property could rewrite posgraph's provenance records: "
+                "name the property"
+            )
+        if _plain(p) == str(RDF.type) and (isinstance(o, Variable) or _plain(o) in MANAGED_TYPES):
+            if subject_open or _plain(o) in MANAGED_TYPES:
+                raise QueryRefused("typing resources as batches, changes or agents is the curation workflow's job")
+        if subject_open and _plain(p) == str(RDFS.label):
+            raise QueryRefused(
+                "rdfs:label on a variable subject could rewrite the labels of batches and agents: bind the "
+                "subject to the resources you mean with a class (e.g. ?s a pg:Demand) — or submit a batch"
+            )

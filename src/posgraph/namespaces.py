@@ -33,6 +33,10 @@ __all__ = [
     "ONTOLOGY_GRAPH",
     "batch_iri",
     "sparql_prologue",
+    "is_managed_graph",
+    "is_managed_resource",
+    "MANAGED_PREDICATES",
+    "MANAGED_TYPES",
 ]
 
 PG = Namespace("https://w3id.org/posgraph/ns#")
@@ -55,6 +59,28 @@ CONTEXT_IRI = "https://w3id.org/posgraph/ns/context.jsonld"
 
 # The ontology and vocabularies also live in a graph of their own, so they can be replaced as a unit.
 ONTOLOGY_GRAPH = PGID["graph/ontology"]
+
+# What posgraph itself writes and only its curation workflow may change: batch graphs, staging graphs, the ontology
+# graph, and in the default graph the PROV description of batches, their agents and the change records.
+_MANAGED_GRAPH_PREFIXES = (f"{PGID}batch/", str(STAGING))
+_MANAGED_RESOURCE_PREFIXES = (f"{PGID}batch/", f"{PGID}change/", f"{PGID}agent/", str(STAGING))
+MANAGED_PREDICATES = frozenset(
+    str(PG[name])
+    for name in (
+        "batchState",
+        "tripleCount",
+        "shapesVersion",
+        "contentHash",
+        "resourceCount",
+        "bulkLoaded",
+        "reviewedBy",
+        "acceptedAt",
+        "revertedAt",
+        "changeKind",
+        "changedBatch",
+    )
+)
+MANAGED_TYPES = frozenset({str(PG.Batch), str(PG.Change), str(PROV.Bundle), str(PROV.Agent)})
 
 PREFIXES: dict[str, str] = {
     "pg": str(PG),
@@ -105,3 +131,14 @@ def sparql_prologue(names: tuple[str, ...] | None = None) -> str:
     """Return ``PREFIX`` lines for ``names`` (all known prefixes when None), for queries posgraph writes itself."""
     chosen = PREFIXES if names is None else {n: PREFIXES[n] for n in names}
     return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in chosen.items())
+
+
+def is_managed_graph(iri: str) -> bool:
+    """True for a named graph only posgraph's curation workflow writes: a batch's, a staging graph, the ontology's."""
+    return iri.startswith(_MANAGED_GRAPH_PREFIXES) or iri == str(ONTOLOGY_GRAPH)
+
+
+def is_managed_resource(iri: str) -> bool:
+    """True for a resource posgraph describes itself (a batch, a change record, an agent, anything staged), or a
+    property of that description (every PROV-O term and posgraph's batch and change properties)."""
+    return iri.startswith(_MANAGED_RESOURCE_PREFIXES) or iri.startswith(str(PROV)) or iri in MANAGED_PREDICATES

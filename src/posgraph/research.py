@@ -7,15 +7,48 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 import rdflib
+from cachetools import LRUCache
 
-from posgraph import formats
+from posgraph import formats, guard, workers
 from posgraph.catalog import Catalog
 from posgraph.engine import Engine
-from posgraph.errors import QuerySyntaxError
-from posgraph.guard import query_form, refuse_staging, refuse_unsafe
+from posgraph.errors import PayloadTooLarge, QueryRefused, QuerySyntaxError, WorkerFailed, WorkTimeout
 from posgraph.namespaces import DCTERMS, FORMATS, RDF, SD, VOID, XSD
 
-__all__ = ["QueryAnswer", "run_query", "run_saved", "service_description", "read_graph"]
+__all__ = ["QueryAnswer", "check_query", "run_query", "run_saved", "service_description", "read_graph"]
+
+# Verdicts on query texts already checked (their form), so a repeated query is not parsed again.
+_CHECKED: LRUCache = LRUCache(maxsize=4096)
+
+
+async def check_query(
+    text: str,
+    dataset_iris: Iterable[str] = (),
+    *,
+    pool: workers.WorkerPool | None = None,
+    max_bytes: int | None = None,
+) -> str:
+    """Parse and check a query (in ``pool``'s worker processes) and return its form ("select", "ask", "construct",
+    "describe").
+
+    Raises PayloadTooLarge (longer than ``max_bytes``), QuerySyntaxError (empty, or does not parse, or too nested to
+    check), QueryRefused (SERVICE, a staging graph, or too costly to check within the pool's time limit).
+    """
+    if not text.strip():
+        raise QuerySyntaxError("empty query")
+    if max_bytes is not None and len(text.encode("utf-8")) > max_bytes:
+        raise PayloadTooLarge(f"the query is longer than {max_bytes} bytes")
+    key = (text, tuple(dataset_iris))
+    form = _CHECKED.get(key)
+    if form is None:
+        try:
+            form = await workers.run(pool, guard.check_query, text, key[1])
+        except WorkTimeout:
+            raise QueryRefused("the query is too costly to check within the time allowed: simplify it") from None
+        except WorkerFailed:
+            raise QuerySyntaxError("the query could not be checked (too large or too deeply nested)") from None
+        _CHECKED[key] = form
+    return form
 
 
 @dataclass(frozen=True)
@@ -38,22 +71,18 @@ async def run_query(
     max_rows: int | None = None,
     context: dict | None = None,
     context_url: str | None = None,
+    pool: workers.WorkerPool | None = None,
+    max_query_bytes: int | None = None,
 ) -> QueryAnswer:
-    """Check and run a read-only query; return the complete answer in the negotiated format.
+    """Check (see ``check_query``) and run a read-only query; return the complete answer in the negotiated format.
 
     ``accept`` is an HTTP Accept header (q-values honoured). JSON-LD answers to CONSTRUCT/DESCRIBE are compacted
     with ``context``. SELECT answers are cut to ``max_rows`` rows (``truncated`` says so).
-    Raises QueryRefused, QuerySyntaxError, NotAcceptable, EngineTimeout, EngineUnavailable or EngineError.
+    Raises PayloadTooLarge, QueryRefused, QuerySyntaxError, NotAcceptable, EngineTimeout, EngineUnavailable or
+    EngineError.
     """
-    if not text.strip():
-        raise QuerySyntaxError("empty query")
     default_graphs, named_graphs = list(default_graphs), list(named_graphs)
-    refuse_unsafe(text)
-    refuse_staging(text, default_graphs + named_graphs)
-    try:
-        form = query_form(text)
-    except QuerySyntaxError:
-        form = "select"  # let the engine's parser say where the query goes wrong
+    form = await check_query(text, default_graphs + named_graphs, pool=pool, max_bytes=max_query_bytes)
     media_type = formats.result_media_type(form, accept)
     if media_type == formats.JSON_LD and context is None:
         media_type = formats.TURTLE
@@ -80,11 +109,13 @@ async def run_saved(
     max_rows: int | None = None,
     context: dict | None = None,
     context_url: str | None = None,
+    pool: workers.WorkerPool | None = None,
 ) -> QueryAnswer:
     """Bind ``params`` into saved query ``name`` and run it; raises NotFound, InvalidParameter or as run_query."""
     return await run_query(
         engine,
         catalog.get(name).bind(params),
+        pool=pool,
         accept=accept,
         timeout=timeout,
         max_rows=max_rows,
@@ -140,7 +171,7 @@ async def read_graph(
     Raises QueryRefused for a staging graph, NotFound for a graph the store lacks, NotAcceptable.
     """
     if graph is not None:
-        refuse_staging("", [graph])
+        guard.refuse_staging_graphs([graph])
     media_type = formats.negotiate(
         accept,
         formats.GRAPH_MEDIA_TYPES

@@ -24,6 +24,7 @@ from posgraph.config import PROJECT_FILES, Settings
 from posgraph.engine import Engine
 from posgraph.tokens import TokenStore
 from posgraph.validation import Validator
+from posgraph.workers import WorkerPool
 
 __all__ = ["create_app", "app_from_env", "STATIC_DIR"]
 
@@ -57,9 +58,21 @@ def create_app(
         )
         # Without a staging engine, reads and direct writes work; the batch routes answer 503.
         app.state.staging = Engine(staging_base, timeout=settings.query_timeout) if staging_base else None
+        # Parsing every query gets processes of its own, so a long validation never delays the checks of queries.
+        app.state.guard_pool = WorkerPool(
+            settings.worker_processes, timeout=settings.guard_timeout, memory_mb=settings.worker_memory_mb
+        )
+        app.state.work_pool = WorkerPool(
+            settings.worker_processes,
+            timeout=settings.worker_timeout,
+            memory_mb=settings.worker_memory_mb,
+            max_tasks=50,
+        )
         try:
             yield
         finally:
+            app.state.guard_pool.close()
+            app.state.work_pool.close()
             await app.state.engine.aclose()
             if app.state.staging is not None:
                 await app.state.staging.aclose()

@@ -33,7 +33,7 @@ _AUTH_RESPONSES = {
 @router.post(
     "/sparql/update",
     status_code=204,
-    summary="SPARQL 1.1 Update (curator token)",
+    summary="SPARQL 1.1 Update (admin token)",
     responses=_AUTH_RESPONSES
     | {400: {"description": "Malformed or refused update", "content": {"application/problem+json": {}}}},
     openapi_extra={
@@ -46,8 +46,10 @@ _AUTH_RESPONSES = {
     },
 )
 async def sparql_update(request: Request) -> Response:
-    """Apply one update request atomically (all of it or none of it). LOAD and SERVICE are refused."""
-    token = require_role(request, "curator")
+    """Apply one update request atomically (all of it or none of it), for admins: published data otherwise changes
+    only through reviewed batches. LOAD, SERVICE, staging and managed graphs, and posgraph's provenance records are
+    refused, decided from the parsed update."""
+    token = require_role(request, "admin")
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     fields = parse_qsl(request.url.query, keep_blank_values=True)
     body = await read_body(request)
@@ -66,13 +68,14 @@ async def sparql_update(request: Request) -> Response:
         actor=token.name,
         using_graphs=[v for k, v in fields if k == "using-graph-uri"],
         using_named_graphs=[v for k, v in fields if k == "using-named-graph-uri"],
+        pool=request.app.state.guard_pool,
     )
     request.app.state.audit.record(token.name, "sparql-update", role=token.role, update=updates[0][:10_000])
     return Response(status_code=204)
 
 
 async def _write(request: Request, method: str) -> Response:
-    token = require_role(request, "curator")
+    token = require_role(request, "admin")
     graph = graph_parameter(request)
     body = await read_body(request)
     status, triples = await curation.write_graph(
@@ -101,7 +104,7 @@ _GSP_BODY = {
 @router.put(
     "/store",
     status_code=204,
-    summary="Graph Store: replace a graph (curator token)",
+    summary="Graph Store: replace a graph (admin token)",
     responses=_AUTH_RESPONSES | {201: {"description": "Graph created"}},
     openapi_extra=_GSP_BODY,
 )
@@ -113,7 +116,7 @@ async def store_put(request: Request) -> Response:
 @router.post(
     "/store",
     status_code=204,
-    summary="Graph Store: add to a graph (curator token)",
+    summary="Graph Store: add to a graph (admin token)",
     responses=_AUTH_RESPONSES | {201: {"description": "Graph created"}},
     openapi_extra=_GSP_BODY,
 )
@@ -125,13 +128,13 @@ async def store_post(request: Request) -> Response:
 @router.delete(
     "/store",
     status_code=204,
-    summary="Graph Store: delete a graph (curator token)",
+    summary="Graph Store: delete a graph (admin token)",
     responses=_AUTH_RESPONSES | {404: {"description": "No such graph"}},
     openapi_extra={"parameters": _GSP_BODY["parameters"]},
 )
 async def store_delete(request: Request) -> Response:
-    """Delete ``?graph=IRI`` (or empty the default graph with ``?default``)."""
-    token = require_role(request, "curator")
+    """Delete ``?graph=IRI`` (the default graph holds posgraph's provenance and cannot be deleted)."""
+    token = require_role(request, "admin")
     graph = graph_parameter(request)
     await curation.delete_graph(request.app.state.engine, graph, actor=token.name)
     request.app.state.audit.record(token.name, "gsp-delete", role=token.role, graph=graph or "default")

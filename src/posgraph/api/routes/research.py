@@ -172,6 +172,8 @@ async def _sparql(request: Request) -> Response:
         answer = await research.run_query(
             state.engine,
             queries[0],
+            pool=state.guard_pool,
+            max_query_bytes=state.settings.max_query_bytes,
             accept=request.headers.get("accept"),
             default_graphs=_graph_iris(fields, "default-graph-uri"),
             named_graphs=_graph_iris(fields, "named-graph-uri"),
@@ -324,6 +326,7 @@ async def run_saved(name: str, request: Request) -> Response:
             state.catalog,
             name,
             params,
+            pool=state.guard_pool,
             accept=request.headers.get("accept"),
             timeout=_timeout(request, request.query_params.get("timeout")),
             max_rows=state.settings.max_rows,
