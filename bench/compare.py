@@ -290,6 +290,9 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
         "POSGRAPH_AUDIT_LOG": str(scratch / "audit.jsonl"),
         "POSGRAPH_DUMPS_DIR": str(scratch / "dumps"),
         "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "64",
+        # The load generator is one address: lift the per-client meter and the anonymous capacity it would hit.
+        "POSGRAPH_QUERY_SECONDS_PER_MINUTE": "1000000",
+        "POSGRAPH_MAX_CONCURRENT_QUERIES": "256",
     }
     posgraph = subprocess.Popen(
         [str(BIN / "posgraph"), "serve", "--port", str(port)],

@@ -373,7 +373,11 @@ def test_the_context_is_published_per_version(server):
 
 # ------------------------------------------------------------------------------ hostile requests, hostile data
 RUSSIA = ID + "party/russia"
-UNSAFE_IRIS = ("javascript:alert(document.cookie)", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "vbscript:msgbox(1)")
+UNSAFE_IRIS = (
+    "javascript:alert(document.cookie)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -422,6 +426,9 @@ def test_the_host_header_is_never_reflected(exposed):
             honest = client.get(path, headers={"Accept": accept})
             assert "evil.example" not in honest.text and honest.headers.get("etag") == answer.headers.get("etag")
         page = client.get("/id/party/russia", headers={**forged, "Accept": "application/ld+json"})
+        # Starlette's trailing-slash redirect was built from the Host header (307 to http://evil.example/…).
+        slash = client.get("/positions/", headers=forged)
+        assert "evil.example" not in slash.headers.get("location", "") and slash.status_code == 404
     assert page.headers["content-location"] == exposed.url + "/id/party/russia"
     assert f"<{exposed.url}/id/party/russia>" in page.headers["link"]
 

@@ -2,6 +2,8 @@
 
 import csv
 import io
+import threading
+import time
 
 import httpx
 import pytest
@@ -471,3 +473,63 @@ def test_yasgui_is_served_from_the_static_folder_when_installed(server):
         pytest.skip("YASGUI is not installed (no npm at set-up): the page falls back to a plain form")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert len(script.content) > 100_000
+
+
+# ---------------------------------------------------------------------------------------------- admission limits
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }"
+
+
+@pytest.fixture(scope="module")
+def metered(tmp_path_factory):
+    from conftest import create_token, start_server
+
+    base = tmp_path_factory.mktemp("metered")
+    srv = start_server(
+        base / "store",
+        base / "serve.log",
+        env={"POSGRAPH_QUERY_SECONDS_PER_MINUTE": "0.5", "POSGRAPH_MAX_CONCURRENT_QUERIES": "1"},
+    )
+    srv.reader = create_token(base, "reader", "metered-reader")
+    yield srv
+    srv.stop()
+
+
+def _from(srv, address):
+    return httpx.Client(
+        base_url=srv.url, timeout=30, trust_env=False, transport=httpx.HTTPTransport(local_address=address)
+    )
+
+
+def test_an_anonymous_client_that_used_its_query_time_gets_429_and_others_do_not(metered):
+    with _from(metered, "127.0.0.3") as heavy, _from(metered, "127.0.0.4") as other:
+        assert heavy.get("/sparql", params={"query": SLOW}).status_code == 200  # costs more than its 0.5 s
+        refused = heavy.get("/sparql", params={"query": "ASK {}"})
+        assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "query time" in refused.json()["detail"]
+        assert other.get("/sparql", params={"query": "ASK {}"}).status_code == 200
+        # A client with a token is not metered; a wrong token is 401, not a way around the meter.
+        token = {"Authorization": f"Bearer {metered.reader}"}
+        assert heavy.get("/sparql", params={"query": "ASK {}"}, headers=token).status_code == 200
+        wrong = heavy.get("/sparql", params={"query": "ASK {}"}, headers={"Authorization": "Bearer pgt_x_nope"})
+        assert wrong.status_code == 401
+
+
+def test_anonymous_queries_beyond_the_workers_capacity_get_503(metered):
+    results = []
+    with _from(metered, "127.0.0.5") as first, _from(metered, "127.0.0.6") as second:
+        running = threading.Thread(target=lambda: results.append(first.get("/sparql", params={"query": SLOW})))
+        running.start()
+        deadline = time.monotonic() + 5
+        busy = None
+        while time.monotonic() < deadline and running.is_alive():
+            busy = second.get("/sparql", params={"query": "ASK {}"})
+            if busy.status_code == 503:
+                break
+            time.sleep(0.05)
+        running.join()
+        assert busy is not None and busy.status_code == 503, busy and busy.text
+        assert busy.json()["type"].endswith("/overloaded") and busy.headers["retry-after"]
+        assert results[0].status_code == 200
+        token = {"Authorization": f"Bearer {metered.reader}"}
+        assert second.get("/sparql", params={"query": "ASK {}"}, headers=token).status_code == 200

@@ -154,9 +154,7 @@ def test_a_fresh_x_forwarded_for_per_guess_does_not_escape_the_brake(tmp_path, w
 
 
 def test_a_trusted_proxy_has_its_forwarded_address_throttled_and_no_other(tmp_path):
-    srv = start_server(
-        tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_TRUSTED_PROXIES": "127.0.0.1"}, workers=2
-    )
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_TRUSTED_PROXIES": "127.0.0.1"})
     try:
         with srv.client() as proxy:
             attacker = [

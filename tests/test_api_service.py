@@ -60,3 +60,88 @@ def test_a_killed_server_takes_its_engine_with_it(tmp_path):
         except httpx.HTTPError:
             alive = False
     assert not alive, "the engine outlived a SIGKILLed posgraph serve"
+
+
+# ---------------------------------------------------------------------------------------------- a responsive loop
+def _positions(count: int) -> bytes:
+    """Many positions with their usual properties but no holder or source: every one trips several shapes."""
+    lines = []
+    for i in range(count):
+        s = f"<https://w3id.org/posgraph/id/position/load-{i}>"
+        lines.append(f"{s} <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/posgraph/ns#Demand> .")
+        lines.append(f'{s} <https://w3id.org/posgraph/ns#summary> "A demand, number {i}, for the load test"@en .')
+        day = f'"2025-07-{1 + i % 28:02d}"^^<http://www.w3.org/2001/XMLSchema#date>'
+        lines.append(f"{s} <https://w3id.org/posgraph/ns#statedOn> {day} .")
+    return ("\n".join(lines) + "\n").encode()
+
+
+_HEAVY = {
+    "validate a large body": ("POST", "/validate", {"Content-Type": "application/n-triples"}, _positions(2500)),
+    "submit a large batch": ("POST", "/batches", {"Content-Type": "application/n-triples"}, _positions(4000)),
+    "check a costly query": (
+        "POST",
+        "/sparql",
+        {"Content-Type": "application/sparql-query"},
+        ("SELECT * WHERE { VALUES ?v { " + " ".join(f'"{i}"' for i in range(12_000)) + " } }").encode(),
+    ),
+    "a CSV SELECT at the row cap": (
+        "GET",
+        "/sparql?query=SELECT%20*%20WHERE%20%7B%3Fa%20%3Fb%20%3Fc%20.%20%3Fd%20%3Fe%20%3Ff%7D",
+        {"Accept": "text/csv"},
+        None,
+    ),
+    "a CONSTRUCT as JSON-LD": (
+        "GET",
+        "/sparql?query=CONSTRUCT%20%7B%3Fc%20%3Curn%3Ap%3E%20%3Ff%7D%20WHERE%20%7B%3Fa%20%3Fb%20%3Fc%20.%20%3Fd%20"
+        "%3Fe%20%3Ff%7D%20LIMIT%2060000",
+        {"Accept": "application/ld+json"},
+        None,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    from conftest import create_token
+
+    base = tmp_path_factory.mktemp("loaded")
+    srv = start_server(base / "store", base / "serve.log", env={"POSGRAPH_MAX_VALIDATE_BYTES": "2000000"})
+    srv.curator = create_token(base, "curator", "loader")
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("work", list(_HEAVY))
+def test_health_answers_within_200_ms_while_heavy_work_runs(loaded, work):
+    import threading
+
+    method, path, headers, body = _HEAVY[work]
+    if path == "/batches":
+        headers = {**headers, "Authorization": f"Bearer {loaded.curator}"}
+    done, outcome = threading.Event(), {}
+
+    def heavy():
+        with httpx.Client(base_url=loaded.url, timeout=120, trust_env=False) as client:
+            started = time.monotonic()
+            outcome["response"] = client.request(method, path, headers=headers, content=body)
+            outcome["seconds"] = time.monotonic() - started
+        done.set()
+
+    latencies = []
+    with httpx.Client(
+        base_url=loaded.url, timeout=10, trust_env=False, transport=httpx.HTTPTransport(local_address="127.0.0.9")
+    ) as probe:
+        probe.get("/health")  # connection made before the clock starts
+        worker = threading.Thread(target=heavy)
+        worker.start()
+        while not done.wait(0.05):
+            started = time.monotonic()
+            assert probe.get("/health").status_code == 200
+            latencies.append(time.monotonic() - started)
+        worker.join()
+    response = outcome["response"]
+    assert response.status_code in (200, 201, 422), response.text[:300]
+    # The work really ran alongside the probes (else the test proves nothing).
+    assert outcome["seconds"] > 0.5 and len(latencies) >= 5, (outcome["seconds"], len(latencies), response.text[:300])
+    assert max(latencies) < 0.2, f"{work}: /health took {max(latencies) * 1000:.0f} ms (median of {len(latencies)}: "
+    f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms)"

@@ -240,7 +240,9 @@ def test_accepting_audits_the_publishing_write_before_it_is_made_even_when_it_fa
                     unwritable, staged, validator, batch["id"], reviewer="rita", role="reviewer", audit=audit
                 )
             after_failure = await curation.get_batch(public, staged, batch["id"])
-            await curation.accept_batch(public, staged, validator, batch["id"], reviewer="rita", role="reviewer", audit=audit)
+            await curation.accept_batch(
+                public, staged, validator, batch["id"], reviewer="rita", role="reviewer", audit=audit
+            )
             return batch["id"], failed.value, after_failure
 
     try:

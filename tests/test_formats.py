@@ -125,7 +125,11 @@ _CONTEXT = {"@context": {"p": "http://example.org/p"}}
         ("x.nt", b'<http://example.org/s> <http://example.org/p> "a\\uFFFEb" .\n', "U+FFFE"),
         ("x.nt", '<http://example.org/s> <http://example.org/p> "a\ufffeb" .\n'.encode(), "U+FFFE"),
         ("x.trig", b'<http://example.org/g> { <http://example.org/s> <http://example.org/p> "\x1b[2J" }', "U+001B"),
-        ("x.nq", b'<http://example.org/s> <http://example.org/p> "x\\U0000FFFF"@en <http://example.org/g> .\n', "U+FFFF"),
+        (
+            "x.nq",
+            b'<http://example.org/s> <http://example.org/p> "x\\U0000FFFF"@en <http://example.org/g> .\n',
+            "U+FFFF",
+        ),
     ],
 )
 def test_literals_xml_cannot_carry_are_refused_naming_where(fmt, document, named):

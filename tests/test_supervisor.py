@@ -1,12 +1,18 @@
 """Starting, supervising and restarting a real ``oxigraph serve`` process."""
 
+import asyncio
 import json
+import socket
+import threading
 import time
 
 import httpx
+import psutil
 import pytest
+from conftest import run
 
-from posgraph.errors import EngineStartError
+from posgraph.engine import Engine
+from posgraph.errors import EngineStartError, EngineTimeout
 from posgraph.supervisor import RUNTIME_FILE, ManagedEngine, find_engine_binary
 
 
@@ -72,5 +78,151 @@ def test_a_dead_engine_is_reported_and_restarted(tmp_path):
         assert managed.last_exit is not None and managed.last_exit < 0  # killed by a signal
         assert managed._process.pid != old_pid and _answers(managed.url)
         assert events[:3] == ["started", "died", "started"] and "restarted" in events
+    finally:
+        managed.stop()
+
+
+def _wait_for(predicate, within: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def test_the_supervisor_never_gives_up_and_backs_off_within_its_cap(tmp_path):
+    # Deaths in a row used to end supervision after five ("giving up"), leaving the service up with no engine.
+    events: list[tuple[float, str, str]] = []
+    managed = ManagedEngine(
+        tmp_path / "store",
+        restart_backoff_max=0.8,
+        on_event=lambda kind, detail: events.append((time.monotonic(), kind, detail)),
+    )
+    managed.start()
+    try:
+        for round_ in range(1, 9):
+            managed.kill()
+            assert _wait_for(lambda: managed.restarts == round_, within=15), (round_, events)
+        assert _answers(managed.url)
+        # A restart that itself fails (the port taken meanwhile) is retried, backing off no more than the cap.
+        with socket.socket() as squatter:
+            managed.kill()
+            assert _wait_for(lambda: not managed.running, within=5)
+            squatter.bind((managed.host, managed.port))
+            squatter.listen()
+            assert _wait_for(lambda: sum(kind == "restart-failed" for _, kind, _ in events) >= 3, within=15), events
+            failed = [at for at, kind, _ in events if kind == "restart-failed"]
+            assert all(later - earlier < 0.8 + 1.5 for earlier, later in zip(failed, failed[1:])), failed
+            assert not _answers(managed.url)
+        assert _wait_for(lambda: managed.restarts == 9, within=15), events
+        assert _answers(managed.url)
+        assert "gave-up" not in {kind for _, kind, _ in events}
+    finally:
+        managed.stop()
+
+
+def test_the_backoff_is_reset_after_a_healthy_period(tmp_path):
+    events: list[tuple[float, str]] = []
+    managed = ManagedEngine(
+        tmp_path / "store",
+        restart_backoff_max=4.0,
+        healthy_after=2.0,
+        on_event=lambda kind, detail: events.append((time.monotonic(), kind)),
+    )
+
+    def outage() -> float:
+        """Kill the engine; return the seconds from its death to the restart."""
+        count = managed.restarts
+        managed.kill()
+        assert _wait_for(lambda: managed.restarts == count + 1, within=20), events
+        died = [at for at, kind in events if kind == "died"][-1]
+        started = [at for at, kind in events if kind == "started"][-1]
+        return started - died
+
+    managed.start()
+    try:
+        quick = [outage() for _ in range(5)]  # waits 0.2, 0.4, 0.8, 1.6, 3.2 s before the restarts
+        assert quick[-1] > 2.5, quick
+        time.sleep(2.5)  # a healthy period
+        assert outage() < 1.5, events
+    finally:
+        managed.stop()
+
+
+_BURNER = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"  # ~100 M rows: a minute
+
+
+def _fill(url: str, triples: int = 120) -> None:
+    update = "INSERT DATA { " + " ".join(f"<http://s{i}> <http://p> {i} ." for i in range(triples)) + " }"
+    assert httpx.post(url + "/update", data={"update": update}, timeout=30).status_code == 204
+
+
+def _engine_state(managed: ManagedEngine) -> tuple[float, set[str]]:
+    """The cores the engine uses (over half a second) and the states of its TCP connections."""
+    process = psutil.Process(managed._process.pid)
+    before = process.cpu_times()
+    time.sleep(0.5)
+    after = process.cpu_times()
+    states = {conn.status for conn in process.net_connections("tcp") if conn.status != psutil.CONN_LISTEN}
+    return (after.user + after.system - before.user - before.system) / 0.5, states
+
+
+def test_a_busy_engine_is_left_alone_while_its_client_waits_and_ended_once_the_client_gave_up(tmp_path):
+    # Oxigraph cannot cancel every query: once posgraph's engine client gives up (it closes the connection, which
+    # the engine sees as CLOSE_WAIT) a query may burn a core for minutes. Past the grace the engine is restarted.
+    grace = 1.5
+    managed = ManagedEngine(tmp_path / "store", abandon_grace=grace)
+    managed.start()
+    try:
+        _fill(managed.url)
+        gave_up: list[float] = []
+
+        async def client() -> None:
+            async with Engine(managed.url, timeout=grace + 4) as engine:  # posgraph's own engine client
+                with pytest.raises(EngineTimeout):
+                    await engine.select(_BURNER)
+                gave_up.append(time.monotonic())
+
+        waiting = threading.Thread(target=lambda: run(client()))
+        waiting.start()
+        time.sleep(grace + 2)
+        cores, states = _engine_state(managed)
+        assert cores > 0.3 and states == {"ESTABLISHED"}, (cores, states)  # busy, and its client is waiting
+        assert managed.restarts == 0 and managed.causes == []
+        waiting.join()
+        assert _wait_for(lambda: managed.restarts == 1, within=grace + 3), managed.causes
+        assert time.monotonic() - gave_up[0] >= grace
+        assert len(managed.causes) == 1 and managed.causes[0].startswith("abandoned request"), managed.causes
+        assert _answers(managed.url)
+    finally:
+        managed.stop()
+
+
+def test_ordinary_traffic_is_never_taken_for_abandoned_work(tmp_path):
+    # Connections the client closes while idle, back-to-back and concurrent queries, and a long write whose client
+    # waits for it must not look abandoned, even to a short grace.
+    managed = ManagedEngine(tmp_path / "store", abandon_grace=1.0)
+    managed.start()
+    try:
+        _fill(managed.url, 400)
+
+        async def traffic() -> None:
+            for _ in range(5):
+                async with Engine(managed.url, timeout=60) as engine:
+                    for _ in range(50):
+                        await engine.select("SELECT * WHERE { ?s ?p ?o } LIMIT 5")
+                    await asyncio.gather(*(engine.select("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }") for _ in range(40)))
+                # leaving the block closes the idle connections
+            async with Engine(managed.url, timeout=120) as engine:
+                started = time.monotonic()
+                body = "".join(f'<urn:s{i}> <urn:p> "{"x" * 40} {i}" .\n' for i in range(250_000)).encode()
+                await engine.graph_write("POST", "urn:bulk", body)
+                assert time.monotonic() - started > 2.0  # long enough for the check to have looked at it
+                assert await engine.ask("ASK { GRAPH <urn:bulk> { <urn:s7> ?p ?o } }")
+
+        run(traffic())
+        time.sleep(2.5)
+        assert managed.restarts == 0 and managed.causes == []
     finally:
         managed.stop()

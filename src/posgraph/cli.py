@@ -217,7 +217,16 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
         )
         if workers == 1:
             app = create_app(settings, engine_url=url, staging_url=staging_url, managed_engines=managed)
-            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+            uvicorn.run(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                access_log=False,
+                # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: a client could name its own address.
+                proxy_headers=bool(settings.trusted_proxies.strip()),
+                forwarded_allow_ips=[p.strip() for p in settings.trusted_proxies.split(",") if p.strip()],
+            )
         else:
             # Each worker is its own process and builds its app from the environment: point it at the engines.
             os.environ["POSGRAPH_ENGINE_URL"], os.environ["POSGRAPH_STAGING_ENGINE_URL"] = url, staging_url
@@ -229,6 +238,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
                 port=settings.port,
                 log_level="info",
                 access_log=False,
+                proxy_headers=bool(settings.trusted_proxies.strip()),  # as above: only configured proxies
+                forwarded_allow_ips=[p.strip() for p in settings.trusted_proxies.split(",") if p.strip()],
             )
     finally:
         for engine in managed.values():

@@ -13,6 +13,7 @@ import logging
 import re
 import secrets
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,7 @@ import pyoxigraph as ox
 import rdflib
 
 from posgraph import formats, guard, metrics, supervisor, workers
+from posgraph.audit import AuditLog
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
 from posgraph.errors import (
@@ -41,6 +43,7 @@ from posgraph.namespaces import (
     ONTOLOGY_GRAPH,
     PG,
     PGID,
+    PREFIXES,
     PROV,
     RDF,
     RDFS,
@@ -264,6 +267,13 @@ def _batch_quads(
         "accepted" if reviewer else "loaded", reviewer or curator, batch=graph.value, moment=accepted or now
     )
     return quads + [ox.Quad(s, p, o, default) for s, p, o in description]
+
+
+def publication_body(ntriples: bytes, description: dict) -> bytes:
+    """The N-Quads that publish a batch given as N-Triples (see ``_batch_quads``, whose keyword arguments
+    ``description`` holds); runs in a worker process for large batches."""
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in formats.read_quads(ntriples, _NT, "batch")]
+    return ox.serialize(_batch_quads(triples, **description), format=ox.RdfFormat.N_QUADS)
 
 
 async def _chunks(data: bytes, on_bytes: Callable[[int], None] | None) -> AsyncIterator[bytes]:
@@ -529,49 +539,156 @@ def staging_graph(batch_id: str) -> str:
     return f"{STAGING}{batch_id}"
 
 
-async def fetch_context(engine: Engine, files: Sequence[ParsedFile]) -> rdflib.Graph:
-    """Return the live graph's neighbourhood of the batch, so references resolve without reading the whole store.
+# Parsing, hashing and validating run in worker processes (``posgraph.workers``): the functions below that do that
+# work take and return bytes and plain data, never pyoxigraph objects (slow to pickle); the event loop only moves
+# bytes between the client, the engine and the workers.
+_NT = formats.format_for_media_type("application/n-triples")
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch's triples, parsed: as N-Triples, with the IRIs the checks look up and the facts its record keeps."""
+
+    ntriples: bytes
+    subjects: tuple[str, ...]  # IRIs the batch says something about
+    mentioned: tuple[str, ...]  # every IRI it names as subject or object
+    digest: str
+    triples: int
+    resources: int
+    sources: tuple[str, ...]
+
+
+def prepare_quads(quads: Iterable[ox.Quad]) -> PreparedBatch:
+    """Summarise parsed quads (their graphs dropped) as a PreparedBatch."""
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
+    subjects = {t.subject.value for t in triples if isinstance(t.subject, ox.NamedNode)}
+    objects = {t.object.value for t in triples if isinstance(t.object, ox.NamedNode)}
+    return PreparedBatch(
+        ntriples=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES),
+        subjects=tuple(sorted(subjects)),
+        mentioned=tuple(sorted(subjects | objects)),
+        digest=formats.content_hash(ox.Quad(t.subject, t.predicate, t.object) for t in triples),
+        triples=len(triples),
+        resources=len(subjects),
+        sources=tuple(sorted({t.object.value for t in triples if t.predicate.value == str(PG.source)})),
+    )
+
+
+def prepare_body(body: bytes, media_type: str, context_urls: Sequence[str] = ()) -> PreparedBatch:
+    """Parse a client's RDF body (see ``parse_body``, which says what it raises) into a PreparedBatch."""
+    return prepare_quads(q for f in parse_body(body, media_type, context_urls=context_urls) for q in f.quads)
+
+
+def turtle_from_ntriples(data: bytes) -> bytes:
+    """N-Triples (a batch's triples) as Turtle with posgraph's prefixes; runs in a worker for large batches."""
+    graph = formats.to_rdflib_graph(formats.read_quads(data, _NT, "batch", allow_control_chars=True))
+    for prefix, iri in PREFIXES.items():
+        graph.bind(prefix, iri)
+    return graph.serialize(format="turtle").encode("utf-8")
+
+
+def prepare_ntriples(data: bytes, source: str) -> PreparedBatch:
+    """Parse N-Triples (a staged batch) into a PreparedBatch; raises RdfSyntaxError."""
+    return prepare_quads(formats.read_quads(data, _NT, source))
+
+
+async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[bytes, ...]:
+    """Return, as N-Triples documents (one per engine answer), the live graph's neighbourhood of the batch, so
+    references resolve without reading the whole store.
 
     For resources the batch adds statements about: their whole description (and their blank nodes', one level
     down), since the batch and what is already there must pass the shapes together. For every IRI the batch
     mentions: its types, key properties (holder, issues, date) and those values' types. One query of each kind
     per 400 IRIs, so the cost follows the batch's size, not the store's.
     """
-    subjects = sorted({q.subject.value for f in files for q in f.quads if isinstance(q.subject, ox.NamedNode)})
-    mentioned = sorted(
-        set(subjects) | {q.object.value for f in files for q in f.quads if isinstance(q.object, ox.NamedNode)}
-    )
-    context = rdflib.Graph()
     keys = " ".join(f"<{k}>" for k in _CONTEXT_KEYS)
     queries = [
         (
-            subjects,
+            prepared.subjects,
             "CONSTRUCT { ?x ?p ?o . ?o ?q ?v } WHERE { VALUES ?x { %s } "
             "?x ?p ?o OPTIONAL { FILTER (isBlank(?o)) ?o ?q ?v } }",
         ),
         (
-            mentioned,
+            prepared.mentioned,
             "CONSTRUCT { ?x a ?t . ?x ?key ?v . ?v a ?vt } WHERE { VALUES ?x { %s } "
             "{ ?x a ?t } UNION { VALUES ?key { " + keys + " } ?x ?key ?v OPTIONAL { ?v a ?vt } } }",
         ),
     ]
-    nt = formats.format_for_media_type("application/n-triples")
+    parts = []
     for iris, template in queries:
         for start in range(0, len(iris), _VALUES_CHUNK):
             values = " ".join(rdflib.URIRef(i).n3() for i in iris[start : start + _VALUES_CHUNK])
-            data = await engine.construct(template % values)
-            formats.to_rdflib_graph(formats.read_quads(data, nt, "engine"), context)
-    return context
+            parts.append(await engine.construct(template % values))
+    return tuple(parts)  # one document per answer: blank node labels are scoped to their answer
+
+
+def validate_ntriples(
+    validator: Validator | tuple, data: bytes, context: Sequence[bytes] | None, render: str | None = None
+) -> tuple[ValidationReport, bytes | None]:
+    """Validate N-Triples ``data`` with ``context`` (see ``Validator.validate``); return the report and, if
+    ``render`` names a media type, the report rendered in it (see ``ValidationReport.render``).
+
+    ``validator`` may be the files a Validator is read from (its ``sources``): a worker process reads them once.
+    """
+    if not isinstance(validator, Validator):
+        validator = Validator.cached(validator)
+    graph = formats.to_rdflib_graph(formats.read_quads(data, _NT, "batch"))
+    context_graph = None
+    if context is not None:
+        context_graph = rdflib.Graph()
+        for part in context:
+            formats.to_rdflib_graph(formats.read_quads(part, _NT, "engine", allow_control_chars=True), context_graph)
+    report = validator.validate(graph, context_graph)
+    return report, (report.render(render) if render else None)
+
+
+async def validate_prepared(
+    engine: Engine,
+    validator: Validator,
+    prepared: PreparedBatch,
+    *,
+    pool: workers.WorkerPool | None = None,
+    render: str | None = None,
+) -> tuple[ValidationReport, bytes | None]:
+    """Validate a prepared batch together with what it references in the live graph (``context_ntriples``), in
+    ``pool``; return the report and its rendering (see ``validate_ntriples``).
+
+    Raises an engine error, WorkTimeout, WorkerFailed or Overloaded.
+    """
+    context = await context_ntriples(engine, prepared)
+    shipped = validator.sources if (pool is not None and validator.sources) else validator
+    with metrics.validation_seconds.time():
+        return await workers.run(pool, validate_ntriples, shipped, prepared.ntriples, context, render)
+
+
+async def validate_body(
+    engine: Engine,
+    validator: Validator,
+    body: bytes,
+    media_type: str,
+    *,
+    context_urls: Sequence[str] = (),
+    pool: workers.WorkerPool | None = None,
+    render: str | None = None,
+) -> tuple[ValidationReport, bytes | None]:
+    """Parse a client's RDF body and validate it in the context of the live graph, all heavy work in ``pool``;
+    return the report and its rendering. Raises as ``parse_body`` and ``validate_prepared`` do."""
+    prepared = await workers.run(pool, prepare_body, body, media_type, tuple(context_urls))
+    return await validate_prepared(engine, validator, prepared, pool=pool, render=render)
+
+
+async def fetch_context(engine: Engine, files: Sequence[ParsedFile]) -> rdflib.Graph:
+    """Return the live graph's neighbourhood of the batch as an rdflib graph (see ``context_ntriples``)."""
+    graph = rdflib.Graph()
+    for part in await context_ntriples(engine, prepare_quads(q for f in files for q in f.quads)):
+        formats.to_rdflib_graph(formats.read_quads(part, _NT, "engine", allow_control_chars=True), graph)
+    return graph
 
 
 async def validate_in_context(engine: Engine, validator: Validator, files: Sequence[ParsedFile]) -> ValidationReport:
-    """Validate the batch together with what it references in the live graph (see ``fetch_context``)."""
-    data = None
-    for parsed in files:
-        data = formats.to_rdflib_graph(parsed.quads, data)
-    context = await fetch_context(engine, files)
-    with metrics.validation_seconds.time():
-        return validator.validate(data if data is not None else rdflib.Graph(), context)
+    """Validate the batch together with what it references in the live graph (see ``context_ntriples``)."""
+    prepared = prepare_quads(q for f in files for q in f.quads)
+    return (await validate_prepared(engine, validator, prepared))[0]
 
 
 def _now() -> datetime:
@@ -593,13 +710,16 @@ async def _public_states(public: Engine, batch_id: str | None = None) -> dict[st
     rows = await public.select(
         sparql_prologue(("pg", "prov", "rdfs"))
         + f"""
-        SELECT ?b ?state ?label ?curator ?submitted ?triples ?hash ?reviewer ?accepted ?reverted ?bulk WHERE {{
+        SELECT ?b ?state ?label ?curator ?submitted ?triples ?hash ?reviewer ?accepted ?acceptedBy ?reverted ?bulk
+        WHERE {{
           {where}?b a pg:Batch ; pg:batchState ?state .
           OPTIONAL {{ ?b rdfs:label ?label }} OPTIONAL {{ ?b prov:wasAttributedTo/rdfs:label ?curator }}
           OPTIONAL {{ ?b prov:generatedAtTime ?submitted }} OPTIONAL {{ ?b pg:tripleCount ?triples }}
           OPTIONAL {{ ?b pg:contentHash ?hash }} OPTIONAL {{ ?b pg:reviewedBy/rdfs:label ?reviewer }}
           OPTIONAL {{ ?b pg:acceptedAt ?accepted }} OPTIONAL {{ ?b pg:revertedAt ?reverted }}
-          OPTIONAL {{ ?b pg:bulkLoaded ?bulk }} }}"""
+          OPTIONAL {{ ?b pg:bulkLoaded ?bulk }}
+          OPTIONAL {{ ?acceptance pg:changedBatch ?b ; pg:changeKind "accepted" ;
+                      prov:wasAssociatedWith/rdfs:label ?acceptedBy }} }}"""
     )
     out = {}
     for row in rows:
@@ -631,6 +751,14 @@ def _merge(record: dict | None, public: dict | None) -> dict:
         record["state"] = public["state"].rsplit("#", 1)[-1]
         if public.get("accepted"):
             record.setdefault("accepted", public["accepted"])
+        # A service stopped between the publishing write and the record's update leaves a record without the
+        # decision; the acceptance's change record, written in the same transaction as the batch, names it.
+        accepted_by = public.get("acceptedBy")
+        if accepted_by and not record.get("reviewer"):
+            record["reviewer"] = accepted_by
+        history = record.get("history") or []
+        if accepted_by and record.get("staged", True) and not any(h.get("action") == "accepted" for h in history):
+            record["history"] = [*history, {"time": record.get("accepted"), "actor": accepted_by, "action": "accepted"}]
     record["iri"] = batch_iri(record["id"])
     return record
 
@@ -693,23 +821,25 @@ async def submit_batch(
     public: Engine,
     staging: Engine,
     validator: Validator,
-    files: Sequence[ParsedFile],
+    batch: Sequence[ParsedFile] | PreparedBatch,
     *,
     curator: str,
     label: str | None = None,
+    pool: workers.WorkerPool | None = None,
 ) -> dict:
-    """Validate the batch in context and store it in staging as "submitted"; return its record.
+    """Validate the batch (parsed files, or prepared in a worker) in context, in ``pool``, and store it in staging
+    as "submitted"; return its record.
 
-    Raises NotConformant (nothing is stored), Conflict when the same content is already submitted or published,
-    or an engine error.
+    Raises NotConformant (nothing is stored), BadInput (no triples), Conflict when the same content is already
+    submitted or published, or an engine or worker error.
     """
-    report = await validate_in_context(public, validator, files)
+    prepared = batch if isinstance(batch, PreparedBatch) else prepare_quads(q for f in batch for q in f.quads)
+    if not prepared.triples:
+        raise BadInput("the batch holds no triples")
+    report, _ = await validate_prepared(public, validator, prepared, pool=pool)
     if not report.conforms:
         raise NotConformant(report, source="batch")
-    triples = [ox.Triple(q.subject, q.predicate, q.object) for f in files for q in f.quads]
-    if not triples:
-        raise BadInput("the batch holds no triples")
-    digest = formats.content_hash(ox.Quad(t.subject, t.predicate, t.object) for t in triples)
+    digest = prepared.digest
     rows = await staging.select(
         f"SELECT ?b WHERE {{ ?b <{_HASH}> {rdflib.Literal(digest).n3()} ; "
         f'<{_STATE}> ?s FILTER (?s IN ("submitted", "accepted")) }} LIMIT 1'
@@ -726,20 +856,17 @@ async def submit_batch(
         "submitted": _stamp(now),
         "state": "submitted",
         "content_hash": digest,
-        "triples": len(triples),
-        "resources": len({t.subject for t in triples if isinstance(t.subject, ox.NamedNode)}),
-        "sources": sorted({t.object.value for t in triples if t.predicate.value == str(PG.source)}),
+        "triples": prepared.triples,
+        "resources": prepared.resources,
+        "sources": list(prepared.sources),
         "shapes_version": validator.shapes_version,
         "report": report.to_dict(),
         "staged": True,
     }
     _history(record, curator, "submitted")
-    graph = ox.NamedNode(staging_graph(batch_id))
-    await staging.add_quads(
-        ox.serialize([ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples], format=ox.RdfFormat.N_QUADS)
-    )
+    await staging.graph_write("PUT", staging_graph(batch_id), prepared.ntriples)  # one transaction
     await _save_record(staging, record)
-    log.info("batch %s submitted by %s: %d triples", batch_id, curator, len(triples))
+    log.info("batch %s submitted by %s: %d triples", batch_id, curator, prepared.triples)
     return await get_batch(public, staging, batch_id)
 
 
@@ -762,9 +889,14 @@ async def accept_batch(
     reviewer: str,
     role: str,
     allow_self_accept: bool = False,
+    audit: AuditLog | None = None,
+    pool: workers.WorkerPool | None = None,
 ) -> dict:
-    """Publish a submitted batch: re-validate it against the live graph, then write its graph, its triples in the
-    default graph and its PROV-O description in one transaction; return the updated record.
+    """Publish a submitted batch: re-validate it against the live graph (parsing and validating in ``pool``), then
+    write its graph, its triples in the default graph and its PROV-O description in one transaction; return the
+    updated record. With ``audit``, the
+    publishing write is logged as an attempt ("batch-accept", naming the batch; the reviewer is the actor) before
+    it is made, and its outcome after.
 
     Raises NotFound, Conflict (not in state submitted), Forbidden, NotConformant (the graph changed since).
     """
@@ -773,29 +905,29 @@ async def accept_batch(
         raise Conflict(f"batch {batch_id} is {batch['state']}, not submitted")
     _may_decide(batch, reviewer, role, allow_self_accept)
     content = (await staging.graph_get(staging_graph(batch_id))).content
-    files = [
-        ParsedFile(
-            f"batch {batch_id}",
-            formats.read_quads(content, formats.format_for_media_type("application/n-triples"), f"batch {batch_id}"),
-        )
-    ]
-    report = await validate_in_context(public, validator, files)
+    prepared = await workers.run(pool, prepare_ntriples, content, f"batch {batch_id}")
+    report, _ = await validate_prepared(public, validator, prepared, pool=pool)
     if not report.conforms:
         raise NotConformant(report, source=f"batch {batch_id} (against the graph as it is now)")
     now = _now()
-    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in files[0].quads]
-    quads = _batch_quads(
-        triples,
-        batch_id=batch_id,
-        curator=batch["curator"],
-        label=batch["label"],
-        digest=batch["content_hash"],
-        shapes_version=validator.shapes_version,
-        now=datetime.fromisoformat(batch["submitted"]),
-        reviewer=reviewer,
-        accepted=now,
+    body = await workers.run(
+        pool,
+        publication_body,
+        prepared.ntriples,
+        {
+            "batch_id": batch_id,
+            "curator": batch["curator"],
+            "label": batch["label"],
+            "digest": batch["content_hash"],
+            "shapes_version": validator.shapes_version,
+            "now": datetime.fromisoformat(batch["submitted"]),
+            "reviewer": reviewer,
+            "accepted": now,
+        },
     )
-    await public.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS), timeout=max(public.timeout, 600.0))
+    with audit.attempt(reviewer, "batch-accept", batch=batch_id, role=role) if audit else nullcontext():
+        await public.add_quads(body, timeout=max(public.timeout, 600.0))
+    # Stopped here, the record still says submitted: get_batch then takes the decision from the public store.
     record = {k: v for k, v in batch.items() if k != "iri"}
     record.update(state="accepted", reviewer=reviewer, accepted=_stamp(now))
     _history(record, reviewer, "accepted")
@@ -864,10 +996,22 @@ async def revert_preview(public: Engine, staging: Engine, batch_id: str) -> dict
     }
 
 
-async def revert_batch(public: Engine, staging: Engine, batch_id: str, *, actor: str, role: str) -> dict:
+async def revert_batch(
+    public: Engine,
+    staging: Engine,
+    batch_id: str,
+    *,
+    actor: str,
+    role: str,
+    audit: AuditLog | None = None,
+    audit_detail: dict | None = None,
+) -> dict:
     """Withdraw an accepted batch from the default graph in one update: its triples go unless another graph
     still asserts them, its graph is dropped, and its description says reverted (by whom, when). The content
-    stays in staging (or, for a directly loaded batch, nowhere but the record). Returns the updated record."""
+    stays in staging (or, for a directly loaded batch, nowhere but the record). Returns the updated record.
+    With ``audit``, the update is logged as an attempt ("batch-revert", with ``audit_detail``) before it is made.
+
+    Raises Forbidden, NotFound, Conflict (not accepted, or bulk-loaded) or an engine error."""
     if role not in ("reviewer", "admin"):
         raise Forbidden("reverting a batch needs the reviewer role")
     batch = await get_batch(public, staging, batch_id)
@@ -878,17 +1022,19 @@ async def revert_batch(public: Engine, staging: Engine, batch_id: str, *, actor:
     stamp = _stamp(_now())
     now = rdflib.Literal(stamp, datatype=XSD.dateTime).n3()
     agent = rdflib.URIRef(_agent(actor).value).n3()
-    await public.update(
-        f"""
-        DELETE {{ ?s ?p ?o }} WHERE {{ GRAPH {graph} {{ ?s ?p ?o }}
-            FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g != {graph}) }} }} ;
-        DROP SILENT GRAPH {graph} ;
-        DELETE {{ {graph} <{PG.batchState}> ?state }} WHERE {{ {graph} <{PG.batchState}> ?state }} ;
-        INSERT DATA {{ {graph} <{PG.batchState}> <{PG.reverted}> ; <{PG.revertedAt}> {now} ;
-            <{PG.reviewedBy}> {agent} . {agent} a <{PROV.Agent}> ; <{RDFS.label}> {rdflib.Literal(actor).n3()} }} ;
-        {_change_update("reverted", actor, batch_iri(batch_id))}""",
-        timeout=max(public.timeout, 600.0),
-    )
+    logged = audit.attempt(actor, "batch-revert", batch=batch_id, role=role, **(audit_detail or {})) if audit else None
+    with logged or nullcontext():
+        await public.update(
+            f"""
+            DELETE {{ ?s ?p ?o }} WHERE {{ GRAPH {graph} {{ ?s ?p ?o }}
+                FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g != {graph}) }} }} ;
+            DROP SILENT GRAPH {graph} ;
+            DELETE {{ {graph} <{PG.batchState}> ?state }} WHERE {{ {graph} <{PG.batchState}> ?state }} ;
+            INSERT DATA {{ {graph} <{PG.batchState}> <{PG.reverted}> ; <{PG.revertedAt}> {now} ;
+                <{PG.reviewedBy}> {agent} . {agent} a <{PROV.Agent}> ; <{RDFS.label}> {rdflib.Literal(actor).n3()} }} ;
+            {_change_update("reverted", actor, batch_iri(batch_id))}""",
+            timeout=max(public.timeout, 600.0),
+        )
     if batch.get("staged", True):
         record = {k: v for k, v in batch.items() if k != "iri"}
         record.update(state="reverted", reverted=stamp)

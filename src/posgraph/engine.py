@@ -1,14 +1,18 @@
 """An async client for any SPARQL 1.1 engine (Protocol for query and update, Graph Store Protocol for bulk writes).
 
 Every call has a deadline; transport failures become EngineUnavailable/EngineTimeout, an engine's 400 becomes
-QuerySyntaxError carrying the engine's message. Nothing here knows posgraph's data model.
+QuerySyntaxError carrying the engine's message (paths taken out). Other engine errors reach callers as generic
+messages: their text, which can name the store's files, is logged instead. Answers can be read through a limiter
+(posgraph.answer_limits) that caps them while they stream. Nothing here knows posgraph's data model.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, AsyncIterator, Iterable, Mapping
 
 import aiohttp
 import rdflib
@@ -23,6 +27,9 @@ from posgraph.errors import (
     UnsupportedMediaType,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from posgraph.answer_limits import AnswerLimiter
+
 __all__ = ["Engine", "EngineResponse", "SPARQL_JSON", "term_from_json"]
 
 SPARQL_JSON = "application/sparql-results+json"
@@ -30,15 +37,22 @@ _MAX_ERROR_TEXT = 2000
 # Oxigraph streams answers: when its own deadline (--timeout-s) fires after the 200 header went out, it appends
 # this text to the body and ends the response cleanly. Such a body is incomplete, never a result.
 _CANCELLED = b"The SPARQL operation has been cancelled"
+# What an absolute file path looks like in an engine's message (not the path part of an IRI: that follows a letter
+# or a slash).
+_PATH = re.compile(r"(?<![\w.~:/\\-])~?/[\w.@%+=~-]+(?:/[\w.@%+=~-]*)*")
+
+log = logging.getLogger("posgraph.engine")
 
 
 @dataclass(frozen=True)
 class EngineResponse:
-    """A complete engine answer: status, media type and the whole body (never a half-sent one)."""
+    """An engine answer: status, media type and the body (never a half-sent one); ``truncated`` when a limiter
+    cut the body short (it is then still a whole document)."""
 
     status: int
     media_type: str
     content: bytes
+    truncated: bool = False
 
 
 def term_from_json(binding: Mapping[str, str]) -> rdflib.term.Node:
@@ -119,21 +133,30 @@ class Engine:
         default_graphs: Iterable[str] = (),
         named_graphs: Iterable[str] = (),
         timeout: float | None = None,
+        limiter: AnswerLimiter | None = None,
     ) -> EngineResponse:
-        """Run a SPARQL query and return the engine's complete answer.
+        """Run a SPARQL query and return the engine's answer: whole, or as ``limiter`` (fed the answer as it
+        streams) returns it, with its ``truncated`` flag. Reading stops, and the connection is dropped so that the
+        engine stops too, as soon as the limiter has enough.
 
         Raises QuerySyntaxError (engine said 400), EngineTimeout (also when the engine cut the answer at its own
-        deadline), EngineUnavailable or EngineError.
+        deadline), EngineUnavailable, EngineError, or what the limiter raises (PayloadTooLarge, EngineError).
         """
         form = [("query", query)]
         form += [("default-graph-uri", g) for g in default_graphs]
         form += [("named-graph-uri", g) for g in named_graphs]
-        return await self._send("POST", self.query_url, data=form, headers={"Accept": accept}, timeout=timeout)
+        return await self._send(
+            "POST", self.query_url, data=form, headers={"Accept": accept}, timeout=timeout, limiter=limiter
+        )
 
     async def select(self, query: str, *, timeout: float | None = None) -> list[dict[str, rdflib.term.Node]]:
         """Run a SELECT query and return its rows as dicts of rdflib terms (unbound variables are absent)."""
         response = await self.query(query, accept=SPARQL_JSON, timeout=timeout)
-        doc = json.loads(response.content)
+        try:
+            doc = json.loads(response.content)
+        except ValueError:  # the engine broke off after its 200 header and appended its error
+            log.warning("the engine broke off an answer; its last bytes: %r", response.content[-300:])
+            raise EngineError("the engine broke off its answer") from None
         return [{k: term_from_json(v) for k, v in row.items()} for row in doc["results"]["bindings"]]
 
     async def ask(self, query: str, *, timeout: float | None = None) -> bool:
@@ -171,11 +194,22 @@ class Engine:
         return {"default": ""} if graph is None else {"graph": graph}
 
     async def graph_get(
-        self, graph: str | None, *, accept: str = "application/n-triples", timeout: float | None = None
+        self,
+        graph: str | None,
+        *,
+        accept: str = "application/n-triples",
+        timeout: float | None = None,
+        limiter: AnswerLimiter | None = None,
     ) -> EngineResponse:
-        """Graph Store GET of one graph (None: the default graph); raises NotFound if the engine has no such graph."""
+        """Graph Store GET of one graph (None: the default graph), read whole or through ``limiter`` as ``query``
+        does; raises NotFound if the engine has no such graph, or as ``query``."""
         return await self._send(
-            "GET", self.store_url, params=self._graph_params(graph), headers={"Accept": accept}, timeout=timeout
+            "GET",
+            self.store_url,
+            params=self._graph_params(graph),
+            headers={"Accept": accept},
+            timeout=timeout,
+            limiter=limiter,
         )
 
     async def graph_write(
@@ -223,7 +257,7 @@ class Engine:
         try:
             async with self._client().get(url, headers={"Accept": media_type}, timeout=limit) as response:
                 if response.status != 200:
-                    content = await response.read()
+                    content = await _read_prefix(response, _MAX_ERROR_TEXT)
                     self._raise_for(EngineResponse(response.status, response.headers.get("Content-Type", ""), content))
                 # Hold back a marker's length so a cancelled dump is an error, not a silently short file.
                 held = b""
@@ -239,37 +273,84 @@ class Engine:
         except TimeoutError:
             raise EngineTimeout("engine dump timed out") from None
         except aiohttp.ClientError as exc:
-            raise EngineUnavailable(f"engine at {self.store_url} unreachable: {exc.__class__.__name__}") from None
+            raise self._unreachable(self.store_url, exc) from None
 
-    async def _send(self, method: str, url: str, *, timeout: float | None, **kwargs: object) -> EngineResponse:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float | None,
+        limiter: AnswerLimiter | None = None,
+        **kwargs: object,
+    ) -> EngineResponse:
         limit = timeout or self.timeout
+        truncated = False
         try:
             async with self._client().request(
                 method, url, timeout=aiohttp.ClientTimeout(total=limit, sock_connect=min(limit, 5.0)), **kwargs
             ) as response:
-                content = await response.read()
+                if response.status >= 300:
+                    content = await _read_prefix(response, _MAX_ERROR_TEXT)
+                elif limiter is None:
+                    content = await response.read()
+                    if content.endswith(_CANCELLED):  # a query or graph read cut at the engine's own deadline
+                        raise EngineTimeout("the engine stopped the request at its deadline")
+                else:
+                    content, truncated = await _read_limited(response, limiter)
         except TimeoutError:  # aiohttp's timeouts are TimeoutErrors (and some also ClientErrors): test first
             raise EngineTimeout(f"the engine did not answer within {limit:g} s") from None
         except aiohttp.ClientError as exc:
-            raise EngineUnavailable(f"engine at {url} unreachable ({exc.__class__.__name__})") from None
-        answer = EngineResponse(response.status, response.headers.get("Content-Type", ""), content)
+            raise self._unreachable(url, exc) from None
+        answer = EngineResponse(response.status, response.headers.get("Content-Type", ""), content, truncated)
         if answer.status >= 300:
             self._raise_for(answer)
-        if content.endswith(_CANCELLED):  # a query or graph read cut at the engine's own deadline
-            raise EngineTimeout("the engine stopped the request at its deadline")
         return answer
 
     @staticmethod
+    def _unreachable(url: str, exc: Exception) -> EngineUnavailable:
+        log.info("engine at %s unreachable: %s", url, exc.__class__.__name__)
+        return EngineUnavailable("the engine cannot be reached; retry shortly")
+
+    @staticmethod
     def _raise_for(response: EngineResponse) -> None:
+        """Raise the error an engine's error answer stands for. Only a 400's text (the parser's message, which says
+        where the request goes wrong) reaches the caller, without anything path-like; other texts are logged."""
         text = response.content[:_MAX_ERROR_TEXT].decode("utf-8", "replace").strip()
         if response.status == 400:
-            raise QuerySyntaxError(text or "the engine rejected the request")
+            raise QuerySyntaxError(_PATH.sub("[path]", text) or "the engine rejected the request")
+        log.warning("engine answered %d: %s", response.status, text)
         if response.status == 404:
-            raise NotFound(text or "no such graph")
+            raise NotFound("no such graph")
         if response.status == 406:
-            raise NotAcceptable(text or "the engine cannot produce the requested media type")
+            raise NotAcceptable("the engine cannot produce the requested media type")
         if response.status == 415:
-            raise UnsupportedMediaType(text or "the engine does not accept this media type")
+            raise UnsupportedMediaType("the engine does not accept this media type")
         if response.status in (502, 503, 504):
-            raise EngineUnavailable(f"engine answered {response.status}")
-        raise EngineError(f"engine answered {response.status}: {text}")
+            raise EngineUnavailable(f"the engine answered {response.status}; retry shortly")
+        raise EngineError(f"the engine failed to carry out the request (it answered {response.status})")
+
+
+async def _read_prefix(response: aiohttp.ClientResponse, size: int) -> bytes:
+    """The first ``size`` bytes of a body (an error's text: the rest is never read)."""
+    data = b""
+    while len(data) < size:
+        chunk = await response.content.read(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+async def _read_limited(response: aiohttp.ClientResponse, limiter: AnswerLimiter) -> tuple[bytes, bool]:
+    """Feed a body to ``limiter`` as it streams and return what it makes of it. A body that ends with the engine's
+    cancellation text was cut at its deadline: EngineTimeout (unless the limiter had enough before that)."""
+    tail = b""
+    async for chunk in response.content.iter_any():
+        tail = chunk[-len(_CANCELLED) :] if len(chunk) >= len(_CANCELLED) else (tail + chunk)[-len(_CANCELLED) :]
+        if limiter.feed(chunk):
+            response.close()  # drop the connection: the engine stops writing, and so stops the query
+            return limiter.result()
+    if tail == _CANCELLED:
+        raise EngineTimeout("the engine stopped the request at its deadline")
+    return limiter.result()

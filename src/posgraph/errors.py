@@ -135,7 +135,11 @@ class PayloadTooLarge(BadInput):
 
 
 class TooManyRequests(PosgraphError):
-    """A client already has as many requests in flight as it may."""
+    """A client already has as many requests in flight, or used as much, as it may; ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unauthorized(PosgraphError):

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +35,8 @@ __all__ = [
     "COLLECTIONS",
     "collection_page",
     "changes",
+    "Dump",
+    "read_dump",
     "write_dump",
     "DUMP_FORMATS",
 ]
@@ -89,7 +93,8 @@ async def describe(engine: Engine, iri: str) -> list[ox.Quad]:
     if _NOT_IN_IRIS.search(iri):  # such a path names no resource (and would not serialise as an IRI)
         raise NotFound(f"no resource <{iri[:200]}>")
     data = await engine.construct(_CLOSURE % {"root": rdflib.URIRef(iri).n3(), "source": PG.source, "held": PG.heldBy})
-    quads = formats.read_quads(data, _NT, "engine")
+    # The engine's own answer: what is stored is shown as it is (bodies coming in are checked, not answers).
+    quads = formats.read_quads(data, _NT, "engine", allow_control_chars=True)
     root = ox.NamedNode(iri)
     if not any(quad.subject == root for quad in quads):
         raise NotFound(f"no resource <{iri}>")
@@ -432,20 +437,60 @@ DUMP_FORMATS = {
 }
 
 
-async def write_dump(engine: Engine, extension: str, target: Path) -> tuple[int, str]:
-    """Write the published data in one format to ``target`` (atomically: a partial file never has the name);
-    return its size and SHA-256. Quad formats hold every graph; Turtle and JSON-LD the default graph."""
+@dataclass(frozen=True)
+class Dump:
+    """One generated dump: its file, size and SHA-256 (hex)."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+def _dump_description(directory: Path, extension: str) -> Path:
+    return directory / f"posgraph.{extension}.json"
+
+
+def read_dump(directory: Path, extension: str) -> Dump | None:
+    """The dump in one format already written into ``directory`` (one dataset version's), or None."""
+    try:
+        info = json.loads(_dump_description(directory, extension).read_text())
+    except (OSError, ValueError):
+        return None
+    path = directory / info["file"]
+    return Dump(path, info["size"], info["sha256"]) if path.exists() else None
+
+
+async def write_dump(engine: Engine, extension: str, directory: Path) -> Dump:
+    """Write the published data in one format into ``directory`` and return it. Quad formats hold every graph;
+    Turtle and JSON-LD the default graph.
+
+    Safe against concurrent writers, in this process or others: the data goes to a temporary file of its own, is
+    renamed (atomically) to a name carrying its digest, and only then is the description (size, SHA-256, file
+    name) replaced, atomically too. So a reader of the description always finds a complete file with that digest.
+    Raises an engine error (nothing is described then).
+    """
     media_type, default_only = DUMP_FORMATS[extension]
     digest, size = hashlib.sha256(), 0
-    partial = target.with_name(target.name + ".partial")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(partial, "wb") as sink:
-        async for chunk in engine.dump(media_type=media_type, default_graph_only=default_only, timeout=3600):
-            sink.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
-    partial.replace(target)
-    return size, digest.hexdigest()
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, scratch = tempfile.mkstemp(dir=directory, prefix=f".posgraph.{extension}.", suffix=".partial")
+    try:
+        os.fchmod(handle, 0o644)  # public data, like the files before (mkstemp makes them private)
+        with os.fdopen(handle, "wb") as sink:
+            async for chunk in engine.dump(media_type=media_type, default_graph_only=default_only, timeout=3600):
+                sink.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        name = f"posgraph.{extension}.{digest.hexdigest()[:16]}"
+        os.replace(scratch, directory / name)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+    dump = Dump(directory / name, size, digest.hexdigest())
+    handle, scratch = tempfile.mkstemp(dir=directory, prefix=f".posgraph.{extension}.json.", suffix=".partial")
+    with os.fdopen(handle, "w") as sink:
+        json.dump({"file": name, "size": size, "sha256": dump.sha256}, sink)
+    os.replace(scratch, _dump_description(directory, extension))
+    return dump
 
 
 async def iter_file(path: Path, chunk: int = 1 << 16) -> AsyncIterator[bytes]:

@@ -9,7 +9,7 @@ from typing import Iterable, Mapping
 import rdflib
 from cachetools import LRUCache
 
-from posgraph import formats, guard, workers
+from posgraph import answer_limits, formats, guard, workers
 from posgraph.catalog import Catalog
 from posgraph.engine import Engine
 from posgraph.errors import PayloadTooLarge, QueryRefused, QuerySyntaxError, WorkerFailed, WorkTimeout
@@ -73,11 +73,14 @@ async def run_query(
     context_url: str | None = None,
     pool: workers.WorkerPool | None = None,
     max_query_bytes: int | None = None,
+    max_answer_bytes: int | None = None,
 ) -> QueryAnswer:
     """Check (see ``check_query``) and run a read-only query; return the complete answer in the negotiated format.
 
     ``accept`` is an HTTP Accept header (q-values honoured). JSON-LD answers to CONSTRUCT/DESCRIBE are compacted
-    with ``context``. SELECT answers are cut to ``max_rows`` rows (``truncated`` says so).
+    with ``context``. SELECT answers are cut to ``max_rows`` rows and, between rows, to ``max_answer_bytes`` bytes of
+    the engine's answer, N-Triples answers to ``max_answer_bytes`` between lines (``truncated`` says so); other
+    answers larger than ``max_answer_bytes`` are refused with PayloadTooLarge.
     Raises PayloadTooLarge, QueryRefused, QuerySyntaxError, NotAcceptable, EngineTimeout, EngineUnavailable or
     EngineError.
     """
@@ -87,15 +90,21 @@ async def run_query(
     if media_type == formats.JSON_LD and context is None:
         media_type = formats.TURTLE
     engine_type = formats.N_TRIPLES if media_type == formats.JSON_LD else media_type
-    answer = await engine.query(
-        text, accept=engine_type, default_graphs=default_graphs, named_graphs=named_graphs, timeout=timeout
+    limiter = answer_limits.limiter_for(
+        form, media_type, max_rows=max_rows, max_bytes=max_answer_bytes, read_as=engine_type
     )
-    content, truncated = answer.content, False
-    if form == "select" and max_rows is not None:
-        content, truncated = formats.truncate_results(content, media_type, max_rows)
+    answer = await engine.query(
+        text,
+        accept=engine_type,
+        default_graphs=default_graphs,
+        named_graphs=named_graphs,
+        timeout=timeout,
+        limiter=limiter,
+    )
+    content = answer.content
     if media_type == formats.JSON_LD:
         content = formats.ntriples_to_jsonld(content, context, context_url)
-    return QueryAnswer(content, media_type, truncated)
+    return QueryAnswer(content, media_type, answer.truncated)
 
 
 async def run_saved(
@@ -110,6 +119,7 @@ async def run_saved(
     context: dict | None = None,
     context_url: str | None = None,
     pool: workers.WorkerPool | None = None,
+    max_answer_bytes: int | None = None,
 ) -> QueryAnswer:
     """Bind ``params`` into saved query ``name`` and run it; raises NotFound, InvalidParameter or as run_query."""
     return await run_query(
@@ -119,6 +129,7 @@ async def run_saved(
         accept=accept,
         timeout=timeout,
         max_rows=max_rows,
+        max_answer_bytes=max_answer_bytes,
         context=context,
         context_url=context_url,
     )
@@ -165,10 +176,13 @@ async def read_graph(
     timeout: float | None = None,
     context: dict | None = None,
     context_url: str | None = None,
+    max_answer_bytes: int | None = None,
 ) -> QueryAnswer:
     """Graph Store GET of one published graph (None: the default graph) in the negotiated RDF format.
 
-    Raises QueryRefused for a staging graph, NotFound for a graph the store lacks, NotAcceptable.
+    N-Triples is cut to ``max_answer_bytes`` between lines (``truncated`` says so).
+    Raises QueryRefused for a staging graph, NotFound for a graph the store lacks, NotAcceptable, PayloadTooLarge
+    (another format over ``max_answer_bytes``).
     """
     if graph is not None:
         guard.refuse_staging_graphs([graph])
@@ -179,8 +193,9 @@ async def read_graph(
         else formats.GRAPH_MEDIA_TYPES[:1] + formats.GRAPH_MEDIA_TYPES[2:],
     )
     engine_type = formats.N_TRIPLES if media_type == formats.JSON_LD else media_type
-    answer = await engine.graph_get(graph, accept=engine_type, timeout=timeout)
+    limiter = answer_limits.limiter_for("graph", media_type, max_bytes=max_answer_bytes, read_as=engine_type)
+    answer = await engine.graph_get(graph, accept=engine_type, timeout=timeout, limiter=limiter)
     content = answer.content
     if media_type == formats.JSON_LD:
         content = formats.ntriples_to_jsonld(content, context, context_url)
-    return QueryAnswer(content, media_type)
+    return QueryAnswer(content, media_type, answer.truncated)

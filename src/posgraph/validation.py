@@ -6,6 +6,7 @@ merged into the data graph so subclass targets and scheme membership resolve.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -88,6 +89,36 @@ class ValidationReport:
         )
         return "\n".join(lines)
 
+    def to_html(self) -> str:
+        """Return the report as a standalone HTML page (every value escaped)."""
+        rows = "".join(
+            f"<tr class='{html.escape(r.severity.lower())}'><td>{html.escape(r.severity)}</td>"
+            f"<td><code>{html.escape(r.focus_node)}</code></td><td><code>{html.escape(r.path or '')}</code></td>"
+            f"<td><code>{html.escape(r.value or '')}</code></td><td>{html.escape(r.message)}</td>"
+            f"<td>{html.escape(r.hint or '')}</td><td><code>{html.escape(r.shape)}</code></td></tr>"
+            for r in self.results
+        )
+        verdict = "conforms" if self.conforms else f"does not conform: {self.violation_count} violation(s)"
+        return (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>posgraph validation report</title>"
+            "<style>body{font-family:system-ui,sans-serif;margin:1.5rem}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top}.violation td:first-child{color:#b00}"
+            ".warning td:first-child{color:#a60}</style></head><body>"
+            f"<h1>Validation report</h1><p>The data {html.escape(verdict)}.</p>"
+            "<table><tr><th>severity</th><th>focus node</th><th>property</th><th>value</th><th>message</th>"
+            f"<th>how to fix</th><th>shape</th></tr>{rows}</table></body></html>"
+        )
+
+    def to_jsonld(self) -> str:
+        """Return the standard sh:ValidationReport as JSON-LD."""
+        return self.graph.serialize(format="json-ld") if self.graph is not None else "[]"
+
+    def render(self, media_type: str) -> bytes:
+        """Return the report in ``media_type``: text/html, text/turtle, application/ld+json, or (anything else)
+        posgraph's flat JSON."""
+        renderers = {"text/html": self.to_html, "text/turtle": self.to_turtle, "application/ld+json": self.to_jsonld}
+        return renderers.get(media_type, lambda: json.dumps(self.to_dict(), ensure_ascii=False))().encode("utf-8")
+
     def to_turtle(self) -> str:
         """Return the standard sh:ValidationReport as Turtle."""
         graph = self.graph if self.graph is not None else rdflib.Graph()
@@ -96,22 +127,38 @@ class ValidationReport:
         return graph.serialize(format="turtle")
 
 
+_BY_SOURCES: dict[tuple[tuple[str, ...], ...], "Validator"] = {}
+
+
 class Validator:
     """Validates rdflib graphs against a fixed shapes graph and ontology (both parsed once)."""
 
-    def __init__(self, shapes: rdflib.Graph, ontology: rdflib.Graph) -> None:
+    def __init__(
+        self, shapes: rdflib.Graph, ontology: rdflib.Graph, sources: tuple[tuple[str, ...], ...] | None = None
+    ) -> None:
         self.shapes = shapes
         self.ontology = ontology
+        # The files it was read from: a worker process rebuilds the same Validator from them (see ``cached``).
+        self.sources = sources
 
     @classmethod
     def from_files(cls, shapes_files: Iterable[Path], ontology_files: Iterable[Path]) -> "Validator":
         """Parse the (trusted, server-owned) shapes and ontology files and return a Validator."""
+        shapes_files, ontology_files = [str(p) for p in shapes_files], [str(p) for p in ontology_files]
         shapes, ontology = rdflib.Graph(), rdflib.Graph()
         for path in shapes_files:
             shapes.parse(path, format="turtle")
         for path in ontology_files:
             ontology.parse(path, format="turtle")
-        return cls(shapes, ontology)
+        return cls(shapes, ontology, (tuple(shapes_files), tuple(ontology_files)))
+
+    @classmethod
+    def cached(cls, sources: tuple[tuple[str, ...], ...]) -> "Validator":
+        """The Validator for these (shapes files, ontology files), parsed once per process."""
+        validator = _BY_SOURCES.get(sources)
+        if validator is None:
+            validator = _BY_SOURCES[sources] = cls.from_files(*sources)
+        return validator
 
     @property
     def shapes_version(self) -> str:

@@ -27,6 +27,10 @@ _STACK_BYTES = 256 * 1024 * 1024
 _RECURSION_LIMIT = 200_000
 
 
+def _ready() -> bool:
+    return True
+
+
 def _limit_memory(memory_mb: int | None) -> None:  # runs in each worker process as it starts
     if memory_mb:
         limit = memory_mb * 1024 * 1024
@@ -92,6 +96,10 @@ class WorkerPool:
         finally:
             with self._lock:
                 self._pending -= 1
+
+    async def start(self) -> None:
+        """Start every worker process now (one no-op task each), so the first request does not wait for them."""
+        await asyncio.gather(*(self.run(_ready) for _ in range(self.processes)))
 
     def close(self) -> None:
         """Stop the worker processes (tasks still running are ended)."""

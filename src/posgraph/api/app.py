@@ -16,7 +16,7 @@ from posgraph import __version__
 from posgraph.api.observability import install_observability
 from posgraph.api.problems import install_problem_handlers
 from posgraph.api.routes import curation, linked_data, research, service
-from posgraph.api.routes.research import ClientLimiter
+from posgraph.api.routes.research import QueryLimiter
 from posgraph.api.security import FailedAttempts
 from posgraph.audit import AuditLog
 from posgraph.catalog import Catalog
@@ -68,6 +68,8 @@ def create_app(
             memory_mb=settings.worker_memory_mb,
             max_tasks=50,
         )
+        await app.state.guard_pool.start()
+        await app.state.work_pool.start()
         try:
             yield
         finally:
@@ -81,6 +83,9 @@ def create_app(
         title="posgraph",
         version=__version__,
         lifespan=lifespan,
+        # Starlette's trailing-slash redirect would be built from the client's Host header: links come from
+        # POSGRAPH_PUBLIC_BASE only.
+        redirect_slashes=False,
         description="A knowledge graph of negotiation positions: SPARQL 1.1 for researchers, "
         "linked data for integrators, validated batches for curators.",
     )
@@ -94,7 +99,11 @@ def create_app(
     entries = settings.resource_cache_entries
     app.state.representations = LRUCache(maxsize=entries) if entries else None
     app.state.context_version = __version__
-    app.state.limiter = ClientLimiter(settings.max_concurrent_per_client)
+    app.state.limiter = QueryLimiter(
+        settings.max_concurrent_per_client,
+        concurrent=settings.max_concurrent_queries,
+        seconds_per_minute=settings.query_seconds_per_minute,
+    )
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.auth_failures = FailedAttempts()
     app.state.validator = Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)

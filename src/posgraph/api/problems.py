@@ -7,6 +7,7 @@ never echoed: a 500 says only that something went wrong and gives the request's 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from typing import Any
 
@@ -132,6 +133,8 @@ async def _posgraph_error(request: Request, exc: errors.PosgraphError) -> Respon
                     exc.message,
                     extra={"request_id": request_id(request)},
                 )
+            if getattr(exc, "retry_after", None):
+                headers = {**(headers or {}), "Retry-After": str(math.ceil(exc.retry_after))}
             return problem_response(
                 status, slug, title, exc.message, headers=headers, request_id=request_id(request), **_extra(exc)
             )

@@ -3,20 +3,25 @@ curators SPARQL Update and Graph Store Protocol writes (bearer token required)."
 
 from __future__ import annotations
 
-import html
-import json
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
-from posgraph import curation, formats, metrics
+from posgraph import curation, formats, metrics, workers
 from posgraph.api.problems import problem_responses
 from posgraph.api.routes.research import decode_utf8, graph_parameter, read_body
 from posgraph.api.security import require_role
 from posgraph.engine import Engine
-from posgraph.errors import BadInput, EngineUnavailable, InvalidParameter, QuerySyntaxError, UnsupportedMediaType
-from posgraph.namespaces import PREFIXES
+from posgraph.errors import (
+    BadInput,
+    EngineUnavailable,
+    InvalidParameter,
+    QuerySyntaxError,
+    RdfSyntaxError,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
 
 __all__ = ["router"]
 
@@ -166,42 +171,21 @@ def _staging(request: Request) -> Engine:
     return staging
 
 
-async def _parsed_body(request: Request) -> list:
-    body = await read_body(request)
+async def _prepared_body(request: Request, limit: int | None = None) -> curation.PreparedBatch:
+    """The request's RDF body, read within ``limit`` bytes and parsed in a worker process."""
+    body = await read_body(request, limit)
     state = request.app.state
-    return curation.parse_body(body, request.headers.get("content-type", ""), context_urls=(state.context_url,))
-
-
-def _report_response(report, request: Request, status: int = 200) -> Response:
-    media_type = formats.negotiate(request.headers.get("accept"), _REPORT_TYPES)
-    if media_type == "text/turtle":
-        return Response(report.to_turtle(), status_code=status, media_type=media_type)
-    if media_type == "application/ld+json":
-        body = report.graph.serialize(format="json-ld") if report.graph is not None else "[]"
-        return Response(body, status_code=status, media_type=media_type)
-    if media_type == "text/html":
-        return HTMLResponse(_report_html(report), status_code=status)
-    return JSONResponse(report.to_dict(), status_code=status)
-
-
-def _report_html(report) -> str:
-    rows = "".join(
-        f"<tr class='{html.escape(r.severity.lower())}'><td>{html.escape(r.severity)}</td>"
-        f"<td><code>{html.escape(r.focus_node)}</code></td><td><code>{html.escape(r.path or '')}</code></td>"
-        f"<td><code>{html.escape(r.value or '')}</code></td><td>{html.escape(r.message)}</td>"
-        f"<td>{html.escape(r.hint or '')}</td><td><code>{html.escape(r.shape)}</code></td></tr>"
-        for r in report.results
+    return await workers.run(
+        state.work_pool,
+        curation.prepare_body,
+        body,
+        request.headers.get("content-type", ""),
+        (state.context_url,),
     )
-    verdict = "conforms" if report.conforms else f"does not conform: {report.violation_count} violation(s)"
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>posgraph validation report</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:1.5rem}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top}.violation td:first-child{color:#b00}"
-        ".warning td:first-child{color:#a60}</style></head><body>"
-        f"<h1>Validation report</h1><p>The data {html.escape(verdict)}.</p>"
-        "<table><tr><th>severity</th><th>focus node</th><th>property</th><th>value</th><th>message</th>"
-        f"<th>how to fix</th><th>shape</th></tr>{rows}</table></body></html>"
-    )
+
+
+# Addresses with an anonymous validation running (per worker): one each, so one client cannot fill the pool.
+_VALIDATING: set[str] = set()
 
 
 @router.post(
@@ -210,15 +194,34 @@ def _report_html(report) -> str:
     responses={
         200: {"description": "The SHACL report (conforms true or false)", "content": {t: {} for t in _REPORT_TYPES}}
     }
-    | problem_responses(400, 406, 413, 415, 503, 504),
+    | problem_responses(400, 401, 406, 413, 415, 422, 429, 503, 504),
     openapi_extra=_RDF_BODY,
 )
 async def validate(request: Request) -> Response:
     """Validate the body together with what it references in the published graph; nothing is stored. The report
-    comes as flat JSON (default), a standard sh:ValidationReport (Turtle or JSON-LD), or an HTML page."""
-    files = await _parsed_body(request)
-    report = await curation.validate_in_context(request.app.state.engine, request.app.state.validator, files)
-    return _report_response(report, request)
+    comes as flat JSON (default), a standard sh:ValidationReport (Turtle or JSON-LD), or an HTML page.
+
+    Bodies are capped at POSGRAPH_MAX_VALIDATE_BYTES (413); without a token an address validates one body at a
+    time (429); parsing and validating run in worker processes with a time limit (422 too-costly beyond)."""
+    state = request.app.state
+    media_type = formats.negotiate(request.headers.get("accept"), _REPORT_TYPES)
+    client = request.client.host if request.client else "unknown"
+    anonymous = "authorization" not in request.headers
+    if not anonymous:
+        require_role(request, "reader")
+    elif client in _VALIDATING:
+        raise TooManyRequests("this address already has a validation running; send a token to run more at once")
+    if anonymous:
+        _VALIDATING.add(client)
+    try:
+        prepared = await _prepared_body(request, state.settings.max_validate_bytes)
+        _, body = await curation.validate_prepared(
+            state.engine, state.validator, prepared, pool=state.work_pool, render=media_type
+        )
+    finally:
+        if anonymous:
+            _VALIDATING.discard(client)
+    return Response(body, media_type=media_type)
 
 
 def _batch_view(batch: dict) -> dict:
@@ -241,10 +244,16 @@ async def submit(request: Request) -> JSONResponse:
     """Validate in context and store the batch in staging (invisible to public reads) as "submitted"."""
     token = require_role(request, "curator")
     state = request.app.state
-    files = await _parsed_body(request)
+    prepared = await _prepared_body(request)
     label = request.query_params.get("label")
     batch = await curation.submit_batch(
-        state.engine, _staging(request), state.validator, files, curator=token.name, label=label
+        state.engine,
+        _staging(request),
+        state.validator,
+        prepared,
+        curator=token.name,
+        label=label,
+        pool=state.work_pool,
     )
     metrics.batches.labels(action="submit").inc()
     state.audit.record(token.name, "batch-submit", batch=batch["id"], triples=batch["triples"])
@@ -286,12 +295,7 @@ async def batch_triples(batch_id: str, request: Request) -> Response:
     content = await curation.batch_triples(app.engine, _staging(request), batch_id)
     media_type = formats.negotiate(request.headers.get("accept"), (formats.TURTLE, formats.N_TRIPLES))
     if media_type == formats.TURTLE:
-        graph = formats.to_rdflib_graph(
-            formats.read_quads(content, formats.format_for_media_type(formats.N_TRIPLES), "batch")
-        )
-        for prefix, iri in PREFIXES.items():
-            graph.bind(prefix, iri)
-        content = graph.serialize(format="turtle").encode("utf-8")
+        content = await workers.run(app.work_pool, curation.turtle_from_ntriples, content)
     return Response(content, media_type=media_type)
 
 
@@ -301,10 +305,10 @@ async def _note(request: Request) -> str | None:
         return None
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type == "application/json":
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise BadInput("the body is not JSON") from None
+        try:  # bounded nesting: 200,000 nested arrays would exhaust the parser's stack (a 500)
+            data = formats.load_json(body, "the note")
+        except RdfSyntaxError as exc:
+            raise BadInput(f"the body is not JSON: {exc.message}") from None
         note = data.get("note") if isinstance(data, dict) else None
         return str(note)[:2000] if note is not None else None
     if media_type == _FORM:
@@ -334,9 +338,10 @@ async def accept(batch_id: str, request: Request) -> JSONResponse:
         reviewer=token.name,
         role=token.role,
         allow_self_accept=app.settings.allow_self_accept,
+        audit=app.audit,  # logged before the publishing write: a crash right after it leaves the line
+        pool=app.work_pool,
     )
     metrics.batches.labels(action="accept").inc()
-    app.audit.record(token.name, "batch-accept", batch=batch_id)
     return JSONResponse(_batch_view(batch))
 
 
@@ -370,7 +375,14 @@ async def revert(batch_id: str, request: Request, dry_run: bool = False) -> JSON
     preview = await curation.revert_preview(app.engine, _staging(request), batch_id)
     if dry_run:
         return JSONResponse(preview)
-    batch = await curation.revert_batch(app.engine, _staging(request), batch_id, actor=token.name, role=token.role)
+    batch = await curation.revert_batch(
+        app.engine,
+        _staging(request),
+        batch_id,
+        actor=token.name,
+        role=token.role,
+        audit=app.audit,  # logged before the withdrawing write, as accept is
+        audit_detail={"dependents": len(preview["dependents"])},
+    )
     metrics.batches.labels(action="revert").inc()
-    app.audit.record(token.name, "batch-revert", batch=batch_id, dependents=len(preview["dependents"]))
     return JSONResponse(_batch_view(batch) | {"preview": preview})

@@ -3,12 +3,13 @@ all with content negotiation and HTTP caching (ETag from the dataset's version, 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import json
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import rdflib
 from fastapi import APIRouter, Request
@@ -147,6 +148,13 @@ def local_url(request: Request, iri: str) -> str:
     return iri
 
 
+def public_url(request: Request, *, query: bool = True) -> str:
+    """The request's URL under the configured public base (POSGRAPH_PUBLIC_BASE), never under the Host header the
+    client sent (or a forwarded one): links, Content-Location and cached pages must not carry a forged host."""
+    url = request.app.state.settings.base_url() + request.url.path
+    return f"{url}?{request.url.query}" if query and request.url.query else url
+
+
 def _alternates(url: str) -> str:
     return ", ".join(f'<{url}>; rel="alternate"; type="{t}"' for t in _RESOURCE_TYPES)
 
@@ -157,10 +165,10 @@ async def _resource(request: Request, iri: str) -> Response:
         request.headers.get("accept"), _RESOURCE_TYPES, {"application/json": formats.JSON_LD}
     )
     headers = await _cache_headers(request, media_type)
-    headers["Link"] = _alternates(str(request.url.replace(query="")))
-    headers["Content-Location"] = str(request.url)
-    # The ETag already names the version, URL and media type; the host is in the HTML's links and the context URL.
-    key = (headers["ETag"], str(request.base_url))
+    headers["Link"] = _alternates(public_url(request, query=False))
+    headers["Content-Location"] = public_url(request)
+    # The ETag names the version, path, query and media type: all a body depends on (links use the public base).
+    key = headers["ETag"]
     cache = state.representations  # None when turned off
     body = cache.get(key) if cache is not None else None
     if body is None:
@@ -187,7 +195,11 @@ async def _render(request: Request, iri: str, media_type: str) -> bytes:
 def _show(request: Request, term: rdflib.term.Node) -> str:
     if isinstance(term, rdflib.URIRef):
         target = local_url(request, str(term))
-        return f"<a href='{html.escape(target)}'>{html.escape(compact_iri(str(term)))}</a>"
+        shown = html.escape(compact_iri(str(term)))
+        # Only web IRIs become links: javascript:, data: and the like would run or render in the reader's page.
+        if urlsplit(target).scheme.lower() not in ("http", "https"):
+            return f"<code>{shown}</code>"
+        return f"<a href='{html.escape(target)}'>{shown}</a>"
     if isinstance(term, rdflib.Literal):
         suffix = f" <small>@{term.language}</small>" if term.language else ""
         return html.escape(str(term)) + suffix
@@ -218,7 +230,7 @@ def _resource_html(request: Request, graph: rdflib.Graph, iri: str) -> str:
 
     incoming = sorted({s for s in graph.subjects(None, root) if isinstance(s, rdflib.URIRef)}, key=str)
     links = "".join(f"<li>{_show(request, s)}</li>" for s in incoming)
-    url = html.escape(str(request.url.replace(query="")))
+    url = html.escape(public_url(request, query=False))
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)} — posgraph</title><style>body{{font-family:system-ui,sans-serif;margin:1.5rem;"
@@ -395,7 +407,7 @@ def _collection_route(name: str):
         base = request.app.state.settings.base_url() + f"/{name}"
         body: dict = {
             "@context": request.app.state.context_url,
-            "id": str(request.url),
+            "id": public_url(request),
             "type": "Collection",
             "items": page.items,
         }
@@ -473,17 +485,25 @@ async def changes(request: Request, since: str | None = None, limit: int = 100) 
 
 
 # ------------------------------------------------------------------------------------------ dumps
-async def _dump_file(request: Request, extension: str) -> tuple[Path, int, str]:
+# Dumps being written, by (directory, format): concurrent requests for the same one share a single writer.
+_dumps_in_flight: dict[tuple[Path, str], asyncio.Task] = {}
+
+
+async def _dump_file(request: Request, extension: str) -> linked_data.Dump:
     state = request.app.state
     version = await linked_data.dataset_version(state.engine)
     directory = Path(state.settings.dumps_dir) / version.id
-    target = directory / f"posgraph.{extension}"
-    meta = directory / f"posgraph.{extension}.json"
-    if not (target.exists() and meta.exists()):
-        size, digest = await linked_data.write_dump(state.engine, extension, target)
-        meta.write_text(json.dumps({"size": size, "sha256": digest}))
-    info = json.loads(meta.read_text())
-    return target, info["size"], info["sha256"]
+    written = linked_data.read_dump(directory, extension)
+    if written is not None:
+        return written
+    key = (directory, extension)
+    task = _dumps_in_flight.get(key)
+    if task is None:
+        task = asyncio.ensure_future(linked_data.write_dump(state.engine, extension, directory))
+        _dumps_in_flight[key] = task
+        task.add_done_callback(lambda _: _dumps_in_flight.pop(key, None))
+    # Shielded: a client that goes away does not cancel the dump the others are waiting for.
+    return await asyncio.shield(task)
 
 
 @router.get(
@@ -521,17 +541,17 @@ async def dumps(request: Request) -> Response:
     base = request.app.state.settings.base_url()
     distributions = []
     for extension, (media_type, default_only) in linked_data.DUMP_FORMATS.items():
-        _, size, digest = await _dump_file(request, extension)
+        written = await _dump_file(request, extension)
         distributions.append(
             {
                 "type": "dcat:Distribution",
                 "dcat:downloadURL": {"id": f"{base}/dumps/posgraph.{extension}"},
                 "dcat:mediaType": media_type,
-                "dcat:byteSize": size,
+                "dcat:byteSize": written.size,
                 "dcterms:description": "the default graph" if default_only else "every published graph",
                 "spdx:checksum": {
                     "spdx:algorithm": {"id": "http://spdx.org/rdf/terms#checksumAlgorithm_sha256"},
-                    "spdx:checksumValue": digest,
+                    "spdx:checksumValue": written.sha256,
                 },
             }
         )
@@ -568,10 +588,10 @@ async def dump(extension: str, request: Request) -> Response:
         raise NotFound(f"no dump format {extension!r}; use {', '.join(linked_data.DUMP_FORMATS)}")
     media_type = linked_data.DUMP_FORMATS[extension][0]
     headers = await _cache_headers(request, media_type)
-    target, size, digest = await _dump_file(request, extension)
+    written = await _dump_file(request, extension)
     headers |= {
-        "Content-Length": str(size),
-        "Digest": f"sha-256={digest}",
+        "Content-Length": str(written.size),
+        "Digest": f"sha-256={written.sha256}",
         "Content-Disposition": f'attachment; filename="posgraph.{extension}"',
     }
-    return StreamingResponse(linked_data.iter_file(target), media_type=media_type, headers=headers)
+    return StreamingResponse(linked_data.iter_file(written.path), media_type=media_type, headers=headers)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections import deque
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 from urllib.parse import parse_qsl
@@ -12,10 +14,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from posgraph import formats, research
 from posgraph.api.problems import problem_responses
+from posgraph.api.security import require_role
 from posgraph.catalog import Param
 from posgraph.errors import (
     BadInput,
+    EngineTimeout,
     InvalidParameter,
+    Overloaded,
     PayloadTooLarge,
     QuerySyntaxError,
     TooManyRequests,
@@ -23,7 +28,7 @@ from posgraph.errors import (
 )
 from posgraph.namespaces import PREFIXES, sparql_prologue
 
-__all__ = ["router", "ClientLimiter", "read_body", "decode_utf8", "graph_parameter"]
+__all__ = ["router", "QueryLimiter", "read_body", "decode_utf8", "graph_parameter"]
 
 router = APIRouter(tags=["research"])
 
@@ -46,8 +51,13 @@ _QUERY_RESPONSES = {
         "content": {"application/problem+json": {}},
     },
     406: {"description": "No acceptable result format", "content": {"application/problem+json": {}}},
-    429: {"description": "Too many concurrent queries from this client", "content": {"application/problem+json": {}}},
-    503: {"description": "Engine unavailable", "content": {"application/problem+json": {}}},
+    401: {"description": "A bearer token was sent and is unknown", "content": {"application/problem+json": {}}},
+    413: {"description": "The query text is too long", "content": {"application/problem+json": {}}},
+    429: {
+        "description": "Too many concurrent queries from this client, or its query time per minute is used up",
+        "content": {"application/problem+json": {}},
+    },
+    503: {"description": "Engine unavailable, or the service at capacity", "content": {"application/problem+json": {}}},
     504: {"description": "Query timed out", "content": {"application/problem+json": {}}},
 }
 _PROTOCOL_PARAMS = {
@@ -70,30 +80,79 @@ _PROTOCOL_PARAMS = {
 }
 
 
-class ClientLimiter:
-    """Counts the queries each client (by address) has in flight in this worker."""
+class QueryLimiter:
+    """Admission of queries in this worker: what one client may have in flight, what all anonymous clients together
+    may, and how many engine seconds an anonymous client may use per minute (a query that timed out counts twice
+    its time: hostile queries cost the one who sends them)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, per_client: int, *, concurrent: int, seconds_per_minute: float, window: float = 60.0) -> None:
+        self.per_client, self.concurrent = per_client, concurrent
+        self.seconds_per_minute, self.window = seconds_per_minute, window
         self._active: dict[str, int] = {}
+        self._anonymous = 0
+        self._spent: dict[str, deque[tuple[float, float]]] = {}  # client -> (finished at, seconds)
+
+    def _used(self, client: str, now: float) -> float:
+        spent = self._spent.get(client)
+        if not spent:
+            return 0.0
+        while spent and spent[0][0] < now - self.window:
+            spent.popleft()
+        if not spent:
+            del self._spent[client]
+            return 0.0
+        return sum(seconds for _, seconds in spent)
+
+    def _retry_after(self, client: str, now: float) -> float:
+        # When enough of the window's spending will have expired to bring the client under its budget again.
+        spent, excess = self._spent[client], self._used(client, now) - self.seconds_per_minute
+        for finished, seconds in spent:
+            excess -= seconds
+            if excess < 0:
+                return max(1.0, finished + self.window - now)
+        return self.window
 
     @asynccontextmanager
-    async def slot(self, client: str) -> AsyncIterator[None]:
-        """Hold one of ``client``'s slots; raises TooManyRequests when all are taken."""
-        if self._active.get(client, 0) >= self.limit:
-            raise TooManyRequests(f"more than {self.limit} concurrent queries from one client; retry shortly")
+    async def slot(self, client: str, *, anonymous: bool = True) -> AsyncIterator[None]:
+        """Hold a slot for one query of ``client`` and account for its time.
+
+        Raises TooManyRequests (the client's concurrent queries or, if anonymous, its engine seconds are used up;
+        Retry-After says when to come back) or Overloaded (every anonymous slot of this worker is taken).
+        """
+        now = time.monotonic()
+        if self._active.get(client, 0) >= self.per_client:
+            raise TooManyRequests(f"more than {self.per_client} concurrent queries from one client; retry shortly")
+        if anonymous:
+            if self._used(client, now) >= self.seconds_per_minute:
+                raise TooManyRequests(
+                    f"this client used its {self.seconds_per_minute:g} s of query time per minute; "
+                    "send a token, or retry later",
+                    retry_after=self._retry_after(client, now),
+                )
+            if self._anonymous >= self.concurrent:
+                raise Overloaded(f"{self.concurrent} anonymous queries are running; retry shortly")
+            self._anonymous += 1
         self._active[client] = self._active.get(client, 0) + 1
+        cost = 1.0
         try:
             yield
+        except EngineTimeout:
+            cost = 2.0
+            raise
         finally:
             self._active[client] -= 1
             if not self._active[client]:
                 del self._active[client]
+            if anonymous:
+                self._anonymous -= 1
+                finished = time.monotonic()
+                self._spent.setdefault(client, deque()).append((finished, cost * (finished - now)))
 
 
-async def read_body(request: Request) -> bytes:
-    """Return the request body, refusing (PayloadTooLarge) one over the configured limit without reading it all."""
-    limit = request.app.state.settings.max_body_bytes
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """Return the request body, refusing (PayloadTooLarge) one over ``limit`` bytes (default the configured body
+    limit) without reading it all."""
+    limit = limit or request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body larger than {limit} bytes")
@@ -145,8 +204,12 @@ async def _protocol_fields(request: Request) -> list[tuple[str, str]]:
 def _respond(answer: research.QueryAnswer, request: Request) -> Response:
     headers = {"Vary": "Accept"}
     if answer.truncated:
+        # A cut answer names the caps it may have met: result rows (SELECT only) and bytes read from the engine.
+        settings = request.app.state.settings
         headers["X-Posgraph-Truncated"] = "true"
-        headers["X-Posgraph-Row-Limit"] = str(request.app.state.settings.max_rows)
+        if answer.media_type in formats.RESULT_MEDIA_TYPES:
+            headers["X-Posgraph-Row-Limit"] = str(settings.max_rows)
+        headers["X-Posgraph-Byte-Limit"] = str(settings.max_answer_bytes)
     return Response(answer.content, media_type=answer.media_type, headers=headers)
 
 
@@ -159,6 +222,15 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _anonymous(request: Request) -> bool:
+    """False for a request with a valid token (of any role), whose queries are not metered; a wrong token is 401
+    and counts towards the address's failed attempts."""
+    if "authorization" not in request.headers:
+        return True
+    require_role(request, "reader")
+    return False
+
+
 async def _sparql(request: Request) -> Response:
     fields = await _protocol_fields(request)
     queries = [value for key, value in fields if key == "query"]
@@ -168,7 +240,7 @@ async def _sparql(request: Request) -> Response:
     if len(queries) != 1:
         raise QuerySyntaxError("the request must carry exactly one 'query' parameter")
     timeouts = [value for key, value in fields if key == "timeout"]
-    async with state.limiter.slot(_client(request)):
+    async with state.limiter.slot(_client(request), anonymous=_anonymous(request)):
         answer = await research.run_query(
             state.engine,
             queries[0],
@@ -179,6 +251,7 @@ async def _sparql(request: Request) -> Response:
             named_graphs=_graph_iris(fields, "named-graph-uri"),
             timeout=_timeout(request, timeouts[0] if timeouts else None),
             max_rows=state.settings.max_rows,
+            max_answer_bytes=state.settings.max_answer_bytes,
             context=state.context,
             context_url=state.context_url,
         )
@@ -186,7 +259,9 @@ async def _sparql(request: Request) -> Response:
 
 
 async def _service_description(request: Request) -> Response:
-    graph = await research.service_description(request.app.state.engine, str(request.url.replace(query="")))
+    # The endpoint's IRI from the configured public base, never from the (client-chosen) Host header.
+    endpoint = request.app.state.settings.base_url() + request.url.path
+    graph = await research.service_description(request.app.state.engine, endpoint)
     media_type = formats.negotiate(
         request.headers.get("accept"),
         formats.GRAPH_MEDIA_TYPES[:1] + (formats.N_TRIPLES, formats.TURTLE),
@@ -320,7 +395,7 @@ async def run_saved(name: str, request: Request) -> Response:
     known = {p.name for p in state.catalog.get(name).params}
     # Unknown parameters are ignored, as on /sparql (clients add their own, such as format=json).
     params = {k: v for k, v in request.query_params.items() if k in known}
-    async with state.limiter.slot(_client(request)):
+    async with state.limiter.slot(_client(request), anonymous=_anonymous(request)):
         answer = await research.run_saved(
             state.engine,
             state.catalog,
@@ -330,6 +405,7 @@ async def run_saved(name: str, request: Request) -> Response:
             accept=request.headers.get("accept"),
             timeout=_timeout(request, request.query_params.get("timeout")),
             max_rows=state.settings.max_rows,
+            max_answer_bytes=state.settings.max_answer_bytes,
             context=state.context,
             context_url=state.context_url,
         )
@@ -374,5 +450,6 @@ async def store_get(request: Request) -> Response:
         accept=request.headers.get("accept"),
         context=state.context,
         context_url=state.context_url,
+        max_answer_bytes=state.settings.max_answer_bytes,
     )
-    return Response(answer.content, media_type=answer.media_type, headers={"Vary": "Accept"})
+    return _respond(answer, request)
