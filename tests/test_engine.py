@@ -319,27 +319,30 @@ def _cpu_ticks(managed) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-@pytest.mark.parametrize("media_type", SELECT_TYPES)
-@pytest.mark.parametrize(
-    "query",
-    [
-        "SELECT ?a WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
-        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }",
-    ],
-)
-def test_a_capped_read_of_an_answer_cut_at_the_engines_deadline_is_a_timeout(tmp_path, media_type, query):
-    with ManagedEngine(tmp_path / "store", query_timeout_s=1) as managed:
+@pytest.fixture(scope="module")
+def deadline_engine(tmp_path_factory):
+    """An engine with a one-second deadline of its own and 300 triples (a product of three streams for minutes)."""
+    with ManagedEngine(tmp_path_factory.mktemp("deadline") / "store", query_timeout_s=1) as managed:
 
-        async def go():
-            async with Engine(managed.url, timeout=30) as engine:
+        async def load():
+            async with Engine(managed.url) as engine:
                 await engine.update(
                     "INSERT DATA { " + " ".join(f"<http://s{i}> <http://p> {i} ." for i in range(300)) + " }"
                 )
-                limiter = limiter_for("select", media_type, max_rows=10**9, max_bytes=10**9)
-                await engine.query(query, accept=media_type, limiter=limiter)
 
-        with pytest.raises(EngineTimeout, match="its deadline"):
-            run(go())
+        run(load())
+        yield managed
+
+
+@pytest.mark.parametrize("media_type", SELECT_TYPES)
+def test_a_capped_read_of_an_answer_cut_at_the_engines_deadline_is_a_timeout(deadline_engine, media_type):
+    async def go():
+        async with Engine(deadline_engine.url, timeout=30) as engine:
+            limiter = limiter_for("select", media_type, max_rows=10**9, max_bytes=10**9)  # caps out of reach
+            await engine.query("SELECT ?a WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }", accept=media_type, limiter=limiter)
+
+    with pytest.raises(EngineTimeout, match="its deadline"):
+        run(go())
 
 
 # ------------------------------------------------------------------------------- engine error text (issue #10)
@@ -393,9 +396,9 @@ def test_an_engine_error_naming_the_stores_files_reaches_the_log_not_the_caller(
     finally:
         process.terminate()
         process.wait(10)
-    assert str(store) in caplog.text  # the engine's own words, for the operator
     message = caught.value.message
     assert str(tmp_path) not in message and "/" not in message and "500" in message
+    assert str(store) in caplog.text  # the engine's own words, for the operator
 
 
 def test_other_engine_errors_are_generic_and_a_400_keeps_its_position(empty_engine, caplog):
@@ -416,3 +419,17 @@ def test_other_engine_errors_are_generic_and_a_400_keeps_its_position(empty_engi
     with pytest.raises(QuerySyntaxError) as caught:
         Engine._raise_for(EngineResponse(400, "text/plain", b"error at 1:7: cannot read /var/lib/store/0001.sst"))
     assert caught.value.message == "error at 1:7: cannot read [path]"
+
+
+@pytest.mark.parametrize("media_type", SELECT_TYPES)
+def test_an_error_the_engine_wrote_into_a_200_answer_is_an_error_not_a_result(empty_engine, media_type, caplog):
+    # Oxigraph meets the SERVICE's failure after its 200 header and appends its message to the body.
+    query = f"SELECT * WHERE {{ SERVICE <http://127.0.0.1:{free_port()}/nothing> {{ ?s ?p ?o }} }}"
+
+    async def go():
+        async with Engine(empty_engine.url) as engine:
+            return await engine.query(query, accept=media_type, limiter=limiter_for("select", media_type, max_rows=10))
+
+    with caplog.at_level("WARNING", logger="posgraph.engine"), pytest.raises(EngineError) as caught:
+        run(go())
+    assert caught.value.message == "the engine broke off its answer" and "broke off" in caplog.text

@@ -7,7 +7,7 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import XSD
 
 from posgraph import formats
-from posgraph.errors import BadInput, EngineError, RdfSyntaxError, UnsupportedMediaType
+from posgraph.errors import BadInput, RdfSyntaxError, UnsupportedMediaType
 
 TURTLE = formats.format_for_media_type("text/turtle")
 
@@ -70,46 +70,6 @@ def test_serialize_quads_to_a_triple_format_keeps_the_default_graph_only():
     ]
     out = formats.serialize_quads(quads, formats.format_for_path("x.nt")).decode()
     assert '"y"' in out and '"x"' not in out
-
-
-@pytest.mark.parametrize(
-    ("media_type", "document", "rows_kept"),
-    [
-        (
-            formats.SPARQL_JSON,
-            b'{"head":{"vars":["n"]},"results":{"bindings":[{"n":{"type":"literal","value":"1"}},'
-            b'{"n":{"type":"literal","value":"2"}},{"n":{"type":"literal","value":"3"}}]}}',
-            b'"value":"2"',
-        ),
-        (formats.TSV, b"?n\n1\n2\n3\n", b"\n2\n"),
-        (formats.CSV, b'n\r\n1\r\n"2, two"\r\n3\r\n', b'"2, two"'),
-        (
-            formats.SPARQL_XML,
-            b'<?xml version="1.0"?><sparql><head><variable name="n"/></head><results>'
-            b'<result><binding name="n"><literal>1</literal></binding></result>'
-            b'<result><binding name="n"><literal>2</literal></binding></result>'
-            b'<result><binding name="n"><literal>3</literal></binding></result></results></sparql>',
-            b"<literal>2</literal>",
-        ),
-    ],
-)
-def test_truncate_results_cuts_every_format_after_the_limit(media_type, document, rows_kept):
-    cut, truncated = formats.truncate_results(document, media_type, 2)
-    assert truncated and rows_kept in cut and b"3" not in cut.split(rows_kept, 1)[1]
-    assert formats.truncate_results(document, media_type, 3) == (document, False)
-
-
-def test_truncate_results_counts_json_rows_right_when_literals_look_like_row_boundaries():
-    row = b'{"n":{"type":"literal","value":"a},{b} , {c"}}'
-    doc = b'{"head":{"vars":["n"]},"results":{"bindings":[' + b",".join([row] * 2) + b"]}}"
-    assert formats.truncate_results(doc, formats.SPARQL_JSON, 2) == (doc, False)
-    cut, truncated = formats.truncate_results(doc, formats.SPARQL_JSON, 1)
-    assert truncated and len(json.loads(cut)["results"]["bindings"]) == 1
-
-
-def test_truncate_results_calls_a_broken_off_json_answer_an_engine_error():
-    with pytest.raises(EngineError, match="incomplete"):
-        formats.truncate_results(b'{"head":{"vars":["n"]},"results":{"bindings":[{},{},{', formats.SPARQL_JSON, 1)
 
 
 # ------------------------------------------------------------------------------ characters XML 1.0 cannot carry

@@ -225,3 +225,46 @@ def test_golden_quiet_issues(seeded_engine):
         (PGI + "leaders-meeting", "2025-07-19"),
         (PGI + "prisoner-exchange", "2025-07-19"),
     ]
+
+
+def test_answers_are_read_through_the_row_and_byte_caps(seeded_engine):
+    """SELECT cut at the row cap, N-Triples at the byte cap, other graph formats refused over it (issue #10)."""
+    import csv
+    import io
+
+    import pytest
+    import rdflib
+
+    from posgraph.errors import PayloadTooLarge
+
+    context = json.loads(PROJECT_FILES.context_file.read_bytes())
+    everything = "SELECT * WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o"
+
+    async def go():
+        async with Engine(seeded_engine.url) as engine:
+            cut = await research.run_query(engine, everything, accept="text/csv", max_rows=5)
+            exact = await research.run_query(engine, everything + " LIMIT 5", accept="text/csv", max_rows=5)
+            triples = await research.run_query(
+                engine, "CONSTRUCT WHERE { ?s ?p ?o }", accept="application/n-triples", max_answer_bytes=2000
+            )
+            graph = await research.read_graph(engine, None, accept="application/n-triples", max_answer_bytes=2000)
+            refused = []
+            for accept in ("text/turtle", "application/ld+json"):
+                with pytest.raises(PayloadTooLarge) as caught:
+                    await research.run_query(
+                        engine, "CONSTRUCT WHERE { ?s ?p ?o }", accept=accept, context=context, max_answer_bytes=2000
+                    )
+                refused.append(caught.value.message)
+            with pytest.raises(PayloadTooLarge) as caught:
+                await research.read_graph(engine, None, accept="text/turtle", context=context, max_answer_bytes=2000)
+            refused.append(caught.value.message)
+            return cut, exact, triples, graph, refused
+
+    cut, exact, triples, graph, refused = run(go())
+    assert cut.truncated and cut.content == exact.content and not exact.truncated
+    assert len(list(csv.reader(io.StringIO(cut.content.decode(), newline="")))) == 6
+    for answer in (triples, graph):
+        assert answer.truncated and len(answer.content) <= 2000
+        assert len(rdflib.Graph().parse(data=answer.content, format="nt")) > 5
+    assert all("2000 bytes" in message and "N-Triples" in message for message in refused)
+    assert "LIMIT" in refused[0] and "LIMIT" not in refused[2]

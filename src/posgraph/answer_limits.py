@@ -2,7 +2,7 @@
 
 A limiter is fed an answer chunk by chunk (``feed``, which says when to stop reading) and then gives the document to
 send (``result``). SELECT result documents (SPARQL JSON, XML, CSV, TSV) are cut between rows, N-Triples between
-lines, and both are then flagged truncated; any other format over the byte cap is refused (PayloadTooLarge), since
+lines, and both are then flagged truncated; any other format over the byte cap is refused (AnswerTooLarge), since
 half a Turtle, RDF/XML or JSON-LD document cannot be cut into a whole one.
 
 Rows are counted on the engine's own serialisation, never by parsing it into objects, and with bytes methods and
@@ -24,7 +24,7 @@ import sys
 from typing import Callable
 
 from posgraph import formats
-from posgraph.errors import EngineError, PayloadTooLarge
+from posgraph.errors import AnswerTooLarge, EngineError
 
 __all__ = ["AnswerLimiter", "limiter_for"]
 
@@ -55,7 +55,7 @@ class AnswerLimiter:
     """Keeps the first ``max_bytes`` bytes of an answer (None: all of them) and returns it whole.
 
     ``ending`` is a pattern a complete answer's last bytes must match; ``advice`` ends the message of the
-    PayloadTooLarge raised when the answer is larger than the cap.
+    AnswerTooLarge raised when the answer is larger than the cap.
     """
 
     def __init__(self, max_bytes: int | None, *, ending: bytes | None = None, advice: str = "") -> None:
@@ -81,12 +81,12 @@ class AnswerLimiter:
         """Return the document to send and whether part of the answer was left out; call it after the last
         ``feed`` (the one that returned True, or the last chunk of the answer).
 
-        Raises PayloadTooLarge when the answer was over the byte cap and this format cannot be cut, EngineError when
+        Raises AnswerTooLarge when the answer was over the byte cap and this format cannot be cut, EngineError when
         a complete answer does not end as its format does (the engine broke off and appended its error).
         """
         body = self._body()
         if self._over:
-            raise PayloadTooLarge(f"the answer is larger than {self.max_bytes} bytes: {self._advice}")
+            raise AnswerTooLarge(f"the answer is larger than {self.max_bytes} bytes: {self._advice}")
         return self._complete(body), False
 
     def _took(self, chunk: bytes) -> None:
@@ -118,7 +118,7 @@ class _Lines(AnswerLimiter):
         body = self._body()
         if not self._over:
             return self._complete(body), False
-        return body[: body.rfind(b"\n") + 1], True
+        return bytes(memoryview(body)[: body.rfind(b"\n") + 1]), True
 
 
 class _Rows(AnswerLimiter):
@@ -170,7 +170,7 @@ class _Rows(AnswerLimiter):
             self._count_exactly()
         body = self._body()
         cut = self._cut if self._done else self._last_cut(body)
-        return body[:cut] + self.closer, True
+        return b"".join((memoryview(body)[:cut], self.closer)), True  # one copy of the kept part
 
     def _upper_bound(self, chunk: bytes) -> int:
         """A count of rows proven by ``chunk`` that is never below the exact one."""
@@ -220,7 +220,7 @@ class _TsvRows(_Rows):
 
     def _last_cut(self, body: bytes) -> int:
         if self._last_end is None:
-            raise PayloadTooLarge(f"the answer's header line is longer than {self.max_bytes} bytes")
+            raise AnswerTooLarge(f"the answer's header line is longer than {self.max_bytes} bytes")
         return self._last_end
 
 
@@ -318,7 +318,7 @@ class _JsonRows(_Rows):
         if self._last is None:  # no row began: keep the head and an empty list of rows
             bindings = _JSON_BINDINGS.search(body)
             if bindings is None:
-                raise PayloadTooLarge(f"the answer's head is longer than {self.max_bytes} bytes")
+                raise AnswerTooLarge(f"the answer's head is longer than {self.max_bytes} bytes")
             return bindings.end()
         cut, brace = self._last
         # The last row begun may be complete: keep it if it parses.
@@ -369,7 +369,7 @@ class _XmlRows(_Rows):
         if self._last_start is None:
             results = body.find(b"<results>")
             if results < 0:
-                raise PayloadTooLarge(f"the answer's head is longer than {self.max_bytes} bytes")
+                raise AnswerTooLarge(f"the answer's head is longer than {self.max_bytes} bytes")
             return results + len(b"<results>")
         end = body.find(b"</result>", self._last_start)
         return self._last_start if end < 0 else end + len(b"</result>")
@@ -399,7 +399,7 @@ def limiter_for(
     ``media_type`` is what the client gets, ``read_as`` what the engine is asked for when that differs (JSON-LD is
     made from N-Triples). SELECT results in SPARQL JSON, XML, CSV or TSV are cut to ``max_rows`` rows and, between
     rows, to ``max_bytes``; N-Triples graphs are cut to ``max_bytes`` between lines; any other answer over
-    ``max_bytes`` makes ``result`` raise PayloadTooLarge.
+    ``max_bytes`` makes ``result`` raise AnswerTooLarge.
     """
     sent, read = _base_type(media_type), _base_type(read_as or media_type)
     kind = "graph" if form in ("construct", "describe", "graph") else form

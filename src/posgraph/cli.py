@@ -186,13 +186,17 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     managed: dict[str, ManagedEngine] = {}
 
     def start(name: str, directory: Path) -> str:
-        # The engine's own timeout stops a query posgraph has already given up on (the client got a 504).
+        # The engine's own timeout stops most queries posgraph has already given up on (the client got a 504); the
+        # abandon grace ends the rest, the memory cap a runaway one. The sandbox denies SERVICE/LOAD any egress.
         engine = ManagedEngine(
             directory,
             binary=settings.engine_binary,
             start_timeout=settings.engine_start_timeout,
             query_timeout_s=math.ceil(settings.query_timeout),
             memory_limit_mb=settings.engine_memory_limit_mb,
+            abandon_grace=settings.engine_abandon_grace,
+            restart_backoff_max=settings.engine_restart_backoff_max,
+            sandbox=settings.engine_sandbox,
             on_event=metrics.engine_event,
         )
         url = engine.start()

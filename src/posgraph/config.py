@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds one query or update may take to parse and check (400 beyond)."
     )
     max_answer_bytes: int = Field(
-        32_000_000,
+        16_000_000,
         gt=0,
         description="Most bytes of an engine answer the service reads for one request: SELECT and N-Triples "
         "answers are cut there (X-Posgraph-Truncated), other formats answer 413.",

@@ -639,7 +639,9 @@ def validate_ntriples(
         for part in context:
             formats.to_rdflib_graph(formats.read_quads(part, _NT, "engine", allow_control_chars=True), context_graph)
     report = validator.validate(graph, context_graph)
-    return report, (report.render(render) if render else None)
+    rendered = report.render(render) if render else None
+    report.graph = None  # the sh:ValidationReport graph is rendered here or not at all: too costly to ship back
+    return report, rendered
 
 
 async def validate_prepared(

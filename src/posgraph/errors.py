@@ -25,6 +25,7 @@ __all__ = [
     "ConfigError",
     "QueryRefused",
     "PayloadTooLarge",
+    "AnswerTooLarge",
     "TooManyRequests",
     "Unauthorized",
     "Forbidden",
@@ -132,6 +133,10 @@ class QueryRefused(BadInput):
 
 class PayloadTooLarge(BadInput):
     """A request body or upload is larger than the configured limit."""
+
+
+class AnswerTooLarge(PayloadTooLarge):
+    """An engine answer is over the service's byte cap in a format that cannot be cut (Turtle, RDF/XML, JSON-LD)."""
 
 
 class TooManyRequests(PosgraphError):

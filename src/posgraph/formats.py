@@ -5,9 +5,7 @@ pyoxigraph parses (fast, and its errors give line and column); rdflib holds grap
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import XSD
 
-from posgraph.errors import BadInput, EngineError, NotAcceptable, RdfSyntaxError, UnsupportedMediaType
+from posgraph.errors import BadInput, NotAcceptable, RdfSyntaxError, UnsupportedMediaType
 
 __all__ = [
     "RdfFormat",
@@ -39,7 +37,6 @@ __all__ = [
     "negotiate",
     "result_media_type",
     "ntriples_to_jsonld",
-    "truncate_results",
     "RESULT_MEDIA_TYPES",
     "GRAPH_MEDIA_TYPES",
 ]
@@ -386,52 +383,3 @@ def ntriples_to_jsonld(data: bytes, context: dict, context_url: str | None = Non
     if context_url:
         doc["@context"] = context_url
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-_JSON_ROW_BOUNDARY = re.compile(rb"}\s*,\s*{")
-
-
-def truncate_results(content: bytes, media_type: str, limit: int) -> tuple[bytes, bool]:
-    """Cut a SELECT result document to its first ``limit`` rows; return the bytes and whether rows were dropped.
-
-    Works on the engine's own serialisation (no re-encoding of terms), for each SPARQL results format.
-    Raises EngineError when a JSON document does not parse (an engine that broke off mid-answer).
-    """
-    if media_type.startswith(SPARQL_JSON):
-        # Every boundary between two rows matches this (so do some literals): when even this upper bound is within
-        # the limit, the document need not be parsed (a 90,000-row answer took 400 MB of Python objects to count).
-        if len(_JSON_ROW_BOUNDARY.findall(content)) < limit:
-            return content, False
-        try:
-            doc = json.loads(content)
-        except ValueError:
-            raise EngineError("the engine sent an incomplete or malformed result document") from None
-        rows = doc.get("results", {}).get("bindings")
-        if rows is None or len(rows) <= limit:
-            return content, False
-        doc["results"]["bindings"] = rows[:limit]
-        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True
-    if media_type.startswith(TSV):
-        lines = content.split(b"\n")  # TSV escapes newlines inside terms: one row per line
-        if len(lines) - 1 - (lines[-1] == b"") <= limit:
-            return content, False
-        return b"\n".join(lines[: limit + 1]) + b"\n", True
-    if media_type.startswith(CSV):
-        rows = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
-        if len(rows) - 1 <= limit:
-            return content, False
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\r\n").writerows(rows[: limit + 1])
-        return out.getvalue().encode("utf-8"), True
-    if media_type.startswith(SPARQL_XML):
-        # Markup characters inside values are escaped, so every "</result>" closes a row.
-        end, count = 0, 0
-        while count < limit:
-            found = content.find(b"</result>", end)
-            if found < 0:
-                return content, False
-            end, count = found + len(b"</result>"), count + 1
-        if content.find(b"</result>", end) < 0:
-            return content, False
-        return content[:end] + b"</results></sparql>", True
-    return content, False

@@ -34,7 +34,7 @@ latency = Histogram(
 )
 engine_events = Counter(
     "posgraph_engine_events_total",
-    "Managed engine lifecycle events (started, died, restarted, gave-up)",
+    "Managed engine lifecycle events (started, died, restarted, restart-failed)",
     ["event"],
     registry=REGISTRY,
 )

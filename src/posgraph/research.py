@@ -53,7 +53,7 @@ async def check_query(
 
 @dataclass(frozen=True)
 class QueryAnswer:
-    """A complete answer: body, media type, and whether rows beyond the cap were dropped."""
+    """A complete answer: body, media type, and whether it was cut at the row or byte cap."""
 
     content: bytes
     media_type: str
@@ -71,21 +71,23 @@ async def run_query(
     max_rows: int | None = None,
     context: dict | None = None,
     context_url: str | None = None,
-    pool: workers.WorkerPool | None = None,
+    guard_pool: workers.WorkerPool | None = None,
+    work_pool: workers.WorkerPool | None = None,
     max_query_bytes: int | None = None,
     max_answer_bytes: int | None = None,
 ) -> QueryAnswer:
     """Check (see ``check_query``) and run a read-only query; return the complete answer in the negotiated format.
 
-    ``accept`` is an HTTP Accept header (q-values honoured). JSON-LD answers to CONSTRUCT/DESCRIBE are compacted
-    with ``context``. SELECT answers are cut to ``max_rows`` rows and, between rows, to ``max_answer_bytes`` bytes of
-    the engine's answer, N-Triples answers to ``max_answer_bytes`` between lines (``truncated`` says so); other
-    answers larger than ``max_answer_bytes`` are refused with PayloadTooLarge.
-    Raises PayloadTooLarge, QueryRefused, QuerySyntaxError, NotAcceptable, EngineTimeout, EngineUnavailable or
-    EngineError.
+    ``accept`` is an HTTP Accept header (q-values honoured). The query is checked in ``guard_pool``; JSON-LD answers
+    to CONSTRUCT/DESCRIBE are compacted with ``context`` in ``work_pool``. SELECT answers are cut to ``max_rows``
+    rows and, between rows, to ``max_answer_bytes`` bytes of the engine's answer, N-Triples answers to
+    ``max_answer_bytes`` between lines (``truncated`` says so); other answers larger than ``max_answer_bytes`` are
+    refused with AnswerTooLarge.
+    Raises PayloadTooLarge, AnswerTooLarge, QueryRefused, QuerySyntaxError, NotAcceptable, EngineTimeout,
+    EngineUnavailable or EngineError.
     """
     default_graphs, named_graphs = list(default_graphs), list(named_graphs)
-    form = await check_query(text, default_graphs + named_graphs, pool=pool, max_bytes=max_query_bytes)
+    form = await check_query(text, default_graphs + named_graphs, pool=guard_pool, max_bytes=max_query_bytes)
     media_type = formats.result_media_type(form, accept)
     if media_type == formats.JSON_LD and context is None:
         media_type = formats.TURTLE
@@ -103,7 +105,7 @@ async def run_query(
     )
     content = answer.content
     if media_type == formats.JSON_LD:
-        content = formats.ntriples_to_jsonld(content, context, context_url)
+        content = await workers.run(work_pool, formats.ntriples_to_jsonld, content, context, context_url)
     return QueryAnswer(content, media_type, answer.truncated)
 
 
@@ -118,14 +120,16 @@ async def run_saved(
     max_rows: int | None = None,
     context: dict | None = None,
     context_url: str | None = None,
-    pool: workers.WorkerPool | None = None,
+    guard_pool: workers.WorkerPool | None = None,
+    work_pool: workers.WorkerPool | None = None,
     max_answer_bytes: int | None = None,
 ) -> QueryAnswer:
     """Bind ``params`` into saved query ``name`` and run it; raises NotFound, InvalidParameter or as run_query."""
     return await run_query(
         engine,
         catalog.get(name).bind(params),
-        pool=pool,
+        guard_pool=guard_pool,
+        work_pool=work_pool,
         accept=accept,
         timeout=timeout,
         max_rows=max_rows,
@@ -177,6 +181,7 @@ async def read_graph(
     context: dict | None = None,
     context_url: str | None = None,
     max_answer_bytes: int | None = None,
+    work_pool: workers.WorkerPool | None = None,
 ) -> QueryAnswer:
     """Graph Store GET of one published graph (None: the default graph) in the negotiated RDF format.
 
@@ -197,5 +202,5 @@ async def read_graph(
     answer = await engine.graph_get(graph, accept=engine_type, timeout=timeout, limiter=limiter)
     content = answer.content
     if media_type == formats.JSON_LD:
-        content = formats.ntriples_to_jsonld(content, context, context_url)
+        content = await workers.run(work_pool, formats.ntriples_to_jsonld, content, context, context_url)
     return QueryAnswer(content, media_type, answer.truncated)

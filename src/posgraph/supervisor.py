@@ -1,7 +1,9 @@
 """Starts, watches and restarts the managed Oxigraph engine (``oxigraph serve``) on a local data directory.
 
 The engine runs as a child process bound to 127.0.0.1 on a free port. It is asked to die with its parent
-(PR_SET_PDEATHSIG), so a killed posgraph never leaves an engine holding the store's lock.
+(PR_SET_PDEATHSIG), so a killed posgraph never leaves an engine holding the store's lock. Optionally it runs inside
+``posgraph.sandbox`` (no outgoing connections). A watcher thread restarts it whenever it dies, backing off but never
+giving up, and kills it when it passes its memory cap or keeps working on a request its client gave up on.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pathlib import Path
 from typing import Callable
 
 import httpx
+import psutil
 
+from posgraph import sandbox as engine_sandbox
 from posgraph.errors import BadInput, EngineStartError
 
 __all__ = ["ManagedEngine", "bulk_load", "find_engine_binary", "free_port", "LOG_FILE", "RUNTIME_FILE"]
@@ -31,6 +35,12 @@ log = logging.getLogger("posgraph.supervisor")
 # Written into the data directory while a managed engine runs, so other posgraph commands can find it.
 RUNTIME_FILE = "posgraph-engine.json"
 LOG_FILE = "posgraph-engine.log"
+
+_FIRST_RESTART_DELAY = 0.2  # seconds; doubles with each death in a row, up to restart_backoff_max
+_BUSY_CORES = 0.3  # CPU use that counts as still working (an idle engine uses ~0; a busy one on a shared machine
+# was measured at 0.45 of a core while other processes took the rest)
+_CAUSES_KEPT = 100
+_ABANDON_SAMPLE = 1.0  # seconds between looks at the engine's connections and CPU
 
 
 def find_engine_binary(configured: str | None = None) -> str:
@@ -80,13 +90,51 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
+def _tcp_connections(process: psutil.Process) -> list:
+    """The TCP sockets ``process`` holds; raises psutil.Error when it is gone."""
+    listing = getattr(process, "net_connections", None) or process.connections  # psutil < 6: connections
+    return listing("tcp")
+
+
+class _Activity:
+    """What one engine process is doing, sampled about once a second: the cores it used since the last sample, and
+    how long each of its connections has been in CLOSE_WAIT (its client closed it; the engine has not noticed,
+    because the thread serving it is still computing the answer)."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
+        self._cpu = self._cpu_seconds()
+        self._at = time.monotonic()
+        self._closed_since: dict[tuple, float] = {}
+
+    def _cpu_seconds(self) -> float:
+        times = self.process.cpu_times()
+        return times.user + times.system
+
+    def sample(self) -> tuple[float, float]:
+        """Return (cores used since the previous sample, seconds the oldest CLOSE_WAIT connection has lasted).
+
+        Raises psutil.Error when the process is gone.
+        """
+        now, cpu = time.monotonic(), self._cpu_seconds()
+        cores = (cpu - self._cpu) / max(now - self._at, 1e-3)
+        self._cpu, self._at = cpu, now
+        closing = {(c.laddr, c.raddr) for c in _tcp_connections(self.process) if c.status == psutil.CONN_CLOSE_WAIT}
+        self._closed_since = {key: self._closed_since.get(key, now) for key in closing}
+        oldest = now - min(self._closed_since.values()) if self._closed_since else 0.0
+        return cores, oldest
+
+
 class ManagedEngine:
     """One ``oxigraph serve`` process on ``data_dir``; ``start`` returns its base URL.
 
     If the engine dies unexpectedly it is reported (logged at ERROR, its cause kept in ``causes``, counted in
-    ``restarts``) and restarted on the same port, up to ``max_restarts`` times in a row without a healthy minute
-    in between. With ``memory_limit_mb`` the engine is killed (and so restarted) when its resident memory
-    passes the cap.
+    ``restarts``) and restarted on the same port, for as long as the engine is not stopped: the wait before a
+    restart doubles with each death (or failed restart) in a row, from 0.2 s up to ``restart_backoff_max``, and
+    starts again from 0.2 s once the engine has run for ``healthy_after`` seconds. The engine is killed (and so
+    restarted) when its resident memory passes ``memory_limit_mb``, and, with ``abandon_grace``, when a request
+    whose client closed the connection has kept it busy for that many seconds. With ``sandbox`` it runs inside
+    ``posgraph.sandbox``: no outgoing connections (SPARQL SERVICE and LOAD fail).
     """
 
     def __init__(
@@ -98,8 +146,11 @@ class ManagedEngine:
         port: int | None = None,
         query_timeout_s: int | None = None,
         start_timeout: float = 30.0,
-        max_restarts: int = 5,
         memory_limit_mb: int | None = None,
+        abandon_grace: float | None = None,
+        restart_backoff_max: float = 30.0,
+        healthy_after: float = 60.0,
+        sandbox: bool = False,
         on_event: Callable[[str, str], None] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
@@ -108,13 +159,18 @@ class ManagedEngine:
         self.port = port
         self.query_timeout_s = query_timeout_s
         self.start_timeout = start_timeout
-        self.max_restarts = max_restarts
         self.memory_limit_mb = memory_limit_mb
+        self.abandon_grace = abandon_grace
+        self.restart_backoff_max = restart_backoff_max
+        self.healthy_after = healthy_after
+        self.sandbox = sandbox
         self.restarts = 0
         self.causes: list[str] = []  # why the engine died, oldest first
         self.last_exit: int | None = None
-        self._on_event = on_event or (lambda kind, detail: None)
+        self._on_event_callback = on_event or (lambda kind, detail: None)
         self._process: subprocess.Popen[bytes] | None = None
+        self._ps: psutil.Process | None = None  # the same process, for memory, CPU and connections
+        self._started_at = 0.0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
@@ -134,20 +190,29 @@ class ManagedEngine:
     def start(self) -> str:
         """Start the engine, wait until it answers, and return its base URL.
 
-        Raises EngineStartError for a missing binary, an unusable data directory, a store locked by another
-        process, or an engine that does not answer within ``start_timeout``.
+        Raises EngineStartError for a missing binary, a sandbox that cannot be applied (no libseccomp), an
+        unusable data directory, a store locked by another process, or an engine that does not answer within
+        ``start_timeout``.
         """
         binary = find_engine_binary(self.binary)
+        if self.sandbox:
+            try:
+                engine_sandbox.check_available()
+            except engine_sandbox.SandboxUnavailable as exc:
+                raise EngineStartError(
+                    f"the engine sandbox cannot be applied: {exc}; install libseccomp (e.g. the libseccomp2 "
+                    f"package) or {engine_sandbox.DISABLE_HINT}"
+                ) from None
         self._prepare_data_dir()
         self.port = self.port or free_port(self.host)
-        self._spawn(binary)
         self._stopping.clear()
+        self._spawn(binary)
         self._watcher = threading.Thread(target=self._watch, args=(binary,), name="engine-watch", daemon=True)
         self._watcher.start()
         return self.url
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the engine (SIGTERM, then SIGKILL after ``timeout``) and remove the runtime file."""
+        """Stop supervising and the engine (SIGTERM, then SIGKILL after ``timeout``); remove the runtime file."""
         self._stopping.set()
         with self._lock:
             process = self._process
@@ -158,6 +223,9 @@ class ManagedEngine:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(timeout)
         with contextlib.suppress(OSError):
             (self.data_dir / RUNTIME_FILE).unlink(missing_ok=True)
 
@@ -186,12 +254,21 @@ class ManagedEngine:
         args = [binary, "serve", "--location", str(self.data_dir), "--bind", f"{self.host}:{self.port}"]
         if self.query_timeout_s:
             args += ["--timeout-s", str(self.query_timeout_s)]
+        if self.sandbox:  # the sandbox execs the engine: same pid, and the death signal set below survives exec
+            args = engine_sandbox.command(args)
         log_path = self.data_dir / LOG_FILE
         self._log_offset = log_path.stat().st_size if log_path.exists() else 0
         with self._lock, open(log_path, "ab") as log_file:
+            if self._stopping.is_set():  # stop() ran meanwhile: start nothing it would not see
+                raise EngineStartError("the engine is being stopped")
             self._process = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, preexec_fn=_die_with_parent
             )
+            try:
+                self._ps = psutil.Process(self._process.pid)
+            except psutil.Error:  # already gone: _wait_ready reports why
+                self._ps = None
+            self._started_at = time.monotonic()
         self._wait_ready(log_path)
         (self.data_dir / RUNTIME_FILE).write_text(json.dumps({"url": self.url, "pid": self._process.pid}))
         log.info("engine started: pid %s at %s on %s", self._process.pid, self.url, self.data_dir)
@@ -213,6 +290,7 @@ class ManagedEngine:
                         headers={"Accept": "application/sparql-results+json"},
                     ).status_code
                     == 200
+                    and self._listening()  # the answer came from this process, not another one on the port
                 ):
                     return
             except httpx.HTTPError:
@@ -221,19 +299,35 @@ class ManagedEngine:
         self._process.kill()
         raise EngineStartError(f"the engine did not answer on {self.url} within {self.start_timeout:g} s")
 
+    def _listening(self) -> bool:
+        try:
+            return any(
+                conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port
+                for conn in _tcp_connections(self._ps)
+            )
+        except (psutil.Error, AttributeError):
+            return False
+
     def resident_mb(self) -> float | None:
         """The engine's resident memory in MiB (None when it is not running)."""
-        process = self._process
-        if process is None or process.poll() is not None:
+        process, probe = self._process, self._ps
+        if process is None or probe is None or process.poll() is not None:
             return None
         try:
-            with open(f"/proc/{process.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
+            return probe.memory_info().rss / (1024 * 1024)
+        except psutil.Error:
             return None
-        return None
+
+    def _on_event(self, kind: str, detail: str) -> None:
+        try:  # the watcher must outlive a failing callback: its engines die with it (PR_SET_PDEATHSIG)
+            self._on_event_callback(kind, detail)
+        except Exception:
+            log.exception("engine event callback failed on %r", kind)
+
+    def _kill_for(self, process: subprocess.Popen[bytes], cause: str) -> None:
+        self._killed_for = cause
+        log.error("engine (pid %s): %s; killing it", process.pid, cause)
+        process.kill()
 
     def _enforce_memory_limit(self, process: subprocess.Popen[bytes]) -> None:
         # Oxigraph cannot cancel every query (a sort over a huge product runs on past its timeout and grows without
@@ -242,14 +336,16 @@ class ManagedEngine:
             return
         resident = self.resident_mb()
         if resident is not None and resident > self.memory_limit_mb:
-            self._killed_for = f"memory cap: {resident:.0f} MiB resident > {self.memory_limit_mb} MiB"
-            log.error(
-                "engine (pid %s) over its %s MiB memory cap (%.0f MiB): killing it",
-                process.pid,
-                self.memory_limit_mb,
-                resident,
-            )
-            process.kill()
+            self._kill_for(process, f"memory cap: {resident:.0f} MiB resident > {self.memory_limit_mb} MiB")
+
+    def _enforce_abandon_grace(self, process: subprocess.Popen[bytes], activity: _Activity) -> None:
+        # What the engine's own timeout does not cancel (a sort, an update) goes on after posgraph answered 504 and
+        # closed the connection. The engine keeps a connection in CLOSE_WAIT only while the thread serving it is
+        # still computing (an idle keep-alive connection is closed at once): so a lasting CLOSE_WAIT while the engine
+        # burns CPU is abandoned work, which only a restart ends.
+        cores, abandoned_for = activity.sample()
+        if self.abandon_grace and abandoned_for >= self.abandon_grace and cores >= _BUSY_CORES:
+            self._kill_for(process, f"abandoned request: engine busy {abandoned_for:.0f} s after its client gave up")
 
     def _explain_exit(self, code: int, log_path: Path) -> str:
         with open(log_path, "rb") as handle:  # only what this start wrote
@@ -264,37 +360,68 @@ class ManagedEngine:
             return f"port {self.port} on {self.host} is already in use"
         return f"the engine exited with code {code} at start: {last}"
 
+    def _supervise(self, process: subprocess.Popen[bytes]) -> int | None:
+        """Watch ``process`` until it exits (return its exit code) or the engine is stopped (return None)."""
+        activity = None
+        next_sample = time.monotonic() + _ABANDON_SAMPLE
+        while not self._stopping.is_set():
+            try:
+                return process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+            try:  # a failed check must never end supervision (nor, by PR_SET_PDEATHSIG, this thread's engine)
+                self._enforce_memory_limit(process)
+                if self.abandon_grace and time.monotonic() >= next_sample:
+                    next_sample = time.monotonic() + _ABANDON_SAMPLE
+                    if activity is not None:
+                        self._enforce_abandon_grace(process, activity)
+                    elif self._ps is not None:
+                        activity = _Activity(self._ps)  # the baseline of the first sample
+            except psutil.Error:
+                pass  # the process is exiting: wait() reports it
+            except Exception:
+                log.exception("engine (pid %s): check failed", process.pid)
+        return None
+
+    def _restart_delay(self, failures: int) -> float:
+        return min(_FIRST_RESTART_DELAY * 2 ** min(failures - 1, 30), self.restart_backoff_max)
+
     def _watch(self, binary: str) -> None:
-        healthy_since = time.monotonic()
-        failures = 0
+        failures = 0  # deaths and failed restarts since the engine last ran for healthy_after seconds
         while not self._stopping.is_set():
             process = self._process
             if process is None:
                 return
-            try:
-                code = process.wait(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                self._enforce_memory_limit(process)
-                continue
-            if self._stopping.is_set():
+            code = self._supervise(process)
+            if code is None or self._stopping.is_set():
                 return
             self.last_exit = code
             cause = self._killed_for or f"exit code {code}"
             self._killed_for = None
             self.causes.append(cause)
+            del self.causes[:-_CAUSES_KEPT]  # an engine that never stops dying must not grow this without bound
             log.error("engine (pid %s) died: %s", process.pid, cause)
             self._on_event("died", cause)
-            failures = 0 if time.monotonic() - healthy_since > 60 else failures + 1
-            if failures > self.max_restarts:
-                log.critical("engine died %d times in a row; giving up", failures)
-                self._on_event("gave-up", str(code))
-                return
-            time.sleep(min(0.2 * 2**failures, 5.0))
-            try:
-                self._spawn(binary)
-            except EngineStartError as exc:
-                log.error("engine restart failed: %s", exc.message)
-                continue
+            failures = 1 if time.monotonic() - self._started_at >= self.healthy_after else failures + 1
+            # Never give up: an engine left dead would keep the service up and answering 503 for ever.
+            while True:
+                delay = self._restart_delay(failures)
+                if self._stopping.wait(delay):
+                    return
+                try:
+                    self._spawn(binary)
+                    break
+                except EngineStartError as exc:
+                    if self._stopping.is_set():
+                        return
+                    failures += 1
+                    log.error(
+                        "engine restart failed (next try in %.1f s): %s", self._restart_delay(failures), exc.message
+                    )
+                    self._on_event("restart-failed", exc.message)
+                except Exception:  # e.g. the log file cannot be opened: keep trying, as for a failed start
+                    failures += 1
+                    log.exception("engine restart failed (next try in %.1f s)", self._restart_delay(failures))
+                    self._on_event("restart-failed", "unexpected error")
             self.restarts += 1
-            healthy_since = time.monotonic()
             self._on_event("restarted", self.url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -66,7 +66,7 @@ class ValidationReport:
         return {
             "conforms": self.conforms,
             "violations": self.violation_count,
-            "results": [asdict(r) for r in self.results],
+            "results": [dict(r.__dict__) for r in self.results],  # asdict's deep copies cost 10x here
         }
 
     @classmethod

@@ -128,6 +128,7 @@ def create_app(
             "X-Posgraph-Version",
             "X-Posgraph-Truncated",
             "X-Posgraph-Row-Limit",
+            "X-Posgraph-Byte-Limit",
         ],
     )
     # Third-party front-end files (YASGUI) are installed here by the Makefile; absent files are just 404.

@@ -43,6 +43,7 @@ PROBLEMS: tuple[tuple[type[Exception], int, str, str, dict[str, str] | None], ..
     (errors.QuerySyntaxError, 400, "query-syntax", "SPARQL syntax error", None),
     (errors.QueryRefused, 400, "query-refused", "Query refused", None),
     (errors.InvalidParameter, 400, "invalid-parameter", "Invalid parameter", None),
+    (errors.AnswerTooLarge, 413, "answer-too-large", "Answer too large", None),
     (errors.PayloadTooLarge, 413, "too-large", "Request body too large", None),
     (errors.UnsupportedMediaType, 415, "unsupported-media-type", "Unsupported media type", None),
     (errors.BadInput, 400, "bad-request", "Bad request", None),

@@ -43,7 +43,15 @@ _QUERY_RESPONSES = {
             "X-Posgraph-Truncated": {
                 "description": "true when rows beyond the cap were dropped",
                 "schema": {"type": "string"},
-            }
+            },
+            "X-Posgraph-Row-Limit": {
+                "description": "the row cap, on a cut SELECT answer",
+                "schema": {"type": "string"},
+            },
+            "X-Posgraph-Byte-Limit": {
+                "description": "the byte cap of engine answers, on any cut answer",
+                "schema": {"type": "string"},
+            },
         },
     },
     400: {
@@ -52,7 +60,11 @@ _QUERY_RESPONSES = {
     },
     406: {"description": "No acceptable result format", "content": {"application/problem+json": {}}},
     401: {"description": "A bearer token was sent and is unknown", "content": {"application/problem+json": {}}},
-    413: {"description": "The query text is too long", "content": {"application/problem+json": {}}},
+    413: {
+        "description": "The query text is too long, or the answer is over the byte cap in a format that cannot be "
+        "cut (Turtle, RDF/XML, JSON-LD: add LIMIT, or ask for N-Triples)",
+        "content": {"application/problem+json": {}},
+    },
     429: {
         "description": "Too many concurrent queries from this client, or its query time per minute is used up",
         "content": {"application/problem+json": {}},
@@ -244,7 +256,8 @@ async def _sparql(request: Request) -> Response:
         answer = await research.run_query(
             state.engine,
             queries[0],
-            pool=state.guard_pool,
+            guard_pool=state.guard_pool,
+            work_pool=state.work_pool,
             max_query_bytes=state.settings.max_query_bytes,
             accept=request.headers.get("accept"),
             default_graphs=_graph_iris(fields, "default-graph-uri"),
@@ -401,7 +414,8 @@ async def run_saved(name: str, request: Request) -> Response:
             state.catalog,
             name,
             params,
-            pool=state.guard_pool,
+            guard_pool=state.guard_pool,
+            work_pool=state.work_pool,
             accept=request.headers.get("accept"),
             timeout=_timeout(request, request.query_params.get("timeout")),
             max_rows=state.settings.max_rows,
@@ -451,5 +465,6 @@ async def store_get(request: Request) -> Response:
         context=state.context,
         context_url=state.context_url,
         max_answer_bytes=state.settings.max_answer_bytes,
+        work_pool=state.work_pool,
     )
     return _respond(answer, request)
