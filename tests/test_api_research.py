@@ -523,6 +523,7 @@ def test_anonymous_queries_beyond_the_workers_capacity_get_503(metered):
     with _from(metered, "127.0.0.5") as first, _from(metered, "127.0.0.6") as second:
         running = threading.Thread(target=lambda: results.append(first.get("/sparql", params={"query": SLOW})))
         running.start()
+        time.sleep(0.2)  # let the slow query take the one slot (it runs for well over a second)
         deadline = time.monotonic() + 5
         busy = None
         while time.monotonic() < deadline and running.is_alive():
@@ -531,7 +532,7 @@ def test_anonymous_queries_beyond_the_workers_capacity_get_503(metered):
                 break
             time.sleep(0.05)
         running.join()
-        assert busy is not None and busy.status_code == 503, busy and busy.text
+        assert busy is not None and busy.status_code == 503, (busy.text, results and results[0].text)
         assert busy.json()["type"].endswith("/overloaded") and busy.headers["retry-after"]
         assert results[0].status_code == 200
         token = {"Authorization": f"Bearer {metered.reader}"}

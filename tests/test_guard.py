@@ -292,3 +292,38 @@ def test_load_is_refused_in_every_form(form, endpoint, before):
     prologue, iri = endpoint
     with pytest.raises(QueryRefused, match="LOAD"):
         guard.check_update(prologue + before + form.format(iri))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * WHERE " + "{ " * 3000 + "?s ?p ?o" + " }" * 3000,  # killed the engine (stack overflow)
+        "SELECT * WHERE { ?s ?p " + "[ <urn:p> " * 10_000 + "1" + " ]" * 10_000 + " }",
+        "SELECT * WHERE { ?s ?p " + "( " * 10_000 + "1" + " )" * 10_000 + " }",
+        "SELECT * WHERE { ?s ?p ?o FILTER (" + "(" * 300 + "1" + ")" * 300 + ") }",
+        # Closers hidden in a string do not buy depth.
+        'SELECT * WHERE { ?s ?p "' + "}" * 3000 + '" ' + "{ " * 300 + " }" * 300 + " }",
+    ],
+)
+def test_deep_nesting_is_refused_before_parsing(query):
+    started = time.perf_counter()
+    with pytest.raises(QueryRefused, match="nests"):
+        guard.check_query(query)
+    assert time.perf_counter() - started < 0.5  # decided by one linear pass, not by the slow parser
+
+
+def test_brackets_in_strings_iris_and_comments_do_not_count():
+    assert guard.nesting_depth('SELECT * WHERE { ?s ?p "{{{{" . ?s ?q """ {( ""[ """ } # {{{{\n') == 1
+    assert guard.nesting_depth("SELECT * WHERE { ?s ?p 'a\\' {{' }") == 1
+    assert guard.nesting_depth('SELECT * WHERE { ?s ?p "a\\u0022 {{ }') == 3  # the escape is a real quote
+    query = "SELECT * WHERE " + "{ " * guard.MAX_NESTING + "?s ?p ?o" + " }" * guard.MAX_NESTING
+    assert guard.check_query(query) == "select"
+
+
+@pytest.mark.parametrize(
+    "tail", ["'" + "\\'" * 30_000, "'" + "a\\" * 60_000, '"""' + 'a"' * 60_000, "<" + "(" * 100_000]
+)
+def test_the_nesting_count_is_linear_on_hostile_text(tail):
+    started = time.perf_counter()
+    guard.nesting_depth("SELECT * WHERE { ?s ?p ?o } " + tail)
+    assert time.perf_counter() - started < 0.5

@@ -85,7 +85,10 @@ def _engine_url(settings: Settings) -> Iterator[str]:
             yield url
             return
     managed = ManagedEngine(
-        settings.data_dir, binary=settings.engine_binary, start_timeout=settings.engine_start_timeout
+        settings.data_dir,
+        binary=settings.engine_binary,
+        start_timeout=settings.engine_start_timeout,
+        sandbox=settings.engine_sandbox,
     )
     managed.start()
     try:

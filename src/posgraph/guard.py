@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Sequence
 
 from pyparsing import ParseBaseException
 from rdflib.plugins.sparql.algebra import translateQuery, translateUpdate
-from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
+from rdflib.plugins.sparql.parser import expandUnicodeEscapes, parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import BNode, Literal, URIRef, Variable
 
@@ -23,7 +23,15 @@ from posgraph.errors import QueryRefused, QuerySyntaxError
 from posgraph.namespaces import MANAGED_TYPES, RDF, RDFS, STAGING, is_managed_graph, is_managed_resource
 from posgraph.workers import with_deep_stack
 
-__all__ = ["check_query", "check_update", "refuse_staging_graphs", "refuse_managed_triples", "XML_UNSAFE"]
+__all__ = [
+    "check_query",
+    "check_update",
+    "nesting_depth",
+    "refuse_staging_graphs",
+    "refuse_managed_triples",
+    "MAX_NESTING",
+    "XML_UNSAFE",
+]
 
 _FORMS = {"SelectQuery": "select", "AskQuery": "ask", "ConstructQuery": "construct", "DescribeQuery": "describe"}
 # Characters an XML 1.0 document cannot carry (SPARQL XML results, RDF/XML): C0 controls but TAB, LF, CR; U+FFFE/F.
@@ -43,7 +51,73 @@ def _syntax_error(exc: Exception, what: str) -> QuerySyntaxError | QueryRefused:
     return QuerySyntaxError(f"{what} does not parse: {str(exc)[:300]}")
 
 
+# Oxigraph's recursive-descent parser overflows its stack on a few thousand nested groups, lists or brackets (the
+# engine dies): refuse far sooner. Ordinary queries nest a handful of levels.
+MAX_NESTING = 256
+_INTERESTING = re.compile(r"""['"<#{}()\[\]]""")
+_IRI_REF = re.compile(r"""<[^<>"{}|^`\\\x00-\x20]*>""")
+_OPENERS, _CLOSERS = "{([", "})]"
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply brackets (``{``, ``(``, ``[``) nest in SPARQL ``text``, outside strings, IRIs and comments.
+
+    One pass over the text, each character looked at a bounded number of times, whatever the input.
+    """
+    text = expandUnicodeEscapes(text)
+    depth = deepest = 0
+    at = 0
+    while True:
+        found = _INTERESTING.search(text, at)
+        if found is None:
+            return deepest
+        char, at = found.group(), found.end()
+        if char in _OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in _CLOSERS:
+            depth = max(0, depth - 1)
+        elif char == "#":
+            end = text.find("\n", at)
+            at = len(text) if end < 0 else end
+        elif char == "<":
+            iri = _IRI_REF.match(text, at - 1)
+            if iri:
+                at = iri.end()
+        else:  # a string: long (three quotes) or short (ends at its quote, or at the line's end if unterminated)
+            long = text.startswith(char * 3, at - 1)
+            at = _string_end(text, at + 2 if long else at, char * 3 if long else char, long)
+
+
+_STRING_STOPS = {q: re.compile("[\\\\\n" + q + "]") for q in "'\""}
+
+
+def _string_end(text: str, at: int, quote: str, long: bool) -> int:
+    stops = _STRING_STOPS[quote[0]]
+    while True:
+        found = stops.search(text, at)  # the nearest backslash, quote or line end: one scan, never repeated
+        if found is None:
+            return len(text)
+        char, at = found.group(), found.start()
+        if char == "\\":
+            at += 2
+        elif char == "\n":
+            if not long:
+                return at
+            at += 1
+        elif text.startswith(quote, at):
+            return at + len(quote)
+        else:
+            at += 1  # a lone quote inside a long string
+
+
+def _refuse_deep(text: str, what: str) -> None:
+    if nesting_depth(text) > MAX_NESTING:
+        raise QueryRefused(f"the {what} nests brackets more than {MAX_NESTING} levels deep")
+
+
 def _parse(parse, translate, text: str, what: str):
+    _refuse_deep(text, what)
     try:
         return with_deep_stack(lambda: translate(parse(text)))
     except (QuerySyntaxError, QueryRefused):

@@ -397,12 +397,18 @@ class ManagedEngine:
                 return
             self.last_exit = code
             cause = self._killed_for or f"exit code {code}"
-            self._killed_for = None
+            killed_here, self._killed_for = self._killed_for is not None, None
             self.causes.append(cause)
             del self.causes[:-_CAUSES_KEPT]  # an engine that never stops dying must not grow this without bound
             log.error("engine (pid %s) died: %s", process.pid, cause)
             self._on_event("died", cause)
-            failures = 1 if time.monotonic() - self._started_at >= self.healthy_after else failures + 1
+            # Backing off is for an engine that keeps failing by itself; one this supervisor ended (memory cap,
+            # abandoned work) is healthy and comes straight back, or each hostile query would cost everyone the
+            # whole backoff.
+            if killed_here or time.monotonic() - self._started_at >= self.healthy_after:
+                failures = 1
+            else:
+                failures += 1
             # Never give up: an engine left dead would keep the service up and answering 503 for ever.
             while True:
                 delay = self._restart_delay(failures)

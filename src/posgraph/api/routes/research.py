@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import deque
-from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from dataclasses import dataclass
+from typing import Awaitable, Callable, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -31,6 +32,7 @@ from posgraph.namespaces import PREFIXES, sparql_prologue
 __all__ = ["router", "QueryLimiter", "read_body", "decode_utf8", "graph_parameter"]
 
 router = APIRouter(tags=["research"])
+T = TypeVar("T")
 
 _FORM = "application/x-www-form-urlencoded"
 _SPARQL_QUERY = "application/sparql-query"
@@ -86,7 +88,8 @@ _PROTOCOL_PARAMS = {
             "name": "timeout",
             "in": "query",
             "schema": {"type": "number"},
-            "description": "Seconds (at least 0.1); lowers the server's deadline for this query.",
+            "description": "Seconds (at least 0.1) to wait for the answer (504 after). The query itself runs on to "
+            "the server's deadline, holding one of the client's slots and counted in its query time.",
         },
     ]
 }
@@ -124,9 +127,8 @@ class QueryLimiter:
                 return max(1.0, finished + self.window - now)
         return self.window
 
-    @asynccontextmanager
-    async def slot(self, client: str, *, anonymous: bool = True) -> AsyncIterator[None]:
-        """Hold a slot for one query of ``client`` and account for its time.
+    def admit(self, client: str, *, anonymous: bool = True) -> "Ticket":
+        """Take a slot for one query of ``client``; give it back with ``release``.
 
         Raises TooManyRequests (the client's concurrent queries or, if anonymous, its engine seconds are used up;
         Retry-After says when to come back) or Overloaded (every anonymous slot of this worker is taken).
@@ -145,20 +147,52 @@ class QueryLimiter:
                 raise Overloaded(f"{self.concurrent} anonymous queries are running; retry shortly")
             self._anonymous += 1
         self._active[client] = self._active.get(client, 0) + 1
-        cost = 1.0
-        try:
-            yield
-        except EngineTimeout:
-            cost = 2.0
-            raise
-        finally:
-            self._active[client] -= 1
-            if not self._active[client]:
-                del self._active[client]
-            if anonymous:
-                self._anonymous -= 1
-                finished = time.monotonic()
-                self._spent.setdefault(client, deque()).append((finished, cost * (finished - now)))
+        return Ticket(client, anonymous, now)
+
+    def release(self, ticket: "Ticket", *, timed_out: bool) -> None:
+        """Give back ``ticket``'s slot and charge its client the engine time used (twice that if it timed out)."""
+        self._active[ticket.client] -= 1
+        if not self._active[ticket.client]:
+            del self._active[ticket.client]
+        if ticket.anonymous:
+            self._anonymous -= 1
+            finished = time.monotonic()
+            cost = (2.0 if timed_out else 1.0) * (finished - ticket.started)
+            self._spent.setdefault(ticket.client, deque()).append((finished, cost))
+
+
+@dataclass
+class Ticket:
+    """One admitted query: whose, whether metered, since when, and whether its client stopped waiting."""
+
+    client: str
+    anonymous: bool
+    started: float
+    gave_up: bool = False
+
+
+async def _limited(request: Request, run: Callable[[], Awaitable[T]], wait: float) -> T:
+    """Run ``run()`` (a query) under the admission limits and return its result, waiting at most ``wait`` seconds.
+
+    A client's shorter ``timeout`` only shortens its wait: the query goes on until the engine answers or reaches
+    the server's deadline (where the engine stops it), still holding the client's slot and charged to it, so a short
+    timeout neither frees a slot early nor makes the engine abandon work it would finish. Raises what
+    ``QueryLimiter.admit`` raises, EngineTimeout when the wait ends first, or what ``run`` raises.
+    """
+    limiter: QueryLimiter = request.app.state.limiter
+    ticket = limiter.admit(_client(request), anonymous=_anonymous(request))
+    task = asyncio.ensure_future(run())
+
+    def finished(done: asyncio.Future) -> None:
+        failed = None if done.cancelled() else done.exception()
+        limiter.release(ticket, timed_out=ticket.gave_up or isinstance(failed, EngineTimeout))
+
+    task.add_done_callback(finished)
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), wait)
+    except TimeoutError:
+        ticket.gave_up = True
+        raise EngineTimeout(f"no answer within the {wait:g} s asked for") from None
 
 
 async def read_body(request: Request, limit: int | None = None) -> bytes:
@@ -184,10 +218,12 @@ def decode_utf8(body: bytes, what: str) -> str:
         raise BadInput(f"{what} is not valid UTF-8 (byte {exc.start})") from None
 
 
-def _timeout(request: Request, raw: str | None) -> float:
+def _wait(request: Request, raw: str | None) -> float:
+    """How long the client waits: its ``timeout`` (at least 0.1 s), or a little past the server's deadline, so that
+    the engine's own timeout answers first; raises InvalidParameter."""
     ceiling = request.app.state.settings.query_timeout
     if raw is None or raw == "":
-        return ceiling
+        return ceiling + 1.0
     try:
         value = float(raw)
     except ValueError:
@@ -252,8 +288,9 @@ async def _sparql(request: Request) -> Response:
     if len(queries) != 1:
         raise QuerySyntaxError("the request must carry exactly one 'query' parameter")
     timeouts = [value for key, value in fields if key == "timeout"]
-    async with state.limiter.slot(_client(request), anonymous=_anonymous(request)):
-        answer = await research.run_query(
+    answer = await _limited(
+        request,
+        lambda: research.run_query(
             state.engine,
             queries[0],
             guard_pool=state.guard_pool,
@@ -262,12 +299,14 @@ async def _sparql(request: Request) -> Response:
             accept=request.headers.get("accept"),
             default_graphs=_graph_iris(fields, "default-graph-uri"),
             named_graphs=_graph_iris(fields, "named-graph-uri"),
-            timeout=_timeout(request, timeouts[0] if timeouts else None),
+            timeout=state.settings.query_timeout,
             max_rows=state.settings.max_rows,
             max_answer_bytes=state.settings.max_answer_bytes,
             context=state.context,
             context_url=state.context_url,
-        )
+        ),
+        _wait(request, timeouts[0] if timeouts else None),
+    )
     return _respond(answer, request)
 
 
@@ -408,8 +447,10 @@ async def run_saved(name: str, request: Request) -> Response:
     known = {p.name for p in state.catalog.get(name).params}
     # Unknown parameters are ignored, as on /sparql (clients add their own, such as format=json).
     params = {k: v for k, v in request.query_params.items() if k in known}
-    async with state.limiter.slot(_client(request), anonymous=_anonymous(request)):
-        answer = await research.run_saved(
+    wait = _wait(request, request.query_params.get("timeout"))
+    answer = await _limited(
+        request,
+        lambda: research.run_saved(
             state.engine,
             state.catalog,
             name,
@@ -417,12 +458,14 @@ async def run_saved(name: str, request: Request) -> Response:
             guard_pool=state.guard_pool,
             work_pool=state.work_pool,
             accept=request.headers.get("accept"),
-            timeout=_timeout(request, request.query_params.get("timeout")),
+            timeout=state.settings.query_timeout,
             max_rows=state.settings.max_rows,
             max_answer_bytes=state.settings.max_answer_bytes,
             context=state.context,
             context_url=state.context_url,
-        )
+        ),
+        wait,
+    )
     return _respond(answer, request)
 
 
