@@ -147,3 +147,69 @@ def test_health_answers_within_200_ms_while_heavy_work_runs(loaded, work):
     assert outcome["seconds"] > 0.2 and len(latencies) >= 3, (outcome["seconds"], len(latencies), response.text[:300])
     assert max(latencies) < 0.2, f"{work}: /health took {max(latencies) * 1000:.0f} ms (median of {len(latencies)}: "
     f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms)"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 48 MB tmpfs of this test's own (mounting needs root, which the CI machine has)."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)], check=True)
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(disk) -> None:
+    with open(disk / "filler", "wb") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * (1 << 20))
+                filler.flush()
+        except OSError:
+            pass  # full
+
+
+def test_a_full_disk_degrades_writes_and_they_work_again_when_space_returns(tmp_path, small_disk):
+    # Seen before: after the disk filled and space was freed, every write kept failing while /health said ok.
+    from conftest import create_token
+
+    srv = start_server(small_disk / "store", tmp_path / "serve.log", env={"POSGRAPH_STAGING_DIR": str(tmp_path / "st")})
+    admin = {"Authorization": f"Bearer {create_token(small_disk, 'admin', 'disk')}", "Content-Type": "text/turtle"}
+    body = "".join(f'<urn:s{i}> <urn:p> "{"x" * 60} {i}" .\n' for i in range(20_000)).encode()
+    try:
+        with srv.client() as client:
+            _fill(small_disk)
+            failed = client.put("/store", params={"graph": "urn:g1"}, content=body, headers=admin)
+            assert failed.status_code == 502 and "/disk" not in failed.text, failed.text
+            deadline = time.monotonic() + 10
+            while client.get("/health").json().get("status") != "degraded" and time.monotonic() < deadline:
+                time.sleep(0.2)
+            health = client.get("/health").json()
+            assert health["status"] == "degraded", health
+            assert "No space left" in health["managed"]["public"]["write_error"]
+            assert client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"}).json()["boolean"]  # reads work
+            (small_disk / "filler").unlink()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/health").json().get("status") == "ok":
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+            health = client.get("/health").json()
+            assert health["status"] == "ok" and health["managed"]["public"]["restarts"] == 1, health
+            assert health["managed"]["public"]["causes"][-1].startswith("store write error")
+            written = client.put("/store", params={"graph": "urn:g2"}, content=body, headers=admin)
+            assert written.status_code == 201, written.text
+            count = client.get(
+                "/sparql", params={"query": "SELECT (COUNT(*) AS ?n) { GRAPH <urn:g2> { ?s ?p ?o } }"}
+            ).json()["results"]["bindings"][0]["n"]["value"]
+            assert count == "20000"
+    finally:
+        srv.stop()

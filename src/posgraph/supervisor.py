@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import json
 import logging
+import re
 import shutil
 import signal
 import socket
@@ -41,6 +42,10 @@ _BUSY_CORES = 0.3  # CPU use that counts as still working (an idle engine uses ~
 # was measured at 0.45 of a core while other processes took the rest)
 _CAUSES_KEPT = 100
 _ABANDON_SAMPLE = 1.0  # seconds between looks at the engine's connections and CPU
+# After a failed write (a full disk), RocksDB refuses every write until the store is reopened: once the data
+# directory has this much room again, the engine is restarted, which clears it.
+_RECOVERY_FREE_BYTES = 16 * 1024 * 1024
+_STORE_ERROR = re.compile(rb"IO error: ([^:\n/]+)")
 
 
 def find_engine_binary(configured: str | None = None) -> str:
@@ -175,7 +180,10 @@ class ManagedEngine:
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._log_offset = 0
+        self._scanned = 0  # how far the engine's log has been read for store errors
         self._killed_for: str | None = None
+        # Why the store cannot be written now (None: it can), e.g. "No space left on device"; /health reports it.
+        self.write_error: str | None = None
 
     @property
     def url(self) -> str:
@@ -270,6 +278,7 @@ class ManagedEngine:
                 self._ps = None
             self._started_at = time.monotonic()
         self._wait_ready(log_path)
+        self._scanned, self.write_error = self._log_offset, None  # a new process opened the store afresh
         (self.data_dir / RUNTIME_FILE).write_text(json.dumps({"url": self.url, "pid": self._process.pid}))
         log.info("engine started: pid %s at %s on %s", self._process.pid, self.url, self.data_dir)
         self._on_event("started", self.url)
@@ -371,17 +380,38 @@ class ManagedEngine:
                 pass
             try:  # a failed check must never end supervision (nor, by PR_SET_PDEATHSIG, this thread's engine)
                 self._enforce_memory_limit(process)
-                if self.abandon_grace and time.monotonic() >= next_sample:
+                if time.monotonic() >= next_sample:
                     next_sample = time.monotonic() + _ABANDON_SAMPLE
-                    if activity is not None:
+                    self._recover_store(process)
+                    if self.abandon_grace and activity is not None:
                         self._enforce_abandon_grace(process, activity)
-                    elif self._ps is not None:
+                    elif self.abandon_grace and self._ps is not None:
                         activity = _Activity(self._ps)  # the baseline of the first sample
             except psutil.Error:
                 pass  # the process is exiting: wait() reports it
             except Exception:
                 log.exception("engine (pid %s): check failed", process.pid)
         return None
+
+    def _recover_store(self, process: subprocess.Popen[bytes]) -> None:
+        """Notice failed writes in the engine's log; once the data directory has room again, restart the engine
+        (RocksDB keeps refusing writes after one failed until the store is reopened)."""
+        try:
+            with open(self.data_dir / LOG_FILE, "rb") as handle:
+                handle.seek(self._scanned)
+                new = handle.read(1_000_000)
+        except OSError:
+            return
+        self._scanned += len(new)
+        found = _STORE_ERROR.findall(new)
+        if found and self.write_error is None:
+            self.write_error = found[-1].decode("utf-8", "replace").strip()
+            log.error("engine (pid %s) cannot write its store: %s", process.pid, self.write_error)
+            self._on_event("write-failed", self.write_error)
+        if self.write_error is not None and shutil.disk_usage(self.data_dir).free >= _RECOVERY_FREE_BYTES:
+            self._killed_for = f"store write error ({self.write_error}): restarted to reopen the store"
+            log.error("engine (pid %s): %s", process.pid, self._killed_for)
+            process.kill()
 
     def _restart_delay(self, failures: int) -> float:
         return min(_FIRST_RESTART_DELAY * 2 ** min(failures - 1, 30), self.restart_backoff_max)

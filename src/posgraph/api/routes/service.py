@@ -19,14 +19,18 @@ router = APIRouter(tags=["service"])
     responses={503: {"description": "The engine does not answer (yet)", "content": {"application/problem+json": {}}}},
 )
 async def health(request: Request) -> JSONResponse:
-    """200 once the engine answers a trivial query; 503 with Retry-After before that or while it is down (being
-    restarted, say). Managed engines report their restarts and the causes of their last deaths."""
+    """200 once the engine answers a trivial query (``"status": "degraded"`` while a managed engine cannot write
+    its store, e.g. on a full disk, with the reason in ``write_error``); 503 with Retry-After before that or while
+    it is down (being restarted, say). Managed engines report their restarts and the causes of their last deaths."""
     managed = {
         name: {"restarts": engine.restarts, "causes": engine.causes[-5:]}
+        | ({"write_error": engine.write_error} if engine.write_error else {})
         for name, engine in request.app.state.managed_engines.items()
     }
     if await request.app.state.engine.ping():
-        body = {"status": "ok", "engine": "up"} | ({"managed": managed} if managed else {})
+        # Reads work; a store that cannot be written (a full disk) is "degraded" until the supervisor reopens it.
+        status = "degraded" if any("write_error" in m for m in managed.values()) else "ok"
+        body = {"status": status, "engine": "up"} | ({"managed": managed} if managed else {})
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
     return problem_response(
         503,
