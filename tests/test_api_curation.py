@@ -1,6 +1,7 @@
 """SPARQL Update and Graph Store writes over real HTTP: tokens, roles, atomicity, refusals, audit."""
 
 import json
+import time
 
 import pytest
 import rdflib
@@ -666,3 +667,35 @@ def test_a_batch_published_without_its_record_still_shows_its_reviewer(review):
     assert shown["history"][-1] == {"time": shown["accepted"], "actor": "rita", "action": "accepted"}
     assert listed["reviewer"] == "rita" and listed["state"] == "accepted"
     assert again.status_code == 409  # published once, never twice
+
+
+def test_validate_has_its_own_size_cap_and_one_run_per_anonymous_address(tmp_path):
+    import threading
+
+    from test_api_service import _positions
+
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_MAX_VALIDATE_BYTES": "1500000"})
+    reader = create_token(tmp_path, "reader", "validator")
+    nt = {"Content-Type": "application/n-triples"}
+    slow = _positions(2500)  # about 1 MB: seconds of SHACL validation
+    try:
+        with srv.client() as client:
+            too_big = client.post("/validate", content=_positions(4000), headers=nt)  # under the body cap
+            assert too_big.status_code == 413 and "1500000" in too_big.json()["detail"]
+            # text/plain (what a cross-origin form can send without a preflight) is refused unparsed.
+            assert client.post("/validate", content=slow, headers={"Content-Type": "text/plain"}).status_code == 415
+            answers = []
+
+            def validate(headers):
+                answers.append(client.post("/validate", content=slow, headers={**nt, **headers}).status_code)
+
+            first = threading.Thread(target=validate, args=({},))
+            first.start()
+            time.sleep(0.5)  # the first one is validating (it takes seconds)
+            second = client.post("/validate", content=slow, headers=nt)
+            with_token = client.post("/validate", content=slow, headers={**nt, "Authorization": f"Bearer {reader}"})
+            first.join()
+        assert second.status_code == 429 and "already has a validation running" in second.json()["detail"]
+        assert answers == [200] and with_token.status_code == 200
+    finally:
+        srv.stop()

@@ -266,3 +266,14 @@ def test_a_query_answered_504_that_keeps_the_engine_busy_is_ended(tmp_path):
             assert _wait_until(lambda: _answers_queries(client), within=20)
     finally:
         srv.stop()
+
+
+def test_the_service_stayed_under_its_memory_bound_through_the_hostile_queries(guarded):
+    # Runs after the hostile queries above on the same server (pytest keeps a module's order): the service's peak
+    # resident memory stays under the bound README states (its worker processes are capped separately).
+    for name in ("huge VALUES block", "cartesian product under ORDER BY", "very long literal"):
+        with httpx.Client(base_url=guarded.url, timeout=60, trust_env=False) as client:
+            client.post("/sparql", data={"query": HOSTILE[name]})
+    with open(f"/proc/{guarded.process.pid}/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    assert peak < 512, f"the service peaked at {peak:.0f} MiB"

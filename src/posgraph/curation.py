@@ -151,12 +151,20 @@ class _CountingReader:
         return count
 
 
+def _refuse_simple_body(media_type: str) -> None:
+    # Any web page can make a browser POST text/plain to another origin without asking it first (a CORS "simple"
+    # request): a body type that needs a preflight keeps other sites from making visitors' browsers send work here.
+    if media_type.split(";", 1)[0].strip().lower() == "text/plain":
+        raise UnsupportedMediaType("send N-Triples as application/n-triples (text/plain bodies are not accepted)")
+
+
 def parse_body(body: bytes, media_type: str, *, context_urls: Sequence[str] = ()) -> list[ParsedFile]:
     """Parse a client's RDF request body (Turtle, TriG, N-Triples, N-Quads, or JSON-LD using posgraph's context).
 
-    Raises UnsupportedMediaType (RDF/XML and anything else), RdfSyntaxError with line and column, or BadInput
-    for a JSON-LD context that is not posgraph's (none is ever fetched).
+    Raises UnsupportedMediaType (RDF/XML, text/plain and anything else), RdfSyntaxError with line and column, or
+    BadInput for a JSON-LD context that is not posgraph's (none is ever fetched).
     """
+    _refuse_simple_body(media_type)
     fmt = formats.format_for_media_type(media_type or "application/octet-stream")
     if not fmt.untrusted_ok:
         raise UnsupportedMediaType(
@@ -499,6 +507,7 @@ async def write_graph(
     refused with UnsupportedMediaType), so the engine only ever receives well-formed N-Triples.
     """
     _refuse_managed_graph(graph, method)
+    _refuse_simple_body(media_type)
     fmt = formats.format_for_media_type(media_type)
     if not fmt.untrusted_ok or fmt.quads:
         raise UnsupportedMediaType(f"send a graph as Turtle or N-Triples, not {fmt.media_type}")
