@@ -641,7 +641,7 @@ def test_a_batch_published_without_its_record_still_shows_its_reviewer(review):
             ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(content.content, ox.RdfFormat.N_TRIPLES)
         ]
         accepted = datetime.now(timezone.utc)
-        quads = curation._batch_quads(
+        quads = curation.batch_quads(
             triples,
             batch_id=batch["id"],
             curator="cora",

@@ -13,9 +13,11 @@ from conftest import EXAMPLES, ROOT, create_token, posgraph_cli, start_server
 from pyld import jsonld
 from rdflib.compare import isomorphic
 
+from posgraph.config import PROJECT_FILES
+
 pytestmark = pytest.mark.e2e
 
-CONTEXT = json.loads((ROOT / "ontology" / "context.jsonld").read_text())
+CONTEXT = json.loads(PROJECT_FILES.context_file.read_text())
 ID = "https://w3id.org/posgraph/id/"
 SKOS_ALT = "http://www.w3.org/2004/02/skos/core#altLabel"
 RESOURCES = [
@@ -286,8 +288,13 @@ def test_rendered_resources_are_reused_only_while_the_dataset_is_unchanged(tmp_p
 
 def test_dumps_are_described_with_size_and_checksum(server):
     with server.client() as client:
-        description = client.get("/dumps").json()
+        answer = client.get("/dumps")
+        description = answer.json()
         assert "dcat:Dataset" in description["type"] and description["void:triples"] > 1000
+        # One answer names one version, and counts that version's triples.
+        assert description["dcterms:hasVersion"] == answer.headers["x-posgraph-version"]
+        count = client.post("/sparql", data={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"}).json()
+        assert int(count["results"]["bindings"][0]["n"]["value"]) == description["void:triples"]
         for dist in description["dcat:distribution"]:
             url = dist["dcat:downloadURL"]["id"].replace(server.url, "")
             body = client.get(url)

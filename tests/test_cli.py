@@ -8,7 +8,7 @@ import pytest
 import rdflib
 from conftest import EXAMPLES, create_token, posgraph_cli, start_server
 
-SEED = "data/seed.ttl"
+SEED = "src/posgraph/resources/data/seed.ttl"
 COMMANDS = ["serve", "load", "validate", "query", "queries", "export", "check", "token", "submit", "batches"]
 
 

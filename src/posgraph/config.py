@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field, ValidationError
@@ -10,22 +11,34 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from posgraph.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "PROJECT_FILES"]
-
-# Server-owned files shipped beside the package: ontology, shapes, saved queries, seed data.
-_ROOT = Path(__file__).resolve().parent.parent.parent
+__all__ = ["Settings", "load_settings", "ProjectFiles", "PROJECT_FILES"]
 
 
 class ProjectFiles:
-    """Where the ontology, shapes, saved queries and seed data live."""
+    """Where the ontology, shapes, saved queries, seed data and JSON-LD context live.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.ontology_dir = root / "ontology"
-        self.shapes_dir = root / "shapes"
-        self.queries_dir = root / "queries"
-        self.seed_files = [root / "data" / "seed.ttl"]
-        self.context_file = root / "ontology" / "context.jsonld"
+    They are package data (``posgraph/resources/``), so an installed wheel has them as well as a source checkout.
+    """
+
+    def __init__(self, resources: Path, checkout: Path | None = None) -> None:
+        self.resources = resources
+        self.ontology_dir = resources / "ontology"
+        self.shapes_dir = resources / "shapes"
+        self.queries_dir = resources / "queries"
+        self.seed_files = [resources / "data" / "seed.ttl"]
+        self.context_file = resources / "ontology" / "context.jsonld"
+        self.checkout = checkout
+
+    @property
+    def root(self) -> Path:
+        """The source checkout posgraph runs from (an editable install), else the current working directory."""
+        return self.checkout or Path.cwd()
+
+    @property
+    def examples_dir(self) -> Path | None:
+        """``tests/examples`` under :attr:`root` when that directory exists, else None."""
+        examples = self.root / "tests" / "examples"
+        return examples if examples.is_dir() else None
 
     @property
     def ontology_files(self) -> list[Path]:
@@ -38,7 +51,21 @@ class ProjectFiles:
         return sorted(self.shapes_dir.glob("*.ttl"))
 
 
-PROJECT_FILES = ProjectFiles(_ROOT)
+def _project_files() -> ProjectFiles:
+    """Find the package data through importlib.resources; raises ConfigError when it is not on the file system."""
+    resources = files("posgraph") / "resources"
+    # Validator, Catalog and the engine loader read paths; pip always unpacks a wheel, so only a zipped
+    # import (which posgraph does not support) lands here.
+    if not isinstance(resources, Path) or not resources.is_dir():
+        raise ConfigError(f"posgraph's package data is not a directory on disk: {resources}")
+    package = resources.parent
+    # A source checkout is src/posgraph beside pyproject.toml; an installed wheel sits in site-packages.
+    candidate = package.parent.parent
+    in_checkout = package.parent.name == "src" and (candidate / "pyproject.toml").is_file()
+    return ProjectFiles(resources, candidate if in_checkout else None)
+
+
+PROJECT_FILES = _project_files()
 
 
 def _default_memory_limit_mb() -> int:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from posgraph.validation import ValidationReport
+from typing import Any
 
 __all__ = [
     "PosgraphError",
@@ -96,9 +93,10 @@ class NotFound(PosgraphError):
 
 @dataclass
 class NotConformant(PosgraphError):
-    """Data failed SHACL validation; ``report`` lists every result."""
+    """Data failed SHACL validation; ``report`` (a validation.ValidationReport: named, not imported, since errors sit
+    below every other layer) lists every result."""
 
-    report: "ValidationReport"
+    report: Any
     source: str = "data"
 
     def __post_init__(self) -> None:

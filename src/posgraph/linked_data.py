@@ -6,6 +6,7 @@ Every query here is built from fixed text plus RDF terms that rdflib serialises;
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -25,7 +26,7 @@ from posgraph import formats
 from posgraph.catalog import Param
 from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter, NotFound
-from posgraph.namespaces import CONTEXT_IRI, PG, PGI, PGID, sparql_prologue
+from posgraph.namespaces import CONTEXT_IRI, ONTOLOGY_GRAPH, PG, PGI, PGID, PREFIXES, sparql_prologue
 
 __all__ = [
     "Version",
@@ -39,6 +40,11 @@ __all__ = [
     "read_dump",
     "write_dump",
     "DUMP_FORMATS",
+    "Summary",
+    "dataset_summary",
+    "dump_file",
+    "local_url",
+    "ontology_graph",
 ]
 
 _NT = formats.format_for_media_type("application/n-triples")
@@ -70,6 +76,50 @@ async def dataset_version(engine: Engine) -> Version:
     if not rows:
         return Version("empty", None)
     return Version(str(rows[0]["change"]).rsplit("/", 1)[-1], datetime.fromisoformat(str(rows[0]["at"])))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The dataset's version and its number of triples in the default graph, read together (one snapshot)."""
+
+    version: Version
+    triples: int
+
+
+async def dataset_summary(engine: Engine) -> Summary:
+    """Return the dataset's version and size from one query, so the two always describe the same data."""
+    rows = await engine.select(
+        sparql_prologue(("pg", "prov"))
+        + """
+        SELECT ?change ?at ?n WHERE {
+          { SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o } }
+          OPTIONAL { SELECT ?change ?at WHERE { ?change a pg:Change ; prov:atTime ?at }
+                     ORDER BY DESC(?at) DESC(?change) LIMIT 1 }
+        }"""
+    )
+    row = rows[0]
+    if "change" not in row:
+        return Summary(Version("empty", None), int(row["n"]))
+    version = Version(str(row["change"]).rsplit("/", 1)[-1], datetime.fromisoformat(str(row["at"])))
+    return Summary(version, int(row["n"]))
+
+
+def local_url(base_url: str, iri: str) -> str:
+    """Return this server's URL (under ``base_url``) for an instance or issue IRI; other IRIs come back unchanged."""
+    if iri.startswith(str(PGID)):
+        return f"{base_url}/id/{iri[len(str(PGID)) :]}"
+    if iri.startswith(str(PGI)):
+        return f"{base_url}/issue/{iri[len(str(PGI)) :]}"
+    return iri
+
+
+async def ontology_graph(engine: Engine) -> rdflib.Graph:
+    """Return the published ontology graph, with posgraph's prefixes bound; raises an engine error."""
+    content = (await engine.graph_get(str(ONTOLOGY_GRAPH))).content
+    graph = formats.to_rdflib_graph(formats.read_quads(content, _NT, "ontology"))
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace)
+    return graph
 
 
 # ------------------------------------------------------------------------------------------ resources
@@ -493,8 +543,67 @@ async def write_dump(engine: Engine, extension: str, directory: Path) -> Dump:
     return dump
 
 
+# Dumps being written, by (directory, format): concurrent requests for the same one share a single writer.
+_dumps_in_flight: dict[tuple[Path, str], asyncio.Task] = {}
+
+
+async def dump_file(engine: Engine, dumps_dir: Path, version: Version, extension: str) -> Dump:
+    """Return the dump of dataset ``version`` in one format, writing it first (once, however many ask at the same
+    time) when it is not in ``dumps_dir`` yet. Raises an engine error."""
+    directory = Path(dumps_dir) / version.id
+    written = read_dump(directory, extension)
+    if written is not None:
+        return written
+    key = (directory, extension)
+    task = _dumps_in_flight.get(key)
+    if task is None:
+        task = asyncio.ensure_future(write_dump(engine, extension, directory))
+        _dumps_in_flight[key] = task
+        task.add_done_callback(lambda _: _dumps_in_flight.pop(key, None))
+    # Shielded: a client that goes away does not cancel the dump the others are waiting for.
+    return await asyncio.shield(task)
+
+
 async def iter_file(path: Path, chunk: int = 1 << 16) -> AsyncIterator[bytes]:
     """Yield a file's bytes in chunks."""
     with open(path, "rb") as handle:
         while data := handle.read(chunk):
             yield data
+
+
+# ------------------------------------------------------------------------------------------ exports (the command line)
+from typing import BinaryIO  # noqa: E402  (added with this section; belongs with the imports above)
+
+
+async def export(engine: Engine, extension: str, sink: BinaryIO, *, timeout: float | None = None) -> int:
+    """Write the published data in one of ``DUMP_FORMATS`` (quad formats: every graph; Turtle and JSON-LD: the
+    default graph) to ``sink`` as the engine streams it; return the number of bytes written.
+
+    ``timeout`` bounds each read (default the engine's). Raises an engine error, or OSError from ``sink``.
+    """
+    media_type, default_only = DUMP_FORMATS[extension]
+    size = 0
+    async for chunk in engine.dump(media_type=media_type, default_graph_only=default_only, timeout=timeout):
+        sink.write(chunk)
+        size += len(chunk)
+    return size
+
+
+async def export_to_file(engine: Engine, extension: str, path: Path, *, timeout: float | None = None) -> int:
+    """Write the published data (as ``export``) to the file ``path``; return the number of bytes written.
+
+    The data goes to ``path``.partial first, renamed only when complete, so ``path`` never holds half a dump.
+    Raises BadInput (the file cannot be written) or an engine error; nothing is left behind either way.
+    """
+    from posgraph.errors import BadInput
+
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "wb") as sink:
+            size = await export(engine, extension, sink, timeout=timeout)
+        partial.replace(path)
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return size

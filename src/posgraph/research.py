@@ -204,3 +204,37 @@ async def read_graph(
     if media_type == formats.JSON_LD:
         content = await workers.run(work_pool, formats.ntriples_to_jsonld, content, context, context_url)
     return QueryAnswer(content, media_type, answer.truncated)
+
+
+# ------------------------------------------------------------------------------------------ the command line
+def _looks_like_a_name(argument: str) -> bool:
+    # SPARQL text always holds a space or a brace; a saved query's name neither.
+    return " " not in argument.strip() and "{" not in argument
+
+
+async def prepare_query(catalog: Catalog, argument: str, params: Mapping[str, str], *, is_text: bool = False) -> str:
+    """Return the checked SPARQL text of a query given on the command line: saved query ``argument`` bound with
+    ``params`` when it is a name (one word without braces; never when ``is_text``), else ``argument`` itself.
+
+    Checked before any engine is reached, so a bad query fails fast. Raises BadInput (``params`` with SPARQL text),
+    NotFound (no such saved query), InvalidParameter, or as ``check_query``.
+    """
+    from posgraph.errors import BadInput
+
+    if not is_text and _looks_like_a_name(argument):
+        text = catalog.get(argument).bind(params)
+    elif params:
+        raise BadInput("--param applies to saved queries only")
+    else:
+        text = argument
+    await check_query(text)
+    return text
+
+
+async def run_for_output(engine: Engine, text: str, results_type: str, *, timeout: float | None = None) -> QueryAnswer:
+    """Run a query whose complete answer goes to a terminal or file and return it: SELECT and ASK results as
+    ``results_type`` (a SPARQL results media type, e.g. SPARQL JSON or CSV), CONSTRUCT and DESCRIBE graphs as Turtle;
+    ``media_type`` says which. No row or byte cap: the command line's user is trusted. Raises as ``run_query``.
+    """
+    # One Accept header covers both kinds of form: results types are not graph types, and the reverse.
+    return await run_query(engine, text, accept=f"{results_type}, {formats.TURTLE};q=0.5", timeout=timeout)

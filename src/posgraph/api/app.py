@@ -13,11 +13,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from posgraph import __version__
+from posgraph.api.admission import QueryLimiter
 from posgraph.api.observability import install_observability
 from posgraph.api.problems import install_problem_handlers
 from posgraph.api.routes import curation, linked_data, research, service
-from posgraph.api.routes.research import QueryLimiter
 from posgraph.api.security import FailedAttempts
+from posgraph.api.state import AppState
 from posgraph.audit import AuditLog
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES, Settings
@@ -45,39 +46,15 @@ def create_app(
     """
     base = engine_url or settings.engine_base()
     staging_base = staging_url or settings.staging_engine_url
-    catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
+    state = _app_state(settings, managed_engines or {})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = Engine(
-            base,
-            query_path=settings.engine_query_path,
-            update_path=settings.engine_update_path,
-            store_path=settings.engine_store_path,
-            timeout=settings.query_timeout,
-        )
-        # Without a staging engine, reads and direct writes work; the batch routes answer 503.
-        app.state.staging = Engine(staging_base, timeout=settings.query_timeout) if staging_base else None
-        # Parsing every query gets processes of its own, so a long validation never delays the checks of queries.
-        app.state.guard_pool = WorkerPool(
-            settings.worker_processes, timeout=settings.guard_timeout, memory_mb=settings.worker_memory_mb
-        )
-        app.state.work_pool = WorkerPool(
-            settings.worker_processes,
-            timeout=settings.worker_timeout,
-            memory_mb=settings.worker_memory_mb,
-            max_tasks=50,
-        )
-        await app.state.guard_pool.start()
-        await app.state.work_pool.start()
+        await _start(state, base, staging_base)
         try:
             yield
         finally:
-            app.state.guard_pool.close()
-            app.state.work_pool.close()
-            await app.state.engine.aclose()
-            if app.state.staging is not None:
-                await app.state.staging.aclose()
+            await _stop(state)
 
     app = FastAPI(
         title="posgraph",
@@ -89,26 +66,7 @@ def create_app(
         description="A knowledge graph of negotiation positions: SPARQL 1.1 for researchers, "
         "linked data for integrators, validated batches for curators.",
     )
-    app.state.settings = settings
-    app.state.managed_engines = managed_engines or {}  # name -> ManagedEngine, for /health and /metrics
-    app.state.catalog = catalog
-    app.state.context_bytes = PROJECT_FILES.context_file.read_bytes()
-    app.state.context = json.loads(app.state.context_bytes)
-    app.state.context_url = settings.base_url() + "/ns/context.jsonld"
-    # Rendered resources by ETag: the ETag names the dataset version, so an entry is never stale, only unused.
-    entries = settings.resource_cache_entries
-    app.state.representations = LRUCache(maxsize=entries) if entries else None
-    app.state.context_version = __version__
-    app.state.limiter = QueryLimiter(
-        settings.max_concurrent_per_client,
-        concurrent=settings.max_concurrent_queries,
-        seconds_per_minute=settings.query_seconds_per_minute,
-    )
-    app.state.tokens = TokenStore(settings.tokens_file)
-    app.state.auth_failures = FailedAttempts()
-    app.state.validator = Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)
-    app.state.audit = AuditLog(settings.audit_log)
-    app.state.page_template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    app.state.posgraph = state  # the one attribute: routes read it through api.state.app_state
     install_problem_handlers(app)
     install_observability(app)
     app.include_router(service.router)
@@ -134,6 +92,65 @@ def create_app(
     # Third-party front-end files (YASGUI) are installed here by the Makefile; absent files are just 404.
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app
+
+
+def _app_state(settings: Settings, managed_engines: dict) -> AppState:
+    """The state shared by the routes, from the settings and the project files (engines come at start-up)."""
+    context_bytes = PROJECT_FILES.context_file.read_bytes()
+    entries = settings.resource_cache_entries
+    return AppState(
+        settings=settings,
+        catalog=Catalog.from_dir(PROJECT_FILES.queries_dir),
+        context_bytes=context_bytes,
+        context=json.loads(context_bytes),
+        context_url=settings.base_url() + "/ns/context.jsonld",
+        context_version=__version__,
+        limiter=QueryLimiter(
+            settings.max_concurrent_per_client,
+            concurrent=settings.max_concurrent_queries,
+            seconds_per_minute=settings.query_seconds_per_minute,
+        ),
+        tokens=TokenStore(settings.tokens_file),
+        auth_failures=FailedAttempts(),
+        validator=Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files),
+        audit=AuditLog(settings.audit_log),
+        managed_engines=managed_engines,
+        representations=LRUCache(maxsize=entries) if entries else None,
+    )
+
+
+async def _start(state: AppState, base: str, staging_base: str | None) -> None:
+    """Open the engines and start the worker pools (they need the running event loop)."""
+    settings = state.settings
+    state.engine = Engine(
+        base,
+        query_path=settings.engine_query_path,
+        update_path=settings.engine_update_path,
+        store_path=settings.engine_store_path,
+        timeout=settings.query_timeout,
+    )
+    # Without a staging engine, reads and direct writes work; the batch routes answer 503.
+    state.staging = Engine(staging_base, timeout=settings.query_timeout) if staging_base else None
+    # Parsing every query gets processes of its own, so a long validation never delays the checks of queries.
+    state.guard_pool = WorkerPool(
+        settings.worker_processes, timeout=settings.guard_timeout, memory_mb=settings.worker_memory_mb
+    )
+    state.work_pool = WorkerPool(
+        settings.worker_processes,
+        timeout=settings.worker_timeout,
+        memory_mb=settings.worker_memory_mb,
+        max_tasks=50,
+    )
+    await state.guard_pool.start()
+    await state.work_pool.start()
+
+
+async def _stop(state: AppState) -> None:
+    state.guard_pool.close()
+    state.work_pool.close()
+    await state.engine.aclose()
+    if state.staging is not None:
+        await state.staging.aclose()
 
 
 def app_from_env() -> FastAPI:

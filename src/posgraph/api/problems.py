@@ -84,9 +84,19 @@ _DESCRIPTIONS = {
 }
 
 
-def problem_responses(*codes: int) -> dict[int, dict]:
-    """OpenAPI ``responses`` entries for problem+json answers with these status codes."""
-    return {code: {"description": _DESCRIPTIONS[code], "content": {PROBLEM_JSON: {}}} for code in codes}
+def problem_responses(
+    *codes: int, descriptions: dict[int, str] | None = None, examples: dict[int, dict] | None = None
+) -> dict[int, dict]:
+    """Return OpenAPI ``responses`` entries for problem+json answers with these status codes, each described as
+    in ``descriptions`` (default: the generic text for its status) and with its example body from ``examples``."""
+    descriptions, examples = descriptions or {}, examples or {}
+    return {
+        code: {
+            "description": descriptions.get(code) or _DESCRIPTIONS[code],
+            "content": {PROBLEM_JSON: {"example": examples[code]} if code in examples else {}},
+        }
+        for code in codes
+    }
 
 
 def problem_response(

@@ -8,6 +8,8 @@ from collections import deque
 
 from fastapi import Request
 
+from posgraph.api.requests import client_address
+from posgraph.api.state import app_state
 from posgraph.errors import Forbidden, TooManyRequests, Unauthorized
 from posgraph.tokens import TokenRecord, role_allows
 
@@ -44,14 +46,15 @@ def require_role(request: Request, role: str) -> TokenRecord:
     Raises TooManyRequests (too many failures from this address: 429), Unauthorized (no or unknown token: 401)
     or Forbidden (a token whose role is too low: 403).
     """
-    failures: FailedAttempts = request.app.state.auth_failures
-    client = request.client.host if request.client else "unknown"
+    state = app_state(request)
+    failures = state.auth_failures
+    client = client_address(request)
     failures.check(client)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(f"this needs a bearer token with role {role} or higher")
-    record = request.app.state.tokens.authenticate(token.strip())
+    record = state.tokens.authenticate(token.strip())
     if record is None:
         failures.record(client)
         raise Unauthorized("the token is unknown or revoked")

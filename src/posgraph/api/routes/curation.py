@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse, Response
 
 from posgraph import curation, formats, metrics, workers
 from posgraph.api.problems import problem_responses
-from posgraph.api.routes.research import decode_utf8, graph_parameter, read_body
+from posgraph.api.requests import FORM as _FORM
+from posgraph.api.requests import client_address, content_type, decode_utf8, graph_parameter, read_body
 from posgraph.api.security import require_role
+from posgraph.api.state import app_state
 from posgraph.engine import Engine
 from posgraph.errors import (
     BadInput,
@@ -27,20 +29,15 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["curation"])
 
-_FORM = "application/x-www-form-urlencoded"
 _SPARQL_UPDATE = "application/sparql-update"
-_AUTH_RESPONSES = {
-    401: {"description": "No or unknown bearer token", "content": {"application/problem+json": {}}},
-    403: {"description": "The token's role is too low", "content": {"application/problem+json": {}}},
-}
+_AUTH_RESPONSES = problem_responses(401, 403)
 
 
 @router.post(
     "/sparql/update",
     status_code=204,
     summary="SPARQL 1.1 Update (admin token)",
-    responses=_AUTH_RESPONSES
-    | {400: {"description": "Malformed or refused update", "content": {"application/problem+json": {}}}},
+    responses=_AUTH_RESPONSES | problem_responses(400, descriptions={400: "Malformed or refused update"}),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -55,7 +52,7 @@ async def sparql_update(request: Request) -> Response:
     only through reviewed batches. LOAD, SERVICE, staging and managed graphs, and posgraph's provenance records are
     refused, decided from the parsed update."""
     token = require_role(request, "admin")
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media_type = content_type(request)
     fields = parse_qsl(request.url.query, keep_blank_values=True)
     body = await read_body(request)
     if media_type == _FORM:
@@ -68,14 +65,14 @@ async def sparql_update(request: Request) -> Response:
     if len(updates) != 1:
         raise QuerySyntaxError("the request must carry exactly one 'update'")
     await curation.run_update(
-        request.app.state.engine,
+        app_state(request).engine,
         updates[0],
         actor=token.name,
         using_graphs=[v for k, v in fields if k == "using-graph-uri"],
         using_named_graphs=[v for k, v in fields if k == "using-named-graph-uri"],
-        pool=request.app.state.guard_pool,
+        pool=app_state(request).guard_pool,
     )
-    request.app.state.audit.record(token.name, "sparql-update", role=token.role, update=updates[0][:10_000])
+    app_state(request).audit.record(token.name, "sparql-update", role=token.role, update=updates[0][:10_000])
     return Response(status_code=204)
 
 
@@ -84,9 +81,9 @@ async def _write(request: Request, method: str) -> Response:
     graph = graph_parameter(request)
     body = await read_body(request)
     status, triples = await curation.write_graph(
-        request.app.state.engine, method, graph, body, request.headers.get("content-type", ""), actor=token.name
+        app_state(request).engine, method, graph, body, request.headers.get("content-type", ""), actor=token.name
     )
-    request.app.state.audit.record(
+    app_state(request).audit.record(
         token.name, f"gsp-{method.lower()}", role=token.role, graph=graph or "default", triples=triples
     )
     return Response(status_code=201 if status == 201 else 204)
@@ -141,8 +138,8 @@ async def store_delete(request: Request) -> Response:
     """Delete ``?graph=IRI`` (the default graph holds posgraph's provenance and cannot be deleted)."""
     token = require_role(request, "admin")
     graph = graph_parameter(request)
-    await curation.delete_graph(request.app.state.engine, graph, actor=token.name)
-    request.app.state.audit.record(token.name, "gsp-delete", role=token.role, graph=graph or "default")
+    await curation.delete_graph(app_state(request).engine, graph, actor=token.name)
+    app_state(request).audit.record(token.name, "gsp-delete", role=token.role, graph=graph or "default")
     return Response(status_code=204)
 
 
@@ -165,7 +162,7 @@ _REPORT_TYPES = ("text/html", "text/turtle", "application/ld+json", "application
 
 
 def _staging(request: Request) -> Engine:
-    staging = request.app.state.staging
+    staging = app_state(request).staging
     if staging is None:
         raise EngineUnavailable("no staging engine is configured (POSGRAPH_STAGING_ENGINE_URL)")
     return staging
@@ -174,7 +171,7 @@ def _staging(request: Request) -> Engine:
 async def _prepared_body(request: Request, limit: int | None = None) -> curation.PreparedBatch:
     """The request's RDF body, read within ``limit`` bytes and parsed in a worker process."""
     body = await read_body(request, limit)
-    state = request.app.state
+    state = app_state(request)
     return await workers.run(
         state.work_pool,
         curation.prepare_body,
@@ -203,9 +200,9 @@ async def validate(request: Request) -> Response:
 
     Bodies are capped at POSGRAPH_MAX_VALIDATE_BYTES (413); without a token an address validates one body at a
     time (429); parsing and validating run in worker processes with a time limit (422 too-costly beyond)."""
-    state = request.app.state
+    state = app_state(request)
     media_type = formats.negotiate(request.headers.get("accept"), _REPORT_TYPES)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     anonymous = "authorization" not in request.headers
     if not anonymous:
         require_role(request, "reader")
@@ -243,7 +240,7 @@ def _batch_view(batch: dict) -> dict:
 async def submit(request: Request) -> JSONResponse:
     """Validate in context and store the batch in staging (invisible to public reads) as "submitted"."""
     token = require_role(request, "curator")
-    state = request.app.state
+    state = app_state(request)
     prepared = await _prepared_body(request)
     label = request.query_params.get("label")
     batch = await curation.submit_batch(
@@ -266,7 +263,7 @@ async def list_batches(request: Request, state: str | None = None) -> dict:
     require_role(request, "curator")
     if state is not None and state not in ("submitted", "accepted", "rejected", "reverted"):
         raise InvalidParameter("state", "use submitted, accepted, rejected or reverted")
-    app = request.app.state
+    app = app_state(request)
     batches = await curation.list_batches(app.engine, _staging(request), state=state)
     return {"batches": [_batch_view({k: v for k, v in b.items() if k != "report"}) for b in batches]}
 
@@ -279,7 +276,7 @@ async def list_batches(request: Request, state: str | None = None) -> dict:
 async def show_batch(batch_id: str, request: Request) -> JSONResponse:
     """The batch's record: state, curator, reviewer, counts, validation report and history."""
     require_role(request, "curator")
-    app = request.app.state
+    app = app_state(request)
     return JSONResponse(_batch_view(await curation.get_batch(app.engine, _staging(request), batch_id)))
 
 
@@ -291,7 +288,7 @@ async def show_batch(batch_id: str, request: Request) -> JSONResponse:
 async def batch_triples(batch_id: str, request: Request) -> Response:
     """The batch's triples as N-Triples or Turtle."""
     require_role(request, "curator")
-    app = request.app.state
+    app = app_state(request)
     content = await curation.batch_triples(app.engine, _staging(request), batch_id)
     media_type = formats.negotiate(request.headers.get("accept"), (formats.TURTLE, formats.N_TRIPLES))
     if media_type == formats.TURTLE:
@@ -303,7 +300,7 @@ async def _note(request: Request) -> str | None:
     body = await read_body(request)
     if not body:
         return None
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media_type = content_type(request)
     if media_type == "application/json":
         try:  # bounded nesting: 200,000 nested arrays would exhaust the parser's stack (a 500)
             data = formats.load_json(body, "the note")
@@ -329,7 +326,7 @@ async def _note(request: Request) -> str | None:
 async def accept(batch_id: str, request: Request) -> JSONResponse:
     """Publish the batch atomically: its graph, its triples in the default graph, and its PROV-O description."""
     token = require_role(request, "curator")
-    app = request.app.state
+    app = app_state(request)
     batch = await curation.accept_batch(
         app.engine,
         _staging(request),
@@ -353,7 +350,7 @@ async def accept(batch_id: str, request: Request) -> JSONResponse:
 async def reject(batch_id: str, request: Request) -> JSONResponse:
     """Mark the batch rejected, with an optional note; it never becomes public."""
     token = require_role(request, "curator")
-    app = request.app.state
+    app = app_state(request)
     batch = await curation.reject_batch(
         app.engine, _staging(request), batch_id, reviewer=token.name, role=token.role, note=await _note(request)
     )
@@ -370,8 +367,10 @@ async def reject(batch_id: str, request: Request) -> JSONResponse:
 async def revert(batch_id: str, request: Request, dry_run: bool = False) -> JSONResponse:
     """With ``dry_run=true``: what would be removed and what in other batches depends on it. Otherwise withdraw
     the batch from the public graph in one transaction and return the record with that preview."""
-    token = require_role(request, "curator" if dry_run else "reviewer")
-    app = request.app.state
+    token = require_role(request, "curator")  # curators may preview; curation decides who may revert
+    if not dry_run:
+        curation.may_revert(token.name, token.role)
+    app = app_state(request)
     preview = await curation.revert_preview(app.engine, _staging(request), batch_id)
     if dry_run:
         return JSONResponse(preview)

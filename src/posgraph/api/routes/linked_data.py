@@ -3,22 +3,28 @@ all with content negotiation and HTTP caching (ETag from the dataset's version, 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import html
 import json
 from email.utils import format_datetime, parsedate_to_datetime
-from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-import rdflib
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from posgraph import formats, linked_data
+from posgraph.api import pages
+from posgraph.api.examples import (
+    EXAMPLE_CHANGES,
+    EXAMPLE_COLLECTION,
+    EXAMPLE_DUMPS,
+    EXAMPLE_EVENT,
+    EXAMPLE_PARTY,
+    EXAMPLE_POSITION,
+)
 from posgraph.api.problems import problem_responses
+from posgraph.api.state import app_state
 from posgraph.errors import InvalidParameter, NotFound, NotModified
-from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI, PGI, PGID, PREFIXES, compact_iri
+from posgraph.namespaces import PGI, PGID, PREFIXES
 
 __all__ = ["router"]
 
@@ -27,98 +33,15 @@ router = APIRouter(tags=["linked data"])
 _RESOURCE_TYPES = (formats.RDF_XML, formats.N_TRIPLES, formats.TURTLE, "text/html", formats.JSON_LD)
 _JSON_TYPES = (formats.JSON_LD, "application/json")
 _MAX_AGE = "public, max-age=60"
-_CTX = "http://127.0.0.1:8000/ns/context.jsonld"
-EXAMPLE_POSITION = {
-    "@context": _CTX,
-    "id": "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap",
-    "type": "Demand",
-    "heldBy": "https://w3id.org/posgraph/id/party/russia",
-    "addressedTo": "https://w3id.org/posgraph/id/party/ukraine",
-    "concerns": "https://w3id.org/posgraph/issue/armed-forces-size",
-    "statedOnMonth": "2025-07",
-    "hasTerm": {
-        "type": "ArmedForcesTerm",
-        "action": "pg:cap",
-        "quantityKind": "pg:personnel",
-        "obligatedParty": "https://w3id.org/posgraph/id/party/ukraine",
-        "wording": {"en": "limits on the future size of Ukraine's army"},
-    },
-    "source": {
-        "id": "https://w3id.org/posgraph/id/source/st-2025-07-istanbul-offer",
-        "type": ["Source", "NewsArticle"],
-        "headline": {"en": "Faint signs of life appear in effort to halt Ukraine war"},
-        "publisher": "https://w3id.org/posgraph/id/org/straits-times",
-        "datePublishedMonth": "2025-07",
-    },
-    "summary": {"en": "Russia wants a ceiling on the size of Ukraine's future army; the source gives no figure."},
-}
-EXAMPLE_PARTY = {
-    "@context": _CTX,
-    "id": "https://w3id.org/posgraph/id/party/russia",
-    "type": ["Party", "State"],
-    "prefLabel": {"en": "Russia", "ru": "Россия"},
-    "wikidata": "http://www.wikidata.org/entity/Q159",
-    "positions": [
-        "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap",
-        "https://w3id.org/posgraph/id/position/ru-2025-07-territory",
-    ],
-}
-EXAMPLE_EVENT = {
-    "@context": _CTX,
-    "id": "https://w3id.org/posgraph/id/event/2025-06-istanbul-round-2",
-    "type": ["Event", "NegotiationRound"],
-    "prefLabel": {"en": "Istanbul talks, second round"},
-    "startDateMonth": "2025-06",
-    "place": "http://www.wikidata.org/entity/Q406",
-    "participant": ["https://w3id.org/posgraph/id/party/russia", "https://w3id.org/posgraph/id/party/ukraine"],
-    "mediator": "https://w3id.org/posgraph/id/party/united-states",
-    "resultedIn": "https://w3id.org/posgraph/id/position/ru-ua-2025-06-exchange-of-bodies",
-}
-EXAMPLE_COLLECTION = {
-    "@context": _CTX,
-    "id": "http://127.0.0.1:8000/positions?party=pgid:party/russia&limit=2",
-    "type": "Collection",
-    "items": [
-        {
-            "id": "https://w3id.org/posgraph/id/position/ru-2025-05-rejects-leaders-meeting",
-            "type": "Rejection",
-            "statedOnMonth": "2025-05",
-            "summary": {"en": "After days of silence, Putin turns down Zelensky's offer of a direct meeting."},
-        },
-        {
-            "id": "https://w3id.org/posgraph/id/position/ru-ua-2025-06-exchange-of-bodies",
-            "type": "Agreement",
-            "statedOnMonth": "2025-06",
-            "summary": {"en": "At the June round in Istanbul the two sides agree to exchange the bodies of the dead."},
-        },
-    ],
-    "next": "http://127.0.0.1:8000/positions?party=pgid%3Aparty%2Frussia&limit=2&cursor=WyIyMDI1LTA2Ii…",
-}
-EXAMPLE_CHANGES = {
-    "@context": _CTX,
-    "version": "20261128T071056974567Z-5ccc",
-    "changes": [
-        {
-            "version": "20261128T071056974567Z-5ccc",
-            "id": "https://w3id.org/posgraph/id/change/20261128T071056974567Z-5ccc",
-            "kind": "accepted",
-            "atTime": "2026-11-28T07:10:56.974567+00:00",
-            "by": "rita",
-            "batch": "https://w3id.org/posgraph/id/batch/20261128T070311252781Z-7aaeee92",
-            "links": {
-                "batch": "http://127.0.0.1:8000/id/batch/20261128T070311252781Z-7aaeee92",
-                "graph": "/store?graph=https%3A%2F%2Fw3id.org%2Fposgraph%2Fid%2Fbatch%2F"
-                "20261128T070311252781Z-7aaeee92",
-            },
-        }
-    ],
-}
 
 
-async def _cache_headers(request: Request, media_type: str) -> dict[str, str]:
-    """ETag (dataset version + URL + media type), Last-Modified, Cache-Control, Vary. Raises NotModified (a 304
-    carrying these headers) when the client's copy is current (If-None-Match, else If-Modified-Since)."""
-    version = await linked_data.dataset_version(request.app.state.engine)
+async def _cache_headers(
+    request: Request, media_type: str, version: linked_data.Version | None = None
+) -> dict[str, str]:
+    """ETag (dataset ``version``, read when not given, + URL + media type), Last-Modified, Cache-Control, Vary.
+    Raises NotModified (a 304 carrying these headers) when the client's copy is current (If-None-Match, else
+    If-Modified-Since)."""
+    version = version or await linked_data.dataset_version(app_state(request).engine)
     key = f"{version.id}|{request.url.path}?{request.url.query}|{media_type}"
     etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:24] + '"'
     headers = {"ETag": etag, "Cache-Control": _MAX_AGE, "Vary": "Accept", "X-Posgraph-Version": version.id}
@@ -140,18 +63,13 @@ async def _cache_headers(request: Request, media_type: str) -> dict[str, str]:
 
 def local_url(request: Request, iri: str) -> str:
     """This server's URL for an instance or issue IRI (other IRIs are returned unchanged)."""
-    base = request.app.state.settings.base_url()
-    if iri.startswith(str(PGID)):
-        return f"{base}/id/{iri[len(str(PGID)) :]}"
-    if iri.startswith(str(PGI)):
-        return f"{base}/issue/{iri[len(str(PGI)) :]}"
-    return iri
+    return linked_data.local_url(app_state(request).settings.base_url(), iri)
 
 
 def public_url(request: Request, *, query: bool = True) -> str:
     """The request's URL under the configured public base (POSGRAPH_PUBLIC_BASE), never under the Host header the
     client sent (or a forwarded one): links, Content-Location and cached pages must not carry a forged host."""
-    url = request.app.state.settings.base_url() + request.url.path
+    url = app_state(request).settings.base_url() + request.url.path
     return f"{url}?{request.url.query}" if query and request.url.query else url
 
 
@@ -160,7 +78,7 @@ def _alternates(url: str) -> str:
 
 
 async def _resource(request: Request, iri: str) -> Response:
-    state = request.app.state
+    state = app_state(request)
     media_type = formats.negotiate(
         request.headers.get("accept"), _RESOURCE_TYPES, {"application/json": formats.JSON_LD}
     )
@@ -180,69 +98,19 @@ async def _resource(request: Request, iri: str) -> Response:
 
 async def _render(request: Request, iri: str, media_type: str) -> bytes:
     """The resource in one media type; raises NotFound."""
-    state = request.app.state
+    state = app_state(request)
     quads = await linked_data.describe(state.engine, iri)
     if media_type == formats.JSON_LD:
         return JSONResponse(linked_data.frame(quads, iri, state.context, state.context_url)).body
     graph = formats.to_rdflib_graph(quads)
     if media_type == "text/html":
-        return _resource_html(request, graph, iri).encode("utf-8")
+        page = pages.resource_page(
+            graph, iri, base_url=state.settings.base_url(), page_url=public_url(request, query=False)
+        )
+        return page.encode("utf-8")
     for prefix, namespace in PREFIXES.items():
         graph.bind(prefix, namespace)
     return formats.serialize_graph(graph, formats.format_for_media_type(media_type))
-
-
-def _show(request: Request, term: rdflib.term.Node) -> str:
-    if isinstance(term, rdflib.URIRef):
-        target = local_url(request, str(term))
-        shown = html.escape(compact_iri(str(term)))
-        # Only web IRIs become links: javascript:, data: and the like would run or render in the reader's page.
-        if urlsplit(target).scheme.lower() not in ("http", "https"):
-            return f"<code>{shown}</code>"
-        return f"<a href='{html.escape(target)}'>{shown}</a>"
-    if isinstance(term, rdflib.Literal):
-        suffix = f" <small>@{term.language}</small>" if term.language else ""
-        return html.escape(str(term)) + suffix
-    return "<em>(below)</em>"
-
-
-def _resource_html(request: Request, graph: rdflib.Graph, iri: str) -> str:
-    root = rdflib.URIRef(iri)
-    title = next(
-        (
-            str(o)
-            for p in (
-                rdflib.URIRef("http://www.w3.org/2004/02/skos/core#prefLabel"),
-                rdflib.URIRef("https://w3id.org/posgraph/ns#summary"),
-                rdflib.URIRef("https://schema.org/headline"),
-            )
-            for o in graph.objects(root, p)
-        ),
-        compact_iri(iri),
-    )
-
-    def table(subject: rdflib.term.Node) -> str:
-        rows = []
-        for p, o in sorted(graph.predicate_objects(subject), key=lambda po: (str(po[0]), str(po[1]))):
-            cell = table(o) if isinstance(o, rdflib.BNode) else _show(request, o)
-            rows.append(f"<tr><th>{_show(request, p)}</th><td>{cell}</td></tr>")
-        return "<table>" + "".join(rows) + "</table>"
-
-    incoming = sorted({s for s in graph.subjects(None, root) if isinstance(s, rdflib.URIRef)}, key=str)
-    links = "".join(f"<li>{_show(request, s)}</li>" for s in incoming)
-    url = html.escape(public_url(request, query=False))
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)} — posgraph</title><style>body{{font-family:system-ui,sans-serif;margin:1.5rem;"
-        "max-width:70rem}table{border-collapse:collapse;margin:.3rem 0}"
-        "th,td{border:1px solid #ddd;padding:.25rem .5rem;"
-        "text-align:left;vertical-align:top}th{font-weight:normal;color:#555}</style></head><body>"
-        f"<p><a href='/'>posgraph</a></p><h1>{html.escape(title)}</h1><p><code>{html.escape(iri)}</code></p>"
-        f"{table(root)}"
-        + (f"<h2>Referred to by</h2><ul>{links}</ul>" if links else "")
-        + f"<p>The same resource at <code>{url}</code> as JSON-LD, Turtle, N-Triples and RDF/XML: ask with an "
-        "<code>Accept</code> header.</p></body></html>"
-    )
 
 
 @router.get(
@@ -302,21 +170,16 @@ async def issue(slug: str, request: Request) -> Response:
 )
 async def ontology(request: Request) -> Response:
     """The ontology and its vocabularies, as RDF or as an HTML page listing classes and properties."""
-    state = request.app.state
+    state = app_state(request)
     media_type = formats.negotiate(
         request.headers.get("accept"),
         (formats.RDF_XML, formats.N_TRIPLES, formats.JSON_LD, formats.TURTLE, "text/html"),
         {"application/json": formats.JSON_LD},
     )
     headers = await _cache_headers(request, media_type)
-    content = (await state.engine.graph_get(str(ONTOLOGY_GRAPH))).content
-    graph = formats.to_rdflib_graph(
-        formats.read_quads(content, formats.format_for_media_type(formats.N_TRIPLES), "ontology")
-    )
-    for prefix, namespace in PREFIXES.items():
-        graph.bind(prefix, namespace)
+    graph = await linked_data.ontology_graph(state.engine)
     if media_type == "text/html":
-        return HTMLResponse(_ontology_html(request, graph), headers=headers)
+        return HTMLResponse(pages.ontology_page(graph), headers=headers)
     if media_type == formats.JSON_LD:
         body = json.dumps(
             json.loads(graph.serialize(format="json-ld", context=state.context["@context"], auto_compact=True))
@@ -330,32 +193,6 @@ async def ontology(request: Request) -> Response:
     )
 
 
-def _ontology_html(request: Request, graph: rdflib.Graph) -> str:
-    owl = rdflib.Namespace("http://www.w3.org/2002/07/owl#")
-    definition = rdflib.URIRef("http://www.w3.org/2004/02/skos/core#definition")
-    sections = []
-    for title, kind in (
-        ("Classes", owl.Class),
-        ("Object properties", owl.ObjectProperty),
-        ("Datatype properties", owl.DatatypeProperty),
-    ):
-        items = "".join(
-            f"<dt id='{html.escape(str(t).rsplit('#', 1)[-1])}'><code>{html.escape(compact_iri(str(t)))}"
-            f"</code></dt><dd>{html.escape(str(graph.value(t, definition) or ''))}</dd>"
-            for t in sorted(graph.subjects(rdflib.RDF.type, kind), key=str)
-            if str(t).startswith(ONTOLOGY_IRI)
-        )
-        sections.append(f"<h2>{title}</h2><dl>{items}</dl>")
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>posgraph ontology</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:60rem}dd{margin-bottom:.6rem}"
-        "</style></head><body><h1>posgraph ontology</h1>"
-        f"<p><code>{ONTOLOGY_IRI}#</code> — also as Turtle, N-Triples, RDF/XML and JSON-LD.</p>"
-        + "".join(sections)
-        + "</body></html>"
-    )
-
-
 @router.get(
     "/ns/context.jsonld",
     summary="The published JSON-LD context",
@@ -364,7 +201,7 @@ def _ontology_html(request: Request, graph: rdflib.Graph) -> str:
 async def context(request: Request) -> Response:
     """posgraph's JSON-LD @context for this version (0.1.0): stable, and immutable for a version."""
     return Response(
-        request.app.state.context_bytes, media_type=formats.JSON_LD, headers={"Cache-Control": "public, max-age=86400"}
+        app_state(request).context_bytes, media_type=formats.JSON_LD, headers={"Cache-Control": "public, max-age=86400"}
     )
 
 
@@ -378,10 +215,11 @@ async def context(request: Request) -> Response:
 )
 async def versioned_context(version: str, request: Request) -> Response:
     """The context as published for ``version``; documents may pin it. Only the current version is served."""
-    if version != request.app.state.context_version:
-        raise NotFound(f"no context version {version!r}; this server publishes {request.app.state.context_version}")
+    state = app_state(request)
+    if version != state.context_version:
+        raise NotFound(f"no context version {version!r}; this server publishes {state.context_version}")
     return Response(
-        request.app.state.context_bytes,
+        state.context_bytes,
         media_type=formats.JSON_LD,
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )
@@ -401,12 +239,11 @@ def _collection_route(name: str):
             raise InvalidParameter("limit", f"{raw_limit[:30]!r} is not a whole number") from None
         media_type = formats.negotiate(request.headers.get("accept"), _JSON_TYPES[::-1])
         headers = await _cache_headers(request, media_type)
-        page = await linked_data.collection_page(
-            request.app.state.engine, name, params, sort=sort, cursor=cursor, limit=limit
-        )
-        base = request.app.state.settings.base_url() + f"/{name}"
+        state = app_state(request)
+        page = await linked_data.collection_page(state.engine, name, params, sort=sort, cursor=cursor, limit=limit)
+        base = state.settings.base_url() + f"/{name}"
         body: dict = {
-            "@context": request.app.state.context_url,
+            "@context": state.context_url,
             "id": public_url(request),
             "type": "Collection",
             "items": page.items,
@@ -435,20 +272,19 @@ for _name in linked_data.COLLECTIONS:
         responses={
             200: {"description": "One page", "content": {t: {"example": EXAMPLE_COLLECTION} for t in _JSON_TYPES}},
             304: {"description": "Not modified"},
-            400: {
-                "description": "A bad filter, sort, limit or cursor (the problem names it)",
-                "content": {
-                    "application/problem+json": {
-                        "example": {
-                            "type": "https://w3id.org/posgraph/problems/invalid-parameter",
-                            "title": "Invalid parameter",
-                            "status": 400,
-                            "parameter": "stated_from",
-                            "detail": "parameter 'stated_from': 'July' is not a date",
-                        }
+            **problem_responses(
+                400,
+                descriptions={400: "A bad filter, sort, limit or cursor (the problem names it)"},
+                examples={
+                    400: {
+                        "type": "https://w3id.org/posgraph/problems/invalid-parameter",
+                        "title": "Invalid parameter",
+                        "status": 400,
+                        "parameter": "stated_from",
+                        "detail": "parameter 'stated_from': 'July' is not a date",
                     }
                 },
-            },
+            ),
         },
     )
 
@@ -461,7 +297,7 @@ for _name in linked_data.COLLECTIONS:
             "description": "Changes, oldest first",
             "content": {t: {"example": EXAMPLE_CHANGES} for t in _JSON_TYPES},
         },
-        400: {"description": "A bad ``since``", "content": {"application/problem+json": {}}},
+        **problem_responses(400, descriptions={400: "A bad ``since``"}),
     },
 )
 async def changes(request: Request, since: str | None = None, limit: int = 100) -> Response:
@@ -470,14 +306,15 @@ async def changes(request: Request, since: str | None = None, limit: int = 100) 
     or direct updates (re-download a dump)."""
     media_type = formats.negotiate(request.headers.get("accept"), _JSON_TYPES[::-1])
     headers = await _cache_headers(request, media_type)
-    items = await linked_data.changes(request.app.state.engine, since, limit)
+    state = app_state(request)
+    items = await linked_data.changes(state.engine, since, limit)
     for item in items:
         if "batch" in item:
             item["links"] = {
                 "batch": local_url(request, item["batch"]),
                 "graph": "/store?" + urlencode({"graph": item["batch"]}),
             }
-    body = {"@context": request.app.state.context_url, "version": headers["X-Posgraph-Version"], "changes": items}
+    body = {"@context": state.context_url, "version": headers["X-Posgraph-Version"], "changes": items}
     if len(items) == limit:
         body["next"] = "/changes?" + urlencode({"since": items[-1]["version"], "limit": limit})
         headers["Link"] = f'<{body["next"]}>; rel="next"'
@@ -485,63 +322,27 @@ async def changes(request: Request, since: str | None = None, limit: int = 100) 
 
 
 # ------------------------------------------------------------------------------------------ dumps
-# Dumps being written, by (directory, format): concurrent requests for the same one share a single writer.
-_dumps_in_flight: dict[tuple[Path, str], asyncio.Task] = {}
-
-
-async def _dump_file(request: Request, extension: str) -> linked_data.Dump:
-    state = request.app.state
-    version = await linked_data.dataset_version(state.engine)
-    directory = Path(state.settings.dumps_dir) / version.id
-    written = linked_data.read_dump(directory, extension)
-    if written is not None:
-        return written
-    key = (directory, extension)
-    task = _dumps_in_flight.get(key)
-    if task is None:
-        task = asyncio.ensure_future(linked_data.write_dump(state.engine, extension, directory))
-        _dumps_in_flight[key] = task
-        task.add_done_callback(lambda _: _dumps_in_flight.pop(key, None))
-    # Shielded: a client that goes away does not cancel the dump the others are waiting for.
-    return await asyncio.shield(task)
-
-
 @router.get(
     "/dumps",
     summary="The published dataset's dumps, described with DCAT and VoID",
     responses={
         200: {
             "description": "DCAT dataset",
-            "content": {
-                formats.JSON_LD: {
-                    "example": {
-                        "id": "http://127.0.0.1:8000/dumps",
-                        "type": ["dcat:Dataset", "void:Dataset"],
-                        "dcterms:hasVersion": "20261128T071056974567Z-5ccc",
-                        "void:triples": 1370,
-                        "dcat:distribution": [
-                            {
-                                "type": "dcat:Distribution",
-                                "dcat:mediaType": "application/n-quads",
-                                "dcat:downloadURL": {"id": "http://127.0.0.1:8000/dumps/posgraph.nq"},
-                                "dcat:byteSize": 412873,
-                                "spdx:checksum": {"spdx:checksumValue": "9f2c…"},
-                            }
-                        ],
-                    }
-                }
-            },
+            "content": {formats.JSON_LD: {"example": EXAMPLE_DUMPS}},
         }
     },
 )
 async def dumps(request: Request) -> Response:
     """A DCAT dataset with one distribution per format (N-Quads, TriG, Turtle, JSON-LD): URL, media type, size,
     SHA-256, version and licence."""
-    headers = await _cache_headers(request, formats.JSON_LD)
-    base = request.app.state.settings.base_url()
+    state = app_state(request)
+    # One query names the version and counts its triples; the dumps are that version's: one version per answer.
+    summary = await linked_data.dataset_summary(state.engine)
+    headers = await _cache_headers(request, formats.JSON_LD, summary.version)
+    base = state.settings.base_url()
     distributions = []
     for extension, (media_type, default_only) in linked_data.DUMP_FORMATS.items():
-        written = await _dump_file(request, extension)
+        written = await linked_data.dump_file(state.engine, state.settings.dumps_dir, summary.version, extension)
         distributions.append(
             {
                 "type": "dcat:Distribution",
@@ -555,10 +356,9 @@ async def dumps(request: Request) -> Response:
                 },
             }
         )
-    rows = await request.app.state.engine.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
     body = {
         "@context": [
-            request.app.state.context_url,
+            state.context_url,
             {
                 "dcat": "http://www.w3.org/ns/dcat#",
                 "spdx": "http://spdx.org/rdf/terms#",
@@ -568,9 +368,9 @@ async def dumps(request: Request) -> Response:
         "id": f"{base}/dumps",
         "type": ["dcat:Dataset", "void:Dataset"],
         "dcterms:title": "posgraph: negotiation positions",
-        "dcterms:hasVersion": headers["X-Posgraph-Version"],
+        "dcterms:hasVersion": summary.version.id,
         "dcterms:license": {"id": "https://creativecommons.org/licenses/by/4.0/"},
-        "void:triples": int(rows[0]["n"]),
+        "void:triples": summary.triples,
         "void:sparqlEndpoint": {"id": f"{base}/sparql"},
         "dcat:distribution": distributions,
     }
@@ -586,9 +386,11 @@ async def dump(extension: str, request: Request) -> Response:
     """The whole published dataset in one file, at a stable URL (its content follows the dataset's version)."""
     if extension not in linked_data.DUMP_FORMATS:
         raise NotFound(f"no dump format {extension!r}; use {', '.join(linked_data.DUMP_FORMATS)}")
+    state = app_state(request)
     media_type = linked_data.DUMP_FORMATS[extension][0]
-    headers = await _cache_headers(request, media_type)
-    written = await _dump_file(request, extension)
+    version = await linked_data.dataset_version(state.engine)
+    headers = await _cache_headers(request, media_type, version)
+    written = await linked_data.dump_file(state.engine, state.settings.dumps_dir, version, extension)
     headers |= {
         "Content-Length": str(written.size),
         "Digest": f"sha-256={written.sha256}",

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from posgraph import metrics
-from posgraph.api.problems import problem_response
+from posgraph.api.problems import problem_response, problem_responses
+from posgraph.api.state import app_state
 
 __all__ = ["router"]
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["service"])
 @router.get(
     "/health",
     summary="Whether the service and its engine answer",
-    responses={503: {"description": "The engine does not answer (yet)", "content": {"application/problem+json": {}}}},
+    responses=problem_responses(503, descriptions={503: "The engine does not answer (yet)"}),
 )
 async def health(request: Request) -> JSONResponse:
     """200 once the engine answers a trivial query (``"status": "degraded"`` while a managed engine cannot write
@@ -25,9 +26,9 @@ async def health(request: Request) -> JSONResponse:
     managed = {
         name: {"restarts": engine.restarts, "causes": engine.causes[-5:]}
         | ({"write_error": engine.write_error} if engine.write_error else {})
-        for name, engine in request.app.state.managed_engines.items()
+        for name, engine in app_state(request).managed_engines.items()
     }
-    if await request.app.state.engine.ping():
+    if await app_state(request).engine.ping():
         # Reads work; a store that cannot be written (a full disk) is "degraded" until the supervisor reopens it.
         status = "degraded" if any("write_error" in m for m in managed.values()) else "ok"
         body = {"status": status, "engine": "up"} | ({"managed": managed} if managed else {})
@@ -52,7 +53,7 @@ async def health(request: Request) -> JSONResponse:
 async def metrics_endpoint(request: Request) -> Response:
     """Requests and latency per route, engine lifecycle events, timeouts, validation time, batch actions, and the
     managed engines' resident memory."""
-    for name, engine in request.app.state.managed_engines.items():
+    for name, engine in app_state(request).managed_engines.items():
         resident = engine.resident_mb()
         if resident is not None:
             metrics.engine_memory.labels(engine=name).set(resident)

@@ -1,0 +1,55 @@
+"""The application's state, typed: one AppState per app, set once on ``app.state.posgraph``; routes read it through
+``app_state(request)`` instead of an untyped attribute bag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+if TYPE_CHECKING:
+    from cachetools import LRUCache
+
+    from posgraph.api.admission import QueryLimiter
+    from posgraph.api.security import FailedAttempts
+    from posgraph.audit import AuditLog
+    from posgraph.catalog import Catalog
+    from posgraph.config import Settings
+    from posgraph.engine import Engine
+    from posgraph.tokens import TokenStore
+    from posgraph.validation import Validator
+    from posgraph.workers import WorkerPool
+
+__all__ = ["AppState", "app_state"]
+
+
+@dataclass
+class AppState:
+    """Everything the routes share: settings, project files read at start-up, per-worker limits and stores, and
+    (set by the app's lifespan, None before it starts) the engines and worker pools."""
+
+    settings: Settings
+    catalog: Catalog
+    context_bytes: bytes
+    context: dict
+    context_url: str
+    context_version: str
+    limiter: QueryLimiter
+    tokens: TokenStore
+    auth_failures: FailedAttempts
+    validator: Validator
+    audit: AuditLog
+    managed_engines: dict[str, Any] = field(default_factory=dict)  # name -> ManagedEngine, for /health and /metrics
+    # Rendered resources by ETag: the ETag names the dataset version, so an entry is never stale, only unused.
+    representations: LRUCache | None = None
+    # Set when the app starts (they need the running event loop); the staging engine stays None when not configured.
+    engine: Engine = field(default=None)  # type: ignore[assignment]
+    staging: Engine | None = None
+    guard_pool: WorkerPool = field(default=None)  # type: ignore[assignment]
+    work_pool: WorkerPool = field(default=None)  # type: ignore[assignment]
+
+
+def app_state(request: Request) -> AppState:
+    """Return the AppState of the app answering ``request``."""
+    return request.app.state.posgraph

@@ -1,0 +1,284 @@
+"""Intake: reading RDF files and client bodies, summarising them for the workflow, and validating them (alone, or
+in the context of the live graph).
+
+Parsing, hashing and validating run in worker processes (``posgraph.workers``): the functions here that do that work
+take and return bytes and plain data, never pyoxigraph objects (slow to pickle), and stay top-level so a worker can
+import them; the event loop only moves bytes between the client, the engine and the workers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import pyoxigraph as ox
+import rdflib
+
+from posgraph import formats, metrics, workers
+from posgraph.config import PROJECT_FILES
+from posgraph.engine import Engine
+from posgraph.errors import BadInput, UnsupportedMediaType
+from posgraph.namespaces import CONTEXT_IRI, PG, PREFIXES
+from posgraph.validation import ValidationReport, Validator
+
+__all__ = [
+    "ParsedFile",
+    "PreparedBatch",
+    "read_files",
+    "parse_body",
+    "refuse_simple_body",
+    "validate_files",
+    "prepare_quads",
+    "prepare_body",
+    "prepare_ntriples",
+    "turtle_from_ntriples",
+    "context_ntriples",
+    "validate_ntriples",
+    "validate_prepared",
+    "validate_body",
+    "fetch_context",
+    "validate_in_context",
+    "NT",
+]
+
+NT = formats.format_for_media_type("application/n-triples")
+_CONTEXT_KEYS = (PG.heldBy, PG.concerns, PG.statedOn)
+_VALUES_CHUNK = 400
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A file read completely: its name and its quads."""
+
+    source: str
+    quads: list[ox.Quad]
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch's triples, parsed: as N-Triples, with the IRIs the checks look up and the facts its record keeps."""
+
+    ntriples: bytes
+    subjects: tuple[str, ...]  # IRIs the batch says something about
+    mentioned: tuple[str, ...]  # every IRI it names as subject or object
+    digest: str
+    triples: int
+    resources: int
+    sources: tuple[str, ...]
+
+
+def json_ld_context() -> tuple[dict, tuple[str, ...]]:
+    """posgraph's JSON-LD context document and the URLs that name it (the canonical IRI; servers add their own)."""
+    return json.loads(PROJECT_FILES.context_file.read_bytes()), (CONTEXT_IRI,)
+
+
+def read_files(paths: Sequence[Path], *, on_bytes: Callable[[int], None] | None = None) -> list[ParsedFile]:
+    """Parse every file completely before returning (so a syntax error anywhere means nothing is loaded).
+
+    Raises RdfSyntaxError (file, line, column, message), UnsupportedMediaType, or BadInput for an unreadable file
+    or a JSON-LD file with a context other than posgraph's.
+    """
+    parsed = []
+    for path in paths:
+        fmt = formats.format_for_path(path)
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+        with handle:
+            source = _CountingReader(handle, on_bytes) if on_bytes else handle
+            if fmt.name == "json-ld":
+                context, urls = json_ld_context()
+                quads = formats.read_jsonld(source.read(), str(path), context, urls)
+            else:
+                quads = formats.read_quads(source, fmt, str(path), base_iri=Path(path).resolve().as_uri())
+            parsed.append(ParsedFile(str(path), quads))
+    return parsed
+
+
+class _CountingReader:
+    """A file wrapper that reports how many bytes the parser has read (for progress bars)."""
+
+    def __init__(self, handle, on_bytes: Callable[[int], None]) -> None:
+        self._handle, self._on_bytes = handle, on_bytes
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self._on_bytes(len(data))
+        return data
+
+    def readinto(self, buffer) -> int:  # pyoxigraph may use either read or readinto
+        count = self._handle.readinto(buffer)
+        self._on_bytes(count or 0)
+        return count
+
+
+def refuse_simple_body(media_type: str) -> None:
+    """Raise UnsupportedMediaType for a text/plain body."""
+    # Any web page can make a browser POST text/plain to another origin without asking it first (a CORS "simple"
+    # request): a body type that needs a preflight keeps other sites from making visitors' browsers send work here.
+    if media_type.split(";", 1)[0].strip().lower() == "text/plain":
+        raise UnsupportedMediaType("send N-Triples as application/n-triples (text/plain bodies are not accepted)")
+
+
+def parse_body(body: bytes, media_type: str, *, context_urls: Sequence[str] = ()) -> list[ParsedFile]:
+    """Parse a client's RDF request body (Turtle, TriG, N-Triples, N-Quads, or JSON-LD using posgraph's context).
+
+    Raises UnsupportedMediaType (RDF/XML, text/plain and anything else), RdfSyntaxError with line and column, or
+    BadInput for a JSON-LD context that is not posgraph's (none is ever fetched).
+    """
+    refuse_simple_body(media_type)
+    fmt = formats.format_for_media_type(media_type or "application/octet-stream")
+    if not fmt.untrusted_ok:
+        raise UnsupportedMediaType(
+            f"{fmt.media_type} is not accepted from clients; send Turtle, TriG, N-Triples, N-Quads or JSON-LD"
+        )
+    if fmt.name == "json-ld":
+        context, urls = json_ld_context()
+        return [ParsedFile("request body", formats.read_jsonld(body, "request body", context, (*urls, *context_urls)))]
+    return [ParsedFile("request body", formats.read_quads(body, fmt, "request body"))]
+
+
+def validate_files(validator: Validator, files: Iterable[ParsedFile]) -> ValidationReport:
+    """Validate the union of the files' triples (files may refer to each other) and return the report."""
+    graph = None
+    for parsed in files:
+        graph = formats.to_rdflib_graph(parsed.quads, graph)
+    return validator.validate(graph if graph is not None else formats.to_rdflib_graph([]))
+
+
+def prepare_quads(quads: Iterable[ox.Quad]) -> PreparedBatch:
+    """Summarise parsed quads (their graphs dropped) as a PreparedBatch."""
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
+    subjects = {t.subject.value for t in triples if isinstance(t.subject, ox.NamedNode)}
+    objects = {t.object.value for t in triples if isinstance(t.object, ox.NamedNode)}
+    return PreparedBatch(
+        ntriples=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES),
+        subjects=tuple(sorted(subjects)),
+        mentioned=tuple(sorted(subjects | objects)),
+        digest=formats.content_hash(ox.Quad(t.subject, t.predicate, t.object) for t in triples),
+        triples=len(triples),
+        resources=len(subjects),
+        sources=tuple(sorted({t.object.value for t in triples if t.predicate.value == str(PG.source)})),
+    )
+
+
+def prepare_body(body: bytes, media_type: str, context_urls: Sequence[str] = ()) -> PreparedBatch:
+    """Parse a client's RDF body (see ``parse_body``, which says what it raises) into a PreparedBatch."""
+    return prepare_quads(q for f in parse_body(body, media_type, context_urls=context_urls) for q in f.quads)
+
+
+def turtle_from_ntriples(data: bytes) -> bytes:
+    """N-Triples (a batch's triples) as Turtle with posgraph's prefixes; runs in a worker for large batches."""
+    graph = formats.to_rdflib_graph(formats.read_quads(data, NT, "batch", allow_control_chars=True))
+    for prefix, iri in PREFIXES.items():
+        graph.bind(prefix, iri)
+    return graph.serialize(format="turtle").encode("utf-8")
+
+
+def prepare_ntriples(data: bytes, source: str) -> PreparedBatch:
+    """Parse N-Triples (a staged batch) into a PreparedBatch; raises RdfSyntaxError."""
+    return prepare_quads(formats.read_quads(data, NT, source))
+
+
+async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[bytes, ...]:
+    """Return, as N-Triples documents (one per engine answer), the live graph's neighbourhood of the batch, so
+    references resolve without reading the whole store.
+
+    For resources the batch adds statements about: their whole description (and their blank nodes', one level
+    down), since the batch and what is already there must pass the shapes together. For every IRI the batch
+    mentions: its types, key properties (holder, issues, date) and those values' types. One query of each kind
+    per 400 IRIs, so the cost follows the batch's size, not the store's.
+    """
+    keys = " ".join(f"<{k}>" for k in _CONTEXT_KEYS)
+    queries = [
+        (
+            prepared.subjects,
+            "CONSTRUCT { ?x ?p ?o . ?o ?q ?v } WHERE { VALUES ?x { %s } "
+            "?x ?p ?o OPTIONAL { FILTER (isBlank(?o)) ?o ?q ?v } }",
+        ),
+        (
+            prepared.mentioned,
+            "CONSTRUCT { ?x a ?t . ?x ?key ?v . ?v a ?vt } WHERE { VALUES ?x { %s } "
+            "{ ?x a ?t } UNION { VALUES ?key { " + keys + " } ?x ?key ?v OPTIONAL { ?v a ?vt } } }",
+        ),
+    ]
+    parts = []
+    for iris, template in queries:
+        for start in range(0, len(iris), _VALUES_CHUNK):
+            values = " ".join(rdflib.URIRef(i).n3() for i in iris[start : start + _VALUES_CHUNK])
+            parts.append(await engine.construct(template % values))
+    return tuple(parts)  # one document per answer: blank node labels are scoped to their answer
+
+
+def validate_ntriples(
+    validator: Validator | tuple, data: bytes, context: Sequence[bytes] | None, render: str | None = None
+) -> tuple[ValidationReport, bytes | None]:
+    """Validate N-Triples ``data`` with ``context`` (see ``Validator.validate``); return the report and, if
+    ``render`` names a media type, the report rendered in it (see ``ValidationReport.render``).
+
+    ``validator`` may be the files a Validator is read from (its ``sources``): a worker process reads them once.
+    """
+    if not isinstance(validator, Validator):
+        validator = Validator.cached(validator)
+    graph = formats.to_rdflib_graph(formats.read_quads(data, NT, "batch"))
+    context_graph = None
+    if context is not None:
+        context_graph = rdflib.Graph()
+        for part in context:
+            formats.to_rdflib_graph(formats.read_quads(part, NT, "engine", allow_control_chars=True), context_graph)
+    report = validator.validate(graph, context_graph)
+    rendered = report.render(render) if render else None
+    report.graph = None  # the sh:ValidationReport graph is rendered here or not at all: too costly to ship back
+    return report, rendered
+
+
+async def validate_prepared(
+    engine: Engine,
+    validator: Validator,
+    prepared: PreparedBatch,
+    *,
+    pool: workers.WorkerPool | None = None,
+    render: str | None = None,
+) -> tuple[ValidationReport, bytes | None]:
+    """Validate a prepared batch together with what it references in the live graph (``context_ntriples``), in
+    ``pool``; return the report and its rendering (see ``validate_ntriples``).
+
+    Raises an engine error, WorkTimeout, WorkerFailed or Overloaded.
+    """
+    context = await context_ntriples(engine, prepared)
+    shipped = validator.sources if (pool is not None and validator.sources) else validator
+    with metrics.validation_seconds.time():
+        return await workers.run(pool, validate_ntriples, shipped, prepared.ntriples, context, render)
+
+
+async def validate_body(
+    engine: Engine,
+    validator: Validator,
+    body: bytes,
+    media_type: str,
+    *,
+    context_urls: Sequence[str] = (),
+    pool: workers.WorkerPool | None = None,
+    render: str | None = None,
+) -> tuple[ValidationReport, bytes | None]:
+    """Parse a client's RDF body and validate it in the context of the live graph, all heavy work in ``pool``;
+    return the report and its rendering. Raises as ``parse_body`` and ``validate_prepared`` do."""
+    prepared = await workers.run(pool, prepare_body, body, media_type, tuple(context_urls))
+    return await validate_prepared(engine, validator, prepared, pool=pool, render=render)
+
+
+async def fetch_context(engine: Engine, files: Sequence[ParsedFile]) -> rdflib.Graph:
+    """Return the live graph's neighbourhood of the batch as an rdflib graph (see ``context_ntriples``)."""
+    graph = rdflib.Graph()
+    for part in await context_ntriples(engine, prepare_quads(q for f in files for q in f.quads)):
+        formats.to_rdflib_graph(formats.read_quads(part, NT, "engine", allow_control_chars=True), graph)
+    return graph
+
+
+async def validate_in_context(engine: Engine, validator: Validator, files: Sequence[ParsedFile]) -> ValidationReport:
+    """Validate the batch together with what it references in the live graph (see ``context_ntriples``)."""
+    prepared = prepare_quads(q for f in files for q in f.quads)
+    return (await validate_prepared(engine, validator, prepared))[0]

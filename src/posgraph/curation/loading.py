@@ -1,0 +1,271 @@
+"""Loading trusted files as accepted batches, without review: ``posgraph load`` (one Graph Store request, which the
+engine applies as one transaction: the store holds all of the batch or none of it), a bulk load that builds a new
+store with the engine's own loader, and the ontology and seed every new store starts with."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import AsyncIterator, Callable, ContextManager, Sequence
+
+import pyoxigraph as ox
+
+from posgraph import formats, supervisor
+from posgraph.audit import AuditLog
+from posgraph.curation.intake import ParsedFile, read_files, validate_files
+from posgraph.curation.provenance import batch_quads, change_triples
+from posgraph.curation.records import find_batch_by_hash
+from posgraph.engine import Engine
+from posgraph.errors import BadInput, NotConformant
+from posgraph.namespaces import ONTOLOGY_GRAPH, batch_iri
+from posgraph.validation import ValidationReport, Validator
+
+__all__ = [
+    "LoadResult",
+    "SEED_BATCH_ID",
+    "load_batch",
+    "bulk_build_store",
+    "record_bulk_batch",
+    "bulk_load",
+    "ensure_bootstrapped",
+]
+
+log = logging.getLogger("posgraph.curation")
+
+SEED_BATCH_ID = "seed"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What ``load_batch`` did: the batch, how many triples, and whether identical content was already loaded."""
+
+    batch_id: str
+    batch_iri: str
+    triples: int
+    already_loaded: bool
+    report: ValidationReport | None
+
+
+async def _chunks(data: bytes, on_bytes: Callable[[int], None] | None) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), _CHUNK):
+        chunk = data[start : start + _CHUNK]
+        yield chunk
+        if on_bytes:
+            on_bytes(len(chunk))
+
+
+async def load_batch(
+    engine: Engine,
+    validator: Validator,
+    files: Sequence[ParsedFile],
+    *,
+    curator: str,
+    label: str | None = None,
+    batch_id: str | None = None,
+    validate: bool = True,
+    on_upload: Callable[[int], None] | None = None,
+) -> LoadResult:
+    """Validate ``files`` and add them to the store as one accepted batch; return what was done.
+
+    Content identical to an accepted batch is not loaded twice (``already_loaded`` is then True).
+    Raises NotConformant (nothing is written) or an engine error (the engine's transaction wrote nothing).
+    """
+    report = None
+    if validate:
+        report = validate_files(validator, files)
+        if not report.conforms:
+            raise NotConformant(report, source=", ".join(f.source for f in files))
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for f in files for q in f.quads]
+    digest = formats.content_hash(ox.Quad(t.subject, t.predicate, t.object) for t in triples)
+    existing = await find_batch_by_hash(engine, digest)
+    if existing is not None:
+        return LoadResult(existing.rsplit("/", 1)[-1], existing, len(triples), True, report)
+    now = datetime.now(timezone.utc)
+    batch_id = batch_id or f"{now:%Y%m%dT%H%M%SZ}-{digest[:8]}"
+    quads = batch_quads(
+        triples,
+        batch_id=batch_id,
+        curator=curator,
+        digest=digest,
+        label=label or "Loaded from " + ", ".join(Path(f.source).name for f in files),
+        shapes_version=validator.shapes_version,
+        now=now,
+    )
+    body = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
+    await engine.add_quads(
+        _chunks(body, on_upload), media_type="application/n-quads", timeout=max(engine.timeout, 600.0)
+    )
+    log.info("batch %s loaded by %s: %d triples", batch_id, curator, len(triples))
+    return LoadResult(batch_id, batch_iri(batch_id), len(triples), False, report)
+
+
+def _check_bulk_target(data_dir: Path) -> list[Path]:
+    """Refuse (BadInput) a ``data_dir`` holding a store or anything but a stopped engine's files; return those."""
+    if (data_dir / "CURRENT").exists():  # RocksDB's marker: a store is there
+        raise BadInput(f"{data_dir} already holds a store: a bulk load builds a new one (use `posgraph load`)")
+    # What a stopped managed engine leaves beside a store; anything else is not ours to delete.
+    leftovers = list(data_dir.iterdir()) if data_dir.is_dir() else []
+    strangers = [p.name for p in leftovers if p.name not in (supervisor.RUNTIME_FILE, supervisor.LOG_FILE)]
+    if strangers or (data_dir.exists() and not data_dir.is_dir()):
+        raise BadInput(
+            f"{data_dir} is not empty ({', '.join(strangers[:3]) or 'a file'}): a bulk load needs a new directory"
+        )
+    return leftovers
+
+
+def _bulk_inputs(files: Sequence[Path]) -> list[tuple[Path, str]]:
+    """Each file with its media type; BadInput for a quad format or a missing file."""
+    typed = []
+    for path in files:
+        fmt = formats.format_for_path(path)
+        if fmt.quads:
+            raise BadInput(f"{path}: a bulk load takes N-Triples, Turtle or RDF/XML, not {fmt.name}")
+        if not path.is_file():
+            raise BadInput(f"{path}: cannot read: no such file")
+        typed.append((path, fmt.media_type))
+    return typed
+
+
+def bulk_build_store(data_dir: Path, files: Sequence[Path], *, binary: str | None = None) -> int:
+    """Build a new store at ``data_dir`` from ``files`` with the engine's bulk loader; return its triple count.
+
+    All or nothing: the loader writes into a scratch directory beside ``data_dir``, which replaces ``data_dir``
+    (by one rename) only once every file has loaded. Raises BadInput when ``data_dir`` already holds a store or
+    anything but a stopped engine's log, when a file is not a triple format (N-Triples, Turtle, RDF/XML), or
+    when a file does not parse.
+    """
+    leftovers = _check_bulk_target(data_dir)
+    typed = _bulk_inputs(files)
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    scratch = data_dir.parent / f".{data_dir.name}.bulk-{secrets.token_hex(4)}"
+    try:
+        supervisor.bulk_load(scratch, typed, binary=binary)
+        count = len(ox.Store.read_only(str(scratch)))
+        for leftover in leftovers:
+            leftover.unlink()
+        if data_dir.exists():
+            data_dir.rmdir()
+        scratch.rename(data_dir)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return count
+
+
+async def record_bulk_batch(
+    engine: Engine, validator: Validator, files: Sequence[Path], count: int, *, curator: str, label: str | None = None
+) -> LoadResult:
+    """Describe a bulk-loaded store's content as one accepted, non-revertible batch (PROV, counts, a change
+    event); its triples are not copied into the batch's graph. Returns what was recorded."""
+    now = datetime.now(timezone.utc)
+    batch_id = f"{now:%Y%m%dT%H%M%SZ}-bulk-{secrets.token_hex(4)}"
+    quads = batch_quads(
+        [],
+        batch_id=batch_id,
+        curator=curator,
+        digest="",
+        label=label or "Bulk-loaded from " + ", ".join(Path(f).name for f in files),
+        shapes_version=validator.shapes_version,
+        now=now,
+        bulk_count=count,
+    )
+    await engine.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
+    log.info("batch %s bulk-loaded by %s: %d triples", batch_id, curator, count)
+    return LoadResult(batch_id, batch_iri(batch_id), count, False, None)
+
+
+def _being_served(data_dir: Path) -> bool:
+    """True if an engine recorded as serving ``data_dir`` (by ``posgraph serve``) answers."""
+    try:
+        url = json.loads((data_dir / supervisor.RUNTIME_FILE).read_text())["url"]
+    except (ValueError, KeyError, TypeError, OSError):
+        return False
+
+    async def ping() -> bool:
+        async with Engine(url) as engine:
+            return await engine.ping()
+
+    return bool(url) and asyncio.run(ping())
+
+
+def bulk_load(
+    data_dir: Path,
+    files: Sequence[Path],
+    *,
+    validator: Validator,
+    engine_url: Callable[[], ContextManager[str]],
+    curator: str,
+    label: str | None = None,
+    validate: bool = True,
+    binary: str | None = None,
+    timeout: float = 30.0,
+    external_engine: bool = False,
+    audit: AuditLog | None = None,
+) -> LoadResult:
+    """Build a new store at ``data_dir`` from ``files`` with the engine's bulk loader (``bulk_build_store``), then
+    record it as one accepted, non-revertible batch (``record_bulk_batch``) through the engine ``engine_url()``
+    opens on the new store (a context manager yielding its URL), each engine call limited to ``timeout`` seconds.
+    With ``audit``, the load is logged ("bulk load"). Returns what was recorded.
+
+    Synchronous (it runs its own event loops): not for use inside a running one. Raises BadInput when
+    ``external_engine`` (the data lives in an engine posgraph does not manage), when ``data_dir`` is being served
+    or is not new, or as ``bulk_build_store`` does; NotConformant (with ``validate``: nothing is built).
+    """
+    if external_engine:
+        raise BadInput("a bulk load builds the bundled engine's store; it cannot write to POSGRAPH_ENGINE_URL")
+    if (data_dir / supervisor.RUNTIME_FILE).exists() and _being_served(data_dir):
+        raise BadInput(f"{data_dir} is being served: stop `posgraph serve` before a bulk load")
+    if validate:
+        report = validate_files(validator, read_files(list(files)))
+        if not report.conforms:
+            raise NotConformant(report, source=", ".join(map(str, files)))
+    count = bulk_build_store(data_dir, list(files), binary=binary)
+
+    async def record(url: str) -> LoadResult:
+        async with Engine(url, timeout=timeout) as engine:
+            return await record_bulk_batch(engine, validator, files, count, curator=curator, label=label)
+
+    with engine_url() as url:
+        result = asyncio.run(record(url))
+    if audit is not None:
+        audit.record(curator, "bulk load", batch=result.batch_id, triples=result.triples, files=[str(f) for f in files])
+    return result
+
+
+async def ensure_bootstrapped(
+    engine: Engine,
+    validator: Validator,
+    ontology_files: Sequence[Path],
+    seed_files: Sequence[Path],
+    *,
+    seed: bool = True,
+) -> list[str]:
+    """Load the ontology (once, into its own graph and the default graph) and the seed batch into an empty store.
+
+    Returns what was loaded (empty when the store was already set up). Safe to call on every start.
+    """
+    loaded = []
+    if not await engine.ask(f"ASK {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s ?p ?o }} }}"):
+        triples = [ox.Triple(q.subject, q.predicate, q.object) for f in read_files(ontology_files) for q in f.quads]
+        graph = ox.NamedNode(str(ONTOLOGY_GRAPH))
+        quads = [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples for g in (ox.DefaultGraph(), graph)]
+        quads += [ox.Quad(s, p, o, ox.DefaultGraph()) for s, p, o in change_triples("ontology", "posgraph")]
+        await engine.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
+        loaded.append("ontology")
+    if seed and not await engine.ask(f"ASK {{ <{batch_iri(SEED_BATCH_ID)}> ?p ?o }}"):
+        result = await load_batch(
+            engine,
+            validator,
+            read_files(seed_files),
+            curator="posgraph seed",
+            label="Seed data: the July 2025 Istanbul offer article",
+            batch_id=SEED_BATCH_ID,
+        )
+        loaded.append(f"seed ({result.triples} triples)")
+    return loaded
