@@ -12,10 +12,19 @@ from cachetools import LRUCache
 from posgraph import answer_limits, formats, guard, workers
 from posgraph.catalog import Catalog
 from posgraph.engine import Engine
-from posgraph.errors import PayloadTooLarge, QueryRefused, QuerySyntaxError, WorkerFailed, WorkTimeout
+from posgraph.errors import BadInput, PayloadTooLarge, QueryRefused, QuerySyntaxError, WorkerFailed, WorkTimeout
 from posgraph.namespaces import DCTERMS, FORMATS, RDF, SD, VOID, XSD
 
-__all__ = ["QueryAnswer", "check_query", "run_query", "run_saved", "service_description", "read_graph"]
+__all__ = [
+    "QueryAnswer",
+    "check_query",
+    "run_query",
+    "run_saved",
+    "service_description",
+    "read_graph",
+    "prepare_query",
+    "run_for_output",
+]
 
 # Verdicts on query texts already checked (their form), so a repeated query is not parsed again.
 _CHECKED: LRUCache = LRUCache(maxsize=4096)
@@ -219,7 +228,6 @@ async def prepare_query(catalog: Catalog, argument: str, params: Mapping[str, st
     Checked before any engine is reached, so a bad query fails fast. Raises BadInput (``params`` with SPARQL text),
     NotFound (no such saved query), InvalidParameter, or as ``check_query``.
     """
-    from posgraph.errors import BadInput
 
     if not is_text and _looks_like_a_name(argument):
         text = catalog.get(argument).bind(params)

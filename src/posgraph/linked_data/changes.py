@@ -1,0 +1,61 @@
+"""The change feed: what was accepted, loaded, reverted or updated since a version or time."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import rdflib
+
+from posgraph.engine import Engine
+from posgraph.errors import InvalidParameter
+from posgraph.namespaces import PGID, sparql_prologue
+
+# ------------------------------------------------------------------------------------------ changes
+_CHANGE_ID = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{4}$")
+
+
+async def changes(engine: Engine, since: str | None, limit: int = 100) -> list[dict]:
+    """Changes after ``since`` (a change id, i.e. a dataset version, or an ISO date-time), oldest first."""
+    after_time = None
+    if since:
+        if _CHANGE_ID.match(since):
+            rows = await engine.select(
+                sparql_prologue(("prov",))
+                + "SELECT ?at WHERE { "
+                + rdflib.URIRef(f"{PGID}change/{since}").n3()
+                + " prov:atTime ?at }"
+            )
+            if not rows:
+                raise InvalidParameter("since", f"no change {since!r} (a version this server issued, or a time)")
+            after_time = str(rows[0]["at"])
+        else:
+            try:
+                after_time = datetime.fromisoformat(since.replace("Z", "+00:00")).isoformat()
+            except ValueError:
+                raise InvalidParameter("since", "use a version (from ETag or /changes) or an ISO date-time") from None
+    if not 1 <= limit <= 1000:
+        raise InvalidParameter("limit", "must be between 1 and 1000")
+    bound = rdflib.Literal(after_time, datatype=rdflib.XSD.dateTime).n3() if after_time else "UNDEF"
+    rows = await engine.select(
+        sparql_prologue(("pg", "prov", "rdfs"))
+        + f"""
+        SELECT ?change ?kind ?at ?batch ?who WHERE {{
+          VALUES ?after {{ {bound} }}
+          ?change a pg:Change ; pg:changeKind ?kind ; prov:atTime ?at .
+          FILTER (!BOUND(?after) || ?at > ?after)
+          OPTIONAL {{ ?change pg:changedBatch ?batch }}
+          OPTIONAL {{ ?change prov:wasAssociatedWith/rdfs:label ?who }}
+        }} ORDER BY ?at ?change LIMIT {limit}"""
+    )
+    return [
+        {
+            "version": str(r["change"]).rsplit("/", 1)[-1],
+            "id": str(r["change"]),
+            "kind": str(r["kind"]),
+            "atTime": str(r["at"]),
+            **({"batch": str(r["batch"])} if "batch" in r else {}),
+            **({"by": str(r["who"])} if "who" in r else {}),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,251 @@
+"""Filtered, sorted collections of positions, parties, people, events, sources and issues, paged by keyset cursor.
+
+Every query here is built from fixed text plus RDF terms that rdflib serialises; no request value is pasted in.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Mapping
+
+import rdflib
+
+from posgraph.catalog import Param
+from posgraph.engine import Engine
+from posgraph.errors import InvalidParameter, NotFound
+from posgraph.namespaces import PG, PGI
+
+
+# ------------------------------------------------------------------------------------------ collections
+@dataclass(frozen=True)
+class Collection:
+    """One listable kind of resource: which class, which label and date it sorts by, which filters it takes."""
+
+    name: str
+    cls: str
+    label: str
+    date: str | None
+    filters: tuple[str, ...]
+
+
+_POSITION_TYPES = (
+    "Demand",
+    "Offer",
+    "Proposal",
+    "Concession",
+    "Acceptance",
+    "Rejection",
+    "Threat",
+    "Agreement",
+    "Statement",
+)
+COLLECTIONS: dict[str, Collection] = {
+    c.name: c
+    for c in (
+        Collection(
+            "positions",
+            str(PG.Position),
+            str(PG.summary),
+            str(PG.statedOn),
+            ("party", "issue", "type", "stated_from", "stated_to", "as_of", "q"),
+        ),
+        Collection("parties", str(PG.Party), "http://www.w3.org/2004/02/skos/core#prefLabel", None, ("q",)),
+        Collection("people", str(PG.Person), "http://www.w3.org/2004/02/skos/core#prefLabel", None, ("party", "q")),
+        Collection(
+            "events",
+            str(PG.Event),
+            "http://www.w3.org/2004/02/skos/core#prefLabel",
+            str(PG.startDate),
+            ("party", "stated_from", "stated_to", "q"),
+        ),
+        Collection(
+            "sources",
+            str(PG.Source),
+            "https://schema.org/headline",
+            "https://schema.org/datePublished",
+            ("stated_from", "stated_to", "q"),
+        ),
+        Collection(
+            "issues",
+            "http://www.w3.org/2004/02/skos/core#Concept",
+            "http://www.w3.org/2004/02/skos/core#prefLabel",
+            None,
+            ("q",),
+        ),
+    )
+}
+_PARAMS = {
+    "party": Param("party", "iri", False),
+    "issue": Param("issue", "iri", False),
+    "stated_from": Param("stated_from", "date", False),
+    "stated_to": Param("stated_to", "date", False),
+    "as_of": Param("as_of", "date", False),
+    "q": Param("q", "string", False),
+}
+_FIRST = 'IF(STRLEN(%s) = 4, CONCAT(%s, "-01-01"), IF(STRLEN(%s) = 7, CONCAT(%s, "-01"), %s))'
+_LAST = 'IF(STRLEN(%s) = 4, CONCAT(%s, "-12-31"), IF(STRLEN(%s) = 7, CONCAT(%s, "-31"), %s))'
+
+
+def _span(expr: str, template: str) -> str:
+    return template % ((expr,) * 5)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a collection: its items and the cursor of the next page (None on the last)."""
+
+    items: list[dict]
+    next_cursor: str | None
+
+
+def _encode_cursor(key: str, item: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([key, item]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        key, item = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (isinstance(key, str) and isinstance(item, str)):
+            raise ValueError
+        return key, item
+    except (ValueError, TypeError):
+        raise InvalidParameter("cursor", "not a cursor this server issued; follow the Link headers") from None
+
+
+async def collection_page(
+    engine: Engine,
+    name: str,
+    params: Mapping[str, str],
+    *,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """One page of collection ``name``, filtered and sorted, after ``cursor`` (keyset pagination: pages neither
+    skip nor repeat items while the data is unchanged). Raises NotFound or InvalidParameter naming the parameter."""
+    spec = COLLECTIONS.get(name)
+    if spec is None:
+        raise NotFound(f"no collection {name!r}")
+    for key in params:
+        if key not in spec.filters and key != "type":
+            raise InvalidParameter(key, f"/{name} has no such filter (it takes: {', '.join(spec.filters)})")
+    sortable = ("date", "-date", "label", "-label", "id", "-id") if spec.date else ("label", "-label", "id", "-id")
+    sort = sort or ("date" if spec.date else "label")
+    if sort not in sortable:
+        raise InvalidParameter("sort", f"use one of {', '.join(sortable)}")
+    if not 1 <= limit <= 500:
+        raise InvalidParameter("limit", "must be between 1 and 500")
+    values = {k: _PARAMS[k].to_term(v) for k, v in params.items() if k in _PARAMS and v != ""}
+    type_name = params.get("type")
+    if type_name:
+        if name != "positions" or type_name not in _POSITION_TYPES:
+            raise InvalidParameter("type", f"use one of {', '.join(_POSITION_TYPES)}")
+        values["klass"] = rdflib.URIRef(str(PG) + type_name)
+    field = sort.lstrip("-")
+    descending = sort.startswith("-")
+    if cursor:
+        after_key, after_id = _decode_cursor(cursor)
+        values["afterKey"], values["afterId"] = rdflib.Literal(after_key), rdflib.Literal(after_id)
+    names = ["party", "issue", "stated_from", "stated_to", "as_of", "q", "klass", "afterKey", "afterId"]
+    block = (
+        "VALUES ("
+        + " ".join(f"?{n}" for n in names)
+        + ") { ("
+        + " ".join(values[n].n3() if n in values else "UNDEF" for n in names)
+        + ") }"
+    )
+    where = [block]
+    if spec.cls == str(PG.Position):
+        where.append(f"?item a ?type . ?type <http://www.w3.org/2000/01/rdf-schema#subClassOf> <{PG.Position}> .")
+        where.append("FILTER (!BOUND(?klass) || ?type = ?klass)")
+        where.append(f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.heldBy}> ?party }})")
+        where.append(f"FILTER (!BOUND(?issue) || EXISTS {{ ?item <{PG.concerns}> ?issue }})")
+    elif spec.cls == str(PG.Event):
+        where.append(f"?item a <{spec.cls}> . BIND (<{spec.cls}> AS ?type)")
+        where.append(f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.participant}>|<{PG.mediator}> ?party }})")
+    elif name == "people":
+        where.append(f"?item a <{spec.cls}> . BIND (<{spec.cls}> AS ?type)")
+        where.append(f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.holdsRole}>/<{PG.roleFor}> ?party }})")
+    elif name == "issues":
+        where.append(
+            f"?item <http://www.w3.org/2004/02/skos/core#inScheme> <{PGI}scheme> . BIND (<{spec.cls}> AS ?type)"
+        )
+    else:
+        where.append(f"?item a <{spec.cls}> . BIND (<{spec.cls}> AS ?type)")
+    where.append(f'OPTIONAL {{ ?item <{spec.label}> ?labelEn FILTER (lang(?labelEn) = "en") }}')
+    where.append(f"OPTIONAL {{ ?item <{spec.label}> ?labelAny }}")
+    where.append("BIND (COALESCE(?labelEn, ?labelAny) AS ?label)")
+    where.append("FILTER (!BOUND(?q) || CONTAINS(LCASE(STR(?label)), LCASE(STR(?q))))")
+    if spec.date:
+        where.append(f"OPTIONAL {{ ?item <{spec.date}> ?date }}")
+        where.append("BIND (STR(?date) AS ?d)")
+        where.append(f"FILTER (!BOUND(?stated_from) || {_span('?d', _LAST)} >= {_span('STR(?stated_from)', _FIRST)})")
+        where.append(f"FILTER (!BOUND(?stated_to) || {_span('?d', _FIRST)} <= {_span('STR(?stated_to)', _LAST)})")
+    if spec.cls == str(PG.Position):
+        asof = _span("STR(?as_of)", _LAST)
+        where.append(
+            f"FILTER (!BOUND(?as_of) || ({_span('?d', _FIRST)} <= {asof} && NOT EXISTS {{ "
+            f"?later <{PG.supersedes}> ?item ; <{PG.statedOn}> ?lo . "
+            f"FILTER ({_span('STR(?lo)', _FIRST)} <= {asof}) }}))"
+        )
+    key_expr = {"date": 'COALESCE(STR(?date), "")', "label": 'LCASE(COALESCE(STR(?label), ""))', "id": "STR(?item)"}[
+        field
+    ]
+    where.append(f"BIND ({key_expr} AS ?key)")
+    op = "<" if descending else ">"
+    where.append(f"FILTER (!BOUND(?afterKey) || ?key {op} ?afterKey || (?key = ?afterKey && STR(?item) {op} ?afterId))")
+    order = "DESC(?key) DESC(STR(?item))" if descending else "?key STR(?item)"
+    query = (
+        "SELECT DISTINCT ?item ?type ?label ?date ?key WHERE {\n  "
+        + "\n  ".join(where)
+        + f"\n}} ORDER BY {order} LIMIT {limit + 1}"
+    )
+    rows = await engine.select(query)
+    items, seen = [], set()
+    for row in rows:
+        if str(row["item"]) in seen:  # an item of two move classes appears once
+            continue
+        seen.add(str(row["item"]))
+        items.append(row)
+    more = len(items) > limit
+    items = items[:limit]
+    next_cursor = _encode_cursor(str(items[-1]["key"]), str(items[-1]["item"])) if more and items else None
+    return Page([_item(row, spec) for row in items], next_cursor)
+
+
+_DATE_TERMS = {
+    "http://www.w3.org/2001/XMLSchema#date": "",
+    "http://www.w3.org/2001/XMLSchema#gYearMonth": "Month",
+    "http://www.w3.org/2001/XMLSchema#gYear": "Year",
+}
+_DATE_NAMES = {
+    str(PG.statedOn): "statedOn",
+    str(PG.startDate): "startDate",
+    "https://schema.org/datePublished": "datePublished",
+}
+_LABEL_NAMES = {
+    str(PG.summary): "summary",
+    "http://www.w3.org/2004/02/skos/core#prefLabel": "prefLabel",
+    "https://schema.org/headline": "headline",
+}
+
+
+def _item(row: Mapping[str, rdflib.term.Node], spec: Collection) -> dict:
+    """A compact JSON-LD node for one collection item (terms chosen so the values expand to the stored RDF)."""
+    item: dict = {
+        "id": str(row["item"]),
+        "type": str(row["type"]).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+        if str(row["type"]).startswith(str(PG))
+        else str(row["type"]),
+    }
+    if spec.name == "issues":
+        item["type"] = "skos:Concept"
+    label = row.get("label")
+    if isinstance(label, rdflib.Literal):
+        item[_LABEL_NAMES[spec.label]] = {label.language or "@none": str(label)}
+    date = row.get("date")
+    if isinstance(date, rdflib.Literal) and spec.date and str(date.datatype) in _DATE_TERMS:
+        item[_DATE_NAMES[spec.date] + _DATE_TERMS[str(date.datatype)]] = str(date)
+    return item
