@@ -15,7 +15,7 @@ import rdflib
 from posgraph.catalog import Param
 from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter, NotFound
-from posgraph.namespaces import PG, PGI
+from posgraph.namespaces import PG, PGI, RDFS, SCHEMA, SKOS, XSD
 
 
 # ------------------------------------------------------------------------------------------ collections
@@ -51,26 +51,26 @@ COLLECTIONS: dict[str, Collection] = {
             str(PG.statedOn),
             ("party", "issue", "type", "stated_from", "stated_to", "as_of", "q"),
         ),
-        Collection("parties", str(PG.Party), "http://www.w3.org/2004/02/skos/core#prefLabel", None, ("q",)),
-        Collection("people", str(PG.Person), "http://www.w3.org/2004/02/skos/core#prefLabel", None, ("party", "q")),
+        Collection("parties", str(PG.Party), str(SKOS.prefLabel), None, ("q",)),
+        Collection("people", str(PG.Person), str(SKOS.prefLabel), None, ("party", "q")),
         Collection(
             "events",
             str(PG.Event),
-            "http://www.w3.org/2004/02/skos/core#prefLabel",
+            str(SKOS.prefLabel),
             str(PG.startDate),
             ("party", "stated_from", "stated_to", "q"),
         ),
         Collection(
             "sources",
             str(PG.Source),
-            "https://schema.org/headline",
-            "https://schema.org/datePublished",
+            str(SCHEMA.headline),
+            str(SCHEMA.datePublished),
             ("stated_from", "stated_to", "q"),
         ),
         Collection(
             "issues",
-            "http://www.w3.org/2004/02/skos/core#Concept",
-            "http://www.w3.org/2004/02/skos/core#prefLabel",
+            str(SKOS.Concept),
+            str(SKOS.prefLabel),
             None,
             ("q",),
         ),
@@ -114,6 +114,96 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         raise InvalidParameter("cursor", "not a cursor this server issued; follow the Link headers") from None
 
 
+def _checked(spec: Collection, params: Mapping[str, str], sort: str | None, limit: int) -> tuple[str, bool]:
+    """Refuse filters, sorts and limits the collection does not take; return the sort field and direction."""
+    for key in params:
+        if key not in spec.filters and key != "type":
+            raise InvalidParameter(key, f"/{spec.name} has no such filter (it takes: {', '.join(spec.filters)})")
+    sortable = ("date", "-date", "label", "-label", "id", "-id") if spec.date else ("label", "-label", "id", "-id")
+    sort = sort or ("date" if spec.date else "label")
+    if sort not in sortable:
+        raise InvalidParameter("sort", f"use one of {', '.join(sortable)}")
+    if not 1 <= limit <= 500:
+        raise InvalidParameter("limit", "must be between 1 and 500")
+    return sort.lstrip("-"), sort.startswith("-")
+
+
+_BOUND = ["party", "issue", "stated_from", "stated_to", "as_of", "q", "klass", "afterKey", "afterId"]
+
+
+def _values_block(spec: Collection, params: Mapping[str, str], cursor: str | None) -> str:
+    """The request's values as one VALUES row (unset ones UNDEF): typed terms, never text pasted into the query."""
+    values = {k: _PARAMS[k].to_term(v) for k, v in params.items() if k in _PARAMS and v != ""}
+    type_name = params.get("type")
+    if type_name:
+        if spec.name != "positions" or type_name not in _POSITION_TYPES:
+            raise InvalidParameter("type", f"use one of {', '.join(_POSITION_TYPES)}")
+        values["klass"] = rdflib.URIRef(str(PG) + type_name)
+    if cursor:
+        after_key, after_id = _decode_cursor(cursor)
+        values["afterKey"], values["afterId"] = rdflib.Literal(after_key), rdflib.Literal(after_id)
+    terms = " ".join(values[n].n3() if n in values else "UNDEF" for n in _BOUND)
+    return "VALUES (" + " ".join(f"?{n}" for n in _BOUND) + f") {{ ({terms}) }}"
+
+
+def _membership(spec: Collection) -> list[str]:
+    """What makes a resource an item of the collection, and its own party and issue filters."""
+    typed = f"?item a <{spec.cls}> . BIND (<{spec.cls}> AS ?type)"
+    if spec.name == "positions":
+        return [
+            f"?item a ?type . ?type <{RDFS.subClassOf}> <{PG.Position}> .",
+            "FILTER (!BOUND(?klass) || ?type = ?klass)",
+            f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.heldBy}> ?party }})",
+            f"FILTER (!BOUND(?issue) || EXISTS {{ ?item <{PG.concerns}> ?issue }})",
+        ]
+    if spec.name == "events":
+        return [typed, f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.participant}>|<{PG.mediator}> ?party }})"]
+    if spec.name == "people":
+        return [typed, f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.holdsRole}>/<{PG.roleFor}> ?party }})"]
+    if spec.name == "issues":
+        return [f"?item <{SKOS.inScheme}> <{PGI}scheme> . BIND (<{spec.cls}> AS ?type)"]
+    return [typed]
+
+
+def _label_and_dates(spec: Collection) -> list[str]:
+    """The item's label (English first) and the text and date filters."""
+    where = [
+        f'OPTIONAL {{ ?item <{spec.label}> ?labelEn FILTER (lang(?labelEn) = "en") }}',
+        f"OPTIONAL {{ ?item <{spec.label}> ?labelAny }}",
+        "BIND (COALESCE(?labelEn, ?labelAny) AS ?label)",
+        "FILTER (!BOUND(?q) || CONTAINS(LCASE(STR(?label)), LCASE(STR(?q))))",
+    ]
+    if spec.date:
+        where += [
+            f"OPTIONAL {{ ?item <{spec.date}> ?date }}",
+            "BIND (STR(?date) AS ?d)",
+            f"FILTER (!BOUND(?stated_from) || {_span('?d', _LAST)} >= {_span('STR(?stated_from)', _FIRST)})",
+            f"FILTER (!BOUND(?stated_to) || {_span('?d', _FIRST)} <= {_span('STR(?stated_to)', _LAST)})",
+        ]
+    if spec.name == "positions":  # as_of: stated by then and not yet superseded by then
+        asof = _span("STR(?as_of)", _LAST)
+        where.append(
+            f"FILTER (!BOUND(?as_of) || ({_span('?d', _FIRST)} <= {asof} && NOT EXISTS {{ "
+            f"?later <{PG.supersedes}> ?item ; <{PG.statedOn}> ?lo . "
+            f"FILTER ({_span('STR(?lo)', _FIRST)} <= {asof}) }}))"
+        )
+    return where
+
+
+_KEYS = {"date": 'COALESCE(STR(?date), "")', "label": 'LCASE(COALESCE(STR(?label), ""))', "id": "STR(?item)"}
+
+
+def _keyset(field: str, descending: bool, limit: int) -> tuple[list[str], str]:
+    """The sort key, the filter that starts after the cursor, and the ORDER BY … LIMIT tail."""
+    op = "<" if descending else ">"
+    where = [
+        f"BIND ({_KEYS[field]} AS ?key)",
+        f"FILTER (!BOUND(?afterKey) || ?key {op} ?afterKey || (?key = ?afterKey && STR(?item) {op} ?afterId))",
+    ]
+    order = "DESC(?key) DESC(STR(?item))" if descending else "?key STR(?item)"
+    return where, f"ORDER BY {order} LIMIT {limit + 1}"
+
+
 async def collection_page(
     engine: Engine,
     name: str,
@@ -128,107 +218,34 @@ async def collection_page(
     spec = COLLECTIONS.get(name)
     if spec is None:
         raise NotFound(f"no collection {name!r}")
-    for key in params:
-        if key not in spec.filters and key != "type":
-            raise InvalidParameter(key, f"/{name} has no such filter (it takes: {', '.join(spec.filters)})")
-    sortable = ("date", "-date", "label", "-label", "id", "-id") if spec.date else ("label", "-label", "id", "-id")
-    sort = sort or ("date" if spec.date else "label")
-    if sort not in sortable:
-        raise InvalidParameter("sort", f"use one of {', '.join(sortable)}")
-    if not 1 <= limit <= 500:
-        raise InvalidParameter("limit", "must be between 1 and 500")
-    values = {k: _PARAMS[k].to_term(v) for k, v in params.items() if k in _PARAMS and v != ""}
-    type_name = params.get("type")
-    if type_name:
-        if name != "positions" or type_name not in _POSITION_TYPES:
-            raise InvalidParameter("type", f"use one of {', '.join(_POSITION_TYPES)}")
-        values["klass"] = rdflib.URIRef(str(PG) + type_name)
-    field = sort.lstrip("-")
-    descending = sort.startswith("-")
-    if cursor:
-        after_key, after_id = _decode_cursor(cursor)
-        values["afterKey"], values["afterId"] = rdflib.Literal(after_key), rdflib.Literal(after_id)
-    names = ["party", "issue", "stated_from", "stated_to", "as_of", "q", "klass", "afterKey", "afterId"]
-    block = (
-        "VALUES ("
-        + " ".join(f"?{n}" for n in names)
-        + ") { ("
-        + " ".join(values[n].n3() if n in values else "UNDEF" for n in names)
-        + ") }"
-    )
-    where = [block]
-    if spec.cls == str(PG.Position):
-        where.append(f"?item a ?type . ?type <http://www.w3.org/2000/01/rdf-schema#subClassOf> <{PG.Position}> .")
-        where.append("FILTER (!BOUND(?klass) || ?type = ?klass)")
-        where.append(f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.heldBy}> ?party }})")
-        where.append(f"FILTER (!BOUND(?issue) || EXISTS {{ ?item <{PG.concerns}> ?issue }})")
-    elif spec.cls == str(PG.Event):
-        where.append(f"?item a <{spec.cls}> . BIND (<{spec.cls}> AS ?type)")
-        where.append(f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.participant}>|<{PG.mediator}> ?party }})")
-    elif name == "people":
-        where.append(f"?item a <{spec.cls}> . BIND (<{spec.cls}> AS ?type)")
-        where.append(f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.holdsRole}>/<{PG.roleFor}> ?party }})")
-    elif name == "issues":
-        where.append(
-            f"?item <http://www.w3.org/2004/02/skos/core#inScheme> <{PGI}scheme> . BIND (<{spec.cls}> AS ?type)"
-        )
-    else:
-        where.append(f"?item a <{spec.cls}> . BIND (<{spec.cls}> AS ?type)")
-    where.append(f'OPTIONAL {{ ?item <{spec.label}> ?labelEn FILTER (lang(?labelEn) = "en") }}')
-    where.append(f"OPTIONAL {{ ?item <{spec.label}> ?labelAny }}")
-    where.append("BIND (COALESCE(?labelEn, ?labelAny) AS ?label)")
-    where.append("FILTER (!BOUND(?q) || CONTAINS(LCASE(STR(?label)), LCASE(STR(?q))))")
-    if spec.date:
-        where.append(f"OPTIONAL {{ ?item <{spec.date}> ?date }}")
-        where.append("BIND (STR(?date) AS ?d)")
-        where.append(f"FILTER (!BOUND(?stated_from) || {_span('?d', _LAST)} >= {_span('STR(?stated_from)', _FIRST)})")
-        where.append(f"FILTER (!BOUND(?stated_to) || {_span('?d', _FIRST)} <= {_span('STR(?stated_to)', _LAST)})")
-    if spec.cls == str(PG.Position):
-        asof = _span("STR(?as_of)", _LAST)
-        where.append(
-            f"FILTER (!BOUND(?as_of) || ({_span('?d', _FIRST)} <= {asof} && NOT EXISTS {{ "
-            f"?later <{PG.supersedes}> ?item ; <{PG.statedOn}> ?lo . "
-            f"FILTER ({_span('STR(?lo)', _FIRST)} <= {asof}) }}))"
-        )
-    key_expr = {"date": 'COALESCE(STR(?date), "")', "label": 'LCASE(COALESCE(STR(?label), ""))', "id": "STR(?item)"}[
-        field
-    ]
-    where.append(f"BIND ({key_expr} AS ?key)")
-    op = "<" if descending else ">"
-    where.append(f"FILTER (!BOUND(?afterKey) || ?key {op} ?afterKey || (?key = ?afterKey && STR(?item) {op} ?afterId))")
-    order = "DESC(?key) DESC(STR(?item))" if descending else "?key STR(?item)"
-    query = (
-        "SELECT DISTINCT ?item ?type ?label ?date ?key WHERE {\n  "
-        + "\n  ".join(where)
-        + f"\n}} ORDER BY {order} LIMIT {limit + 1}"
-    )
-    rows = await engine.select(query)
+    field, descending = _checked(spec, params, sort, limit)
+    keyset, tail = _keyset(field, descending, limit)
+    where = [_values_block(spec, params, cursor), *_membership(spec), *_label_and_dates(spec), *keyset]
+    query = "SELECT DISTINCT ?item ?type ?label ?date ?key WHERE {\n  " + "\n  ".join(where) + f"\n}} {tail}"
     items, seen = [], set()
-    for row in rows:
-        if str(row["item"]) in seen:  # an item of two move classes appears once
-            continue
-        seen.add(str(row["item"]))
-        items.append(row)
-    more = len(items) > limit
-    items = items[:limit]
+    for row in await engine.select(query):
+        if str(row["item"]) not in seen:  # an item of two move classes appears once
+            seen.add(str(row["item"]))
+            items.append(row)
+    more, items = len(items) > limit, items[:limit]
     next_cursor = _encode_cursor(str(items[-1]["key"]), str(items[-1]["item"])) if more and items else None
     return Page([_item(row, spec) for row in items], next_cursor)
 
 
 _DATE_TERMS = {
-    "http://www.w3.org/2001/XMLSchema#date": "",
-    "http://www.w3.org/2001/XMLSchema#gYearMonth": "Month",
-    "http://www.w3.org/2001/XMLSchema#gYear": "Year",
+    str(XSD.date): "",
+    str(XSD.gYearMonth): "Month",
+    str(XSD.gYear): "Year",
 }
 _DATE_NAMES = {
     str(PG.statedOn): "statedOn",
     str(PG.startDate): "startDate",
-    "https://schema.org/datePublished": "datePublished",
+    str(SCHEMA.datePublished): "datePublished",
 }
 _LABEL_NAMES = {
     str(PG.summary): "summary",
-    "http://www.w3.org/2004/02/skos/core#prefLabel": "prefLabel",
-    "https://schema.org/headline": "headline",
+    str(SKOS.prefLabel): "prefLabel",
+    str(SCHEMA.headline): "headline",
 }
 
 
