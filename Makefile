@@ -4,6 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UI     := src/posgraph/api/static/vendor/yasgui
+# Where `make serve` listens and keeps its data: `make serve PORT=8080 HOST=0.0.0.0 DATA=/srv/posgraph`, or the
+# POSGRAPH_* variables. Plain := (not ?=) so that unrelated HOST/PORT variables in the environment are not taken.
+HOST   := $(or $(POSGRAPH_HOST),127.0.0.1)
+PORT   := $(or $(POSGRAPH_PORT),8000)
+DATA   := $(or $(POSGRAPH_DATA_DIR),var)
 
 .PHONY: serve test install ui check clean bench
 
@@ -29,9 +34,10 @@ $(UI)/yasgui.min.js: node_modules/.installed
 
 ui: $(UI)/yasgui.min.js
 
-# Starts the bundled Oxigraph engine on var/store (loading the seed data on first start) and serves on 127.0.0.1:8000.
+# Starts the bundled Oxigraph engines on $(DATA)/store and $(DATA)/staging (loading the seed data on first start)
+# and serves on $(HOST):$(PORT); tokens, the audit log and dumps are kept in $(DATA) too.
 serve: $(STAMP) ui
-	$(BIN)/posgraph serve --host 127.0.0.1 --port 8000
+	$(BIN)/posgraph serve --host '$(HOST)' --port '$(PORT)' --data-dir '$(DATA)'
 
 test: $(STAMP) ui
 	$(BIN)/ruff check src tests bench

@@ -218,7 +218,7 @@ def _load_times(data: Path, scratch: Path) -> dict[str, float]:
         ("posgraph load --bulk (s)", "bulk", ["--bulk"]),
         ("posgraph load, revertable (s)", "revertable", []),
     ):
-        env = {**os.environ, "POSGRAPH_DATA_DIR": str(scratch / store), "POSGRAPH_SEED": "false"}
+        env = {**os.environ, "POSGRAPH_STORE_DIR": str(scratch / store), "POSGRAPH_SEED": "false"}
         env |= {"POSGRAPH_AUDIT_LOG": str(scratch / "load-audit.jsonl")}
         started = time.perf_counter()
         subprocess.run(

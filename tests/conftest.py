@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import httpx
 import pytest
@@ -26,7 +26,7 @@ ROOT = PROJECT_FILES.root
 # Nothing a test starts may write into the checkout: default every state path to a scratch directory.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="posgraph-tests-"))
 for _name, _path in (
-    ("POSGRAPH_DATA_DIR", "store"),
+    ("POSGRAPH_STORE_DIR", "store"),
     ("POSGRAPH_STAGING_DIR", "staging"),
     ("POSGRAPH_TOKENS_FILE", "tokens.json"),
     ("POSGRAPH_AUDIT_LOG", "audit.jsonl"),
@@ -113,12 +113,16 @@ def start_server(
     wait_healthy: bool = True,
     port: int | None = None,
     workers: int = 1,
+    args: Sequence[str] = (),
+    cwd: Path | None = None,
 ) -> Server:
-    """Start ``posgraph serve`` and wait until it listens (and, by default, until /health says 200)."""
+    """Start ``posgraph serve`` (with ``args``, in ``cwd``) and wait until it listens (and, by default, until
+    /health says 200). The store is ``data_dir``; staging, tokens, audit log and dumps go beside it."""
     port = port or free_port()
     full_env = {
         **os.environ,
-        "POSGRAPH_DATA_DIR": str(data_dir),
+        "POSGRAPH_DATA_DIR": str(data_dir.parent),
+        "POSGRAPH_STORE_DIR": str(data_dir),
         "POSGRAPH_PUBLIC_BASE": f"http://127.0.0.1:{port}",
         "POSGRAPH_STAGING_DIR": str(data_dir.parent / "staging"),
         "POSGRAPH_DUMPS_DIR": str(data_dir.parent / "dumps"),
@@ -128,8 +132,9 @@ def start_server(
     }
     with open(log, "wb") as sink:
         process = subprocess.Popen(
-            [POSGRAPH, "serve", "--port", str(port), "--workers", str(workers)],
+            [POSGRAPH, "serve", "--port", str(port), "--workers", str(workers), *args],
             env=full_env,
+            cwd=cwd,
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -208,7 +208,7 @@ def _prepare(srv: Server, base: Path, operation: str, scale: int) -> _Write:
     big = _big_ntriples(base / "big.nt", "loaded", count)
     env = {
         **os.environ,
-        "POSGRAPH_DATA_DIR": str(base / "store"),  # the CLI finds the running server's engine there
+        "POSGRAPH_STORE_DIR": str(base / "store"),  # the CLI finds the running server's engine there
         "POSGRAPH_TOKENS_FILE": str(base / "tokens.json"),
         "POSGRAPH_AUDIT_LOG": str(base / "audit.jsonl"),
     }

@@ -168,7 +168,8 @@ def test_graph_store_read_is_public(writable):
         missing = client.get("/store", params={"graph": "http://nowhere.example/g"})
         staging = client.get("/store", params={"graph": "https://w3id.org/posgraph/id/staging/x"})
         no_target = client.get("/store")
-    assert seed.status_code == 200 and len(seed.text.strip().splitlines()) == 317
+    # The seed's 317 triples and the 25 superclass types they imply (see curation/entailment.py).
+    assert seed.status_code == 200 and len(seed.text.strip().splitlines()) == 317 + 25
     assert missing.status_code == 404
     assert staging.status_code == 400
     assert no_target.status_code == 400 and no_target.json()["parameter"] == "graph"
@@ -394,7 +395,8 @@ def test_the_review_workflow_end_to_end(review):
             headers={"Accept": "application/ld+json"},
             params={"query": f"CONSTRUCT WHERE {{ <{FIGURE_POSITION}> ?p ?o }}"},
         ).json()
-        assert as_jsonld["id"] == FIGURE_POSITION and as_jsonld["type"] == "Demand"
+        # The stated class and the superclass type posgraph adds (see curation/entailment.py).
+        assert as_jsonld["id"] == FIGURE_POSITION and as_jsonld["type"] == ["Demand", "Position"]
         assert as_jsonld["supersedes"] == "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap"
         shown = client.get(f"/batches/{batch['id']}", headers=cora).json()
         assert [h["action"] for h in shown["history"]] == ["submitted", "accepted"]
@@ -607,7 +609,7 @@ def test_a_nul_in_a_literal_is_refused_on_every_rdf_body_path_and_nothing_is_wri
         bad_file = tmp_path / "nul.ttl"
         bad_file.write_bytes(turtle)
         loaded = posgraph_cli(
-            "load", str(bad_file), "--curator", "cli", env={"POSGRAPH_DATA_DIR": str(review.base / "store")}
+            "load", str(bad_file), "--curator", "cli", env={"POSGRAPH_STORE_DIR": str(review.base / "store")}
         )
         assert loaded.returncode == 2 and "U+0000" in loaded.stderr, loaded.stderr
         assert not _exists(client, NUL_SUBJECT)
@@ -699,3 +701,131 @@ def test_validate_has_its_own_size_cap_and_one_run_per_anonymous_address(tmp_pat
         assert answers == [200] and with_token.status_code == 200
     finally:
         srv.stop()
+
+
+def test_graph_store_head_answers_like_get_without_a_body(writable):
+    seed = {"graph": "https://w3id.org/posgraph/id/batch/seed"}
+    with writable.client() as client:
+        head = client.head("/store", params=seed, headers={"Accept": "application/n-triples"})
+        get = client.get("/store", params=seed, headers={"Accept": "application/n-triples"})
+        missing = client.head("/store", params={"graph": "http://nowhere.example/g"})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+    assert missing.status_code == 404 and missing.content == b""
+
+
+def test_graph_store_post_without_a_graph_creates_one_named_under_the_public_base(writable):
+    turtle = b'@prefix ex: <http://example.org/> .\nex:new ex:says "created" .\n'
+    admin = {**_auth(writable.tokens["admin"]), "Content-Type": "text/turtle"}
+    with writable.client() as client:
+        anonymous = client.post("/store", content=turtle, headers={"Content-Type": "text/turtle"})
+        as_curator = client.post(
+            "/store", content=turtle, headers={**_auth(writable.tokens["curator"]), "Content-Type": "text/turtle"}
+        )
+        broken = client.post("/store", content=b"<http://a> <http://b> .\n", headers=admin)
+        xml = client.post("/store", content=b"<rdf:RDF/>", headers={**admin, "Content-Type": "application/rdf+xml"})
+        created = client.post("/store", content=turtle, headers=admin)
+        again = client.post("/store", content=turtle, headers=admin)
+        location = created.headers.get("location", "")
+        by_parameter = client.get("/store", params={"graph": location}, headers={"Accept": "application/n-triples"})
+        by_location = client.get(location, headers={"Accept": "application/n-triples"})
+    assert anonymous.status_code == 401 and as_curator.status_code == 403
+    assert broken.status_code == 400 and broken.json()["line"] == 1
+    assert xml.status_code == 415
+    assert created.status_code == 201 and location.startswith(writable.url + "/")
+    assert again.status_code == 201 and again.headers["location"] != location
+    assert by_parameter.status_code == 200 and '"created"' in by_parameter.text
+    assert by_location.status_code == 200 and by_location.text == by_parameter.text
+
+
+def test_graph_store_415_lists_exactly_what_it_accepts(writable):
+    with writable.client() as client:
+        response = client.put(
+            "/store",
+            params={"graph": "http://example.org/graphs/typed"},
+            content=b"{}",
+            headers={**_auth(writable.tokens["admin"]), "Content-Type": "application/ld+json"},
+        )
+    assert response.status_code == 415
+    detail = response.json()["detail"]
+    assert "text/turtle" in detail and "application/n-triples" in detail
+    assert "application/ld+json or" not in detail and "application/trig" not in detail
+
+
+@pytest.mark.parametrize("content_type", ["text/turtle", None])
+def test_an_empty_body_to_validate_is_400_not_a_conforming_report(review, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    with review.client() as client:
+        response = client.post("/validate", content=b"", headers=headers)
+    assert response.status_code == 400
+    assert "empty" in response.json()["detail"]
+
+
+_PG_PREFIX = "PREFIX pg: <https://w3id.org/posgraph/ns#> "
+
+
+def test_direct_writes_store_the_superclass_types_they_imply(writable):
+    admin = _auth(writable.tokens["admin"])
+    turtle = b"<http://example.org/gsp-offer> a <https://w3id.org/posgraph/ns#Offer> .\n"
+    graph = "http://example.org/graphs/typed"
+    with writable.client() as client:
+        updated = client.post(
+            "/sparql/update",
+            content=_PG_PREFIX.encode() + b"INSERT DATA { <http://example.org/upd-demand> a pg:Demand . "
+            b"<http://example.org/upd-round> a pg:NegotiationRound . "
+            b"GRAPH <http://example.org/graphs/upd> { <http://example.org/upd-threat> a pg:Threat } }",
+            headers={**admin, "Content-Type": "application/sparql-update"},
+        )
+        assert updated.status_code == 204, updated.text
+        assert _ask(client, _PG_PREFIX + "ASK { <http://example.org/upd-demand> a pg:Position }")
+        assert _ask(client, _PG_PREFIX + "ASK { <http://example.org/upd-round> a pg:Event }")
+        in_graph = "ASK { GRAPH <http://example.org/graphs/upd> { <http://example.org/upd-threat> a pg:Position } }"
+        assert _ask(client, _PG_PREFIX + in_graph)
+        # With a USING dataset (using-graph-uri) too: the superclass types still land where the types are.
+        scoped = client.post(
+            "/sparql/update",
+            params={"using-graph-uri": "http://example.org/graphs/upd"},
+            content=_PG_PREFIX.encode() + b"INSERT { ?t a pg:Concession } WHERE { ?t a pg:Threat }",
+            headers={**admin, "Content-Type": "application/sparql-update"},
+        )
+        assert scoped.status_code == 204, scoped.text
+        assert _ask(client, _PG_PREFIX + "ASK { <http://example.org/upd-threat> a pg:Concession, pg:Position }")
+        for method, target in (("POST", None), ("PUT", graph)):
+            params = {"default": ""} if target is None else {"graph": target}
+            written = client.request(
+                method, "/store", params=params, content=turtle, headers={**admin, "Content-Type": "text/turtle"}
+            )
+            assert written.status_code in (200, 201, 204), written.text
+            pattern = "<http://example.org/gsp-offer> a pg:Position"
+            assert _ask(
+                client,
+                _PG_PREFIX
+                + (f"ASK {{ {pattern} }}" if target is None else f"ASK {{ GRAPH <{target}> {{ {pattern} }} }}"),
+            )
+
+
+def test_an_accepted_batch_brings_superclass_types_and_its_revert_takes_them_away(review):
+    cora, rita = _auth(review.tokens["cora"]), _auth(review.tokens["rita"])
+    position = "https://w3id.org/posgraph/id/position/test-ru-army-cap-supertypes"
+    body = FIGURE.replace(b"test-ru-army-cap-figure", b"test-ru-army-cap-supertypes")
+    typed = _PG_PREFIX + f"ASK {{ <{position}> a pg:Position }}"
+    with review.client() as client:
+        submitted = client.post("/batches", content=body, headers={**TURTLE, **cora})
+        assert submitted.status_code == 201, submitted.text
+        batch = submitted.json()["id"]
+        assert client.post(f"/batches/{batch}/accept", headers=rita).status_code == 200
+        assert _ask(client, typed)
+        in_graph = f"ASK {{ GRAPH <https://w3id.org/posgraph/id/batch/{batch}> {{ <{position}> a pg:Position }} }}"
+        assert _ask(client, _PG_PREFIX + in_graph)
+        # Saved queries keep one row per position: superclass types add no rows.
+        rows = client.get(
+            "/queries/positions",
+            params={"party": "https://w3id.org/posgraph/id/party/russia"},
+            headers={"Accept": "application/sparql-results+json"},
+        ).json()
+        named = [b["position"]["value"] for b in rows["results"]["bindings"] if "position" in b]
+        assert named.count(position) == 1
+        assert client.post(f"/batches/{batch}/revert", headers=rita).status_code == 200
+        assert not _ask(client, typed)
+        assert not _exists(client, position)

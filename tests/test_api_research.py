@@ -269,15 +269,15 @@ def test_dataset_parameters_are_honoured(server):
             },
         ).json()
     count = lambda doc: int(doc["results"]["bindings"][0]["n"]["value"])  # noqa: E731
-    assert count(seed_only) == 317 < count(whole)
-    assert [(r["g"]["value"], r["n"]["value"]) for r in form["results"]["bindings"]] == [(seed, "317")]
+    assert count(seed_only) == 342 < count(whole)  # 317 stated triples and 25 implied superclass types
+    assert [(r["g"]["value"], r["n"]["value"]) for r in form["results"]["bindings"]] == [(seed, "342")]
 
 
 def test_from_clause_is_honoured(server):
     seed = "https://w3id.org/posgraph/id/batch/seed"
     with server.client() as client:
         response = client.get("/sparql", params={"query": f"SELECT (COUNT(*) AS ?n) FROM <{seed}> {{ ?s ?p ?o }}"})
-    assert response.json()["results"]["bindings"][0]["n"]["value"] == "317"
+    assert response.json()["results"]["bindings"][0]["n"]["value"] == "342"
 
 
 def test_from_file_etc_passwd_is_never_dereferenced(server):
@@ -639,3 +639,71 @@ def test_a_query_longer_than_the_query_cap_is_413_without_being_parsed(server):
     assert answer.status_code == 413 and answer.json()["type"].endswith("/too-large")
     assert "128000 bytes" in answer.json()["detail"] and elapsed < 2
     assert form.status_code == 413
+
+
+def test_json_ld_construct_of_the_whole_seed_keeps_every_triple(server):
+    import json as _json
+
+    import rdflib
+
+    query = "CONSTRUCT {?s ?p ?o} WHERE {?s ?p ?o}"
+    with server.client() as client:
+        jsonld = client.get("/sparql", params={"query": query}, headers={"Accept": "application/ld+json"})
+        turtle = client.get("/sparql", params={"query": query}, headers={"Accept": "text/turtle"})
+    doc = jsonld.json()
+    doc["@context"] = client_context(server)["@context"]
+    graph = rdflib.Graph().parse(data=_json.dumps(doc), format="json-ld")
+    expected = rdflib.Graph().parse(data=turtle.text, format="turtle")
+    assert any(isinstance(s, rdflib.BNode) for s in expected.subjects())  # roles, terms, conditions
+    assert len(graph) == len(expected) and isomorphic(graph, expected)
+
+
+def test_an_unknown_saved_query_parameter_is_400_naming_it_and_the_valid_ones(server):
+    with server.client() as client:
+        typo = client.get("/queries/positions", params={"party": "pgid:party/russia", "form": "2022"})
+        protocol = client.get("/queries/positions", params={"party": "pgid:party/russia", "timeout": "20"})
+    assert typo.status_code == 400
+    problem = typo.json()
+    assert problem["parameter"] == "form"
+    assert "from" in problem["detail"] and "party" in problem["detail"] and "timeout" in problem["detail"]
+    assert protocol.status_code == 200
+
+
+@pytest.mark.parametrize("send", ["form", "sparql-query"])
+def test_an_update_sent_to_the_query_endpoint_points_at_the_update_endpoint(server, send):
+    update = "PREFIX ex: <http://example.org/>\n# a comment\nINSERT DATA { ex:a ex:b ex:c }"
+    with server.client() as client:
+        if send == "form":
+            response = client.post("/sparql", data={"query": update})
+        else:
+            response = client.post("/sparql", content=update, headers={"Content-Type": "application/sparql-query"})
+    assert response.status_code == 400
+    assert "/sparql/update" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "application/sparql-query"])
+def test_an_empty_post_to_the_query_endpoint_is_400_saying_so(server, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    with server.client() as client:
+        response = client.post("/sparql", content=b"", headers=headers)
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "empty" in detail and "no type" not in detail and "query" in detail
+
+
+def test_the_415_of_the_query_endpoint_lists_what_it_accepts(server):
+    with server.client() as client:
+        response = client.post("/sparql", content=b"{}", headers={"Content-Type": "application/json"})
+    assert response.status_code == 415
+    detail = response.json()["detail"]
+    assert "application/x-www-form-urlencoded" in detail and "application/sparql-query" in detail
+
+
+def test_an_undeclared_prefix_is_a_one_line_400_naming_it_and_its_line(server):
+    with server.client() as client:
+        response = client.get("/sparql", params={"query": "SELECT ?p WHERE {\n  ?p a pg:Position }"})
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "\n" not in detail and len(detail) < 300
+    assert "pg:" in detail and "line 2" in detail
+    assert "PREFIX pg: <https://w3id.org/posgraph/ns#>" in detail

@@ -1,12 +1,14 @@
 """Every ``posgraph`` command, run as the installed script, with its exit codes."""
 
 import json
+import os
 import socket
+import subprocess
 
 import httpx
 import pytest
 import rdflib
-from conftest import EXAMPLES, create_token, posgraph_cli, start_server
+from conftest import EXAMPLES, ROOT, create_token, posgraph_cli, start_server
 
 SEED = "src/posgraph/resources/data/seed.ttl"
 COMMANDS = ["serve", "load", "validate", "query", "queries", "export", "check", "token", "submit", "batches"]
@@ -135,7 +137,7 @@ def test_load_a_large_file_shows_progress(store, tmp_path):
 def test_bulk_load_builds_a_new_store_recorded_as_a_batch_that_cannot_be_reverted(tmp_path):
     store = tmp_path / "store"
     env = {
-        "POSGRAPH_DATA_DIR": str(store),
+        "POSGRAPH_DATA_DIR": str(tmp_path),  # the store is DATA_DIR/store
         "POSGRAPH_TOKENS_FILE": str(tmp_path / "tokens.json"),
         "POSGRAPH_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
     }
@@ -172,7 +174,7 @@ def test_bulk_load_builds_a_new_store_recorded_as_a_batch_that_cannot_be_reverte
 def test_bulk_load_of_a_bad_file_builds_nothing(tmp_path):
     bad = tmp_path / "bad.nt"
     bad.write_text('<http://a> <http://b> "ok" .\n<http://a> <http://b> "unterminated .\n')
-    env = {"POSGRAPH_DATA_DIR": str(tmp_path / "store")}
+    env = {"POSGRAPH_DATA_DIR": str(tmp_path)}
     result = posgraph_cli("load", "--bulk", "--no-validate", str(bad), env=env)
     assert result.returncode == 2 and "line 2" in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == [bad]  # neither the store nor the loader's scratch directory
@@ -186,7 +188,7 @@ def test_bulk_load_of_a_bad_file_builds_nothing(tmp_path):
     good = tmp_path / "good.nt"
     good.write_text("<http://a> <http://b> <http://c> .\n")
     elsewhere = posgraph_cli(
-        "load", "--bulk", "--no-validate", str(good), env={"POSGRAPH_DATA_DIR": str(tmp_path / "mine")}
+        "load", "--bulk", "--no-validate", str(good), env={"POSGRAPH_STORE_DIR": str(tmp_path / "mine")}
     )
     assert elsewhere.returncode == 2 and "not empty (notes.txt)" in elsewhere.stderr
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
@@ -254,6 +256,91 @@ def test_serve_port_in_use_exits_3(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+# -------------------------------------------------------------------------------------------- make serve
+_WHERE = ("POSGRAPH_HOST", "POSGRAPH_PORT", "POSGRAPH_DATA_DIR")
+
+
+def _make_serve(*variables: str, env: dict[str, str] | None = None, dry_run: bool = True):
+    """Run `make serve` in the checkout without (re)installing anything: -o keeps the venv and the UI as they are."""
+    clean = {k: v for k, v in os.environ.items() if k not in _WHERE}
+    return subprocess.run(
+        ["make", "-s", "-C", str(ROOT), *(["-n"] if dry_run else []), "-o", ".venv/.installed", "-o", "ui"]
+        + ["serve", *variables],
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        timeout=60,
+    )
+
+
+def _serve_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stderr
+    return next(line for line in result.stdout.splitlines() if "posgraph serve" in line)
+
+
+def test_make_serve_takes_port_host_data_then_the_environment():
+    assert _serve_line(_make_serve()).endswith("serve --host '127.0.0.1' --port '8000' --data-dir 'var'")
+    given = _make_serve("PORT=8123", "HOST=0.0.0.0", "DATA=/srv/pg")
+    assert _serve_line(given).endswith("serve --host '0.0.0.0' --port '8123' --data-dir '/srv/pg'")
+    env = {"POSGRAPH_PORT": "8124", "POSGRAPH_HOST": "::1", "POSGRAPH_DATA_DIR": "/srv/x", "PORT": "1", "HOST": "h"}
+    assert _serve_line(_make_serve(env=env)).endswith("serve --host '::1' --port '8124' --data-dir '/srv/x'")
+    assert "--port '8125'" in _serve_line(_make_serve("PORT=8125", env=env))  # the command line wins
+
+
+def test_busy_port_names_the_way_out_for_both_entry_points(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        direct = posgraph_cli("serve", "--port", str(port), "--data-dir", str(tmp_path / "d"), timeout=30)
+        made = _make_serve(f"PORT={port}", f"DATA={tmp_path / 'm'}", dry_run=False)
+    for result in (direct, made):
+        assert result.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+        assert all(way in result.stderr for way in ("--port N", "POSGRAPH_PORT=N", "make serve PORT=N")), result.stderr
+
+
+# -------------------------------------------------------------------------------------------- --data-dir
+# Empty is not set: conftest sets every state path for the whole run, and here they must come from --data-dir.
+_PATHS = ("DATA_DIR", "STORE_DIR", "STAGING_DIR", "TOKENS_FILE", "AUDIT_LOG", "DUMPS_DIR")
+_UNSET = {f"POSGRAPH_{name}": "" for name in _PATHS}
+
+
+def test_two_servers_with_different_data_dirs_share_nothing(tmp_path):
+    servers = []
+    try:
+        for name in ("a", "b"):  # both from the same working directory, relative --data-dir
+            store, log = tmp_path / name / "store", tmp_path / f"{name}.log"
+            servers.append(start_server(store, log, env=_UNSET, args=["--data-dir", name], cwd=tmp_path))
+        tokens = {}
+        for name in ("a", "b"):
+            made = posgraph_cli(
+                "token", "create", "--role", "reviewer", "--name", "rev", "--data-dir", str(tmp_path / name), env=_UNSET
+            )
+            assert made.returncode == 0, made.stderr
+            tokens[name] = made.stdout.strip()
+        a, b = servers
+        auth = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
+        with a.client() as client:
+            submitted = client.post(
+                "/batches",
+                content=(EXAMPLES / "batches" / "army-cap-figure.ttl").read_bytes(),
+                headers={"Content-Type": "text/turtle", **auth["a"]},
+            )
+            assert submitted.status_code == 201, submitted.text
+            assert client.get("/batches", headers=auth["b"]).status_code == 401
+        with b.client() as client:
+            listed = client.get("/batches", params={"state": "submitted"}, headers=auth["b"])
+            assert listed.status_code == 200 and listed.json()["batches"] == []
+        for name in ("a", "b"):
+            instance = tmp_path / name
+            assert all((instance / leaf).exists() for leaf in ("store", "staging", "tokens.json", "audit.jsonl"))
+        assert '"token-create"' in (tmp_path / "a" / "audit.jsonl").read_text()
+        assert not (tmp_path / "var").exists()  # nothing went to the default directory of the working directory
+    finally:
+        for server in servers:
+            server.stop()
+
+
 def test_serve_missing_engine_binary_exits_3(tmp_path):
     result = posgraph_cli(
         "serve",
@@ -277,8 +364,11 @@ def test_serve_unwritable_data_dir_exits_3(tmp_path):
 def test_serve_second_instance_on_the_same_store_exits_3(tmp_path):
     srv = start_server(tmp_path / "store", tmp_path / "serve.log")
     try:
-        result = posgraph_cli("serve", "--port", "0", "--data-dir", str(tmp_path / "store"), timeout=30)
+        result = posgraph_cli("serve", "--port", "0", "--data-dir", str(tmp_path), timeout=30)
         assert result.returncode == 3 and "in use by another process" in result.stderr
+        # A data directory that is itself a store (what POSGRAPH_DATA_DIR used to name) is refused, not shadowed.
+        legacy = posgraph_cli("export", "--data-dir", str(tmp_path / "store"), timeout=30)
+        assert legacy.returncode == 3 and f"POSGRAPH_STORE_DIR={tmp_path / 'store'}" in legacy.stderr
     finally:
         srv.stop()
 
@@ -286,7 +376,7 @@ def test_serve_second_instance_on_the_same_store_exits_3(tmp_path):
 def test_cli_uses_the_engine_of_a_running_server(tmp_path):
     srv = start_server(tmp_path / "store", tmp_path / "serve.log")
     try:
-        env = {"POSGRAPH_DATA_DIR": str(tmp_path / "store")}
+        env = {"POSGRAPH_DATA_DIR": str(tmp_path)}
         loaded = posgraph_cli("load", str(EXAMPLES / "valid" / "minimal-demand.ttl"), env=env)
         assert loaded.returncode == 0, loaded.stderr
         with srv.client() as client:

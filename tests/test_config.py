@@ -15,6 +15,33 @@ def test_settings_come_from_the_environment(monkeypatch):
     assert settings.data_dir == Path("/srv/pg")
 
 
+def test_the_data_dir_holds_every_path_one_instance_writes(monkeypatch):
+    for name in ("DATA_DIR", "STORE_DIR", "STAGING_DIR", "TOKENS_FILE", "AUDIT_LOG", "DUMPS_DIR"):
+        monkeypatch.delenv(f"POSGRAPH_{name}", raising=False)
+    paths = ("store_dir", "staging_dir", "tokens_file", "audit_log", "dumps_dir")
+    default = load_settings()
+    # The defaults are the paths posgraph always used, so existing stores stay where they are.
+    assert [getattr(default, p) for p in paths] == [
+        Path("var/store"),
+        Path("var/staging"),
+        Path("var/tokens.json"),
+        Path("var/audit.jsonl"),
+        Path("var/dumps"),
+    ]
+    monkeypatch.setenv("POSGRAPH_DATA_DIR", "/srv/pg")
+    monkeypatch.setenv("POSGRAPH_TOKENS_FILE", "/etc/pg/tokens.json")  # set on its own: wins
+    monkeypatch.setenv("POSGRAPH_STAGING_DIR", "")  # empty: not set
+    settings = load_settings()
+    assert [str(getattr(settings, p)) for p in paths] == [
+        "/srv/pg/store",
+        "/srv/pg/staging",
+        "/etc/pg/tokens.json",
+        "/srv/pg/audit.jsonl",
+        "/srv/pg/dumps",
+    ]
+    assert load_settings(data_dir=Path("other")).store_dir == Path("other/store")  # --data-dir beats the variable
+
+
 def test_overrides_win_and_none_means_unset(monkeypatch):
     monkeypatch.setenv("POSGRAPH_PORT", "9000")
     assert load_settings(port=9100).port == 9100

@@ -34,7 +34,8 @@ def test_a_batch_lands_in_its_graph_and_the_default_graph_with_provenance(empty_
     result = _load(empty_engine.url, validator, [MINIMAL], curator="Alice Curator")
     assert not result.already_loaded and result.triples == 32
     graph = result.batch_iri
-    assert _count(empty_engine.url, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}") == 32
+    # 32 of the file's, and the superclass types they imply: pg:Position (the demand), pg:Term (its term).
+    assert _count(empty_engine.url, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}") == 34
     assert (
         _count(
             empty_engine.url,
@@ -100,7 +101,8 @@ def test_bootstrap_loads_ontology_and_seed_once(empty_engine, validator):
 
     first, second = run(go())
     assert first == ["ontology", "seed (317 triples)"] and second == []
-    assert _count(empty_engine.url, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{batch_iri('seed')}> {{ ?s ?p ?o }} }}") == 317
+    seed_graph = f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{batch_iri('seed')}> {{ ?s ?p ?o }} }}"
+    assert _count(empty_engine.url, seed_graph) == 317 + 14 + 11  # with pg:Position for 14 positions, pg:Term 11
     assert (
         _count(
             empty_engine.url,
@@ -259,3 +261,68 @@ def test_accepting_audits_the_publishing_write_before_it_is_made_even_when_it_fa
     ]
     assert lines[1]["entry"] == lines[0]["entry"] and lines[1]["error"] == type(error).__name__
     assert lines[3]["entry"] == lines[2]["entry"] != lines[0]["entry"]
+
+
+_PG = "PREFIX pg: <https://w3id.org/posgraph/ns#> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+
+
+def _instances(url: str, cls: str, graph: str | None = None) -> tuple[int, int]:
+    """How many resources are typed with a subclass of ``cls``, and how many of those are not typed ``cls`` itself,
+    in the default graph or ``graph``."""
+    typed = "?x a ?sub" if graph is None else f"GRAPH <{graph}> {{ ?x a ?sub }}"
+    missing = f"{{ ?x a {cls} }}" if graph is None else f"{{ GRAPH <{graph}> {{ ?x a {cls} }} }}"
+    query = f"""{_PG} SELECT (COUNT(DISTINCT ?x) AS ?n) (COUNT(DISTINCT ?lacking) AS ?missing) {{
+        {typed} . ?sub rdfs:subClassOf+ {cls} OPTIONAL {{ FILTER NOT EXISTS {missing} BIND (?x AS ?lacking) }} }}"""
+
+    async def go():
+        async with Engine(url) as engine:
+            return await engine.select(query)
+
+    row = run(go())[0]
+    return int(row["n"]), int(row["missing"])
+
+
+def test_the_seed_is_typed_with_its_superclasses(seeded_engine):
+    # A newcomer's first query, ?p a pg:Position, finds every position: the superclass types are stored.
+    for cls in ("pg:Position", "pg:Event", "pg:Term", "pg:Party"):
+        subclassed, missing = _instances(seeded_engine.url, cls)
+        assert subclassed > 0 and missing == 0, cls
+        assert _instances(seeded_engine.url, cls, batch_iri("seed")) == (subclassed, 0), cls
+    assert _count(seeded_engine.url, _PG + "SELECT (COUNT(*) AS ?n) { ?p a pg:Position }") == 14
+    # Only posgraph's own superclasses: prov:Agent types posgraph's provenance records, never data.
+    parties = _PG + "SELECT (COUNT(*) AS ?n) { ?p a pg:Party, <http://www.w3.org/ns/prov#Agent> }"
+    assert _count(seeded_engine.url, parties) == 0
+
+
+def test_a_loaded_batch_brings_its_superclass_types_and_counts_only_its_own(empty_engine, validator):
+    result = _load(empty_engine.url, validator, [MINIMAL], curator="Alice Curator")
+    # A store without the ontology: the superclasses come from the package's ontology files.
+    assert _count(empty_engine.url, _PG + "SELECT (COUNT(*) AS ?n) { ?x a pg:Demand, pg:Position }") == 1
+    in_graph = f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{result.batch_iri}> {{ ?x a pg:TerritorialTerm, pg:Term }} }}"
+    assert _count(empty_engine.url, _PG + in_graph) == 1
+    assert _count(empty_engine.url, _PG + f"SELECT (COUNT(*) AS ?n) {{ <{result.batch_iri}> pg:tripleCount 32 }}") == 1
+    # Loaded again, the same file is still recognised: the superclass types are not part of its content hash.
+    assert _load(empty_engine.url, validator, [MINIMAL], curator="Alice Curator").already_loaded
+
+
+def test_bootstrap_adds_superclass_types_to_a_store_made_before_them_once(fresh_engine, validator):
+    async def go():
+        async with Engine(fresh_engine.url) as engine:
+            # A store from before: no superclass types, in the default graph or the seed's graph.
+            await engine.update(
+                _PG + "DELETE { ?x a pg:Position } WHERE { ?x a pg:Position } ;"
+                "DELETE { GRAPH ?g { ?x a pg:Position } } WHERE { GRAPH ?g { ?x a pg:Position } }"
+            )
+            before = await engine.select(_PG + "SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?x a pg:Position } }")
+            boot = [
+                await curation.ensure_bootstrapped(
+                    engine, validator, PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files
+                )
+                for _ in range(2)
+            ]
+            return int(before[0]["n"]), boot
+
+    before, (first, second) = run(go())
+    assert before == 0 and first == ["superclass types"] and second == []
+    assert _instances(fresh_engine.url, "pg:Position") == (14, 0)
+    assert _instances(fresh_engine.url, "pg:Position", batch_iri("seed")) == (14, 0)

@@ -127,3 +127,33 @@ def test_deeply_nested_json_ld_is_a_bad_input_not_a_crash(depth):
     document = b'{"@id": "http://example.org/s", "http://example.org/p": ' + b"[" * depth + b"]" * depth + b"}"
     with pytest.raises(BadInput, match="nest"):
         formats.read_jsonld(document, "request body", {}, ())
+
+
+def _seed_context() -> dict:
+    from posgraph.config import PROJECT_FILES
+
+    return json.loads(PROJECT_FILES.context_file.read_text(encoding="utf-8"))
+
+
+def test_json_ld_keeps_blank_nodes_that_are_objects_of_id_coerced_properties():
+    # holdsRole is coerced to @id in the context: rdflib's own writer kept the reference and dropped the role.
+    data = (
+        b"<https://w3id.org/posgraph/id/person/p> <https://w3id.org/posgraph/ns#holdsRole> _:r .\n"
+        b'_:r <https://w3id.org/posgraph/ns#roleTitle> "President"@en .\n'
+        b"_:r <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/posgraph/ns#Role> .\n"
+        b"_:r <https://w3id.org/posgraph/ns#roleFor> _:q .\n"
+        b'_:q <http://www.w3.org/2000/01/rdf-schema#label> "q" .\n'
+    )
+    context = _seed_context()
+    document = formats.ntriples_to_jsonld(data, context)
+    graph = rdflib.Graph().parse(data=document, format="json-ld")
+    assert isomorphic(graph, rdflib.Graph().parse(data=data, format="nt"))
+
+
+def test_an_unknown_media_type_is_told_exactly_what_clients_may_send():
+    with pytest.raises(UnsupportedMediaType) as refused:
+        formats.format_for_media_type("application/pdf")
+    assert "application/rdf+xml" not in str(refused.value)
+    for fmt in formats.RDF_FORMATS:
+        if fmt.untrusted_ok:
+            assert fmt.media_type in str(refused.value)

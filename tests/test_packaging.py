@@ -71,7 +71,7 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     env |= {
         "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        "POSGRAPH_DATA_DIR": str(state / "store"),
+        "POSGRAPH_STORE_DIR": str(state / "store"),
         "POSGRAPH_STAGING_DIR": str(state / "staging"),
         "POSGRAPH_DUMPS_DIR": str(state / "dumps"),
         "POSGRAPH_TOKENS_FILE": str(state / "tokens.json"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from posgraph.errors import ConfigError
@@ -77,12 +78,29 @@ def _default_memory_limit_mb() -> int:
     return max(1024, total // 4)
 
 
+_DATA_DIR = Path("var")
+# What one instance writes, by setting, and where it goes under data_dir unless set on its own; the default data
+# directory gives exactly the paths posgraph used before data_dir held more than the store.
+_UNDER_DATA_DIR = {
+    "store_dir": "store",
+    "staging_dir": "staging",
+    "tokens_file": "tokens.json",
+    "audit_log": "audit.jsonl",
+    "dumps_dir": "dumps",
+}
+
+
 class Settings(BaseSettings):
     """posgraph's configuration; every field can be set as ``POSGRAPH_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="POSGRAPH_", frozen=True, extra="ignore")
 
-    data_dir: Path = Field(Path("var/store"), description="Where the managed engine keeps its store.")
+    data_dir: Path = Field(
+        _DATA_DIR,
+        description="Everything one instance writes: store/, staging/, tokens.json, audit.jsonl and dumps/, "
+        "unless each is set on its own.",
+    )
+    store_dir: Path = Field(Path("var/store"), description="Store directory of the managed engine (DATA_DIR/store).")
     engine_url: str | None = Field(None, description="Base URL of an engine posgraph does not manage.")
     engine_query_path: str = Field("/query", description="Path of the engine's SPARQL query endpoint.")
     engine_update_path: str = Field("/update", description="Path of the engine's SPARQL update endpoint.")
@@ -155,12 +173,30 @@ class Settings(BaseSettings):
         4096, ge=0, description="Rendered resources kept per worker, keyed by ETag (dataset version); 0: none."
     )
     seed: bool = Field(True, description="Load the seed data into an empty store on first start.")
-    staging_dir: Path = Field(Path("var/staging"), description="Store directory of the managed staging engine.")
+    staging_dir: Path = Field(
+        Path("var/staging"), description="Store directory of the managed staging engine (DATA_DIR/staging)."
+    )
     staging_engine_url: str | None = Field(None, description="Base URL of a staging engine posgraph does not manage.")
     allow_self_accept: bool = Field(False, description="Let a curator accept their own batches.")
-    dumps_dir: Path = Field(Path("var/dumps"), description="Where generated dumps are kept, per dataset version.")
-    tokens_file: Path = Field(Path("var/tokens.json"), description="Where hashed API tokens are kept.")
-    audit_log: Path = Field(Path("var/audit.jsonl"), description="Where every write is recorded.")
+    dumps_dir: Path = Field(
+        Path("var/dumps"), description="Where generated dumps are kept, per dataset version (DATA_DIR/dumps)."
+    )
+    tokens_file: Path = Field(
+        Path("var/tokens.json"), description="Where hashed API tokens are kept (DATA_DIR/tokens.json)."
+    )
+    audit_log: Path = Field(
+        Path("var/audit.jsonl"), description="Where every write is recorded (DATA_DIR/audit.jsonl)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _under_data_dir(cls, values: Any) -> Any:
+        """Put each instance path that is not set on its own (or set empty) under ``data_dir``."""
+        if not isinstance(values, dict):
+            return values
+        values = {key: value for key, value in values.items() if value not in (None, "")}
+        data_dir = Path(values.get("data_dir", _DATA_DIR))
+        return {**{name: data_dir / leaf for name, leaf in _UNDER_DATA_DIR.items()}, **values}
 
     def base_url(self) -> str:
         """The public base URL, without a trailing slash."""

@@ -16,6 +16,7 @@ import mimeparse
 import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import XSD
+from rdflib.plugins.serializers import jsonld as jsonld_writer
 
 from posgraph.errors import BadInput, NotAcceptable, RdfSyntaxError, UnsupportedMediaType
 
@@ -94,8 +95,9 @@ def format_for_media_type(media_type: str) -> RdfFormat:
     for fmt in RDF_FORMATS:
         if fmt.media_type == base or fmt.name == base:
             return fmt
-    raise UnsupportedMediaType(
-        f"unsupported RDF media type {media_type!r}; use one of " + ", ".join(f.media_type for f in RDF_FORMATS)
+    raise UnsupportedMediaType(  # clients send these: name only what a client may send (not RDF/XML)
+        f"unsupported RDF media type {media_type!r}; use one of "
+        + ", ".join(f.media_type for f in RDF_FORMATS if f.untrusted_ok)
     )
 
 
@@ -372,14 +374,27 @@ def result_media_type(form: str, accept: str | None) -> str:
     return negotiate(accept, GRAPH_MEDIA_TYPES, _GRAPH_ALIASES)
 
 
+class _EveryNodeConverter(jsonld_writer.Converter):
+    # rdflib's own converter gives a blank node a node object only when a property the context does not coerce to
+    # @id refers to it: the object of ``holdsRole`` (coerced) stayed a bare "_:b" and its triples were lost.
+    def from_graph(self, graph: rdflib.Graph) -> list:
+        nodemap: dict = {}
+        for subject in sorted(set(graph.subjects())):  # sorted: the same answer for the same graph
+            self.process_subject(graph, subject, nodemap)
+        return list(nodemap.values())
+
+
 def ntriples_to_jsonld(data: bytes, context: dict, context_url: str | None = None) -> bytes:
     """Return compact JSON-LD for N-Triples ``data``, compacted with posgraph's own (never fetched) ``context``.
 
-    With ``context_url`` the document refers to the published context by URL instead of embedding it.
+    Every triple is kept (each subject has its own node object). With ``context_url`` the document refers to the
+    published context by URL instead of embedding it.
     """
-    graph = rdflib.Graph()
-    graph.parse(data=data, format="nt")
-    doc = json.loads(graph.serialize(format="json-ld", context=context["@context"], auto_compact=True))
-    if context_url:
-        doc["@context"] = context_url
-    return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+    graph = rdflib.Graph().parse(data=data, format="nt")
+    compactor = jsonld_writer.Context(context["@context"])
+    converter = _EveryNodeConverter(compactor, use_native_types=True, use_rdf_type=False)
+    doc = converter.convert(graph)
+    if isinstance(doc, list):  # several nodes: rdflib's from_rdf wraps them the same way
+        doc = {converter.context.get_key("@graph"): doc}
+    doc = {"@context": context_url or context["@context"], **doc}
+    return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")

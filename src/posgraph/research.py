@@ -3,6 +3,7 @@ negotiating the answer's format, capping result rows, and describing the service
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -13,7 +14,7 @@ from posgraph import answer_limits, formats, guard, workers
 from posgraph.catalog import Catalog
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, PayloadTooLarge, QueryRefused, QuerySyntaxError, WorkerFailed, WorkTimeout
-from posgraph.namespaces import DCTERMS, FORMATS, RDF, SD, VOID, XSD
+from posgraph.namespaces import DCTERMS, FORMATS, PREFIXES, RDF, SD, VOID, XSD
 
 __all__ = [
     "QueryAnswer",
@@ -52,12 +53,44 @@ async def check_query(
     if form is None:
         try:
             form = await workers.run(pool, guard.check_query, text, key[1])
+        except QuerySyntaxError as exc:
+            raise _explained(exc, text) from None
         except WorkTimeout:
             raise QueryRefused("the query is too costly to check within the time allowed: simplify it") from None
         except WorkerFailed:
             raise QuerySyntaxError("the query could not be checked (too large or too deeply nested)") from None
         _CHECKED[key] = form
     return form
+
+
+_UNKNOWN_PREFIX = re.compile(r"Unknown namespace prefix : ?([^\s:]*)")
+# What may come before an update's first keyword: comments, PREFIX and BASE declarations.
+_PROLOGUE_ITEM = re.compile(r"\s*(?:#[^\n]*|PREFIX\s*[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)", re.IGNORECASE)
+_UPDATE_KEYWORD = re.compile(r"\s*(?:INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b", re.IGNORECASE)
+
+
+def _is_update(text: str) -> bool:
+    """True when ``text`` reads as a SPARQL update: its first keyword after the prologue is an update's."""
+    at = 0
+    while (item := _PROLOGUE_ITEM.match(text, at)) is not None and item.end() > at:
+        at = item.end()
+    return _UPDATE_KEYWORD.match(text, at) is not None
+
+
+def _explained(exc: QuerySyntaxError, text: str) -> QuerySyntaxError:
+    """The parser's error, said so that it names the fix: an undeclared prefix, or an update sent as a query."""
+    unknown = _UNKNOWN_PREFIX.search(exc.message)
+    if unknown:
+        prefix = unknown.group(1)
+        used = re.search(r"(?<![\w.:<-])" + re.escape(prefix) + ":", text)
+        where = f" (line {text.count(chr(10), 0, used.start()) + 1})" if used else ""
+        fix = f"<{PREFIXES[prefix]}>" if prefix in PREFIXES else "<…>"
+        return QuerySyntaxError(f"the prefix {prefix}: is not declared{where}: add PREFIX {prefix}: {fix}")
+    if _is_update(text):
+        return QuerySyntaxError(
+            "this is a SPARQL update, which the query endpoint does not run: POST it to /sparql/update (admin token)"
+        )
+    return exc
 
 
 @dataclass(frozen=True)
@@ -125,6 +158,8 @@ async def run_saved(
     params: Mapping[str, str],
     *,
     accept: str | None = None,
+    default_graphs: Iterable[str] = (),
+    named_graphs: Iterable[str] = (),
     timeout: float | None = None,
     max_rows: int | None = None,
     context: dict | None = None,
@@ -133,10 +168,14 @@ async def run_saved(
     work_pool: workers.WorkerPool | None = None,
     max_answer_bytes: int | None = None,
 ) -> QueryAnswer:
-    """Bind ``params`` into saved query ``name`` and run it; raises NotFound, InvalidParameter or as run_query."""
+    """Bind ``params`` into saved query ``name`` and run it (over the dataset ``default_graphs`` and
+    ``named_graphs`` name, if any); raises NotFound, InvalidParameter (also for a name the query does not take) or
+    as run_query."""
     return await run_query(
         engine,
         catalog.get(name).bind(params),
+        default_graphs=default_graphs,
+        named_graphs=named_graphs,
         guard_pool=guard_pool,
         work_pool=work_pool,
         accept=accept,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -167,12 +167,17 @@ class Validator:
             return str(version)
         return "unversioned"
 
-    def validate(self, data: rdflib.Graph, context: rdflib.Graph | None = None) -> ValidationReport:
+    def validate(
+        self, data: rdflib.Graph, context: rdflib.Graph | None = None, *, absent_hint: str | None = None
+    ) -> ValidationReport:
         """Validate ``data`` (left unchanged) and return the report; warnings and infos do not break conformance.
 
         ``context`` holds what the data refers to in the live graph (types and key properties of existing
         resources): references into it resolve, and results about its own, partly fetched, nodes are dropped —
         only the data's nodes (its subjects, and objects the context does not describe) are reported on.
+        With ``absent_hint`` (validating without the live graph), a result about an IRI the data and ontology do
+        not describe says so, once per reference, with ``absent_hint`` as its fix: the shape's own fix would have
+        the curator describe again what may already be published.
         """
         merged = rdflib.Graph()
         for graph in (data, self.ontology) if context is None else (data, context, self.ontology):
@@ -202,8 +207,11 @@ class Validator:
                         report_graph.remove(triple)
                     report_graph.remove((None, SH.result, node))
         # One result per distinct finding: pyshacl reports a value once per failing component (nodeKind, pattern …).
+        found = self._results(report_graph, merged)
+        if absent_hint is not None and context is None:
+            found = _absent_once(found, {s for s in merged.subjects() if isinstance(s, rdflib.URIRef)}, absent_hint)
         results = sorted(
-            set(self._results(report_graph, merged)),
+            {result for result, _, _ in found},
             key=lambda r: (r.severity != "Violation", r.focus_node, r.path or "", r.shape),
         )
         conforms = not any(r.severity == "Violation" for r in results)
@@ -211,14 +219,17 @@ class Validator:
             report_graph.set((report, SH.conforms, rdflib.Literal(conforms)))
         return ValidationReport(conforms=conforms, results=results, graph=report_graph)
 
-    def _results(self, report: rdflib.Graph, data: rdflib.Graph) -> Iterable[ValidationResult]:
+    def _results(
+        self, report: rdflib.Graph, data: rdflib.Graph
+    ) -> Iterable[tuple[ValidationResult, rdflib.term.Node | None, rdflib.term.Node | None]]:
+        """Each result, with its focus node and value as terms."""
         for node in report.subjects(RDF.type, SH.ValidationResult):
             shape = report.value(node, SH.sourceShape)
             path = report.value(node, SH.resultPath)
             value = report.value(node, SH.value)
             message = report.value(node, SH.resultMessage)
             hint = self.shapes.value(shape, SH.description) if shape is not None else None
-            yield ValidationResult(
+            result = ValidationResult(
                 severity=_SEVERITY_NAMES.get(report.value(node, SH.resultSeverity), "Violation"),
                 focus_node=self._show_focus(report.value(node, SH.focusNode), data),
                 path=self._show(path)
@@ -231,6 +242,7 @@ class Validator:
                 else "constraint not met",
                 hint=str(hint) if hint is not None else None,
             )
+            yield result, report.value(node, SH.focusNode), value
 
     def _show_focus(self, term: rdflib.term.Node | None, data: rdflib.Graph) -> str:
         # A blank node's label means nothing to a curator: name it by the node and property that point at it.
@@ -257,3 +269,26 @@ class Validator:
             items = list(rdflib.collection.Collection(graph, alternatives))
             return " | ".join(self._show(i) for i in items)
         return "(complex path)"
+
+
+def _absent_once(
+    found: Iterable[tuple[ValidationResult, rdflib.term.Node | None, rdflib.term.Node | None]],
+    described: set[rdflib.term.Node],
+    hint: str,
+) -> list[tuple[ValidationResult, rdflib.term.Node | None, rdflib.term.Node | None]]:
+    """The results, those about an IRI ``described`` lacks (as value or focus) replaced by one result per
+    reference that says the node is not in the data, with ``hint`` as the fix."""
+    kept, seen = [], set()
+    for result, focus, value in found:
+        missing = next((t for t in (value, focus) if isinstance(t, rdflib.URIRef) and t not in described), None)
+        if missing is None:
+            kept.append((result, focus, value))
+            continue
+        key = (result.severity, result.focus_node, result.path, result.value)
+        if key in seen:
+            continue
+        seen.add(key)
+        shown = compact_iri(str(missing))
+        message = f"{shown} is not in the file(s), so this reference cannot be checked without the published data"
+        kept.append((replace(result, message=message, hint=hint), focus, value))
+    return kept

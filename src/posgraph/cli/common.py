@@ -30,6 +30,7 @@ __all__ = [
     "cli",
     "handled",
     "data_dir_option",
+    "check_layout",
     "validator",
     "engine_url",
     "runtime_url",
@@ -84,7 +85,23 @@ def cli(verbose: bool) -> None:
     )
 
 
-data_dir_option = click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Store directory.")
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The instance's directory: store/, staging/, tokens.json, audit.jsonl, dumps/ "
+    "(default var, or POSGRAPH_DATA_DIR; POSGRAPH_STORE_DIR, POSGRAPH_TOKENS_FILE … set one on its own).",
+)
+
+
+def check_layout(settings: Settings) -> None:
+    """Refuse (ConfigError) a data directory that is itself a store, as POSGRAPH_DATA_DIR named before it held the
+    whole instance: a new empty store would silently be made beside the old one."""
+    if (settings.data_dir / "CURRENT").exists() and not settings.store_dir.exists():
+        raise ConfigError(
+            f"{settings.data_dir} is a store, but the data directory now holds one instance's store/, staging/, "
+            f"tokens…: set POSGRAPH_STORE_DIR={settings.data_dir}, or move it to {settings.store_dir}"
+        )
 
 
 def validator() -> Validator:
@@ -102,13 +119,14 @@ def engine_url(settings: Settings) -> Iterator[str]:
     if settings.engine_url:
         yield settings.engine_url
         return
-    if (settings.data_dir / RUNTIME_FILE).exists():
+    check_layout(settings)
+    if (settings.store_dir / RUNTIME_FILE).exists():
         url = runtime_url(settings)
         if url and asyncio.run(ping(url)):
             yield url
             return
     managed = ManagedEngine(
-        settings.data_dir,
+        settings.store_dir,
         binary=settings.engine_binary,
         start_timeout=settings.engine_start_timeout,
         sandbox=settings.engine_sandbox,
@@ -123,9 +141,9 @@ def engine_url(settings: Settings) -> Iterator[str]:
 
 
 def runtime_url(settings: Settings) -> str | None:
-    """Return the URL a running ``posgraph serve`` recorded for its engine on the data directory, or None."""
+    """Return the URL a running ``posgraph serve`` recorded for its engine on the store directory, or None."""
     try:
-        return json.loads((settings.data_dir / RUNTIME_FILE).read_text())["url"]
+        return json.loads((settings.store_dir / RUNTIME_FILE).read_text())["url"]
     except (ValueError, KeyError, OSError):
         return None
 

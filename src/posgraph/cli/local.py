@@ -87,7 +87,7 @@ def validate(files: tuple[Path, ...], fmt: str, against: str | None) -> None:
     if against:
         report = _validate_against(against, files, fmt)
     else:
-        report = curation.validate_files(validator(), curation.read_files(list(files)))
+        report = curation.validate_files(validator(), curation.read_files(list(files)), offline=True)
     _print_report(report, fmt, ", ".join(str(f) for f in files))
     sys.exit(EXIT_OK if report.conforms else EXIT_NOT_CONFORMANT)
 
@@ -157,7 +157,7 @@ def _load(
 
 def _bulk_load(settings: Settings, files: tuple[Path, ...], *, curator: str, label: str | None, validate: bool) -> None:
     result = curation.bulk_load(
-        settings.data_dir,
+        settings.store_dir,
         list(files),
         validator=validator(),
         engine_url=lambda: engine_url(settings),

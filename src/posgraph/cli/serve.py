@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from posgraph import metrics
-from posgraph.cli.common import bootstrap, cli, handled
+from posgraph.cli.common import bootstrap, check_layout, cli, data_dir_option, handled
 from posgraph.config import Settings, load_settings
 from posgraph.errors import EngineError, EngineStartError
 from posgraph.supervisor import ManagedEngine
@@ -27,8 +27,8 @@ def _check_port_free(host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as exc:
             raise EngineStartError(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc} "
-                "(is another server running? choose another --port)"
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another server running? choose another "
+                "port: posgraph serve --port N, POSGRAPH_PORT=N, or make serve PORT=N)"
             ) from None
 
 
@@ -101,12 +101,7 @@ def _run_http(settings: Settings, url: str, staging_url: str, managed: dict[str,
 @cli.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1, or POSGRAPH_HOST).")
 @click.option("--port", type=int, default=None, help="Port to bind (default 8000, or POSGRAPH_PORT).")
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Store directory of the managed engine (default var/store, or POSGRAPH_DATA_DIR).",
-)
+@data_dir_option
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -120,10 +115,12 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     serve the HTTP API until interrupted."""
     settings = load_settings(host=host, port=port, data_dir=data_dir)
     _check_port_free(settings.host, settings.port)
+    if not settings.engine_url:
+        check_layout(settings)
     _structured_logs()
     managed: dict[str, ManagedEngine] = {}
     try:
-        url = settings.engine_url or _start_engine(settings, settings.data_dir, managed, "public")
+        url = settings.engine_url or _start_engine(settings, settings.store_dir, managed, "public")
         staging_url = settings.staging_engine_url or _start_engine(settings, settings.staging_dir, managed, "staging")
         _seed(url, settings)
         click.echo(

@@ -141,12 +141,24 @@ def parse_body(body: bytes, media_type: str, *, context_urls: Sequence[str] = ()
     return [ParsedFile("request body", formats.read_quads(body, fmt, "request body"))]
 
 
-def validate_files(validator: Validator, files: Iterable[ParsedFile]) -> ValidationReport:
-    """Validate the union of the files' triples (files may refer to each other) and return the report."""
+# Offline, a reference to something already published looks dangling: the shape's fix would have it described
+# again (a duplicate), so the report says the node is not in the files and how to check against the real data.
+OFFLINE_HINT = (
+    "If it is already published, validate against a running posgraph so references to its data resolve: "
+    "posgraph validate --against URL FILES. Otherwise describe it in these files."
+)
+
+
+def validate_files(validator: Validator, files: Iterable[ParsedFile], *, offline: bool = False) -> ValidationReport:
+    """Validate the union of the files' triples (files may refer to each other) and return the report.
+
+    ``offline`` (validating without any server): a result about an IRI the files do not describe says so, with
+    ``OFFLINE_HINT`` as its fix, once per reference (see ``Validator.validate``)."""
     graph = None
     for parsed in files:
         graph = formats.to_rdflib_graph(parsed.quads, graph)
-    return validator.validate(graph if graph is not None else formats.to_rdflib_graph([]))
+    data = graph if graph is not None else formats.to_rdflib_graph([])
+    return validator.validate(data, absent_hint=OFFLINE_HINT if offline else None)
 
 
 def prepare_quads(quads: Iterable[ox.Quad]) -> PreparedBatch:

@@ -18,8 +18,9 @@ import pyoxigraph as ox
 
 from posgraph import formats, supervisor
 from posgraph.audit import AuditLog
+from posgraph.curation.entailment import missing_supertypes, supertype_update
 from posgraph.curation.intake import ParsedFile, read_files, validate_files
-from posgraph.curation.provenance import batch_quads, change_triples
+from posgraph.curation.provenance import batch_quads, change_triples, change_update
 from posgraph.curation.records import find_batch_by_hash
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, NotConformant
@@ -246,7 +247,8 @@ async def ensure_bootstrapped(
     *,
     seed: bool = True,
 ) -> list[str]:
-    """Load the ontology (once, into its own graph and the default graph) and the seed batch into an empty store.
+    """Load the ontology (once, into its own graph and the default graph) and the seed batch into an empty store,
+    and add the superclass types (see ``entailment``) that data stored before they were materialised lacks.
 
     Returns what was loaded (empty when the store was already set up). Safe to call on every start.
     """
@@ -268,4 +270,11 @@ async def ensure_bootstrapped(
             batch_id=SEED_BATCH_ID,
         )
         loaded.append(f"seed ({result.triples} triples)")
+    if await engine.ask(missing_supertypes()):
+        # Batch graphs too, so that reverting a batch stored before this takes its superclass types away.
+        await engine.update(
+            supertype_update(batch_graphs=True) + " ;\n" + change_update("updated", "posgraph"),
+            timeout=max(engine.timeout, 600.0),
+        )
+        loaded.append("superclass types")
     return loaded

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import pyoxigraph as ox
 
 from posgraph import formats
+from posgraph.curation.entailment import supertype_triples
 from posgraph.curation.intake import NT
 from posgraph.namespaces import PG, PGID, PROV, RDF, RDFS, XSD, batch_iri
 
@@ -127,14 +128,17 @@ def batch_quads(
     accepted: datetime | None = None,
     bulk_count: int | None = None,
 ) -> list[ox.Quad]:
-    """The batch's quads: its triples in the default graph and in its own graph, and its PROV description.
+    """The batch's quads: its triples, with the superclass types they imply (see ``entailment``), in the default
+    graph and in its own graph (so a revert takes the superclass types away too), and its PROV description, whose
+    counts are of ``triples`` alone.
 
     With ``bulk_count`` only the description (``triples`` are already in the store, bulk-loaded, uncopied).
     """
     graph = ox.NamedNode(batch_iri(batch_id))
     default = ox.DefaultGraph()
-    quads = [ox.Quad(t.subject, t.predicate, t.object, default) for t in triples]
-    quads += [ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples]
+    data = [*triples, *supertype_triples(triples)]
+    quads = [ox.Quad(t.subject, t.predicate, t.object, default) for t in data]
+    quads += [ox.Quad(t.subject, t.predicate, t.object, graph) for t in data]
     description = _description(
         graph,
         triples,

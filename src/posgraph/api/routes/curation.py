@@ -11,9 +11,17 @@ from fastapi.responses import JSONResponse, Response
 from posgraph import curation, formats, metrics, workers
 from posgraph.api.problems import problem_responses
 from posgraph.api.requests import FORM as _FORM
-from posgraph.api.requests import client_address, content_type, decode_utf8, graph_parameter, read_body
+from posgraph.api.requests import (
+    client_address,
+    content_type,
+    decode_utf8,
+    graph_parameter,
+    read_body,
+    require_media_type,
+)
 from posgraph.api.security import require_role
 from posgraph.api.state import app_state
+from posgraph.curation.writes import create_graph
 from posgraph.engine import Engine
 from posgraph.errors import (
     BadInput,
@@ -78,14 +86,18 @@ async def sparql_update(request: Request) -> Response:
 
 async def _write(request: Request, method: str) -> Response:
     token = require_role(request, "admin")
-    graph = graph_parameter(request)
+    state = app_state(request)
+    # Turtle and N-Triples only: one graph, in a syntax without entity expansion (RDF/XML) or graph names.
+    media_type = require_media_type(request, (formats.TURTLE, formats.N_TRIPLES))
     body = await read_body(request)
-    status, triples = await curation.write_graph(
-        app_state(request).engine, method, graph, body, request.headers.get("content-type", ""), actor=token.name
-    )
-    app_state(request).audit.record(
-        token.name, f"gsp-{method.lower()}", role=token.role, graph=graph or "default", triples=triples
-    )
+    if method == "POST" and not {"graph", "default"} & set(request.query_params):
+        # A POST to the store itself creates a graph and names it (Graph Store Protocol, section 5.5).
+        graph, triples = await create_graph(state.engine, state.settings.base_url(), body, media_type, actor=token.name)
+        state.audit.record(token.name, "gsp-create", role=token.role, graph=graph, triples=triples)
+        return Response(status_code=201, headers={"Location": graph})
+    graph = graph_parameter(request)
+    status, triples = await curation.write_graph(state.engine, method, graph, body, media_type, actor=token.name)
+    state.audit.record(token.name, f"gsp-{method.lower()}", role=token.role, graph=graph or "default", triples=triples)
     return Response(status_code=201 if status == 201 else 204)
 
 
@@ -118,12 +130,13 @@ async def store_put(request: Request) -> Response:
 @router.post(
     "/store",
     status_code=204,
-    summary="Graph Store: add to a graph (admin token)",
-    responses=_AUTH_RESPONSES | {201: {"description": "Graph created"}},
+    summary="Graph Store: add to a graph, or create a new one (admin token)",
+    responses=_AUTH_RESPONSES | {201: {"description": "Graph created (a new one: Location names it)"}},
     openapi_extra=_GSP_BODY,
 )
 async def store_post(request: Request) -> Response:
-    """Add the Turtle or N-Triples body to ``?graph=IRI`` (or ``?default``), atomically."""
+    """Add the Turtle or N-Triples body to ``?graph=IRI`` (or ``?default``), atomically. Without either, create
+    a new graph holding the body, named under the public base (201, its IRI in ``Location``)."""
     return await _write(request, "POST")
 
 
@@ -170,7 +183,7 @@ def _staging(request: Request) -> Engine:
 
 async def _prepared_body(request: Request, limit: int | None = None) -> curation.PreparedBatch:
     """The request's RDF body, read within ``limit`` bytes and parsed in a worker process."""
-    body = await read_body(request, limit)
+    body = await read_body(request, limit, required="RDF as Turtle, TriG, N-Triples, N-Quads or JSON-LD")
     state = app_state(request)
     return await workers.run(
         state.work_pool,

@@ -15,6 +15,7 @@ from posgraph.api.requests import FORM as _FORM
 from posgraph.api.requests import content_type, decode_utf8, graph_parameter, read_body
 from posgraph.api.state import app_state
 from posgraph.catalog import Param
+from posgraph.curation.writes import NEW_GRAPH_PATH
 from posgraph.errors import InvalidParameter, QuerySyntaxError, UnsupportedMediaType
 from posgraph.namespaces import PREFIXES, sparql_prologue
 
@@ -106,13 +107,16 @@ async def _protocol_fields(request: Request) -> list[tuple[str, str]]:
         return fields
     media_type = content_type(request)
     body = await read_body(request)
+    if not body and not any(key == "query" for key, _ in fields):
+        raise QuerySyntaxError(f"the POST body is empty: send the query as {_SPARQL_QUERY}, or as query=… in {_FORM}")
     if media_type == _FORM:
         return fields + parse_qsl(decode_utf8(body, "form body"), keep_blank_values=True)
     if media_type == _SPARQL_QUERY:
         if any(key == "query" for key, _ in fields):
             raise QuerySyntaxError("a query in the body and another in the URL: send one")
         return fields + [("query", decode_utf8(body, "query"))]
-    raise UnsupportedMediaType(f"POST a query as {_FORM} or {_SPARQL_QUERY}, not {media_type or 'no type'}")
+    given = f"not {media_type}" if media_type else "no Content-Type was given"
+    raise UnsupportedMediaType(f"POST a query as {_FORM} or {_SPARQL_QUERY}; {given}")
 
 
 def _respond(answer: research.QueryAnswer, request: Request) -> Response:
@@ -283,6 +287,9 @@ async def list_queries(request: Request) -> dict:
     return {"queries": [q.describe() | {"url": f"/queries/{q.name}"} for q in app_state(request).catalog]}
 
 
+_SAVED_PROTOCOL_PARAMS = ("timeout", "default-graph-uri", "named-graph-uri")
+
+
 @router.get(
     "/queries/{name}",
     summary="Run a saved query",
@@ -290,12 +297,22 @@ async def list_queries(request: Request) -> dict:
     | {404: {"description": "No such saved query", "content": {"application/problem+json": {}}}},
 )
 async def run_saved(name: str, request: Request) -> Response:
-    """Run saved query ``name`` with its parameters from the query string (a bad value is 400 naming it); the
-    result format is negotiated as on /sparql, and ``timeout`` works the same way."""
+    """Run saved query ``name`` with its parameters from the query string (a bad value or an unknown name is 400
+    naming it); the result format is negotiated as on /sparql, and ``timeout`` and the dataset parameters
+    (``default-graph-uri``, ``named-graph-uri``) work the same way."""
     state = app_state(request)
-    known = {p.name for p in state.catalog.get(name).params}
-    # Unknown parameters are ignored, as on /sparql (clients add their own, such as format=json).
-    params = {k: v for k, v in request.query_params.items() if k in known}
+    fields = parse_qsl(request.url.query, keep_blank_values=True)
+    # A misspelt parameter (form= for from=) would silently widen the answer: unknown names are refused, naming the
+    # valid ones; the Protocol's own parameters are not the query's.
+    params = {k: v for k, v in fields if k not in _SAVED_PROTOCOL_PARAMS}
+    takes = [p.name for p in state.catalog.get(name).params]
+    for key in params:
+        if key not in takes:
+            raise InvalidParameter(
+                key,
+                f"query {name!r} has no such parameter; it takes {', '.join(takes) or 'none'}, "
+                f"and {', '.join(_SAVED_PROTOCOL_PARAMS)} as on /sparql",
+            )
     wait = _wait(request, request.query_params.get("timeout"))
     answer = await limited(
         request,
@@ -304,6 +321,8 @@ async def run_saved(name: str, request: Request) -> Response:
             state.catalog,
             name,
             params,
+            default_graphs=_graph_iris(fields, "default-graph-uri"),
+            named_graphs=_graph_iris(fields, "named-graph-uri"),
             guard_pool=state.guard_pool,
             work_pool=state.work_pool,
             accept=request.headers.get("accept"),
@@ -318,6 +337,14 @@ async def run_saved(name: str, request: Request) -> Response:
     return _respond(answer, request)
 
 
+_STORE_PARAMS = {
+    "parameters": [
+        {"name": "graph", "in": "query", "schema": {"type": "string"}},
+        {"name": "default", "in": "query", "schema": {"type": "string"}},
+    ]
+}
+
+
 @router.get(
     "/store",
     summary="Graph Store: read a published graph",
@@ -325,19 +352,44 @@ async def run_saved(name: str, request: Request) -> Response:
         200: {"description": "The graph", "content": {t: {} for t in formats.GRAPH_MEDIA_TYPES}},
         **problem_responses(400, 404, 406, 503, 504),
     },
-    openapi_extra={
-        "parameters": [
-            {"name": "graph", "in": "query", "schema": {"type": "string"}},
-            {"name": "default", "in": "query", "schema": {"type": "string"}},
-        ]
-    },
+    openapi_extra=_STORE_PARAMS,
 )
 async def store_get(request: Request) -> Response:
     """Return ``?graph=IRI`` or ``?default`` in the negotiated RDF format. Staging graphs are never served."""
+    return await _read_graph(request, graph_parameter(request))
+
+
+# HEAD is GET without the body: the same status and headers (Content-Length included), the body dropped by the server.
+router.add_api_route(
+    "/store",
+    store_get,
+    methods=["HEAD"],
+    summary="Graph Store: the headers of a published graph (HEAD)",
+    responses={200: {"description": "The graph exists"}, **problem_responses(400, 404, 406)},
+    openapi_extra=_STORE_PARAMS,
+)
+
+
+@router.api_route(
+    NEW_GRAPH_PATH + "{graph_id}",
+    methods=["GET", "HEAD"],
+    summary="Graph Store: read a graph created by a POST to the store, by its own IRI",
+    responses={
+        200: {"description": "The graph", "content": {t: {} for t in formats.GRAPH_MEDIA_TYPES}},
+        **problem_responses(404, 406, 503, 504),
+    },
+)
+async def store_created_graph(graph_id: str, request: Request) -> Response:
+    """Return a graph a POST to /store created (its IRI is this URL under the public base), as GET /store?graph=
+    would (direct graph identification)."""
+    return await _read_graph(request, app_state(request).settings.base_url() + NEW_GRAPH_PATH + graph_id)
+
+
+async def _read_graph(request: Request, graph: str | None) -> Response:
     state = app_state(request)
     answer = await research.read_graph(
         state.engine,
-        graph_parameter(request),
+        graph,
         accept=request.headers.get("accept"),
         context=state.context,
         context_url=state.context_url,
