@@ -26,7 +26,7 @@ ROOT = PROJECT_FILES.root
 # Nothing a test starts may write into the checkout: default every state path to a scratch directory.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="posgraph-tests-"))
 for _name, _path in (
-    ("POSGRAPH_STORE_DIR", "store"),
+    ("POSGRAPH_DATA_DIR", "store"),
     ("POSGRAPH_STAGING_DIR", "staging"),
     ("POSGRAPH_TOKENS_FILE", "tokens.json"),
     ("POSGRAPH_AUDIT_LOG", "audit.jsonl"),

@@ -365,7 +365,10 @@ router.add_api_route(
     store_get,
     methods=["HEAD"],
     summary="Graph Store: the headers of a published graph (HEAD)",
-    responses={200: {"description": "The graph exists"}, **problem_responses(400, 404, 406)},
+    responses={
+        200: {"description": "The graph exists (no body)", "content": {t: {} for t in formats.GRAPH_MEDIA_TYPES}},
+        **problem_responses(400, 404, 406, 503, 504),
+    },
     openapi_extra=_STORE_PARAMS,
 )
 
