@@ -159,7 +159,9 @@ def start_server(
 def server(tmp_path_factory) -> Iterator[Server]:
     """One real server with a managed engine and the seed data, shared by read-only HTTP tests."""
     base = tmp_path_factory.mktemp("server")
-    srv = start_server(base / "store", base / "serve.log")
+    # Hundreds of tests share this server from one client address: its per-client query-time budget must not run
+    # out mid-suite. The budget itself is tested on a server of its own (`metered` in test_api_research.py).
+    srv = start_server(base / "store", base / "serve.log", env={"POSGRAPH_QUERY_SECONDS_PER_MINUTE": "100000"})
     yield srv
     srv.stop()
 

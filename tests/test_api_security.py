@@ -251,3 +251,35 @@ def test_json_nested_200000_deep_is_a_400_everywhere_a_body_is_json(staged):
         assert answer.status_code == 400, (name, answer.status_code, answer.text[:300])
         assert answer.headers["content-type"] == "application/problem+json" and "nest" in answer.json()["detail"]
     assert state == "submitted"  # the refused note decided nothing
+
+
+def test_a_token_holder_takes_no_place_in_the_one_validation_per_anonymous_address(staged):
+    import threading
+
+    from test_api_service import _positions
+
+    slow = _positions(2500)  # about 1 MB: seconds of SHACL validation
+    nt = {"Content-Type": "application/n-triples"}
+    token = {**nt, "Authorization": f"Bearer {staged.curator}"}
+    done: dict[str, tuple[int, float]] = {}
+    with httpx.Client(
+        base_url=staged.url, timeout=60, trust_env=False, transport=httpx.HTTPTransport(local_address="127.0.0.7")
+    ) as client:
+
+        def validate(name, headers):
+            status = client.post("/validate", content=slow, headers=headers).status_code
+            done[name] = (status, time.monotonic())
+
+        holders = [threading.Thread(target=validate, args=(f"token-{i}", token)) for i in range(2)]
+        for holder in holders:
+            holder.start()
+        time.sleep(0.5)  # both token holders are validating (each takes seconds)
+        anonymous_sent = time.monotonic()
+        anonymous = client.post("/validate", content=slow, headers=nt)
+        for holder in holders:
+            holder.join()
+        wrong = client.post("/validate", content=slow, headers={**nt, "Authorization": "Bearer pgt_0_guess"})
+    assert done["token-0"][0] == done["token-1"][0] == 200 and anonymous.status_code == 200
+    # The anonymous one was admitted while a token holder's validation from its address was still running.
+    assert max(done["token-0"][1], done["token-1"][1]) > anonymous_sent
+    assert wrong.status_code == 401  # a wrong token is not taken for anonymity

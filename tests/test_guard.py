@@ -95,6 +95,49 @@ def test_a_syntax_error_names_line_and_column():
         guard.check_query("SELECT *\nWHERE { ?s ?p }")
 
 
+def test_an_undeclared_prefix_is_named_with_its_line_and_the_declaration_that_fixes_it():
+    with pytest.raises(QuerySyntaxError) as known:
+        guard.check_query("SELECT ?p WHERE {\n  ?p a pg:Position }")
+    with pytest.raises(QuerySyntaxError) as unknown:
+        guard.check_query("SELECT *\n\nWHERE { ?s nope:p ?o }")
+    assert known.value.message == (
+        "the prefix pg: is not declared (line 2): add PREFIX pg: <https://w3id.org/posgraph/ns#>"
+    )
+    assert unknown.value.message == "the prefix nope: is not declared (line 3): add PREFIX nope: <…>"
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "PREFIX ex: <http://example.org/>\n# a comment\nINSERT DATA { ex:a ex:b ex:c }",
+        "insert data { <urn:a> <urn:b> <urn:c> }",
+        # What a scan for the first keyword misread: a comment naming a query form, a BASE, a lower-case WITH.
+        "# SELECT * WHERE { ?s ?p ?o }\nDELETE WHERE { ?s <urn:p> ?o }",
+        "BASE <http://example.org/> with <g> delete { ?s ?p ?o } where { ?s ?p ?o }",
+        "CLEAR GRAPH <urn:g> ; DROP SILENT GRAPH <urn:h>",
+        "LOAD <http://example.org/data.ttl>",
+    ],
+)
+def test_an_update_sent_as_a_query_is_pointed_at_the_update_endpoint(update):
+    with pytest.raises(QuerySyntaxError, match="this is a SPARQL update.*POST it to /sparql/update"):
+        guard.check_query(update)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PREFIX ex: <http://example.org/>",  # a bare prologue parses as an empty update: no update was meant
+        "# INSERT DATA { <urn:a> <urn:b> <urn:c> }",
+        "INSERT DATA { <urn:a> <urn:b> }",  # a broken update: its own syntax error is the useful one
+        "SELECT * WHERE { ?s ?p }",
+    ],
+)
+def test_text_that_is_no_update_keeps_its_syntax_error(text):
+    with pytest.raises(QuerySyntaxError) as refused:
+        guard.check_query(text)
+    assert "does not parse" in refused.value.message and "update" not in refused.value.message.lower()
+
+
 def test_ordinary_nesting_parses():
     # rdflib's recursive parser runs out of Python's default stack at about fifty nested groups.
     query = "SELECT * WHERE " + "{ " * 200 + "?s ?p ?o" + " }" * 200

@@ -30,6 +30,7 @@ __all__ = [
     "load_json",
     "MAX_JSON_DEPTH",
     "refuse_control_chars",
+    "NOT_XML",
     "to_rdflib_graph",
     "serialize_quads",
     "serialize_graph",
@@ -140,8 +141,9 @@ def read_quads(
 
 
 # Characters XML 1.0 cannot carry (C0 controls but TAB, LF and CR; U+FFFE, U+FFFF): one stored in a literal would
-# make every SPARQL XML and RDF/XML answer holding it malformed, so RDF coming in is refused with them.
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# make every SPARQL XML and RDF/XML answer holding it malformed, so RDF coming in is refused with them (and SPARQL
+# updates writing them, in guard).
+NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _C0_NOT_XML = bytes(c for c in range(32) if c not in (9, 10, 13))
 # What may spell such a character besides itself: escapes (\u, \U in Turtle and N-Triples; &# in RDF/XML).
 _SPELLINGS = (b"\\u", b"\\U", b"&#", "\ufffe".encode(), "\uffff".encode())
@@ -170,12 +172,12 @@ def refuse_control_chars(quads: Sequence[ox.Quad], source: str) -> None:
     terms = (term for quad in quads for term in (quad.subject, quad.predicate, quad.object, quad.graph_name))
     texts = (text for term in terms for text in _term_texts(term))
     # One search over everything (LF, the separator, is allowed); the statement is looked for only on a hit.
-    if not _NOT_XML.search("\n".join(texts)):
+    if not NOT_XML.search("\n".join(texts)):
         return
     for quad in quads:
         for term in (quad.subject, quad.predicate, quad.object, quad.graph_name):
             for text in _term_texts(term):
-                found = _NOT_XML.search(text)
+                found = NOT_XML.search(text)
                 if found:
                     what = "the literal" if isinstance(term, ox.Literal) else "the IRI"
                     raise RdfSyntaxError(
@@ -188,7 +190,7 @@ def refuse_control_chars(quads: Sequence[ox.Quad], source: str) -> None:
 
 def _shorten(text: str, limit: int = 80) -> str:
     shown = text if len(text) <= limit else text[:limit] + "…"
-    return ascii(shown) if _NOT_XML.search(shown) else shown
+    return ascii(shown) if NOT_XML.search(shown) else shown
 
 
 def read_jsonld(data: bytes, source: str, context: dict, context_urls: Iterable[str]) -> list[ox.Quad]:

@@ -20,7 +20,8 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import BNode, Literal, URIRef, Variable
 
 from posgraph.errors import QueryRefused, QuerySyntaxError
-from posgraph.namespaces import MANAGED_TYPES, RDF, RDFS, STAGING, is_managed_graph, is_managed_resource
+from posgraph.formats import NOT_XML
+from posgraph.namespaces import MANAGED_TYPES, PREFIXES, RDF, RDFS, STAGING, is_managed_graph, is_managed_resource
 from posgraph.workers import with_deep_stack
 
 __all__ = [
@@ -30,12 +31,9 @@ __all__ = [
     "refuse_staging_graphs",
     "refuse_managed_triples",
     "MAX_NESTING",
-    "XML_UNSAFE",
 ]
 
 _FORMS = {"SelectQuery": "select", "AskQuery": "ask", "ConstructQuery": "construct", "DescribeQuery": "describe"}
-# Characters an XML 1.0 document cannot carry (SPARQL XML results, RDF/XML): C0 controls but TAB, LF, CR; U+FFFE/F.
-XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SERVICE = "SERVICE (federated query) is not allowed on this endpoint"
 _LOAD = "LOAD is not allowed: send the data in the request body instead"
 
@@ -174,13 +172,46 @@ def _refuse_in_tree(tree: object) -> None:
 def check_query(text: str, dataset_iris: Sequence[str] = ()) -> str:
     """Parse ``text`` as a SPARQL 1.1 query and return its form: "select", "ask", "construct" or "describe".
 
-    Raises QuerySyntaxError (it does not parse: line, column and what was expected) or QueryRefused (SERVICE, a
-    staging graph in the query or among ``dataset_iris``).
+    Raises QuerySyntaxError (it does not parse: line, column and what was expected; an undeclared prefix named with
+    the PREFIX line that fixes it; an update pointed at the update endpoint) or QueryRefused (SERVICE, a staging
+    graph in the query or among ``dataset_iris``, brackets nested too deeply).
     """
     refuse_staging_graphs(dataset_iris)
-    query = _parse(parseQuery, translateQuery, text, "query")
+    try:
+        query = _parse(parseQuery, translateQuery, text, "query")
+    except QuerySyntaxError as exc:
+        raise _explained(exc, text) from None
     _refuse_in_tree(query.algebra)
     return _FORMS.get(query.algebra.name, "select")
+
+
+_UNKNOWN_PREFIX = re.compile(r"Unknown namespace prefix : ?([^\s:]*)")
+
+
+def _explained(exc: QuerySyntaxError, text: str) -> QuerySyntaxError:
+    """The parser's error, said so that it names the fix: an undeclared prefix, or an update sent as a query."""
+    unknown = _UNKNOWN_PREFIX.search(exc.message)
+    if unknown:
+        prefix = unknown.group(1)
+        used = re.search(r"(?<![\w.:<-])" + re.escape(prefix) + ":", text)
+        where = f" (line {text.count(chr(10), 0, used.start()) + 1})" if used else ""
+        fix = f"<{PREFIXES[prefix]}>" if prefix in PREFIXES else "<…>"
+        return QuerySyntaxError(f"the prefix {prefix}: is not declared{where}: add PREFIX {prefix}: {fix}")
+    if _is_update(text):
+        return QuerySyntaxError(
+            "this is a SPARQL update, which the query endpoint does not run: POST it to /sparql/update (admin token)"
+        )
+    return exc
+
+
+def _is_update(text: str) -> bool:
+    """True when ``text`` parses as a SPARQL update holding at least one operation (a bare prologue or comment
+    parses as an empty update, which is no update sent by mistake)."""
+    try:
+        update = with_deep_stack(parseUpdate, text)
+    except Exception:  # it is no update either: the query's own error stands
+        return False
+    return bool(_field(update, "request"))
 
 
 def check_update(text: str, using_iris: Sequence[str] = ()) -> None:
@@ -199,13 +230,13 @@ def check_update(text: str, using_iris: Sequence[str] = ()) -> None:
             raise QueryRefused(_LOAD)
         _refuse_in_tree(operation)
         for node in _nodes(operation):
-            if isinstance(node, Literal) and XML_UNSAFE.search(str(node)):
+            if isinstance(node, Literal) and NOT_XML.search(str(node)):
                 raise QueryRefused(_control_character(str(node)))
         _refuse_managed_writes(operation)
 
 
 def _control_character(value: str) -> str:
-    char = XML_UNSAFE.search(value).group(0)
+    char = NOT_XML.search(value).group(0)
     return f"a literal holds the control character U+{ord(char):04X}, which XML answers cannot carry: remove it"
 
 

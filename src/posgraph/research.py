@@ -3,7 +3,6 @@ negotiating the answer's format, capping result rows, and describing the service
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -14,7 +13,7 @@ from posgraph import answer_limits, formats, guard, workers
 from posgraph.catalog import Catalog
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, PayloadTooLarge, QueryRefused, QuerySyntaxError, WorkerFailed, WorkTimeout
-from posgraph.namespaces import DCTERMS, FORMATS, PREFIXES, RDF, SD, VOID, XSD
+from posgraph.namespaces import DCTERMS, FORMATS, RDF, SD, VOID, XSD
 
 __all__ = [
     "QueryAnswer",
@@ -53,44 +52,12 @@ async def check_query(
     if form is None:
         try:
             form = await workers.run(pool, guard.check_query, text, key[1])
-        except QuerySyntaxError as exc:
-            raise _explained(exc, text) from None
         except WorkTimeout:
             raise QueryRefused("the query is too costly to check within the time allowed: simplify it") from None
         except WorkerFailed:
             raise QuerySyntaxError("the query could not be checked (too large or too deeply nested)") from None
         _CHECKED[key] = form
     return form
-
-
-_UNKNOWN_PREFIX = re.compile(r"Unknown namespace prefix : ?([^\s:]*)")
-# What may come before an update's first keyword: comments, PREFIX and BASE declarations.
-_PROLOGUE_ITEM = re.compile(r"\s*(?:#[^\n]*|PREFIX\s*[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)", re.IGNORECASE)
-_UPDATE_KEYWORD = re.compile(r"\s*(?:INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b", re.IGNORECASE)
-
-
-def _is_update(text: str) -> bool:
-    """True when ``text`` reads as a SPARQL update: its first keyword after the prologue is an update's."""
-    at = 0
-    while (item := _PROLOGUE_ITEM.match(text, at)) is not None and item.end() > at:
-        at = item.end()
-    return _UPDATE_KEYWORD.match(text, at) is not None
-
-
-def _explained(exc: QuerySyntaxError, text: str) -> QuerySyntaxError:
-    """The parser's error, said so that it names the fix: an undeclared prefix, or an update sent as a query."""
-    unknown = _UNKNOWN_PREFIX.search(exc.message)
-    if unknown:
-        prefix = unknown.group(1)
-        used = re.search(r"(?<![\w.:<-])" + re.escape(prefix) + ":", text)
-        where = f" (line {text.count(chr(10), 0, used.start()) + 1})" if used else ""
-        fix = f"<{PREFIXES[prefix]}>" if prefix in PREFIXES else "<…>"
-        return QuerySyntaxError(f"the prefix {prefix}: is not declared{where}: add PREFIX {prefix}: {fix}")
-    if _is_update(text):
-        return QuerySyntaxError(
-            "this is a SPARQL update, which the query endpoint does not run: POST it to /sparql/update (admin token)"
-        )
-    return exc
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Awaitable, Callable, TypeVar
 from fastapi import Request
 
 from posgraph.api.requests import client_address
-from posgraph.api.security import require_role
+from posgraph.api.security import is_anonymous
 from posgraph.api.state import app_state
 from posgraph.errors import EngineTimeout, Overloaded, TooManyRequests
 
@@ -106,7 +106,7 @@ async def limited(request: Request, run: Callable[[], Awaitable[T]], wait: float
     ``QueryLimiter.admit`` raises, EngineTimeout when the wait ends first, or what ``run`` raises.
     """
     limiter = app_state(request).limiter
-    ticket = limiter.admit(client_address(request), anonymous=_anonymous(request))
+    ticket = limiter.admit(client_address(request), anonymous=is_anonymous(request))
     task = asyncio.ensure_future(run())
 
     def finished(done: asyncio.Future) -> None:
@@ -119,12 +119,3 @@ async def limited(request: Request, run: Callable[[], Awaitable[T]], wait: float
     except TimeoutError:
         ticket.gave_up = True
         raise EngineTimeout(f"no answer within the {wait:g} s asked for") from None
-
-
-def _anonymous(request: Request) -> bool:
-    """False for a request with a valid token (of any role), whose queries are not metered; a wrong token is 401
-    and counts towards the address's failed attempts."""
-    if "authorization" not in request.headers:
-        return True
-    require_role(request, "reader")
-    return False

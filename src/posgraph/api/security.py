@@ -13,7 +13,7 @@ from posgraph.api.state import app_state
 from posgraph.errors import Forbidden, TooManyRequests, Unauthorized
 from posgraph.tokens import TokenRecord, role_allows
 
-__all__ = ["require_role", "FailedAttempts"]
+__all__ = ["require_role", "is_anonymous", "FailedAttempts"]
 
 
 class FailedAttempts:
@@ -61,3 +61,16 @@ def require_role(request: Request, role: str) -> TokenRecord:
     if not role_allows(record.role, role):
         raise Forbidden(f"token {record.name!r} has role {record.role}; this needs {role} or higher")
     return record
+
+
+def is_anonymous(request: Request) -> bool:
+    """Return True for a request without an Authorization header, False for one with a valid token of any role (the
+    limits meant for anonymous clients do not apply to it).
+
+    A wrong or unusable token is not taken for anonymity: raises as ``require_role`` (401, counted towards the
+    address's failed attempts; 429 after too many).
+    """
+    if "authorization" not in request.headers:
+        return True
+    require_role(request, "reader")
+    return False

@@ -19,7 +19,7 @@ from posgraph.api.requests import (
     read_body,
     require_media_type,
 )
-from posgraph.api.security import require_role
+from posgraph.api.security import is_anonymous, require_role
 from posgraph.api.state import app_state
 from posgraph.curation.writes import create_graph
 from posgraph.engine import Engine
@@ -216,12 +216,10 @@ async def validate(request: Request) -> Response:
     state = app_state(request)
     media_type = formats.negotiate(request.headers.get("accept"), _REPORT_TYPES)
     client = client_address(request)
-    anonymous = "authorization" not in request.headers
-    if not anonymous:
-        require_role(request, "reader")
-    elif client in _VALIDATING:
-        raise TooManyRequests("this address already has a validation running; send a token to run more at once")
+    anonymous = is_anonymous(request)  # token holders hold no place in _VALIDATING
     if anonymous:
+        if client in _VALIDATING:
+            raise TooManyRequests("this address already has a validation running; send a token to run more at once")
         _VALIDATING.add(client)
     try:
         prepared = await _prepared_body(request, state.settings.max_validate_bytes)
