@@ -1,4 +1,5 @@
-"""Filtered, sorted collections of positions, parties, people, events, sources and issues, paged by keyset cursor.
+"""Filtered, sorted collections of positions, parties, people, events, sources, documents, places and issues, paged
+by keyset cursor.
 
 Every query here is built from fixed text plus RDF terms that rdflib serialises; no request value is pasted in.
 """
@@ -28,6 +29,8 @@ class Collection:
     label: str
     date: str | None
     filters: tuple[str, ...]
+    # Where an item lacks ``label``: a source that is a document version has a title, not a headline.
+    fallback_label: str | None = None
 
 
 _POSITION_TYPES = (
@@ -66,7 +69,10 @@ COLLECTIONS: dict[str, Collection] = {
             str(SCHEMA.headline),
             str(SCHEMA.datePublished),
             ("stated_from", "stated_to", "q"),
+            fallback_label=str(SKOS.prefLabel),
         ),
+        Collection("documents", str(PG.Document), str(SKOS.prefLabel), None, ("q",)),
+        Collection("places", str(PG.Place), str(SKOS.prefLabel), None, ("q",)),
         Collection(
             "issues",
             str(SKOS.Concept),
@@ -170,9 +176,17 @@ def _label_and_dates(spec: Collection) -> list[str]:
     where = [
         f'OPTIONAL {{ ?item <{spec.label}> ?labelEn FILTER (lang(?labelEn) = "en") }}',
         f"OPTIONAL {{ ?item <{spec.label}> ?labelAny }}",
-        "BIND (COALESCE(?labelEn, ?labelAny) AS ?label)",
-        "FILTER (!BOUND(?q) || CONTAINS(LCASE(STR(?label)), LCASE(STR(?q))))",
     ]
+    if spec.fallback_label:
+        where += [
+            f'OPTIONAL {{ ?item <{spec.fallback_label}> ?otherEn FILTER (lang(?otherEn) = "en") }}',
+            f"OPTIONAL {{ ?item <{spec.fallback_label}> ?otherAny }}",
+            f"BIND (IF(BOUND(?labelAny), <{spec.label}>, <{spec.fallback_label}>) AS ?labelProp)",
+            "BIND (COALESCE(?labelEn, ?labelAny, ?otherEn, ?otherAny) AS ?label)",
+        ]
+    else:
+        where.append("BIND (COALESCE(?labelEn, ?labelAny) AS ?label)")
+    where.append("FILTER (!BOUND(?q) || CONTAINS(LCASE(STR(?label)), LCASE(STR(?q))))")
     if spec.date:
         where += [
             f"OPTIONAL {{ ?item <{spec.date}> ?date }}",
@@ -221,7 +235,7 @@ async def collection_page(
     field, descending = _checked(spec, params, sort, limit)
     keyset, tail = _keyset(field, descending, limit)
     where = [_values_block(spec, params, cursor), *_membership(spec), *_label_and_dates(spec), *keyset]
-    query = "SELECT DISTINCT ?item ?type ?label ?date ?key WHERE {\n  " + "\n  ".join(where) + f"\n}} {tail}"
+    query = "SELECT DISTINCT ?item ?type ?label ?labelProp ?date ?key WHERE {\n  " + "\n  ".join(where) + f"\n}} {tail}"
     items, seen = [], set()
     for row in await engine.select(query):
         if str(row["item"]) not in seen:  # an item of two move classes appears once
@@ -261,7 +275,8 @@ def _item(row: Mapping[str, rdflib.term.Node], spec: Collection) -> dict:
         item["type"] = "skos:Concept"
     label = row.get("label")
     if isinstance(label, rdflib.Literal):
-        item[_LABEL_NAMES[spec.label]] = {label.language or "@none": str(label)}
+        prop = str(row.get("labelProp") or spec.label)
+        item[_LABEL_NAMES[prop]] = {label.language or "@none": str(label)}
     date = row.get("date")
     if isinstance(date, rdflib.Literal) and spec.date and str(date.datatype) in _DATE_TERMS:
         item[_DATE_NAMES[spec.date] + _DATE_TERMS[str(date.datatype)]] = str(date)
