@@ -168,8 +168,8 @@ def test_graph_store_read_is_public(writable):
         missing = client.get("/store", params={"graph": "http://nowhere.example/g"})
         staging = client.get("/store", params={"graph": "https://w3id.org/posgraph/id/staging/x"})
         no_target = client.get("/store")
-    # The seed's 317 triples and the 25 superclass types they imply (see curation/entailment.py).
-    assert seed.status_code == 200 and len(seed.text.strip().splitlines()) == 317 + 25
+    # The seed's 333 triples and the 25 superclass types they imply (see curation/entailment.py).
+    assert seed.status_code == 200 and len(seed.text.strip().splitlines()) == 333 + 25
     assert missing.status_code == 404
     assert staging.status_code == 400
     assert no_target.status_code == 400 and no_target.json()["parameter"] == "graph"
@@ -385,7 +385,7 @@ def test_the_review_workflow_end_to_end(review):
               <https://w3id.org/posgraph/id/batch/{batch["id"]}> a pg:Batch ; pg:batchState pg:accepted ;
                 prov:wasAttributedTo/rdfs:label ?curator ; pg:reviewedBy/rdfs:label ?reviewer ;
                 pg:tripleCount ?triples ; pg:resourceCount ?resources ; pg:acceptedAt ?at ;
-                prov:generatedAtTime ?submitted ; pg:shapesVersion "0.1.0" ; prov:hadPrimarySource ?source }}"""
+                prov:generatedAtTime ?submitted ; pg:shapesVersion "0.2.0" ; prov:hadPrimarySource ?source }}"""
             },
         )
         assert prov.text.splitlines()[1] == "cora,rita,24,3,https://w3id.org/posgraph/id/source/example-wire-2025-07-24"
@@ -829,3 +829,122 @@ def test_an_accepted_batch_brings_superclass_types_and_its_revert_takes_them_awa
         assert client.post(f"/batches/{batch}/revert", headers=rita).status_code == 200
         assert not _ask(client, typed)
         assert not _exists(client, position)
+
+
+# ------------------------------------------------------------------------------------------ amendments (#11 point 7)
+_AMEND = EXAMPLES / "batches"
+_DUP_PATH = "/id/party/russian-federation"
+
+
+@pytest.fixture(scope="module")
+def amending(tmp_path_factory, validator):
+    """A server of its own (these tests change published data), its store prepared with the ontology and the seed
+    loaded unvalidated (the seed is being re-encoded to model 0.2; amendments do not depend on it)."""
+    import asyncio
+
+    from posgraph import curation
+    from posgraph.config import PROJECT_FILES
+    from posgraph.engine import Engine
+    from posgraph.supervisor import ManagedEngine
+
+    base = tmp_path_factory.mktemp("amending")
+    managed = ManagedEngine(base / "store")
+    managed.start()
+
+    async def prepare():
+        async with Engine(managed.url, timeout=120) as engine:
+            await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files, [], seed=False)
+            await curation.load_batch(
+                engine,
+                validator,
+                curation.read_files(PROJECT_FILES.seed_files),
+                curator="posgraph seed",
+                batch_id=curation.SEED_BATCH_ID,
+                validate=False,
+            )
+
+    try:
+        asyncio.run(prepare())
+    finally:
+        managed.stop()
+    srv = start_server(base / "store", base / "serve.log")
+    srv.tokens = {name: create_token(base, role, name) for name, role in (("cora", "curator"), ("rita", "reviewer"))}
+    yield srv
+    srv.stop()
+
+
+def _published(client) -> set[str]:
+    """The default graph's triples, without batch descriptions, agents and the change log."""
+    text = client.get(
+        "/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"}, headers={"Accept": "application/n-triples"}
+    ).text
+    managed = tuple(f"<https://w3id.org/posgraph/id/{p}/" for p in ("batch", "change", "agent"))
+    return {line for line in text.splitlines() if line.strip() and not line.startswith(managed)}
+
+
+def test_amend_merge_through_review_redirects_shows_in_history_and_changes_and_reverts(amending):
+    cora, rita = _auth(amending.tokens["cora"]), _auth(amending.tokens["rita"])
+    with amending.client() as client:
+        setup = client.post(
+            "/batches", content=(_AMEND / "amend-setup-duplicate.ttl").read_bytes(), headers={**TURTLE, **cora}
+        )
+        assert setup.status_code == 201, setup.text
+        assert client.post(f"/batches/{setup.json()['id']}/accept", headers=rita).status_code == 200
+        assert client.get(_DUP_PATH, headers={"Accept": "text/turtle"}).status_code == 200
+        before = _published(client)
+        listed = len(client.get("/batches", headers=cora).json()["batches"])
+
+        # A retraction of a triple that is not published: 422, the amendment and the triple named, nothing stored.
+        bad = b"""@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix party: <https://w3id.org/posgraph/id/party/> .
+            @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+            <https://w3id.org/posgraph/id/amendment/x> a pg:Retraction ; pg:reason "test"@en ;
+                pg:retractsSubject party:russian-federation ; pg:retractsPredicate skos:prefLabel ;
+                pg:retractsObject "Russian Federation"@ru ."""
+        refused = client.post("/batches", content=bad, headers={**TURTLE, **cora})
+        assert refused.status_code == 422, refused.text
+        problem = refused.json()
+        assert problem["type"].endswith("/not-conformant")
+        named = [r for r in problem["report"]["results"] if r["focus_node"] == "pgid:amendment/x"]
+        assert named and "not published" in named[0]["message"] and '"Russian Federation"@ru' in named[0]["message"]
+        assert len(client.get("/batches", headers=cora).json()["batches"]) == listed
+        assert _published(client) == before
+
+        submitted = client.post(
+            "/batches", content=(_AMEND / "amend-merge-duplicate.ttl").read_bytes(), headers={**TURTLE, **cora}
+        )
+        assert submitted.status_code == 201, submitted.text
+        batch = submitted.json()
+        assert batch["amendments"]["merged"] == 1 and batch["amendments"]["retracted"] == 1
+        assert batch["amendments"]["merges"][0]["mergedInto"] == "https://w3id.org/posgraph/id/party/russia"
+        assert _published(client) == before  # submitted, not published
+        accepted = client.post(f"/batches/{batch['id']}/accept", headers=rita)
+        assert accepted.status_code == 200, accepted.text
+        record = accepted.json()
+        assert record["amendments"]["removed"] >= 5 and record["amendments"]["rewritten"] >= 3
+        assert record["history"][-1]["action"] == "accepted" and record["history"][-1]["merged"] == 1
+
+        # The duplicate's IRI redirects, whatever is asked for; the IRI kept has everything.
+        for accept in ("text/html", "text/turtle", "application/ld+json"):
+            moved = client.get(_DUP_PATH, headers={"Accept": accept})
+            assert moved.status_code == 301, (accept, moved.status_code)
+            assert moved.headers["location"] == f"{amending.url}/id/party/russia"
+        russia = client.get("/id/party/russia", headers={"Accept": "text/turtle"})
+        assert russia.status_code == 200 and "test-rf-2025-07-talks-demand" in russia.text
+        assert not _ask(client, "ASK { ?x a <https://w3id.org/posgraph/ns#Merge> }")  # amendment nodes unpublished
+
+        preview = client.post(f"/batches/{batch['id']}/revert", params={"dry_run": "true"}, headers=rita).json()
+        assert preview["triples_restored"] == record["amendments"]["removed"]
+        reverted = client.post(f"/batches/{batch['id']}/revert", headers=rita)
+        assert reverted.status_code == 200 and reverted.json()["state"] == "reverted"
+        assert _published(client) == before
+        assert client.get(_DUP_PATH, headers={"Accept": "text/turtle"}).status_code == 200
+
+        shown = client.get(f"/batches/{batch['id']}", headers=cora).json()
+        history = shown["history"]
+        assert [h["action"] for h in history] == ["submitted", "accepted", "reverted"]
+        assert history[1]["retracted"] == 1 and history[1]["merged"] == 1 and history[1]["added"] == 0
+        assert history[2]["restored"] == record["amendments"]["removed"]
+        iri = f"https://w3id.org/posgraph/id/batch/{batch['id']}"
+        changes = [c for c in client.get("/changes").json()["changes"] if c.get("batch") == iri]
+        assert [c["kind"] for c in changes] == ["accepted", "reverted"]
+        assert all(c["amendments"]["removed"] == f"{iri}/removed" for c in changes)

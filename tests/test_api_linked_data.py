@@ -9,11 +9,13 @@ import subprocess
 
 import pytest
 import rdflib
-from conftest import EXAMPLES, ROOT, create_token, posgraph_cli, start_server
+from conftest import EXAMPLES, ROOT, create_token, posgraph_cli, run, start_server
 from pyld import jsonld
 from rdflib.compare import isomorphic
 
+from posgraph import linked_data
 from posgraph.config import PROJECT_FILES
+from posgraph.engine import Engine
 
 pytestmark = pytest.mark.e2e
 
@@ -176,7 +178,7 @@ def test_pagination_walked_end_to_end_has_no_gaps_or_duplicates(server):
         parties, _ = _walk(client, f"{server.url}/parties?limit=2")
         assert [p["prefLabel"]["en"] for p in parties] == ["NATO", "Russia", "Ukraine", "United States"]
         issues = client.get("/issues", params={"limit": 100}).json()["items"]
-        assert len(issues) == 13
+        assert len(issues) == 22  # 13 of model 0.1 and the 9 that 0.2 added
 
 
 def test_filters_combine(server):
@@ -374,7 +376,9 @@ def test_the_context_is_published_per_version(server):
         current = client.get("/ns/context.jsonld")
         pinned = client.get("/ns/context-0.1.0.jsonld")
         other = client.get("/ns/context-9.9.9.jsonld")
-    assert pinned.status_code == 200 and pinned.content == current.content
+    frozen = (PROJECT_FILES.ontology_dir / "context-0.1.0.jsonld").read_bytes()
+    # 0.1.0 published its context under this name; it stays that version's, while the current one moves on.
+    assert pinned.status_code == 200 and pinned.content == frozen != current.content
     assert "immutable" in pinned.headers["cache-control"]
     assert other.status_code == 404
 
@@ -478,3 +482,90 @@ def test_twelve_concurrent_dump_downloads_after_a_write_each_match_their_digest(
             assert answer.headers["digest"] == "sha-256=" + hashlib.sha256(answer.content).hexdigest()
             assert int(answer.headers["content-length"]) == len(answer.content)
         assert f'"round {round_}"' in answers[0].text
+
+
+# ------------------------------------------------------------------------------ versioned contexts (0.1.0, 0.2.0)
+def test_each_context_version_is_served_at_its_own_address(server):
+    frozen = (PROJECT_FILES.ontology_dir / "context-0.1.0.jsonld").read_bytes()
+    with server.client() as client:
+        old = client.get("/ns/0.1.0/context.jsonld")
+        old_by_name = client.get("/ns/context-0.1.0.jsonld")  # where 0.1.0 published it
+        new = client.get("/ns/0.2.0/context.jsonld")
+        current = client.get("/ns/context.jsonld")
+        unknown = client.get("/ns/9.9.9/context.jsonld")
+        sneaky = client.get("/ns/..%2F..%2Fdata%2Fseed/context.jsonld")
+    assert old.status_code == 200 and old.content == frozen  # byte for byte, forever
+    assert old_by_name.content == frozen
+    assert old.headers["content-type"].startswith("application/ld+json") and "immutable" in old.headers["cache-control"]
+    assert new.status_code == 200 and new.content == current.content == PROJECT_FILES.context_file.read_bytes()
+    assert new.content != frozen  # 0.2.0 adds terms: the two must not be confused
+    assert unknown.status_code == 404 and sneaky.status_code == 404
+
+
+def _party_doc(context: str) -> dict:
+    return {
+        "@context": context,
+        "id": ID + "party/migration-testland",
+        "type": "Party",
+        "prefLabel": {"en": "Testland"},
+    }
+
+
+@pytest.mark.parametrize(
+    "context",
+    ["https://w3id.org/posgraph/ns/0.1.0/context.jsonld", "https://w3id.org/posgraph/ns/0.2.0/context.jsonld"],
+)
+def test_a_jsonld_batch_pinned_to_a_versioned_context_validates(server, context):
+    with server.client() as client:
+        fine = client.post("/validate", json=_party_doc(context), headers={"Content-Type": "application/ld+json"})
+        unlabelled = {k: v for k, v in _party_doc(context).items() if k != "prefLabel"}
+        missing = client.post("/validate", json=unlabelled, headers={"Content-Type": "application/ld+json"})
+    assert fine.status_code == 200 and fine.json()["conforms"] is True, fine.text
+    # The terms were read through the context: without its label the same party is refused.
+    assert missing.status_code == 200 and missing.json()["conforms"] is False
+    assert "pgsh:Party-prefLabel" in missing.text
+
+
+def test_a_jsonld_batch_pinned_to_this_servers_01_context_url_validates(server):
+    with server.client() as client:
+        fine = client.post(
+            "/validate",
+            json=_party_doc(server.url + "/ns/0.1.0/context.jsonld"),
+            headers={"Content-Type": "application/ld+json"},
+        )
+    assert fine.status_code == 200 and fine.json()["conforms"] is True, fine.text
+
+
+# ------------------------------------------------------------------------------ model 0.2 collections
+def test_documents_places_and_untitled_sources_are_listed(fresh_engine):
+    """/places lists the gazetteer, /documents the works, and a document version cited as a source is listed among
+    /sources by its title (it has no headline)."""
+    data = """
+    @prefix pg: <https://w3id.org/posgraph/ns#> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+    @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+    <https://w3id.org/posgraph/id/doc/plan> a pg:Document ; skos:prefLabel "A peace plan"@en ;
+        pg:documentKind pg:pointPlan .
+    <https://w3id.org/posgraph/id/doc/plan-v1> a pg:DocumentVersion, pg:Source ;
+        pg:versionOf <https://w3id.org/posgraph/id/doc/plan> ; skos:prefLabel "A peace plan, first draft"@en ."""
+    nquads = rdflib.Graph().parse(data=data, format="turtle").serialize(format="nt").encode()
+
+    async def go():
+        async with Engine(fresh_engine.url) as engine:
+            await engine.add_quads(nquads)
+            places = await linked_data.collection_page(engine, "places", {"q": "istan"})
+            documents = await linked_data.collection_page(engine, "documents", {})
+            sources = await linked_data.collection_page(engine, "sources", {"q": "first draft"})
+            articles = await linked_data.collection_page(engine, "sources", {"q": "faint signs"})
+        return places, documents, sources, articles
+
+    places, documents, sources, articles = run(go())
+    istanbul = {"id": "http://www.wikidata.org/entity/Q406", "type": "Place", "prefLabel": {"en": "Istanbul"}}
+    assert places.items == [istanbul]
+    assert documents.items == [
+        {"id": "https://w3id.org/posgraph/id/doc/plan", "type": "Document", "prefLabel": {"en": "A peace plan"}}
+    ]
+    assert [(i["id"], i.get("prefLabel")) for i in sources.items] == [
+        ("https://w3id.org/posgraph/id/doc/plan-v1", {"en": "A peace plan, first draft"})
+    ]
+    headline = {"en": "Faint signs of life appear in effort to halt Ukraine war"}
+    assert [i["headline"] for i in articles.items] == [headline]

@@ -1,12 +1,14 @@
 """Loading files as accepted batches with provenance, against a real engine."""
 
 import pytest
+import rdflib
 from conftest import EXAMPLES, run
+from rdflib.namespace import SH
 
 from posgraph import curation
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
-from posgraph.errors import NotConformant, RdfSyntaxError
+from posgraph.errors import BadInput, Conflict, NotConformant, RdfSyntaxError
 from posgraph.namespaces import batch_iri
 from posgraph.supervisor import ManagedEngine
 
@@ -50,7 +52,7 @@ def test_a_batch_lands_in_its_graph_and_the_default_graph_with_provenance(empty_
             f"""PREFIX pg: <https://w3id.org/posgraph/ns#>
         PREFIX prov: <http://www.w3.org/ns/prov#> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
         SELECT (COUNT(*) AS ?n) {{ <{graph}> a pg:Batch ; pg:batchState pg:accepted ; pg:tripleCount 32 ;
-            pg:shapesVersion "0.1.0" ; prov:generatedAtTime ?t ;
+            pg:shapesVersion "0.2.0" ; prov:generatedAtTime ?t ;
             prov:hadPrimarySource <https://w3id.org/posgraph/id/example/src> ;
             prov:wasAttributedTo [ rdfs:label "Alice Curator" ] }}""",
         )
@@ -100,9 +102,9 @@ def test_bootstrap_loads_ontology_and_seed_once(empty_engine, validator):
             return first, second
 
     first, second = run(go())
-    assert first == ["ontology", "seed (317 triples)"] and second == []
+    assert first == ["ontology", "seed (333 triples)"] and second == []
     seed_graph = f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{batch_iri('seed')}> {{ ?s ?p ?o }} }}"
-    assert _count(empty_engine.url, seed_graph) == 317 + 14 + 11  # with pg:Position for 14 positions, pg:Term 11
+    assert _count(empty_engine.url, seed_graph) == 333 + 14 + 11  # with pg:Position for 14 positions, pg:Term 11
     assert (
         _count(
             empty_engine.url,
@@ -326,3 +328,255 @@ def test_bootstrap_adds_superclass_types_to_a_store_made_before_them_once(fresh_
     assert before == 0 and first == ["superclass types"] and second == []
     assert _instances(fresh_engine.url, "pg:Position") == (14, 0)
     assert _instances(fresh_engine.url, "pg:Position", batch_iri("seed")) == (14, 0)
+
+
+# ------------------------------------------------------------------------------------------ amendments (#11 point 7)
+BATCHES = EXAMPLES / "batches"
+_SHARPEN = BATCHES / "amend-sharpen-date.ttl"
+_DUPLICATE = BATCHES / "amend-setup-duplicate.ttl"
+_MERGE = BATCHES / "amend-merge-duplicate.ttl"
+_POSITION = "https://w3id.org/posgraph/id/position/ua-2025-05-leaders-meeting"
+_DUP = "https://w3id.org/posgraph/id/party/russian-federation"
+_RUSSIA = "https://w3id.org/posgraph/id/party/russia"
+_PREFIXES = """@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix position: <https://w3id.org/posgraph/id/position/> . @prefix party: <https://w3id.org/posgraph/id/party/> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+"""
+_MANAGED = tuple(f"<https://w3id.org/posgraph/id/{p}/" for p in ("batch", "change", "agent"))
+
+
+async def _published(engine: Engine) -> set[str]:
+    """The default graph as a set of N-Triples lines, without posgraph's batch descriptions and change log."""
+    data = await engine.construct("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+    return {line for line in data.decode().splitlines() if line.strip() and not line.startswith(_MANAGED)}
+
+
+def _turtle(text: str, tmp_path, name: str = "inline.ttl"):
+    path = tmp_path / name
+    path.write_text(_PREFIXES + text)
+    return curation.read_files([path])
+
+
+def _seeded(url: str, validator) -> None:
+    """Bootstrap the ontology, then load the seed without validating it: these tests are about amending
+    published data, whatever the seed's state against shapes that are changing under it."""
+
+    async def go():
+        async with Engine(url, timeout=120) as engine:
+            await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files, [], seed=False)
+            await curation.load_batch(
+                engine,
+                validator,
+                curation.read_files(PROJECT_FILES.seed_files),
+                curator="posgraph seed",
+                batch_id=curation.SEED_BATCH_ID,
+                validate=False,
+            )
+
+    run(go())
+
+
+@pytest.fixture
+def review_engines(empty_engine, tmp_path, validator):
+    """A seeded public engine and an empty staging engine, each this test's own."""
+    _seeded(empty_engine.url, validator)
+    staging = ManagedEngine(tmp_path / "staging")
+    staging.start()
+    yield empty_engine, staging
+    staging.stop()
+
+
+def _review(review_engines, validator, steps):
+    """Run ``steps(public, staging)`` (a coroutine function) against the two engines."""
+    public_engine, staging_engine = review_engines
+
+    async def go():
+        async with Engine(public_engine.url, timeout=120) as public, Engine(staging_engine.url) as staging:
+            return await steps(public, staging)
+
+    return run(go())
+
+
+async def _submit_accept(public, staging, validator, files, **kwargs):
+    batch = await curation.submit_batch(public, staging, validator, files, curator="cora", **kwargs)
+    return await curation.accept_batch(public, staging, validator, batch["id"], reviewer="rita", role="reviewer")
+
+
+def test_amend_a_sharper_date_replaces_the_published_one_and_revert_restores_the_graph(
+    review_engines, validator, tmp_path
+):
+    async def steps(public, staging):
+        before = await _published(public)
+        # The sharper date alone is a second pg:statedOn: refused, which is why curators made duplicates.
+        with pytest.raises(NotConformant) as alone:
+            await curation.submit_batch(
+                public,
+                staging,
+                validator,
+                _turtle('position:ua-2025-05-leaders-meeting pg:statedOn "2025-05-11"^^xsd:date .', tmp_path),
+                curator="cora",
+            )
+        assert any(r.path == "pg:statedOn" for r in alone.value.report.results)
+        submitted = await curation.submit_batch(
+            public, staging, validator, curation.read_files([_SHARPEN]), curator="cora"
+        )
+        assert submitted["amendments"]["retracted"] == 1 and submitted["amendments"]["added"] == 1
+        assert await _published(public) == before  # submitting changes nothing published
+        accepted = await curation.accept_batch(
+            public, staging, validator, submitted["id"], reviewer="rita", role="reviewer"
+        )
+        dates = await public.select(f"SELECT ?d WHERE {{ <{_POSITION}> <https://w3id.org/posgraph/ns#statedOn> ?d }}")
+        graphs = curation.ledger_graphs(submitted["id"])
+        amendment_nodes = await public.ask("ASK { ?r a <https://w3id.org/posgraph/ns#Retraction> }")
+        kept_nodes = await public.ask(
+            f"ASK {{ GRAPH <{graphs['amendments']}> {{ ?r a <https://w3id.org/posgraph/ns#Retraction> }} }}"
+        )
+        after_accept = await _published(public)
+        preview = await curation.revert_preview(public, staging, submitted["id"])
+        reverted = await curation.revert_batch(public, staging, submitted["id"], actor="rita", role="reviewer")
+        return (
+            before,
+            after_accept,
+            await _published(public),
+            dates,
+            amendment_nodes,
+            kept_nodes,
+            accepted,
+            preview,
+            reverted,
+        )
+
+    before, after_accept, after_revert, dates, amendment_nodes, kept_nodes, accepted, preview, reverted = _review(
+        review_engines, validator, steps
+    )
+    assert [str(r["d"]) for r in dates] == ["2025-05-11"]
+    statement = f"<{_POSITION}> <https://w3id.org/posgraph/ns#statedOn>"
+    old = f'{statement} "2025-05"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> .'
+    new = f'{statement} "2025-05-11"^^<http://www.w3.org/2001/XMLSchema#date> .'
+    assert after_accept == (before - {old}) | {new}
+    assert not amendment_nodes and kept_nodes  # not published as data; kept in the batch's own graph
+    counts = {k: accepted["amendments"][k] for k in ("added", "retracted", "merged", "removed", "rewritten")}
+    assert counts == {"added": 1, "retracted": 1, "merged": 0, "removed": 1, "rewritten": 0}
+    assert accepted["history"][-1]["action"] == "accepted" and accepted["history"][-1]["retracted"] == 1
+    assert preview["triples_restored"] == 1 and preview["triples_removed"] == 1
+    assert after_revert == before
+    assert reverted["state"] == "reverted" and reverted["history"][-1]["restored"] == 1
+
+
+def test_amend_a_merge_rewrites_every_triple_naming_the_duplicate_and_revert_restores_the_graph(
+    review_engines, validator, tmp_path
+):
+    async def steps(public, staging):
+        setup = await _submit_accept(public, staging, validator, curation.read_files([_DUPLICATE]))
+        before = await _published(public)
+        # Merged as it is, Russia would have two English prefLabels: the merged result is validated too.
+        merge_only = "[] a pg:Merge ; pg:mergedFrom party:russian-federation ; pg:mergedInto party:russia ."
+        with pytest.raises(NotConformant) as two_names:
+            await curation.submit_batch(public, staging, validator, _turtle(merge_only, tmp_path), curator="cora")
+        accepted = await _submit_accept(public, staging, validator, curation.read_files([_MERGE]))
+        after = await _published(public)
+        # The duplicate's own batch cannot be reverted first: the merge rewrote its triples.
+        preview = await curation.revert_preview(public, staging, setup["id"])
+        with pytest.raises(Conflict) as amended:
+            await curation.revert_batch(public, staging, setup["id"], actor="rita", role="reviewer")
+        assert await _published(public) == after
+        revert = await curation.revert_batch(public, staging, accepted["id"], actor="rita", role="reviewer")
+        restored = await _published(public)
+        await curation.revert_batch(public, staging, setup["id"], actor="rita", role="reviewer")  # now it may
+        assert not [line for line in await _published(public) if f"<{_DUP}>" in line]
+        assert preview["amended_by"] == [accepted["id"]] and accepted["id"] in str(amended.value)
+        return before, after, restored, two_names.value.report, accepted, revert
+
+    before, after, after_revert, two_names, accepted, reverted = _review(review_engines, validator, steps)
+    assert any(r.focus_node == "pgid:party/russia" and r.path == "skos:prefLabel" for r in two_names.results)
+    naming = [line for line in after if f"<{_DUP}>" in line]
+    assert naming == [f"<{_DUP}> <https://w3id.org/posgraph/ns#mergedInto> <{_RUSSIA}> ."]
+    # Every triple that named the duplicate (as subject or object, blank-node terms too) now names Russia.
+    rewritten = {line.replace(f"<{_DUP}>", f"<{_RUSSIA}>") for line in before if f"<{_DUP}>" in line}
+    dropped = f'<{_RUSSIA}> <http://www.w3.org/2004/02/skos/core#prefLabel> "Russian Federation"@en .'
+    assert rewritten - {dropped} <= after and dropped not in after
+    assert any(line.startswith("_:") and line.endswith(f"<{_RUSSIA}> .") for line in rewritten)
+    assert after_revert == before
+    assert accepted["amendments"]["merged"] == 1 and accepted["amendments"]["retracted"] == 1
+    assert reverted["state"] == "reverted"
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        (  # the published date is a gYearMonth, not a string: nothing to retract
+            "[] a pg:Retraction ; pg:retractsSubject position:ua-2025-05-leaders-meeting ; "
+            'pg:retractsPredicate pg:statedOn ; pg:retractsObject "2025-05" .',
+            "not published",
+        ),
+        ("[] a pg:Merge ; pg:mergedFrom party:russia ; pg:mergedInto party:russia .", "must differ"),
+        ("[] a pg:Merge ; pg:mergedFrom party:nobody ; pg:mergedInto party:russia .", "not described"),
+        (  # a correct retraction, but the batch's addition fails validation (a month cannot be "2025-13")
+            "[] a pg:Retraction ; pg:retractsSubject position:ua-2025-05-leaders-meeting ; "
+            'pg:retractsPredicate pg:statedOn ; pg:retractsObject "2025-05"^^xsd:gYearMonth .\n'
+            'position:ua-2025-05-leaders-meeting pg:statedOn "soon" .',
+            "pg:statedOn",
+        ),
+        (  # a merge, and an addition about the IRI it merges away
+            '[] a pg:Merge ; pg:reason "test"@en ; pg:mergedFrom party:nato ; pg:mergedInto party:russia .\n'
+            'party:nato skos:altLabel "The Alliance"@en .',
+            "must use the IRI kept",
+        ),
+    ],
+    ids=["unpublished-triple", "merge-into-itself", "merge-of-nothing", "invalid-addition", "addition-names-merged"],
+)
+def test_amend_bad_amendments_are_refused_and_nothing_changes(review_engines, validator, tmp_path, text, named):
+    async def steps(public, staging):
+        before = await _published(public)
+        with pytest.raises(NotConformant) as refused:
+            await curation.submit_batch(public, staging, validator, _turtle(text, tmp_path), curator="cora")
+        # A dry run says the same, in the standard report too.
+        prepared = curation.prepare_quads(q for f in _turtle(text, tmp_path) for q in f.quads)
+        _, turtle, _ = await curation.validate_batch(public, validator, prepared, render="text/turtle")
+        dry_run = rdflib.Graph().parse(data=turtle, format="turtle")
+        return before, await _published(public), refused.value, await curation.list_batches(public, staging), dry_run
+
+    before, after, refused, batches, dry_run = _review(review_engines, validator, steps)
+    assert (None, SH.conforms, rdflib.Literal(False)) in dry_run
+    assert any(named in str(o) for o in dry_run.objects(None, SH.resultMessage)) or any(
+        named.endswith(str(o).rsplit("#", 1)[-1]) for o in dry_run.objects(None, SH.resultPath)
+    )
+    assert not refused.report.conforms
+    assert any(named in (r.message + " " + (r.path or "")) for r in refused.report.results), refused.report.results
+    assert after == before and [b["id"] for b in batches] == ["seed"]
+
+
+def test_amend_a_retraction_published_away_since_submission_is_refused_at_accept(review_engines, validator):
+    async def steps(public, staging):
+        files = curation.read_files([_SHARPEN])
+        first = await curation.submit_batch(public, staging, validator, files, curator="cora", label="first")
+        # The same correction again, worded differently (another reason): a second batch.
+        text = _SHARPEN.read_text().replace("a later source gives the day", "another source agrees")
+        second = await curation.submit_batch(
+            public, staging, validator, curation.parse_body(text.encode(), "text/turtle"), curator="carl"
+        )
+        await curation.accept_batch(public, staging, validator, first["id"], reviewer="rita", role="reviewer")
+        before = await _published(public)
+        with pytest.raises(NotConformant) as refused:
+            await curation.accept_batch(public, staging, validator, second["id"], reviewer="rita", role="reviewer")
+        state = (await curation.get_batch(public, staging, second["id"]))["state"]
+        return before, await _published(public), refused.value, state
+
+    before, after, refused, state = _review(review_engines, validator, steps)
+    assert any("not published" in r.message for r in refused.report.results)
+    assert after == before and state == "submitted"
+
+
+def test_amend_posgraph_load_refuses_amendments_and_writes_nothing(empty_engine, validator):
+    _seeded(empty_engine.url, validator)
+
+    async def go():
+        async with Engine(empty_engine.url) as engine:
+            before = await _published(engine)
+            with pytest.raises(BadInput) as refused:
+                await curation.load_batch(engine, validator, curation.read_files([_SHARPEN]), curator="a")
+            return before, await _published(engine), refused.value
+
+    before, after, refused = run(go())
+    assert "amend-sharpen-date.ttl" in str(refused) and "review" in str(refused)
+    assert after == before

@@ -28,6 +28,10 @@ __all__ = [
     "PREFIXES",
     "compact_iri",
     "CONTEXT_IRI",
+    "CONTEXT_VERSION",
+    "CONTEXT_IRIS",
+    "versioned_context_iri",
+    "served_context_urls",
     "ONTOLOGY_IRI",
     "SHAPES_IRI",
     "ONTOLOGY_GRAPH",
@@ -37,6 +41,7 @@ __all__ = [
     "is_managed_resource",
     "MANAGED_PREDICATES",
     "MANAGED_TYPES",
+    "POSITION_TYPES",
 ]
 
 PG = Namespace("https://w3id.org/posgraph/ns#")
@@ -56,6 +61,38 @@ FORMATS = Namespace("http://www.w3.org/ns/formats/")
 
 # The canonical IRI of the published JSON-LD context (each server also serves it at <public base>/ns/context.jsonld).
 CONTEXT_IRI = "https://w3id.org/posgraph/ns/context.jsonld"
+# The model version the current context belongs to. Every version's context also has an IRI of its own, immutable
+# once published (servers serve it at <public base>/ns/<version>/context.jsonld), so a document can pin it.
+CONTEXT_VERSION = "0.2.0"
+
+
+def versioned_context_iri(version: str) -> str:
+    """Return the canonical IRI of the JSON-LD context of model ``version``.
+
+    >>> versioned_context_iri("0.1.0")
+    'https://w3id.org/posgraph/ns/0.1.0/context.jsonld'
+    """
+    return f"{ONTOLOGY_IRI}/{version}/context.jsonld"
+
+
+# Every published context version, oldest first, by its canonical IRI.
+CONTEXT_IRIS: dict[str, str] = {v: versioned_context_iri(v) for v in ("0.1.0", CONTEXT_VERSION)}
+
+
+def served_context_urls(base: str) -> tuple[str, ...]:
+    """Return the URLs a server whose public base is ``base`` serves posgraph's contexts at: the current one, each
+    version's, and each version's at the address 0.1.0 published it under.
+
+    >>> served_context_urls("http://localhost:8000")[:2]
+    ('http://localhost:8000/ns/context.jsonld', 'http://localhost:8000/ns/0.1.0/context.jsonld')
+    """
+    base = base.rstrip("/")
+    return (
+        f"{base}/ns/context.jsonld",
+        *(f"{base}/ns/{v}/context.jsonld" for v in CONTEXT_IRIS),
+        *(f"{base}/ns/context-{v}.jsonld" for v in CONTEXT_IRIS),
+    )
+
 
 # The ontology and vocabularies also live in a graph of their own, so they can be replaced as a unit.
 ONTOLOGY_GRAPH = PGID["graph/ontology"]
@@ -81,6 +118,19 @@ MANAGED_PREDICATES = frozenset(
     )
 )
 MANAGED_TYPES = frozenset({str(PG.Batch), str(PG.Change), str(PROV.Bundle), str(PROV.Agent)})
+
+# The kinds of move a position can be (the subclasses of pg:Position), by local name.
+POSITION_TYPES = (
+    "Demand",
+    "Offer",
+    "Proposal",
+    "Concession",
+    "Acceptance",
+    "Rejection",
+    "Threat",
+    "Agreement",
+    "Statement",
+)
 
 PREFIXES: dict[str, str] = {
     "pg": str(PG),

@@ -1,8 +1,8 @@
 """The ``posgraph`` command line. Exit codes: 0 ok, 1 not conformant, 2 bad input, 3 internal or engine error.
 
 One module per command group, each registering its commands on the group in ``common``: ``serve`` (the HTTP
-API and its engines), ``local`` (files and a data directory: validate, load, query, queries, export, check),
-``remote`` (a running server over HTTP: submit, batches), ``tokens`` (token create/list/revoke).
+API and its engines), ``local`` (files and a data directory: validate, load, query, queries, export, check,
+migrate), ``remote`` (a running server over HTTP: submit, batches), ``tokens`` (token create/list/revoke).
 """
 
 from __future__ import annotations

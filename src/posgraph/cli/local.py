@@ -1,4 +1,4 @@
-"""Commands on files and on a data directory: validate, load, query, queries, export, check.
+"""Commands on files and on a data directory: validate, load, migrate, query, queries, export, check.
 
 A command on a data directory reaches its engine through ``common.engine_url`` and then calls one use case, as
 the HTTP routes do; only reading arguments and printing results (tables, reports) happen here.
@@ -30,12 +30,14 @@ from posgraph.cli.common import (
     validator,
 )
 from posgraph.config import PROJECT_FILES, Settings, load_settings
+from posgraph.curation.migration import MigrationResult
+from posgraph.curation.migration import migrate as migrate_store
 from posgraph.engine import Engine, term_from_json
 from posgraph.errors import BadInput
 from posgraph.namespaces import compact_iri
 from posgraph.validation import ValidationReport
 
-__all__ = ["validate", "load", "query", "queries", "export", "check"]
+__all__ = ["validate", "load", "migrate", "query", "queries", "export", "check"]
 
 _SH_CONFORMS = rdflib.URIRef("http://www.w3.org/ns/shacl#conforms")
 
@@ -170,6 +172,51 @@ def _bulk_load(settings: Settings, files: tuple[Path, ...], *, curator: str, lab
         audit=AuditLog(settings.audit_log),
     )
     click.echo(f"bulk-loaded batch {result.batch_id}: {result.triples} triples ({result.batch_iri})")
+
+
+# ---------------------------------------------------------------------------------------------- migrate
+@cli.command()
+@data_dir_option
+@handled
+def migrate(data_dir: Path | None) -> None:
+    """Move the store to this posgraph's model when it was made by an older one (`serve` does this on start).
+
+    One transaction: the data the new model says differently is rewritten (in the published graph and in every
+    batch's graph; staging is untouched), the ontology is replaced, and a "migrated" change is recorded (a new
+    dataset version, listed in /changes). Exit 0 when migrated or already current, 3 on failure (nothing changed).
+    """
+    settings = load_settings(data_dir=data_dir)
+    if not settings.engine_url and not settings.store_dir.exists():
+        raise BadInput(f"no store at {settings.store_dir}: nothing to migrate (check --data-dir)")
+    # Not bootstrapped first: bootstrapping migrates too, silently; this command says what it did.
+    plain = settings.model_copy(update={"seed": False})
+
+    async def run(url: str) -> MigrationResult:
+        async with Engine(url, timeout=settings.query_timeout) as engine:
+            return await migrate_store(engine, PROJECT_FILES.ontology_files, actor="posgraph migrate")
+
+    with engine_url(plain) as url:
+        result = asyncio.run(run(url))
+    if result.migrated:
+        AuditLog(settings.audit_log).record(
+            os.environ.get("USER", "cli"),
+            "migrate",
+            from_version=result.from_version,
+            to_version=result.to_version,
+            change=result.change,
+        )
+        click.echo(
+            f"migrated the store from model {result.from_version} to {result.to_version}: "
+            f"{result.reports} report(s) made from 0.1 confidence / reported-via; "
+            f"recorded as change {result.change} (the dataset's new version)"
+        )
+    elif result.from_version is None:
+        click.echo(
+            f"the store is empty: nothing to migrate (`posgraph serve` or `posgraph load` sets it up at model "
+            f"{result.to_version})"
+        )
+    else:
+        click.echo(f"the store is already at model {result.to_version}: nothing to migrate")
 
 
 # ---------------------------------------------------------------------------------------------- query / queries

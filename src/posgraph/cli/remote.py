@@ -121,5 +121,12 @@ def batches_revert(batch_id: str, dry_run: bool, server: str, token: str | None)
             f"  {compact_iri(dep['resource'])} {compact_iri(dep['property'])} "
             f"{compact_iri(dep['depends_on'])}  (batch {dep['batch']})"
         )
+    if "triples_restored" in preview:  # a batch that amended published data gives it back
+        click.echo(
+            f"{preview['triples_restored']} triple(s) it retracted or merged away come back; "
+            f"{preview['merge_triples_removed']} triple(s) its merges wrote leave"
+        )
+    if preview.get("amended_by"):
+        click.echo(f"later batches amended its data, revert them first: {', '.join(preview['amended_by'])}")
     if not dry_run:
         click.echo(_show(answer))

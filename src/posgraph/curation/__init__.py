@@ -7,9 +7,19 @@
 - ``loading``: ``posgraph load`` (one transaction), the bulk load, the ontology and seed of a new store.
 - ``writes``: SPARQL Update and Graph Store writes, and what they refuse.
 - ``records``: batch records in the staging store, merged with the public store's state.
+- ``amendments``: corrections a batch carries (retractions, merges): their checks, and how accepting applies them
+  and reverting undoes them.
 - ``review``: submit, accept, reject, revert — and who may decide each (the one place roles are checked).
 """
 
+from posgraph.curation.amendments import (
+    Amendments,
+    ledger_graphs,
+    may_amend,
+    split_amendments,
+    validate_amended,
+    validate_batch,
+)
 from posgraph.curation.intake import (
     ParsedFile,
     PreparedBatch,
@@ -95,4 +105,11 @@ __all__ = [
     "may_accept",
     "may_reject",
     "may_revert",
+    # corrections through review (amendments)
+    "Amendments",
+    "may_amend",
+    "split_amendments",
+    "validate_amended",
+    "validate_batch",
+    "ledger_graphs",
 ]

@@ -18,6 +18,7 @@ import pyoxigraph as ox
 
 from posgraph import formats, supervisor
 from posgraph.audit import AuditLog
+from posgraph.curation.amendments import is_amendment_quad
 from posgraph.curation.entailment import missing_supertypes, supertype_update
 from posgraph.curation.intake import ParsedFile, read_files, validate_files
 from posgraph.curation.provenance import batch_quads, change_triples, change_update
@@ -76,8 +77,16 @@ async def load_batch(
     """Validate ``files`` and add them to the store as one accepted batch; return what was done.
 
     Content identical to an accepted batch is not loaded twice (``already_loaded`` is then True).
-    Raises NotConformant (nothing is written) or an engine error (the engine's transaction wrote nothing).
+    Raises BadInput for files carrying amendments (pg:Retraction, pg:Merge: they change published data, so they
+    go through review), NotConformant (nothing is written) or an engine error (the engine's transaction wrote
+    nothing).
     """
+    amending = sorted({f.source for f in files for q in f.quads if is_amendment_quad(q)})
+    if amending:
+        raise BadInput(
+            f"{', '.join(amending)}: carries amendments (pg:Retraction, pg:Merge), which change "
+            "published data and are applied only through review: submit it (posgraph submit, or POST /batches)"
+        )
     report = None
     if validate:
         report = validate_files(validator, files)
@@ -248,10 +257,14 @@ async def ensure_bootstrapped(
     seed: bool = True,
 ) -> list[str]:
     """Load the ontology (once, into its own graph and the default graph) and the seed batch into an empty store,
+    migrate a store whose ontology is older than ``ontology_files`` to their model (see ``migration.migrate``),
     and add the superclass types (see ``entailment``) that data stored before they were materialised lacks.
 
-    Returns what was loaded (empty when the store was already set up). Safe to call on every start.
+    Returns what was loaded or migrated (empty when the store was already set up). Safe to call on every start.
+    Raises ConfigError when the store's model is newer than ``ontology_files``, or an engine error.
     """
+    from posgraph.curation.migration import migrate  # here: this function is the only part of loading that needs it
+
     loaded = []
     if not await engine.ask(f"ASK {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s ?p ?o }} }}"):
         triples = [ox.Triple(q.subject, q.predicate, q.object) for f in read_files(ontology_files) for q in f.quads]
@@ -260,6 +273,13 @@ async def ensure_bootstrapped(
         quads += [ox.Quad(s, p, o, ox.DefaultGraph()) for s, p, o in change_triples("ontology", "posgraph")]
         await engine.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
         loaded.append("ontology")
+    else:
+        # Before the seed: a 0.1 store's seed batch is there already and is migrated with the rest of its data.
+        migrated = await migrate(engine, ontology_files, actor="posgraph")
+        if migrated.migrated:
+            loaded.append(
+                f"model migration {migrated.from_version} -> {migrated.to_version} ({migrated.reports} report(s) made)"
+            )
     if seed and not await engine.ask(f"ASK {{ <{batch_iri(SEED_BATCH_ID)}> ?p ?o }}"):
         result = await load_batch(
             engine,

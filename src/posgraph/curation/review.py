@@ -13,7 +13,15 @@ import rdflib
 
 from posgraph import workers
 from posgraph.audit import AuditLog
-from posgraph.curation.intake import ParsedFile, PreparedBatch, prepare_ntriples, prepare_quads, validate_prepared
+from posgraph.curation.amendments import (
+    Amendments,
+    apply_update,
+    insert_data,
+    ledger_counts,
+    validate_batch,
+    withdraw_update,
+)
+from posgraph.curation.intake import ParsedFile, PreparedBatch, prepare_ntriples, prepare_quads
 from posgraph.curation.provenance import agent, change_update, publication_body
 from posgraph.curation.records import (
     add_history,
@@ -29,7 +37,7 @@ from posgraph.engine import Engine
 from posgraph.errors import BadInput, Conflict, Forbidden, NotConformant
 from posgraph.namespaces import PG, PGID, PROV, RDF, RDFS, XSD, batch_iri
 from posgraph.tokens import role_allows
-from posgraph.validation import Validator
+from posgraph.validation import ValidationReport, Validator
 
 __all__ = [
     "may_accept",
@@ -96,7 +104,7 @@ async def submit_batch(
     prepared = batch if isinstance(batch, PreparedBatch) else prepare_quads(q for f in batch for q in f.quads)
     if not prepared.triples:
         raise BadInput("the batch holds no triples")
-    report, _ = await validate_prepared(public, validator, prepared, pool=pool)
+    report, amendments = await _validated(public, validator, prepared, pool)
     if not report.conforms:
         raise NotConformant(report, source="batch")
     digest = prepared.digest
@@ -119,6 +127,8 @@ async def submit_batch(
         "report": report.to_dict(),
         "staged": True,
     }
+    if amendments is not None:
+        record["amendments"] = amendments.summary()
     add_history(record, curator, "submitted")
     await staging.graph_write("PUT", staging_graph(batch_id), prepared.ntriples)  # one transaction
     await save_record(staging, record)
@@ -135,16 +145,26 @@ async def _submitted(public: Engine, staging: Engine, batch_id: str) -> dict:
     return batch
 
 
+async def _validated(
+    public: Engine, validator: Validator, prepared: PreparedBatch, pool: workers.WorkerPool | None
+) -> tuple[ValidationReport, Amendments | None]:
+    """The batch's report in the context of the live graph, and its amendments (None when it carries none): an
+    amending batch is validated in the context as its amendments leave it, with their own checks added."""
+    report, _, amendments = await validate_batch(public, validator, prepared, pool=pool)
+    return report, amendments
+
+
 async def _revalidated(
     public: Engine, staging: Engine, validator: Validator, batch_id: str, pool: workers.WorkerPool | None
-) -> PreparedBatch:
-    """The staged batch, parsed in ``pool`` and valid against the live graph as it is now (else NotConformant)."""
+) -> tuple[PreparedBatch, Amendments | None]:
+    """The staged batch, parsed in ``pool`` and valid against the live graph as it is now (else NotConformant),
+    with its amendments (None when it carries none)."""
     content = (await staging.graph_get(staging_graph(batch_id))).content
     prepared = await workers.run(pool, prepare_ntriples, content, f"batch {batch_id}")
-    report, _ = await validate_prepared(public, validator, prepared, pool=pool)
+    report, amendments = await _validated(public, validator, prepared, pool)
     if not report.conforms:
         raise NotConformant(report, source=f"batch {batch_id} (against the graph as it is now)")
-    return prepared
+    return prepared, amendments
 
 
 def _decided(batch: dict, **changes: str) -> dict:
@@ -168,15 +188,18 @@ async def accept_batch(
 ) -> dict:
     """Publish a submitted batch: re-validate it against the live graph (parsing and validating in ``pool``), then
     write its graph, its triples in the default graph and its PROV-O description in one transaction; return the
-    updated record. With ``audit``, the publishing write is logged as an attempt ("batch-accept", naming the
-    batch; the reviewer is the actor) before it is made, and its outcome after.
+    updated record. A batch with amendments (see ``amendments``) is published by one SPARQL update that first
+    applies them (retracted triples out, merged IRIs rewritten and redirected) and records in its ledger graphs
+    exactly what they removed and added; its amendment nodes are kept in a graph of their own, not published.
+    With ``audit``, the publishing write is logged as an attempt ("batch-accept", naming the batch; the reviewer
+    is the actor) before it is made, and its outcome after.
 
     Raises NotFound, Conflict (not in state submitted), Forbidden (see ``may_accept``), NotConformant (the graph
     changed since).
     """
     batch = await _submitted(public, staging, batch_id)
     may_accept(batch, reviewer, role, allow_self_accept)
-    prepared = await _revalidated(public, staging, validator, batch_id, pool)
+    prepared, amendments = await _revalidated(public, staging, validator, batch_id, pool)
     moment = now()
     description = {
         "batch_id": batch_id,
@@ -188,12 +211,23 @@ async def accept_batch(
         "reviewer": reviewer,
         "accepted": moment,
     }
-    body = await workers.run(pool, publication_body, prepared.ntriples, description)
+    additions = prepared.ntriples if amendments is None else amendments.additions
+    body = await workers.run(pool, publication_body, additions, description)
     with audit.attempt(reviewer, "batch-accept", batch=batch_id, role=role) if audit else nullcontext():
-        await public.add_quads(body, timeout=max(public.timeout, 600.0))
+        if amendments is None:
+            await public.add_quads(body, timeout=max(public.timeout, 600.0))
+        else:  # one update, so one transaction: amendments applied and additions published, or nothing
+            publish = await workers.run(pool, insert_data, body)
+            update = " ;\n".join(op for op in (apply_update(batch_id, amendments), publish) if op)
+            await public.update(update, timeout=max(public.timeout, 600.0))
     # Stopped here, the record still says submitted: get_batch then takes the decision from the public store.
     record = _decided(batch, state="accepted", reviewer=reviewer, accepted=stamp(moment))
     add_history(record, reviewer, "accepted")
+    if amendments is not None:
+        counts = {"added": amendments.additions_count, **await ledger_counts(public, batch_id)}
+        counts |= {"retracted": len(amendments.retractions), "merged": len(amendments.merges)}
+        record["amendments"] = {**amendments.summary(), **counts}
+        record["history"][-1].update(counts)
     await save_record(staging, record)
     log.info("batch %s accepted by %s", batch_id, reviewer)
     return await get_batch(public, staging, batch_id)
@@ -230,24 +264,28 @@ def _refuse_bulk(batch: dict) -> None:
 
 
 async def revert_preview(public: Engine, staging: Engine, batch_id: str) -> dict:
-    """What reverting would take away, and what in other batches depends on it (supersedes, responds to, …).
+    """What reverting would take away (and, for a batch with amendments, give back), what in other batches
+    depends on it (supersedes, responds to, …), and which accepted batches amended its data since
+    (``amended_by``: they must be reverted first).
 
     Raises NotFound, or Conflict for a bulk-loaded batch."""
     batch = await get_batch(public, staging, batch_id)
     _refuse_bulk(batch)
     graph = rdflib.URIRef(batch_iri(batch_id)).n3()
+    # An amending batch's ledger graphs ({batch}/removed …) are not batches: a batch id holds no "/".
     rows = await public.select(f"""SELECT DISTINCT ?dependent ?property ?target ?g WHERE {{
         GRAPH {graph} {{ ?target ?x ?y FILTER (isIRI(?target)) }}
         GRAPH ?g {{ ?dependent ?property ?target }}
         FILTER (isIRI(?dependent) && ?g != {graph} && ?property != <{RDF.type}>
-                && STRSTARTS(STR(?g), "{PGID}batch/")) }}
+                && STRSTARTS(STR(?g), "{PGID}batch/") && !CONTAINS(STRAFTER(STR(?g), "{PGID}batch/"), "/")) }}
         ORDER BY ?dependent ?property""")
     removed = await public.select(f"""SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {graph} {{ ?s ?p ?o }}
         FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g != {graph}) }} }}""")
-    return {
+    accepted = batch["state"] == "accepted"
+    preview = {
         "batch": batch_id,
         "state": batch["state"],
-        "triples_removed": int(removed[0]["n"]) if batch["state"] == "accepted" else 0,
+        "triples_removed": int(removed[0]["n"]) if accepted else 0,
         "dependents": [
             {
                 "resource": str(r["dependent"]),
@@ -258,6 +296,28 @@ async def revert_preview(public: Engine, staging: Engine, batch_id: str) -> dict
             for r in rows
         ],
     }
+    if accepted:
+        preview["amended_by"] = await _amended_by(public, batch_id)
+    if batch.get("amendments"):
+        ledger = await ledger_counts(public, batch_id) if accepted else {"removed": 0, "rewritten": 0}
+        # What its amendments took out comes back; what its merges wrote goes.
+        preview["triples_restored"] = ledger["removed"]
+        preview["merge_triples_removed"] = ledger["rewritten"]
+    return preview
+
+
+async def _amended_by(public: Engine, batch_id: str) -> list[str]:
+    """The accepted batches (other than this one) whose amendments removed or rewrote a triple this batch asserts:
+    reverting this one first could not restore the graph exactly, so they are reverted first."""
+    graph = rdflib.URIRef(batch_iri(batch_id)).n3()
+    rows = await public.select(f"""SELECT DISTINCT ?b WHERE {{
+        GRAPH ?removed {{ ?r <{RDF.subject}> ?s ; <{RDF.predicate}> ?p ; <{RDF.object}> ?o }}
+        FILTER (STRSTARTS(STR(?removed), "{PGID}batch/") && STRENDS(STR(?removed), "/removed"))
+        GRAPH {graph} {{ ?s ?p ?o }}
+        BIND (IRI(STRBEFORE(STR(?removed), "/removed")) AS ?b)
+        FILTER (?b != {graph})
+        ?b <{PG.batchState}> <{PG.accepted}> }} ORDER BY ?b""")
+    return [str(r["b"]).rsplit("/", 1)[-1] for r in rows]
 
 
 def _withdrawal(batch_id: str, actor: str, when: str) -> str:
@@ -268,6 +328,7 @@ def _withdrawal(batch_id: str, actor: str, when: str) -> str:
     return f"""
             DELETE {{ ?s ?p ?o }} WHERE {{ GRAPH {graph} {{ ?s ?p ?o }}
                 FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g != {graph}) }} }} ;
+            {withdraw_update(batch_id)} ;
             DROP SILENT GRAPH {graph} ;
             DELETE {{ {graph} <{PG.batchState}> ?state }} WHERE {{ {graph} <{PG.batchState}> ?state }} ;
             INSERT DATA {{ {graph} <{PG.batchState}> <{PG.reverted}> ; <{PG.revertedAt}> {moment} ;
@@ -286,16 +347,24 @@ async def revert_batch(
     audit_detail: dict | None = None,
 ) -> dict:
     """Withdraw an accepted batch from the default graph in one update: its triples go unless another graph
-    still asserts them, its graph is dropped, and its description says reverted (by whom, when). The content
-    stays in staging (or, for a directly loaded batch, nowhere but the record). Returns the updated record.
+    still asserts them, what its amendments removed comes back and what its merges wrote goes (see
+    ``amendments.withdraw_update``), its graph is dropped, and its description says reverted (by whom, when).
+    The content stays in staging (or, for a directly loaded batch, nowhere but the record). Returns the updated record.
     With ``audit``, the update is logged as an attempt ("batch-revert", with ``audit_detail``) before it is made.
 
-    Raises Forbidden (see ``may_revert``), NotFound, Conflict (not accepted, or bulk-loaded) or an engine error."""
+    Raises Forbidden (see ``may_revert``), NotFound, Conflict (not accepted, bulk-loaded, or its data since
+    amended by another accepted batch: see ``revert_preview``'s ``amended_by``) or an engine error."""
     may_revert(actor, role)
     batch = await get_batch(public, staging, batch_id)
     if batch["state"] != "accepted":
         raise Conflict(f"batch {batch_id} is {batch['state']}, not accepted")
     _refuse_bulk(batch)
+    amenders = await _amended_by(public, batch_id)
+    if amenders:
+        raise Conflict(
+            f"batch {batch_id}'s data was since amended by accepted batch(es) {', '.join(amenders)}: "
+            "revert those first, so that reverting this one restores the graph exactly"
+        )
     when = stamp(now())
     logged = audit.attempt(actor, "batch-revert", batch=batch_id, role=role, **(audit_detail or {})) if audit else None
     with logged or nullcontext():
@@ -303,6 +372,9 @@ async def revert_batch(
     if batch.get("staged", True):
         record = _decided(batch, state="reverted", reverted=when)
         add_history(record, actor, "reverted")
+        if batch.get("amendments"):  # what the revert gave back, as the ledger says
+            ledger = await ledger_counts(public, batch_id)
+            record["history"][-1].update({"restored": ledger["removed"], "unmerged": ledger["rewritten"]})
         await save_record(staging, record)
     log.info("batch %s reverted by %s", batch_id, actor)
     return await get_batch(public, staging, batch_id)

@@ -49,3 +49,6 @@ __all__ = [
     "ontology_graph",
     "_CLOSURE",
 ]
+from posgraph.linked_data.views import LIST_CAP, PageView, page_view
+
+__all__ += ["LIST_CAP", "PageView", "page_view"]

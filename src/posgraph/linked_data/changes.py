@@ -16,7 +16,9 @@ _CHANGE_ID = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{4}$")
 
 
 async def changes(engine: Engine, since: str | None, limit: int = 100) -> list[dict]:
-    """Changes after ``since`` (a change id, i.e. a dataset version, or an ISO date-time), oldest first."""
+    """Changes after ``since`` (a change id, i.e. a dataset version, or an ISO date-time), oldest first. A change
+    of a batch that amended published data says where its ledger is (``amendments``: the graphs of the triples
+    it removed and added): applied when it was accepted, undone when it was reverted."""
     after_time = None
     if since:
         if _CHANGE_ID.match(since):
@@ -48,6 +50,7 @@ async def changes(engine: Engine, since: str | None, limit: int = 100) -> list[d
           OPTIONAL {{ ?change prov:wasAssociatedWith/rdfs:label ?who }}
         }} ORDER BY ?at ?change LIMIT {limit}"""
     )
+    amending = await _amending(engine, {str(r["batch"]) for r in rows if "batch" in r})
     return [
         {
             "version": str(r["change"]).rsplit("/", 1)[-1],
@@ -56,6 +59,20 @@ async def changes(engine: Engine, since: str | None, limit: int = 100) -> list[d
             "atTime": str(r["at"]),
             **({"batch": str(r["batch"])} if "batch" in r else {}),
             **({"by": str(r["who"])} if "who" in r else {}),
+            **({"amendments": amending[str(r["batch"])]} if str(r.get("batch")) in amending else {}),
         }
         for r in rows
     ]
+
+
+async def _amending(engine: Engine, batches: set[str]) -> dict[str, dict]:
+    """For each of ``batches`` that amended published data (retractions, merges): the graphs that say what it
+    removed from and added to the default graph (reified triples), so a mirror can apply or undo it too."""
+    if not batches:
+        return {}
+    values = " ".join(rdflib.URIRef(b).n3() for b in sorted(batches))
+    rows = await engine.select(
+        f"""SELECT DISTINCT ?b WHERE {{ VALUES ?b {{ {values} }}
+        BIND (IRI(CONCAT(STR(?b), "/amendments")) AS ?g) GRAPH ?g {{ ?s ?p ?o }} }}"""
+    )
+    return {str(r["b"]): {"removed": f"{r['b']}/removed", "added": f"{r['b']}/added"} for r in rows}

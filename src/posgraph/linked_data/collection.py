@@ -16,7 +16,7 @@ import rdflib
 from posgraph.catalog import Param
 from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter, NotFound
-from posgraph.namespaces import PG, PGI, RDFS, SCHEMA, SKOS, XSD
+from posgraph.namespaces import PG, PGI, POSITION_TYPES, RDFS, SCHEMA, SKOS, XSD
 
 
 # ------------------------------------------------------------------------------------------ collections
@@ -33,17 +33,6 @@ class Collection:
     fallback_label: str | None = None
 
 
-_POSITION_TYPES = (
-    "Demand",
-    "Offer",
-    "Proposal",
-    "Concession",
-    "Acceptance",
-    "Rejection",
-    "Threat",
-    "Agreement",
-    "Statement",
-)
 COLLECTIONS: dict[str, Collection] = {
     c.name: c
     for c in (
@@ -142,8 +131,8 @@ def _values_block(spec: Collection, params: Mapping[str, str], cursor: str | Non
     values = {k: _PARAMS[k].to_term(v) for k, v in params.items() if k in _PARAMS and v != ""}
     type_name = params.get("type")
     if type_name:
-        if spec.name != "positions" or type_name not in _POSITION_TYPES:
-            raise InvalidParameter("type", f"use one of {', '.join(_POSITION_TYPES)}")
+        if spec.name != "positions" or type_name not in POSITION_TYPES:
+            raise InvalidParameter("type", f"use one of {', '.join(POSITION_TYPES)}")
         values["klass"] = rdflib.URIRef(str(PG) + type_name)
     if cursor:
         after_key, after_id = _decode_cursor(cursor)

@@ -124,6 +124,15 @@ async def describe(engine: Engine, iri: str) -> list[ox.Quad]:
     return quads
 
 
+async def merged_into(engine: Engine, iri: str) -> str | None:
+    """The IRI that ``iri`` was merged into by an accepted batch (its ``pg:mergedInto``), or None; raises an
+    engine error."""
+    if _NOT_IN_IRIS.search(iri):
+        return None
+    rows = await engine.select(f"SELECT ?to WHERE {{ {rdflib.URIRef(iri).n3()} <{PG.mergedInto}> ?to }} LIMIT 1")
+    return str(rows[0]["to"]) if rows else None
+
+
 def _context_loader(context: dict):
     """A JSON-LD document loader that knows posgraph's own context and nothing else (nothing is ever fetched)."""
 

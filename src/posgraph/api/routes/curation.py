@@ -32,6 +32,7 @@ from posgraph.errors import (
     TooManyRequests,
     UnsupportedMediaType,
 )
+from posgraph.namespaces import served_context_urls
 
 __all__ = ["router"]
 
@@ -190,7 +191,7 @@ async def _prepared_body(request: Request, limit: int | None = None) -> curation
         curation.prepare_body,
         body,
         request.headers.get("content-type", ""),
-        (state.context_url,),
+        served_context_urls(state.settings.base_url()),
     )
 
 
@@ -223,7 +224,9 @@ async def validate(request: Request) -> Response:
         _VALIDATING.add(client)
     try:
         prepared = await _prepared_body(request, state.settings.max_validate_bytes)
-        _, body = await curation.validate_prepared(
+        # The same validation as a submission: a batch carrying amendments is checked as the published graph
+        # will be once they are applied.
+        _, body, _ = await curation.validate_batch(
             state.engine, state.validator, prepared, pool=state.work_pool, render=media_type
         )
     finally:

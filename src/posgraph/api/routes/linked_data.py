@@ -9,7 +9,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from posgraph import formats, linked_data
 from posgraph.api import pages
@@ -23,8 +23,10 @@ from posgraph.api.examples import (
 )
 from posgraph.api.problems import problem_responses
 from posgraph.api.state import app_state
+from posgraph.config import PROJECT_FILES
 from posgraph.errors import InvalidParameter, NotFound, NotModified
-from posgraph.namespaces import PGI, PGID, PREFIXES
+from posgraph.linked_data.resources import merged_into
+from posgraph.namespaces import CONTEXT_IRIS, CONTEXT_VERSION, PGI, PGID, PREFIXES
 
 __all__ = ["router"]
 
@@ -85,6 +87,8 @@ async def _resource(request: Request, iri: str) -> Response:
     headers = await _cache_headers(request, media_type)
     headers["Link"] = _alternates(public_url(request, query=False))
     headers["Content-Location"] = public_url(request)
+    if media_type == "text/html":
+        headers["Content-Security-Policy"] = pages.CONTENT_SECURITY_POLICY
     # The ETag names the version, path, query and media type: all a body depends on (links use the public base).
     key = headers["ETag"]
     cache = state.representations  # None when turned off
@@ -104,8 +108,9 @@ async def _render(request: Request, iri: str, media_type: str) -> bytes:
         return JSONResponse(linked_data.frame(quads, iri, state.context, state.context_url)).body
     graph = formats.to_rdflib_graph(quads)
     if media_type == "text/html":
+        view = await linked_data.page_view(state.engine, iri, graph)
         page = pages.resource_page(
-            graph, iri, base_url=state.settings.base_url(), page_url=public_url(request, query=False)
+            graph, iri, base_url=state.settings.base_url(), page_url=public_url(request, query=False), view=view
         )
         return page.encode("utf-8")
     for prefix, namespace in PREFIXES.items():
@@ -137,14 +142,21 @@ async def _render(request: Request, iri: str, media_type: str) -> bytes:
             },
             "description": "The resource",
         },
+        301: {"description": "The resource was merged into another (a reviewed pg:Merge): Location names it"},
         304: {"description": "Not modified"},
         **problem_responses(400, 404, 406, 503, 504),
     },
 )
 async def resource(path: str, request: Request) -> Response:
     """The resource as framed JSON-LD (a position embeds its terms, conditions and sources; a party lists its
-    positions by reference), Turtle, N-Triples, RDF/XML or an HTML page; ``Link`` names the alternates."""
-    return await _resource(request, f"{PGID}{path}")
+    positions by reference), Turtle, N-Triples, RDF/XML or an HTML page; ``Link`` names the alternates. A
+    resource merged into another answers 301 to the one kept, in every media type."""
+    iri = f"{PGID}{path}"
+    target = await merged_into(app_state(request).engine, iri)
+    if target is not None:
+        headers = {"Cache-Control": _MAX_AGE, "Vary": "Accept"}
+        return RedirectResponse(local_url(request, target), status_code=301, headers=headers)
+    return await _resource(request, iri)
 
 
 @router.get(
@@ -199,30 +211,48 @@ async def ontology(request: Request) -> Response:
     responses={200: {"description": "The context", "content": {formats.JSON_LD: {}}}},
 )
 async def context(request: Request) -> Response:
-    """posgraph's JSON-LD @context for this version (0.1.0): stable, and immutable for a version."""
+    """posgraph's JSON-LD @context for the current model version (also at /ns/{version}/context.jsonld)."""
     return Response(
-        app_state(request).context_bytes, media_type=formats.JSON_LD, headers={"Cache-Control": "public, max-age=86400"}
+        app_state(request).context_bytes,
+        media_type=formats.JSON_LD,
+        headers={"Cache-Control": "public, max-age=86400"},
     )
 
 
-@router.get(
-    "/ns/context-{version}.jsonld",
-    summary="The JSON-LD context of one version (immutable)",
+def _context_of(request: Request, version: str) -> bytes:
+    """The context document of model ``version``: the current one, or an earlier version's frozen file, served
+    byte for byte as it was published. Raises NotFound for a version never published."""
+    if version == CONTEXT_VERSION:
+        return app_state(request).context_bytes
+    if version not in CONTEXT_IRIS:  # checked before the name reaches the file system
+        raise NotFound(f"no context version {version!r}; this server publishes {', '.join(CONTEXT_IRIS)}")
+    return (PROJECT_FILES.ontology_dir / f"context-{version}.jsonld").read_bytes()
+
+
+_VERSIONED_CONTEXT = dict(
+    summary="The JSON-LD context of one model version (immutable)",
     responses={
         200: {"description": "The context", "content": {formats.JSON_LD: {}}},
         404: {"description": "No such context version"},
     },
 )
+
+
+@router.get("/ns/{version}/context.jsonld", **_VERSIONED_CONTEXT)
 async def versioned_context(version: str, request: Request) -> Response:
-    """The context as published for ``version``; documents may pin it. Only the current version is served."""
-    state = app_state(request)
-    if version != state.context_version:
-        raise NotFound(f"no context version {version!r}; this server publishes {state.context_version}")
+    """The context as published for model ``version`` (0.1.0, 0.2.0, …), never changed once published: a
+    document may pin it as its @context, and posted JSON-LD may use it."""
     return Response(
-        state.context_bytes,
+        _context_of(request, version),
         media_type=formats.JSON_LD,
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )
+
+
+@router.get("/ns/context-{version}.jsonld", **_VERSIONED_CONTEXT)
+async def versioned_context_by_name(version: str, request: Request) -> Response:
+    """The same as /ns/{version}/context.jsonld, at the address 0.1.0 published it under."""
+    return await versioned_context(version, request)
 
 
 # ------------------------------------------------------------------------------------------ collections
