@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TESTED := $(VENV)/.installed-test
 UI     := src/posgraph/api/static/vendor/yasgui
 # Where `make serve` listens and keeps its data: `make serve PORT=8080 HOST=0.0.0.0 DATA=/srv/posgraph`, or the
 # POSGRAPH_* variables. Plain := (not ?=) so that unrelated HOST/PORT variables in the environment are not taken.
@@ -12,23 +13,38 @@ DATA   := $(or $(POSGRAPH_DATA_DIR),var)
 
 .PHONY: serve test install ui check clean bench
 
+# Serving needs posgraph and its dependencies only; the test tools (pytest, ruff, schemathesis, …: the `test`
+# extra) are added by `make test`.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
+
+$(TESTED): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TESTED)
 
 install: $(STAMP)
 
-# The query page's editor (YASGUI) and the non-Python test client (Comunica) come from npm into node_modules/;
-# YASGUI's built files are copied into a git-ignored static folder that posgraph serves. Without npm the query
-# page falls back to a plain form and the Comunica test is skipped.
-node_modules/.installed: package.json package-lock.json
-	@if command -v npm >/dev/null 2>&1; then \
-	  npm install --no-audit --no-fund --loglevel=error && touch $@; \
-	else echo "npm not found: the query page will be a plain form"; fi
+# From npm into node_modules/ (git-ignored): the query page's editor, YASGUI (package.json "dependencies"), and the
+# test-only JavaScript clients, Comunica and jsonld.js ("devDependencies"). `make serve` installs only the former,
+# `make test` everything. YASGUI's built files are copied into a git-ignored static folder that posgraph serves.
+# Without npm the query page falls back to a plain form and the JavaScript client tests are skipped.
+# Two stamps: .runtime (what serving needs) and .all (everything). A full install satisfies serve too, so that
+# `make serve` after `make test` does not prune the test packages (npm install --omit=dev removes them).
+NPM_INSTALL := npm install --no-audit --no-fund --loglevel=error
 
-$(UI)/yasgui.min.js: node_modules/.installed
+node_modules/.runtime: package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the query page will be a plain form"; \
+	elif [ node_modules/.all -nt package.json ] && [ node_modules/.all -nt package-lock.json ]; then touch $@; \
+	else $(NPM_INSTALL) --omit=dev && touch $@; fi
+
+node_modules/.all: package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the JavaScript client tests will be skipped"; \
+	else $(NPM_INSTALL) && touch $@ node_modules/.runtime; fi
+
+$(UI)/yasgui.min.js: node_modules/.runtime
 	@if [ -f node_modules/@zazuko/yasgui/build/yasgui.min.js ]; then \
 	  mkdir -p $(UI) && cp node_modules/@zazuko/yasgui/build/yasgui.min.js node_modules/@zazuko/yasgui/build/yasgui.min.css $(UI)/; fi
 
@@ -39,7 +55,7 @@ ui: $(UI)/yasgui.min.js
 serve: $(STAMP) ui
 	$(BIN)/posgraph serve --host '$(HOST)' --port '$(PORT)' --data-dir '$(DATA)'
 
-test: $(STAMP) ui
+test: $(TESTED) node_modules/.all ui
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/posgraph check
@@ -49,7 +65,7 @@ clean:
 	rm -rf $(VENV) var build *.egg-info node_modules $(UI)
 
 # Benchmarks are not part of `make test`: they build large synthetic stores under bench/.data/.
-bench: $(STAMP)
+bench: $(TESTED)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.compare
 	$(BIN)/python -m bench.validation_in_context

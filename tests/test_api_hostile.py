@@ -274,7 +274,7 @@ LARGE_ANSWER = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f }"
 
 def test_the_service_stayed_under_its_memory_bound_through_the_hostile_queries(guarded):
     # Runs after the hostile queries above on the same server (pytest keeps a module's order): the service's peak
-    # resident memory stays under the bound README states (its worker processes are capped separately).
+    # resident memory stays under the bound docs/operating.md states (its worker processes are capped separately).
     for name in ("huge VALUES block", "cartesian product under ORDER BY", "very long literal"):
         with httpx.Client(base_url=guarded.url, timeout=60, trust_env=False) as client:
             client.post("/sparql", data={"query": HOSTILE[name]})

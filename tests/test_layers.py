@@ -1,4 +1,4 @@
-"""The package's layers import only downward, and no route module imports another (README "Architecture").
+"""The package's layers import only downward, and no route module imports another (docs/architecture.md).
 
 Every import counts: at module level, inside functions, and under ``if TYPE_CHECKING:`` (a type-only import
 still ties the lower layer to the higher one). A sub-package takes the layer of its top-level name, so
@@ -16,7 +16,7 @@ PACKAGE = Path(posgraph.__file__).resolve().parent
 
 LAYERS = {
     0: {"__init__", "namespaces", "errors"},
-    # metrics is not in the README's map: it imports nothing of posgraph, so it sits with the other leaves of layer 1.
+    # metrics is not in the map in docs/architecture.md: it imports nothing of posgraph (a leaf of layer 1).
     1: {"config", "workers", "sandbox", "metrics"},
     2: {"engine", "supervisor", "catalog", "validation", "formats", "answer_limits", "guard", "tokens", "audit"},
     3: {"research", "linked_data", "curation", "checks"},
@@ -74,7 +74,7 @@ def _is_route(module: str) -> bool:
 
 def test_every_module_has_a_layer():
     unmapped = sorted(m for m in MODULES if _layer(m) is None)
-    assert unmapped == [], f"add these to the layer map (README 'Architecture' and LAYERS here): {unmapped}"
+    assert unmapped == [], f"add these to the layer map (docs/architecture.md and LAYERS here): {unmapped}"
 
 
 def test_layers_import_only_downward():

@@ -78,7 +78,7 @@ def handled(func: Callable) -> Callable:
 def cli(verbose: bool) -> None:
     """posgraph: a knowledge graph of negotiation positions.
 
-    Settings come from POSGRAPH_* environment variables (see the README); options override them.
+    Settings come from POSGRAPH_* environment variables (see docs/configuration.md); options override them.
     """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
