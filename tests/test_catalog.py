@@ -122,3 +122,75 @@ def test_project_catalog_loads_and_unknown_names_are_not_found():
         "required": True,
         "description": "The party, e.g. pgid:party/ukraine",
     }
+
+
+PAGED = """#+ summary: paged
+#+ kind: select
+#+ param: party iri optional — a party
+#+ page: limit=50 max=500
+SELECT * WHERE {
+  #@values
+  ?s ?p ?party
+}
+ORDER BY ?s ?p ?party
+#@page"""
+
+
+def test_paging_adds_limit_and_offset_written_as_integers_only():
+    paged = SavedQuery.parse("p", PAGED)
+    assert [(p.name, p.type, p.required) for p in paged.params] == [
+        ("party", "iri", False),
+        ("limit", "integer", False),
+        ("offset", "integer", False),
+    ]
+    assert paged.describe()["paging"] == {"default": 50, "maximum": 500}
+    text = paged.bind({})
+    assert text.endswith("ORDER BY ?s ?p ?party\nLIMIT 50 OFFSET 0") and "VALUES (?party) { (UNDEF) }" in text
+    text = paged.bind({"party": "pgid:party/russia", "limit": "500", "offset": "1000"})
+    assert "LIMIT 500 OFFSET 1000" in text and "?limit" not in text and "?offset" not in text
+    assert prepareQuery(text).algebra.name == "SelectQuery"
+
+
+@pytest.mark.parametrize(
+    "values,name,message",
+    [
+        ({"limit": "0"}, "limit", "from 1 to 500"),
+        ({"limit": "501"}, "limit", "from 1 to 500"),
+        ({"limit": "5 OFFSET 0 } ; DROP ALL"}, "limit", "integer"),
+        ({"offset": "-1"}, "offset", "from 0"),
+        ({"offset": "1.5"}, "offset", "integer"),
+    ],
+)
+def test_bad_paging_values_name_the_parameter(values, name, message):
+    with pytest.raises(InvalidParameter, match=message) as caught:
+        SavedQuery.parse("p", PAGED).bind(values)
+    assert caught.value.name == name
+
+
+def test_queries_without_paging_take_no_limit():
+    with pytest.raises(InvalidParameter, match="no such parameter") as caught:
+        SavedQuery.parse("t", QUERY).bind({"party": "pgid:party/russia", "limit": "5"})
+    assert caught.value.name == "limit"
+
+
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        (PAGED.replace("#@page", ""), "no #@page line"),
+        (PAGED.replace("ORDER BY ?s ?p ?party\n", ""), "no ORDER BY"),
+        (PAGED.replace("limit=50 max=500", "limit=600 max=500"), "bad '#\\+ page"),
+        (PAGED.replace("limit=50 max=500", "fifty"), "bad '#\\+ page"),
+        (PAGED.replace("#+ page: limit=50 max=500\n", ""), "no '#\\+ page:'"),
+        (PAGED.replace("#+ param: party iri optional — a party", "#+ param: limit integer optional — n"), "paging"),
+    ],
+)
+def test_malformed_paging_is_refused(text, problem):
+    with pytest.raises(ValueError, match=problem):
+        SavedQuery.parse("p", text)
+
+
+def test_project_queries_that_page():
+    catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
+    paged = {q.name for q in catalog if q.paging is not None}
+    assert {"meet-or-collide", "disputed-figures", "positions-in-document"} <= paged
+    assert {"document-versions", "disputed-figures", "positions-in-document"} <= {q.name for q in catalog}

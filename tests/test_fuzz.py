@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from rdflib.plugins.sparql import prepareQuery
 
 from posgraph import formats, guard
-from posgraph.catalog import VALUES_MARKER, Catalog, SavedQuery
+from posgraph.catalog import PAGE_MARKER, VALUES_MARKER, Catalog, SavedQuery
 from posgraph.config import PROJECT_FILES
 from posgraph.errors import BadInput, InvalidParameter, QueryRefused, QuerySyntaxError, RdfSyntaxError
 
@@ -46,13 +46,19 @@ def test_no_parameter_value_changes_a_saved_querys_structure(saved, data):
         bound = saved.bind(values)
     except InvalidParameter:
         return
-    template_lines = [line for line in saved.text.splitlines() if line.strip() != VALUES_MARKER]
+    template_lines = [line for line in saved.text.splitlines() if line.strip() not in (VALUES_MARKER, PAGE_MARKER)]
     bound_lines = bound.splitlines()
     values_lines = [line for line in bound_lines if line.strip().startswith("VALUES (")]
-    assert len(values_lines) == 1  # one VALUES block, on one line: nothing spilled out of it
-    assert [line for line in bound_lines if line not in values_lines] == template_lines
+    # Paging writes checked integers only, on the #@page line: LIMIT n OFFSET m and nothing else.
+    page_lines = [line for line in bound_lines if re.fullmatch(r"LIMIT \d+ OFFSET \d+", line)]
+    assert len(page_lines) == (1 if saved.paging is not None else 0)
+    markers = [line for line in saved.text.splitlines() if line.strip() == VALUES_MARKER]
+    assert len(values_lines) == len(markers)  # one VALUES block per marker, on one line: nothing spilled out
+    assert [line for line in bound_lines if line not in values_lines + page_lines] == template_lines
     algebra = str(prepareQuery(bound).algebra)
-    assert algebra.count("ToMultiSet") == 1
+    # One ToMultiSet per VALUES block and per subquery: the values added none.
+    subqueries = sum(line.upper().count("SELECT") for line in template_lines if not line.startswith("#")) - 1
+    assert algebra.count("ToMultiSet") == len(values_lines) + subqueries
 
 
 @FAST

@@ -7,11 +7,18 @@ Header lines::
     #+ kind: select | ask | construct | describe
     #+ param: NAME TYPE required|optional — what it means
     #+ example: NAME=VALUE NAME=VALUE
+    #+ page: limit=DEFAULT max=MAXIMUM
 
 The query body holds a ``#@values`` line where the parameters are bound: it becomes a ``VALUES`` block of RDF
 terms that rdflib serialises and escapes (UNDEF for an optional parameter left out). A subquery sees only what is
 bound inside it, so a query may hold several such lines; each becomes the same block. Raw input is never pasted
 into query text, so no value can change the query's structure.
+
+A query that declares ``#+ page:`` pages its answer: it takes two more optional integer parameters, ``limit`` (rows
+per page, from 1 to the maximum, the default when left out) and ``offset`` (rows to skip, 0 when left out), and its
+``#@page`` line becomes ``LIMIT n OFFSET m``. SPARQL cannot take LIMIT from a VALUES block, so these two are the only
+values written into the text, and only as integers checked here. Such a query must ORDER BY a key that makes its
+order stable, or pages would overlap.
 """
 
 from __future__ import annotations
@@ -29,9 +36,12 @@ from rdflib.namespace import XSD
 from posgraph.errors import InvalidParameter, NotFound
 from posgraph.namespaces import PREFIXES
 
-__all__ = ["Param", "SavedQuery", "Catalog", "PARAM_TYPES", "VALUES_MARKER"]
+__all__ = ["Param", "Paging", "SavedQuery", "Catalog", "PARAM_TYPES", "VALUES_MARKER", "PAGE_MARKER"]
 
 VALUES_MARKER = "#@values"
+PAGE_MARKER = "#@page"
+PAGE_PARAMS = ("limit", "offset")
+_MAX_OFFSET = 10**9
 PARAM_TYPES = ("iri", "date", "integer", "decimal", "string")
 _KINDS = ("select", "ask", "construct", "describe")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -87,6 +97,34 @@ class Param:
         return rdflib.Literal(raw)
 
 
+@dataclass(frozen=True)
+class Paging:
+    """How a saved query pages its answer: rows per page by default and at most."""
+
+    default: int
+    maximum: int
+
+    def params(self) -> tuple[Param, ...]:
+        """Return the ``limit`` and ``offset`` parameters this paging adds to a query."""
+        return (
+            Param("limit", "integer", False, f"Rows per page: 1 to {self.maximum}, {self.default} when left out"),
+            Param("offset", "integer", False, "Rows to skip, for the next page: the previous offset plus limit"),
+        )
+
+    def clause(self, values: Mapping[str, str]) -> str:
+        """Return ``LIMIT n OFFSET m`` for the raw ``limit`` and ``offset`` values; raises InvalidParameter."""
+        limit, offset = self.default, 0
+        if values.get("limit"):
+            limit = Param("limit", "integer", False).to_term(values["limit"]).toPython()
+            if not 1 <= limit <= self.maximum:
+                raise InvalidParameter("limit", f"must be from 1 to {self.maximum}")
+        if values.get("offset"):
+            offset = Param("offset", "integer", False).to_term(values["offset"]).toPython()
+            if not 0 <= offset <= _MAX_OFFSET:
+                raise InvalidParameter("offset", f"must be from 0 to {_MAX_OFFSET}")
+        return f"LIMIT {limit} OFFSET {offset}"
+
+
 def _iri(name: str, raw: str) -> rdflib.URIRef:
     prefix, _, local = raw.partition(":")
     if prefix in PREFIXES and not local.startswith("//"):
@@ -107,6 +145,7 @@ class SavedQuery:
     params: tuple[Param, ...]
     examples: tuple[dict[str, str], ...]
     text: str = field(repr=False)
+    paging: Paging | None = None
 
     def bind(self, values: Mapping[str, str]) -> str:
         """Return the query text with ``values`` bound; raises InvalidParameter for an unknown, missing or bad value."""
@@ -116,8 +155,12 @@ class SavedQuery:
                 raise InvalidParameter(
                     name, f"query {self.name!r} has no such parameter (it takes: {', '.join(known) or 'none'})"
                 )
+        text = self.text
+        if self.paging is not None:
+            text = text.replace(PAGE_MARKER, self.paging.clause(values))
+        bound = [p for p in self.params if not (self.paging is not None and p.name in PAGE_PARAMS)]
         terms: list[str] = []
-        for param in self.params:
+        for param in bound:
             raw = values.get(param.name)
             if raw is None or raw == "":
                 if param.required:
@@ -125,10 +168,10 @@ class SavedQuery:
                 terms.append("UNDEF")
             else:
                 terms.append(param.to_term(raw).n3())
-        if not self.params:
-            return self.text
-        block = "VALUES (" + " ".join(f"?{p.name}" for p in self.params) + ") { (" + " ".join(terms) + ") }"
-        return self.text.replace(VALUES_MARKER, block)
+        if not bound:
+            return text
+        block = "VALUES (" + " ".join(f"?{p.name}" for p in bound) + ") { (" + " ".join(terms) + ") }"
+        return text.replace(VALUES_MARKER, block)
 
     def describe(self) -> dict:
         """Return the header as JSON-ready data (for listings)."""
@@ -142,7 +185,11 @@ class SavedQuery:
                 for p in self.params
             ],
             "examples": list(self.examples),
-        }
+        } | (
+            {"paging": {"default": self.paging.default, "maximum": self.paging.maximum}}
+            if self.paging is not None
+            else {}
+        )
 
     @classmethod
     def parse(cls, name: str, text: str) -> "SavedQuery":
@@ -160,6 +207,11 @@ class SavedQuery:
         params = tuple(_parse_param(name, spec) for spec in header.get("param", []))
         if params and VALUES_MARKER not in text:
             raise ValueError(f"{name}: declares parameters but has no {VALUES_MARKER} line")
+        paging = _parse_paging(name, header.get("page", []), text)
+        if paging is not None:
+            if any(p.name in PAGE_PARAMS for p in params):
+                raise ValueError(f"{name}: 'limit' and 'offset' are the paging parameters; do not declare them")
+            params += paging.params()
         examples = tuple(dict(pair.split("=", 1) for pair in spec.split()) for spec in header.get("example", []))
         return cls(
             name=name,
@@ -169,7 +221,30 @@ class SavedQuery:
             params=params,
             examples=examples,
             text=text,
+            paging=paging,
         )
+
+
+def _parse_paging(query: str, specs: list[str], text: str) -> Paging | None:
+    if not specs:
+        if PAGE_MARKER in text:
+            raise ValueError(f"{query}: has a {PAGE_MARKER} line but no '#+ page:'")
+        return None
+    fields = dict(pair.partition("=")[::2] for pair in specs[0].split())
+    try:
+        paging = Paging(int(fields["limit"]), int(fields["max"]))
+    except (KeyError, ValueError):
+        raise ValueError(f"{query}: bad '#+ page: {specs[0]}' (want: limit=DEFAULT max=MAXIMUM)") from None
+    if len(specs) > 1 or set(fields) != {"limit", "max"} or not 1 <= paging.default <= paging.maximum:
+        raise ValueError(
+            f"{query}: bad '#+ page: {specs[0]}' (want one: limit=DEFAULT max=MAXIMUM, 1 <= DEFAULT <= MAXIMUM)"
+        )
+    if PAGE_MARKER not in text:
+        raise ValueError(f"{query}: declares '#+ page:' but has no {PAGE_MARKER} line")
+    # Pages of an unordered answer may overlap or skip rows: the engine is free to return them in any order.
+    if "ORDER BY" not in text.upper():
+        raise ValueError(f"{query}: declares '#+ page:' but has no ORDER BY, so its pages would not be stable")
+    return paging
 
 
 def _parse_param(query: str, spec: str) -> Param:

@@ -1,0 +1,371 @@
+"""The 0.2 saved queries on tests/examples/valid/queries-0.2.ttl, loaded over the seed into a real Oxigraph engine:
+meet-or-collide (like with like, answers in principle, paging), state-of-play (vague later reports),
+disputed-figures, document-versions and positions-in-document."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import pytest
+from conftest import EXAMPLES, run
+
+from posgraph import curation, research
+from posgraph.catalog import Catalog
+from posgraph.config import PROJECT_FILES
+from posgraph.engine import Engine
+from posgraph.errors import InvalidParameter
+from posgraph.supervisor import ManagedEngine
+
+EX = "https://w3id.org/posgraph/id/example/"
+PGI = "https://w3id.org/posgraph/issue/"
+PG = "https://w3id.org/posgraph/ns#"
+UNIT = "http://qudt.org/vocab/unit/"
+WD = "http://www.wikidata.org/entity/"
+FIXTURE = EXAMPLES / "valid" / "queries-0.2.ttl"
+CATALOG = Catalog.from_dir(PROJECT_FILES.queries_dir)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, validator) -> Iterator[ManagedEngine]:
+    """An engine of this module's own with the ontology, the seed and the fixture (tests only read it)."""
+    managed = ManagedEngine(tmp_path_factory.mktemp("saved-queries") / "store")
+    managed.start()
+
+    async def load():
+        async with Engine(managed.url) as client:
+            await curation.ensure_bootstrapped(
+                client, validator, PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files
+            )
+            await curation.load_batch(client, validator, curation.read_files([FIXTURE]), curator="tests")
+
+    run(load())
+    yield managed
+    managed.stop()
+
+
+def _rows(engine: ManagedEngine, name: str, **params: str) -> list[dict]:
+    async def go():
+        async with Engine(engine.url) as client:
+            answer = await research.run_saved(client, CATALOG, name, params)
+            return json.loads(answer.content)["results"]["bindings"]
+
+    return run(go())
+
+
+def _values(rows, *names):
+    return [tuple(row[n]["value"] if n in row else None for n in names) for row in rows]
+
+
+# ------------------------------------------------------------------------------------------- meet-or-collide
+MEET = [
+    # A cap superseded (10 March) before Borduria answered (20 March): not in force together, no figures.
+    ("armed-forces-size", "demand-vs-offer", "cap-old", "cap-offer", None, None, None, None, None, None),
+    # The disputed cap: each report's figure against Borduria's range; the deprecated report's 40,000 and the
+    # tanks (against aircraft, another kind) are left out.
+    (
+        "armed-forces-size",
+        "responds",
+        "cap-demand",
+        "cap-offer",
+        PG + "personnel",
+        None,
+        None,
+        "50000",
+        "150000",
+        "100000",
+    ),
+    (
+        "armed-forces-size",
+        "responds",
+        "cap-demand",
+        "cap-offer",
+        PG + "personnel",
+        None,
+        None,
+        "65000",
+        "150000",
+        "85000",
+    ),
+    # June's window does not overlap April's.
+    ("ceasefire", "demand-vs-offer", "truce-demand", "truce-june", None, None, None, None, None, None),
+    # Days against days (not against 36-72 hours), windows overlapping in April.
+    (
+        "ceasefire",
+        "demand-vs-offer",
+        "truce-demand",
+        "truce-offer",
+        PG + "timeSpan",
+        UNIT + "DAY",
+        None,
+        "30",
+        "14",
+        "-16",
+    ),
+    ("deported-children", "accepts", "kids-demand", "kids-yes", None, None, None, None, None, None),
+    ("neutrality-alliances", "accepts-in-part", "neutral-demand", "neutral-partly", None, None, None, None, None, None),
+    # 500 per side against 300 per side, not against 1,000 in total.
+    (
+        "prisoner-exchange",
+        "demand-vs-offer",
+        "swap-demand",
+        "swap-offer",
+        PG + "persons",
+        None,
+        PG + "perSide",
+        "500",
+        "300",
+        "-200",
+    ),
+    ("talks", "accepts-in-principle", "talks-proposal", "talks-yes", None, None, None, None, None, None),
+    ("talks", "faces", "talks-proposal", "talks-vague", None, None, None, None, None, None),
+]
+
+
+def _meet(rows):
+    names = ("issue", "relation", "positionA", "positionB", "kind", "unit", "distribution", "valueA", "valueB", "gap")
+    return [
+        (issue.removeprefix(PGI), relation, a.removeprefix(EX), b.removeprefix(EX), *rest)
+        for issue, relation, a, b, *rest in _values(rows, *names)
+    ]
+
+
+def test_meet_or_collide_compares_like_with_like_only(engine):
+    rows = _rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b")
+    assert _meet(rows) == MEET
+    quantities = [(r.get("quantityA", {}).get("value"), r.get("quantityB", {}).get("value")) for r in rows]
+    assert (EX + "cap-50k", EX + "troops-range") in quantities and (EX + "cap-65k", EX + "troops-range") in quantities
+    assert not any(EX + "cap-40k" in pair or EX + "tanks-300" in pair for pair in quantities)
+
+
+def test_meet_or_collide_keeps_an_acceptance_in_principle_apart_from_acceptance(engine):
+    rows = _rows(engine, "meet-or-collide", a="pgid:example/b", b="pgid:example/a", issue="pgi:talks")
+    assert _values(rows, "relation", "positionA", "positionB") == [
+        ("accepts-in-principle", EX + "talks-yes", EX + "talks-proposal"),
+        ("faces", EX + "talks-vague", EX + "talks-proposal"),
+    ]
+
+
+def test_meet_or_collide_pages_in_a_stable_order(engine):
+    full = _meet(_rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b"))
+    pages = [
+        _meet(_rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b", limit="3", offset=str(o)))
+        for o in (0, 3, 6, 9)
+    ]
+    assert [len(p) for p in pages] == [3, 3, 3, 1]
+    assert [row for page in pages for row in page] == full
+    assert _rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b", offset="10") == []
+    for bad in ({"limit": "0"}, {"limit": "2001"}, {"offset": "-1"}, {"limit": "ten"}):
+        with pytest.raises(InvalidParameter) as caught:
+            _rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b", **bad)
+        assert caught.value.name == next(iter(bad))
+
+
+def test_meet_or_collide_on_the_seed_is_unchanged(engine):
+    rows = _rows(engine, "meet-or-collide", a="pgid:party/russia", b="pgid:party/ukraine")
+    assert [r[0] for r in _values(rows, "relation")] == ["faces", "rejects", "agreed", "faces", "responds"]
+    assert not any("gap" in r for r in rows)  # the agreement held by both is not compared with itself
+
+
+# ------------------------------------------------------------------------------------------- state-of-play
+def test_a_vague_later_report_does_not_hide_a_day_dated_position(engine):
+    rows = _rows(engine, "state-of-play", date="2025-07-31", party="pgid:example/a", issue="pgi:security-guarantees")
+    assert _values(rows, "position", "statedOn", "change") == [
+        (EX + "guarantee-day", "2025-05-14", PG + "new"),
+        (EX + "guarantee-month", "2025-06", PG + "new"),
+    ]
+    # Before June only the day-dated demand stands.
+    rows = _rows(engine, "state-of-play", date="2025-05", party="pgid:example/a", issue="pgi:security-guarantees")
+    assert _values(rows, "position") == [(EX + "guarantee-day",)]
+
+
+def test_a_vague_later_position_that_supersedes_still_replaces_and_dropped_stays_visible(engine):
+    rows = _rows(engine, "state-of-play", date="2025-06-30", party="pgid:example/b", issue="pgi:elections")
+    assert _values(rows, "position", "change") == [(EX + "vote-dropped", PG + "dropped")]
+    rows = _rows(engine, "state-of-play", date="2025-05-31", party="pgid:example/b", issue="pgi:elections")
+    assert _values(rows, "position", "change") == [(EX + "vote-day", PG + "new")]
+
+
+def test_a_later_day_dated_position_still_replaces_earlier_ones(engine):
+    rows = _rows(engine, "state-of-play", date="2025-03-31", party="pgid:example/b")
+    assert _values(rows, "issue", "position") == [
+        (PGI + "armed-forces-size", EX + "cap-offer"),
+        (PGI + "ceasefire", EX + "truce-june"),  # 15 March displaces 11 March without pg:supersedes
+        (PGI + "deported-children", EX + "kids-yes"),
+        (PGI + "neutrality-alliances", EX + "neutral-partly"),
+        (PGI + "prisoner-exchange", EX + "swap-offer"),
+        (PGI + "talks", EX + "talks-yes"),  # a day in March displaces "March"
+    ]
+
+
+def test_state_of_play_on_the_seed_keeps_its_count(engine):
+    rows = _rows(engine, "state-of-play", date="2025-07-31")
+    seed = [r for r in _values(rows, "party") if not r[0].startswith(EX)]
+    assert len(seed) == 16
+
+
+# ------------------------------------------------------------------------------------------- disputed-figures
+def test_disputed_figures_give_each_report_its_figure(engine):
+    rows = _rows(engine, "disputed-figures", position="pgid:example/cap-demand")
+    assert _values(
+        rows, "itemType", "item", "kind", "value", "qualifier", "source", "sourcing", "rank", "confidence"
+    ) == [
+        (
+            "figure",
+            EX + "cap-50k",
+            PG + "personnel",
+            "50000",
+            PG + "atMost",
+            EX + "src",
+            PG + "onTheRecord",
+            PG + "preferredRank",
+            "0.9",
+        ),
+        (
+            "figure",
+            EX + "cap-65k",
+            PG + "personnel",
+            "65000",
+            PG + "atMost",
+            EX + "src-wire",
+            PG + "anonymousOfficials",
+            PG + "normalRank",
+            "0.6",
+        ),
+        (
+            "figure",
+            EX + "cap-40k",
+            PG + "personnel",
+            "40000",
+            None,
+            EX + "src-blog",
+            PG + "relayed",
+            PG + "deprecatedRank",
+            "0.2",
+        ),
+    ]
+
+
+def test_disputed_region_lists_and_the_whole_list(engine):
+    rows = _rows(engine, "disputed-figures")
+    assert sorted({r[0] for r in _values(rows, "position")}) == [EX + "cap-demand", EX + "land-demand"]
+    land = [r for r in rows if r["position"]["value"] == EX + "land-demand"]
+    assert [
+        (r["itemType"]["value"], r["item"]["value"], r["rank"]["value"], sorted(r["regions"]["value"].split()))
+        for r in land
+    ] == [
+        ("term", EX + "land-both", PG + "normalRank", [WD + "Q900001", WD + "Q900002"]),
+        ("term", EX + "land-north", PG + "preferredRank", [WD + "Q900001"]),
+    ]
+    # Positions with one report, or none attributed, are not disputes.
+    assert _rows(engine, "disputed-figures", party="pgid:example/b") == []
+    assert _rows(engine, "disputed-figures", party="pgid:party/russia") == []
+    assert _values(_rows(engine, "disputed-figures", limit="2", offset="3"), "item") == [
+        (EX + "land-both",),
+        (EX + "land-north",),
+    ]
+
+
+# ------------------------------------------------------------------------------------------- documents
+def test_document_versions_in_order_with_what_changed(engine):
+    rows = _rows(engine, "document-versions", document="pgid:example/plan")
+    got = [
+        (v, label, points, revises, first, sorted(steps.split("; ")), n, added, dropped)
+        for v, label, points, revises, first, steps, n, added, dropped in _values(
+            rows,
+            "version",
+            "versionLabel",
+            "pointCount",
+            "revises",
+            "firstStep",
+            "steps",
+            "positions",
+            "added",
+            "dropped",
+        )
+    ]
+    assert got == [
+        (
+            EX + "plan-v1",
+            "12-point draft",
+            "12",
+            None,
+            "2025-02-01",
+            ["drafted 2025-02", "leaked 2025-02-10"],
+            "2",
+            None,
+            None,
+        ),
+        (
+            EX + "plan-v2",
+            "15-point draft",
+            "15",
+            EX + "plan-v1",
+            "2025-03-05",
+            ["published 2025-03-05"],
+            "2",
+            EX + "plan-vote",
+            EX + "plan-cap",
+        ),
+        (
+            EX + "plan-v3",
+            "9-point text",
+            "9",
+            EX + "plan-v2",
+            "2025-04-02",
+            ["initialled 2025-04-02"],
+            "2",
+            EX + "plan-neutral",
+            EX + "plan-truce",
+        ),
+    ]
+    assert _rows(engine, "document-versions", document="pgid:example/no-such-plan") == []
+
+
+def test_positions_in_a_document_or_one_version(engine):
+    rows = _rows(engine, "positions-in-document", document="pgid:example/plan")
+    assert _values(rows, "version", "position", "move") == [
+        (EX + "plan-v1", EX + "plan-cap", "Proposal"),
+        (EX + "plan-v1", EX + "plan-truce", "Proposal"),
+        (EX + "plan-v2", EX + "plan-truce", "Proposal"),
+        (EX + "plan-v2", EX + "plan-vote", "Proposal"),
+        (EX + "plan-v3", EX + "plan-neutral", "Proposal"),
+        (EX + "plan-v3", EX + "plan-vote", "Proposal"),
+    ]
+    vote = next(r for r in rows if r["position"]["value"] == EX + "plan-vote")
+    assert sorted(vote["issues"]["value"].split()) == [PGI + "elections", PGI + "talks"]
+    assert vote["parties"]["value"] == EX + "c" and vote["versionLabel"]["value"] == "15-point draft"
+    one = _rows(engine, "positions-in-document", version="pgid:example/plan-v3")
+    assert _values(one, "position", "statedOn") == [
+        (EX + "plan-neutral", "2025-04-02"),
+        (EX + "plan-vote", "2025-03-05"),
+    ]
+    page = _rows(engine, "positions-in-document", limit="2", offset="2")
+    assert _values(page, "version", "position") == [
+        (EX + "plan-v2", EX + "plan-truce"),
+        (EX + "plan-v2", EX + "plan-vote"),
+    ]
+
+
+# ------------------------------------------------------------------------------------------- over HTTP
+def test_paging_parameters_over_http(server):
+    with server.client() as client:
+        listing = {q["name"]: q for q in client.get("/queries").json()["queries"]}
+        page = client.get(
+            "/queries/meet-or-collide", params={"a": "pgid:party/russia", "b": "pgid:party/ukraine", "limit": "2"}
+        )
+        rest = client.get(
+            "/queries/meet-or-collide",
+            params={"a": "pgid:party/russia", "b": "pgid:party/ukraine", "limit": "2", "offset": "2"},
+        )
+        whole = client.get("/queries/meet-or-collide", params={"a": "pgid:party/russia", "b": "pgid:party/ukraine"})
+        bad = client.get(
+            "/queries/meet-or-collide", params={"a": "pgid:party/russia", "b": "pgid:party/ukraine", "limit": "0"}
+        )
+    assert listing["meet-or-collide"]["paging"] == {"default": 200, "maximum": 2000}
+    assert [p["name"] for p in listing["meet-or-collide"]["parameters"]][-2:] == ["limit", "offset"]
+    assert "paging" not in listing["state-of-play"]
+    assert page.status_code == rest.status_code == whole.status_code == 200
+    rows = whole.json()["results"]["bindings"]
+    assert page.json()["results"]["bindings"] == rows[:2] and rest.json()["results"]["bindings"] == rows[2:4]
+    assert bad.status_code == 400 and "limit" in bad.text
