@@ -459,3 +459,145 @@ def test_reject_from_the_command_line(curated, tmp_path):
         "batches", "reject", batch_id, "--note", "unsourced figure", "--token", curated.reviewer, env=env
     )
     assert rejected.returncode == 0 and "rejected  by remy: unsourced figure" in rejected.stdout
+
+
+# -------------------------------------------------------------------------------------------- migrate (0.1 -> 0.2)
+def _v01_data_dir(tmp_path, version: str | None = None):
+    """A data directory whose store posgraph 0.1 made (see test_migration.build_v01_store); with ``version``, its
+    ontology claims that version instead (a store from another posgraph)."""
+    import asyncio
+
+    import test_migration
+
+    from posgraph.supervisor import ManagedEngine
+
+    data = tmp_path / "data"
+    managed = ManagedEngine(data / "store")
+    managed.start()
+    try:
+        asyncio.run(test_migration.build_v01_store(managed.url, tmp_path))
+        if version:
+            from posgraph.engine import Engine
+            from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI
+
+            async def claim():
+                async with Engine(managed.url) as engine:
+                    await engine.update(
+                        f"""DELETE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ <{ONTOLOGY_IRI}> ?v ?old }} }}
+                            INSERT {{ GRAPH <{ONTOLOGY_GRAPH}> {{ <{ONTOLOGY_IRI}> ?v "{version}" }} }}
+                            WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ <{ONTOLOGY_IRI}> ?v ?old }}
+                                     FILTER (?v = <http://www.w3.org/2002/07/owl#versionInfo>) }}"""
+                    )
+
+            asyncio.run(claim())
+    finally:
+        managed.stop()
+    return data
+
+
+def _store_facts(store) -> tuple[str | None, bool, int]:
+    """The store's model version, whether a 0.1 form is left on a position, and its number of reports."""
+    import asyncio
+
+    from posgraph.curation import migration
+    from posgraph.engine import Engine
+    from posgraph.supervisor import ManagedEngine
+
+    async def read(url):
+        async with Engine(url) as engine:
+            left = await engine.ask(
+                "PREFIX pg: <https://w3id.org/posgraph/ns#> ASK { ?p pg:confidence|pg:reportedVia ?v "
+                "FILTER NOT EXISTS { ?p a pg:Report } }"
+            )
+            reports = await engine.select("SELECT (COUNT(*) AS ?n) { ?r a <https://w3id.org/posgraph/ns#Report> }")
+            return await migration.store_version(engine), left, int(reports[0]["n"])
+
+    managed = ManagedEngine(store)
+    managed.start()
+    try:
+        return asyncio.run(read(managed.url))
+    finally:
+        managed.stop()
+
+
+def test_migrate_moves_an_01_data_dir_to_02_then_finds_it_current(tmp_path):
+    data = _v01_data_dir(tmp_path)
+    assert _store_facts(data / "store") == ("0.1.0", True, 0)
+    first = posgraph_cli("migrate", "--data-dir", str(data), env=_UNSET)
+    assert first.returncode == 0, first.stderr
+    assert "migrated the store from model 0.1.0 to 0.2.0: 5 report(s) made" in first.stdout
+    assert _store_facts(data / "store") == ("0.2.0", False, 5)
+    record = json.loads((data / "audit.jsonl").read_text().splitlines()[-1])
+    assert record["action"] == "migrate" and record["from_version"] == "0.1.0" and record["change"] in first.stdout
+    second = posgraph_cli("migrate", "--data-dir", str(data), env=_UNSET)
+    assert second.returncode == 0 and "already at model 0.2.0: nothing to migrate" in second.stdout
+    assert _store_facts(data / "store") == ("0.2.0", False, 5)
+
+
+def test_migrate_refuses_a_store_newer_than_this_posgraph_and_a_missing_one(tmp_path):
+    data = _v01_data_dir(tmp_path, version="9.0.0")
+    newer = posgraph_cli("migrate", "--data-dir", str(data), env=_UNSET)
+    assert newer.returncode == 3 and "model is 9.0.0, newer than this posgraph's 0.2.0" in newer.stderr
+    assert _store_facts(data / "store") == ("9.0.0", True, 0)  # untouched
+    missing = posgraph_cli("migrate", "--data-dir", str(tmp_path / "nothing"), env=_UNSET)
+    assert missing.returncode == 2 and "no store at" in missing.stderr
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_serve_migrates_an_01_data_dir_on_start(tmp_path):
+    data = _v01_data_dir(tmp_path)
+    server = start_server(data / "store", tmp_path / "serve.log")
+    try:
+        with server.client() as client:
+            feed = client.get("/changes", params={"limit": 1000}).json()["changes"]
+            asked = client.get(
+                "/sparql",
+                params={"query": "ASK { ?p <https://w3id.org/posgraph/ns#report> ?r }"},
+                headers={"Accept": "application/sparql-results+json"},
+            )
+    finally:
+        server.stop()
+    assert [c["kind"] for c in feed].count("migrated") == 1
+    assert asked.status_code == 200 and asked.json()["boolean"] is True
+    assert "model migration 0.1.0 -> 0.2.0 (5 report(s) made)" in server.log.read_text()
+    assert _store_facts(data / "store") == ("0.2.0", False, 5)
+
+
+def test_migrate_is_a_listed_command_with_help():
+    listed, helped = posgraph_cli("--help"), posgraph_cli("migrate", "--help")
+    assert listed.returncode == 0 and "migrate" in listed.stdout
+    assert helped.returncode == 0 and "Usage: posgraph migrate" in helped.stdout and "--data-dir" in helped.stdout
+
+
+# -------------------------------------------------------------------------------------------- consistency rules (#12)
+# The same cases as tests/test_api_validation.py, through `posgraph validate`: offline for what a file shows alone,
+# and --against a seeded server for what needs the published half (a cycle, a duplicate of a published party).
+def _rules_case(name):
+    from test_api_validation import CASES
+
+    return CASES[name]
+
+
+@pytest.mark.parametrize("case", ["misspelt-property", "future-date", "impossible-month", "self-supersession"])
+def test_rules_validate_offline_names_the_rule_and_the_fix(tmp_path, case):
+    body, shape, focus, words = _rules_case(case)
+    path = tmp_path / f"{case}.ttl"
+    path.write_bytes(body)
+    result = posgraph_cli("validate", str(path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if f"[{shape}]" in line and f"Violation: {focus} " in line]
+    assert lines and words in lines[0] and "Fix: " in lines[0]
+
+
+@pytest.mark.parametrize("case", ["cycle-half-published", "duplicate-party"])
+def test_rules_validate_against_a_server_sees_the_published_half(curated, tmp_path, case):
+    body, shape, focus, words = _rules_case(case)
+    path = tmp_path / f"{case}.ttl"
+    path.write_bytes(body)
+    online = posgraph_cli("validate", str(path), "--against", curated.url)
+    assert online.returncode == 1, online.stdout + online.stderr
+    lines = [line for line in online.stdout.splitlines() if f"[{shape}]" in line and f"Violation: {focus} " in line]
+    assert lines and words in lines[0]
+    # Offline the file alone shows no such thing.
+    offline = posgraph_cli("validate", str(path))
+    assert f"[{shape}]" not in offline.stdout

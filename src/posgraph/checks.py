@@ -190,12 +190,20 @@ def run_example(validator: Validator, path: Path) -> ExampleOutcome:
     return ExampleOutcome(path, report.conforms, expected_results(path), actual)
 
 
+_TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf, SH.target)
+
+
 def shapes_that_must_be_tripped(shapes: rdflib.Graph) -> set[str]:
-    """Shapes that report results under their own name: property shapes and node shapes with SPARQL constraints."""
+    """Shapes that report results under their own name: property shapes, node shapes with SPARQL constraints, and
+    node shapes that posgraph's validation runs itself (no target and used by no other shape; see
+    shapes/posgraph-rules.ttl)."""
     names = set()
     for shape in _named_shapes(shapes):
         is_property = (shape, RDF.type, SH.PropertyShape) in shapes
-        if is_property or shapes.value(shape, SH.sparql) is not None:
+        run_by_posgraph = not any(shapes.value(shape, t) is not None for t in _TARGETS) and not any(
+            shapes.subjects(None, shape)
+        )
+        if is_property or shapes.value(shape, SH.sparql) is not None or run_by_posgraph:
             names.add(shape.n3(shapes.namespace_manager))
     return names
 

@@ -1,13 +1,20 @@
 """SHACL validation with pyshacl against posgraph's own shapes, and reports a curator can act on.
 
 Only server-owned shapes are used; pyshacl's JS and owl:imports are off. The ontology and vocabularies are
-merged into the data graph so subclass targets and scheme membership resolve.
+merged into the data graph so subclass targets and scheme membership resolve. The consistency rules that must look
+at every triple of a batch (unknown posgraph terms, date lexical forms, future dates, dangling references, language
+tag against script) run here in Python rather than in pyshacl, where each would cost a SPARQL scan of the batch
+and the ontology; their results join pyshacl's in the same report graph, under the shapes named in
+shapes/posgraph-rules.ttl.
 """
 
 from __future__ import annotations
 
+import datetime
+import difflib
 import html
 import json
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,14 +22,26 @@ from typing import Iterable
 
 import pyshacl
 import rdflib
-from rdflib.namespace import OWL, RDF, SH
+from rdflib.namespace import OWL, RDF, RDFS, SH
 
-from posgraph.namespaces import PREFIXES, compact_iri
+from posgraph.namespaces import PG, PGI, PGSH, PREFIXES, SKOS, WD, XSD, compact_iri
+
+# rdflib logs a traceback for every ill-typed literal it parses ("day is out of range for month"); the Date-lexical
+# rule reports such a date to the curator, by node and property, so the traceback is only noise.
+logging.getLogger("rdflib.term").setLevel(logging.ERROR)
 
 __all__ = ["ValidationResult", "ValidationReport", "Validator"]
 
 _IRI_IN_TEXT = re.compile(r"https?://[^\s,;()<>\"']+")
 _SEVERITY_NAMES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
+_PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property)
+# Results whose undescribed value is the finding itself, not a reference the published data might resolve: an
+# unknown posgraph term (the ontology is complete offline too) and a Wikidata item shared by two parties.
+_ABSENCE_IS_THE_FINDING = {
+    "pgsh:Vocabulary-knownProperty",
+    "pgsh:Vocabulary-knownTerm",
+    "pgsh:Identity-oneIriPerWikidataItem",
+}
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,8 @@ class Validator:
         self.ontology = ontology
         # The files it was read from: a worker process rebuilds the same Validator from them (see ``cached``).
         self.sources = sources
+        self._spellings: dict[bool, dict[str, rdflib.URIRef]] = {}  # posgraph terms by lower case, see nearest_term
+        self._defined: set[rdflib.term.Node] | None = None
 
     @classmethod
     def from_files(cls, shapes_files: Iterable[Path], ontology_files: Iterable[Path]) -> "Validator":
@@ -200,6 +221,7 @@ class Validator:
             js=False,
             do_owl_imports=False,
         )
+        _add_results(report_graph, self.shapes, self._scan(data, merged))
         if keep is not None:
             for node in list(report_graph.subjects(RDF.type, SH.ValidationResult)):
                 if report_graph.value(node, SH.focusNode) not in keep:
@@ -207,9 +229,13 @@ class Validator:
                         report_graph.remove(triple)
                     report_graph.remove((None, SH.result, node))
         # One result per distinct finding: pyshacl reports a value once per failing component (nodeKind, pattern …).
-        found = self._results(report_graph, merged)
+        found = list(self._results(report_graph, merged))
         if absent_hint is not None and context is None:
-            found = _absent_once(found, {s for s in merged.subjects() if isinstance(s, rdflib.URIRef)}, absent_hint)
+            found = _absent_once(
+                (f for f in found if f[0].shape not in _ABSENCE_IS_THE_FINDING),
+                {s for s in merged.subjects() if isinstance(s, rdflib.URIRef)},
+                absent_hint,
+            ) + [f for f in found if f[0].shape in _ABSENCE_IS_THE_FINDING]
         results = sorted(
             {result for result, _, _ in found},
             key=lambda r: (r.severity != "Violation", r.focus_node, r.path or "", r.shape),
@@ -218,6 +244,74 @@ class Validator:
         for report in report_graph.subjects(RDF.type, SH.ValidationReport):
             report_graph.set((report, SH.conforms, rdflib.Literal(conforms)))
         return ValidationReport(conforms=conforms, results=results, graph=report_graph)
+
+    def nearest_term(self, unknown: rdflib.URIRef, as_property: bool) -> rdflib.URIRef | None:
+        """The defined posgraph property (``as_property``) or class/concept closest in spelling to ``unknown``,
+        or None when nothing is close."""
+        if as_property not in self._spellings:
+            types = _PROPERTY_TYPES if as_property else (OWL.Class, RDFS.Class, SKOS.Concept, SKOS.ConceptScheme)
+            self._spellings[as_property] = {
+                str(term).lower(): term
+                for t in types
+                for term in self.ontology.subjects(RDF.type, t)
+                if _is_posgraph_term(term)
+            }
+        by_lower = self._spellings[as_property]
+        # Case-blind, so pg:heldby finds pg:heldBy.
+        match = difflib.get_close_matches(str(unknown).lower(), list(by_lower), n=1, cutoff=0.8)
+        return by_lower[match[0]] if match else None
+
+    def _scan(self, data: rdflib.Graph, merged: rdflib.Graph) -> list[tuple]:
+        """The consistency rules that look at every triple of ``data`` (see shapes/posgraph-rules.ttl for why they
+        run here): one (shape, focus, path, value, message) per finding; ``merged`` (data, context, ontology) says
+        what is described."""
+        if self._defined is None:  # a term is defined when the ontology or a vocabulary gives it a type
+            self._defined = set(self.ontology.subjects(RDF.type, None))
+        defined = self._defined
+        object_properties = set(self.ontology.subjects(RDF.type, OWL.ObjectProperty))
+        tomorrow = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)
+        found = []
+        for s, p, o in data:
+            shown = f"{compact_iri(str(p))} {_shown(o)}"
+            if _is_posgraph_term(p) and p not in defined:
+                near = self.nearest_term(p, as_property=True)
+                message = f"{_shown(s)} uses {compact_iri(str(p))}, which the posgraph ontology does not define."
+                found.append(("Vocabulary-knownProperty", s, p, o, message + _did_you_mean(near)))
+            if isinstance(o, rdflib.URIRef) and _is_posgraph_term(o) and o not in defined:
+                near = self.nearest_term(o, as_property=False)
+                message = f"{shown}: the posgraph vocabularies define no {compact_iri(str(o))}."
+                found.append(("Vocabulary-knownTerm", s, p, o, message + _did_you_mean(near)))
+            if (
+                p in object_properties
+                and p != PG.wikidata
+                and str(p).startswith(str(PG))
+                and isinstance(o, rdflib.URIRef)
+                and not str(o).startswith((str(WD), str(PG), str(PGI)))
+                and (o, None, None) not in merged
+            ):
+                message = f"{shown}, but {_shown(o)} is described nowhere (a typo, or a node left out of the batch)."
+                found.append(("Reference-described", s, p, o, message))
+            if isinstance(o, rdflib.Literal) and o.datatype in _DATE_FORMS:
+                first = _first_day(str(o), o.datatype)
+                if first is None:
+                    message = f"{shown} is not a real date: check the month (01-12) and the day of the month."
+                    found.append(("Date-lexical", s, p, o, message))
+                elif first > tomorrow:
+                    may_lie_ahead = p in _FUTURE_ALLOWED or (
+                        p in (PG.startDate, PG.endDate) and (s, PG.scheduled, _TRUE) in merged
+                    )
+                    today = tomorrow - datetime.timedelta(days=1)
+                    if not may_lie_ahead:
+                        message = f"{shown} lies in the future (today is {today})."
+                        found.append(("Date-notFuture", s, p, o, message))
+                    elif first.year > today.year + _YEARS_AHEAD:
+                        # Even a deadline or a planned round in 2999 is a mistyped year, not a plan.
+                        message = f"{shown} lies more than {_YEARS_AHEAD} years ahead: check the year."
+                        found.append(("Date-notFuture", s, p, o, message))
+            if isinstance(o, rdflib.Literal) and o.language and _script_misfits(str(o), o.language):
+                message = f"{shown}: the text is not written in the script of its language tag @{o.language}."
+                found.append(("Text-scriptFitsLanguage", s, p, o, message))
+        return found
 
     def _results(
         self, report: rdflib.Graph, data: rdflib.Graph
@@ -271,6 +365,94 @@ class Validator:
         return "(complex path)"
 
 
+# ---------------------------------------------------------------- the rules that scan every triple
+_TZ = r"(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)?"
+_DATE_FORMS = {
+    XSD.gYear: re.compile(rf"^([0-9]{{4}}){_TZ}$"),
+    XSD.gYearMonth: re.compile(rf"^([0-9]{{4}})-([0-9]{{2}}){_TZ}$"),
+    XSD.date: re.compile(rf"^([0-9]{{4}})-([0-9]{{2}})-([0-9]{{2}}){_TZ}$"),
+    XSD.dateTime: re.compile(
+        rf"^([0-9]{{4}})-([0-9]{{2}})-([0-9]{{2}})T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?{_TZ}$"
+    ),
+}
+# Deadlines and windows may lie ahead (the model says so); so may a scheduled event's dates (checked separately).
+_FUTURE_ALLOWED = {PG.deadline, PG.windowStart, PG.windowEnd}
+_TRUE = rdflib.Literal(True)
+_YEARS_AHEAD = 50  # how far ahead a deadline, window or scheduled event may plausibly lie
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_LATIN = re.compile("[A-Za-z]")
+
+
+def _first_day(lexical: str, datatype: rdflib.URIRef) -> datetime.date | None:
+    """The first day of a date value's period, or None if the lexical form is not a real date of its datatype."""
+    match = _DATE_FORMS[datatype].match(lexical)
+    if match is None:
+        return None
+    parts = [int(g) for g in match.groups()[: {XSD.gYear: 1, XSD.gYearMonth: 2}.get(datatype, 3)]]
+    try:
+        return datetime.date(parts[0], *(parts[1:] + [1, 1])[:2])
+    except ValueError:  # month 13, 30 February, 29 February of a common year, year 0
+        return None
+
+
+def _script_misfits(text: str, language: str) -> bool:
+    """Whether ``text`` is Cyrillic tagged English, or Latin-only tagged Russian or Ukrainian."""
+    subtags = language.lower().split("-")
+    if any(len(t) == 4 and t.isalpha() for t in subtags[1:]):  # a script subtag (uk-Latn) says the script itself
+        return False
+    primary = subtags[0]
+    if primary == "en":
+        return bool(_CYRILLIC.search(text))
+    return primary in ("ru", "uk") and bool(_LATIN.search(text)) and not _CYRILLIC.search(text)
+
+
+def _is_posgraph_term(term: rdflib.term.Node) -> bool:
+    return isinstance(term, rdflib.URIRef) and str(term).startswith((str(PG), str(PGI)))
+
+
+def _did_you_mean(near: rdflib.URIRef | None) -> str:
+    return f" Did you mean {compact_iri(str(near))}?" if near is not None else ""
+
+
+def _shown(term: rdflib.term.Node) -> str:
+    if isinstance(term, rdflib.URIRef):
+        return compact_iri(str(term))
+    if isinstance(term, rdflib.Literal):
+        return f'"{term}"' + (f"@{term.language}" if term.language else "")
+    return "[a blank node]"
+
+
+def _add_results(report: rdflib.Graph, shapes: rdflib.Graph, found: Iterable[tuple]) -> None:
+    """Add each (shape name, focus, path, value, message) to the sh:ValidationReport ``report`` as a standard
+    sh:ValidationResult, with the shape's severity."""
+    owner = next(report.subjects(RDF.type, SH.ValidationReport), None)
+    for name, focus, path, value, message in found:
+        if name == "Reference-described" and _reported(report, focus, path, value):
+            continue  # a shape of that property already says the node is missing (sh:class): once is enough
+        shape = PGSH[name]
+        node = rdflib.BNode()
+        for predicate, obj in (
+            (RDF.type, SH.ValidationResult),
+            (SH.focusNode, focus),
+            (SH.resultPath, path),
+            (SH.value, value),
+            (SH.sourceShape, shape),
+            (SH.resultSeverity, shapes.value(shape, SH.severity) or SH.Violation),
+            (SH.resultMessage, rdflib.Literal(message)),
+        ):
+            report.add((node, predicate, obj))
+        if owner is not None:
+            report.add((owner, SH.result, node))
+
+
+def _reported(report: rdflib.Graph, focus: rdflib.term.Node, path: rdflib.term.Node, value: rdflib.term.Node) -> bool:
+    """Whether ``report`` already has a result on this focus node, path and value."""
+    return any(
+        (result, SH.resultPath, path) in report and (result, SH.value, value) in report
+        for result in report.subjects(SH.focusNode, focus)
+    )
+
+
 def _absent_once(
     found: Iterable[tuple[ValidationResult, rdflib.term.Node | None, rdflib.term.Node | None]],
     described: set[rdflib.term.Node],
@@ -280,7 +462,15 @@ def _absent_once(
     reference that says the node is not in the data, with ``hint`` as the fix."""
     kept, seen = [], set()
     for result, focus, value in found:
-        missing = next((t for t in (value, focus) if isinstance(t, rdflib.URIRef) and t not in described), None)
+        # posgraph's own terms are all in the ontology, offline too: one it lacks is unknown, not unpublished.
+        missing = next(
+            (
+                t
+                for t in (value, focus)
+                if isinstance(t, rdflib.URIRef) and t not in described and not str(t).startswith((str(PG), str(PGI)))
+            ),
+            None,
+        )
         if missing is None:
             kept.append((result, focus, value))
             continue

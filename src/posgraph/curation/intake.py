@@ -20,7 +20,7 @@ from posgraph import formats, metrics, workers
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, UnsupportedMediaType
-from posgraph.namespaces import CONTEXT_IRI, PG, PREFIXES
+from posgraph.namespaces import CONTEXT_IRI, CONTEXT_IRIS, PG, PREFIXES, SCHEMA
 from posgraph.validation import ValidationReport, Validator
 
 __all__ = [
@@ -44,7 +44,19 @@ __all__ = [
 ]
 
 NT = formats.format_for_media_type("application/n-triples")
-_CONTEXT_KEYS = (PG.heldBy, PG.concerns, PG.statedOn)
+# Key properties of every IRI a batch names: what the rules (shapes/posgraph-rules.ttl) compare with the batch —
+# holders and issues (supersession, responses), dates (positions against their sources, events and predecessors).
+_CONTEXT_KEYS = (
+    PG.heldBy,
+    PG.concerns,
+    PG.statedOn,
+    SCHEMA.datePublished,
+    PG.startDate,
+    PG.endDate,
+    PG.scheduled,
+)
+# The links that must not run in a circle: the fetch follows them from what the batch names.
+_REVISION_LINKS = (PG.supersedes, PG.revises)
 _VALUES_CHUNK = 400
 
 
@@ -70,8 +82,12 @@ class PreparedBatch:
 
 
 def json_ld_context() -> tuple[dict, tuple[str, ...]]:
-    """posgraph's JSON-LD context document and the URLs that name it (the canonical IRI; servers add their own)."""
-    return json.loads(PROJECT_FILES.context_file.read_bytes()), (CONTEXT_IRI,)
+    """posgraph's JSON-LD context document and the URLs that name it: the canonical IRI and each published
+    version's (``CONTEXT_IRIS``); servers add their own URLs.
+
+    An earlier version's IRI reads with the current context: every term an earlier context defines, the current
+    one defines the same way (tests/test_migration.py holds them to that), so a pinned document means the same."""
+    return json.loads(PROJECT_FILES.context_file.read_bytes()), (CONTEXT_IRI, *CONTEXT_IRIS.values())
 
 
 def read_files(paths: Sequence[Path], *, on_bytes: Callable[[int], None] | None = None) -> list[ParsedFile]:
@@ -201,8 +217,11 @@ async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[byt
 
     For resources the batch adds statements about: their whole description (and their blank nodes', one level
     down), since the batch and what is already there must pass the shapes together. For every IRI the batch
-    mentions: its types, key properties (holder, issues, date) and those values' types. One query of each kind
-    per 400 IRIs, so the cost follows the batch's size, not the store's.
+    mentions: its types, key properties (holders, issues, dates) and those values' types; the supersession (and
+    revision) chains that start there, with the holders, issues and dates of the positions on them, so a cycle
+    closed by the batch shows; and every party or person that carries a Wikidata item the batch names (one
+    party per item). One query of each kind per 400 IRIs, so the cost follows the batch's size and its
+    neighbourhood, not the store's.
     """
     keys = " ".join(f"<{k}>" for k in _CONTEXT_KEYS)
     queries = [
@@ -215,6 +234,22 @@ async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[byt
             prepared.mentioned,
             "CONSTRUCT { ?x a ?t . ?x ?key ?v . ?v a ?vt } WHERE { VALUES ?x { %s } "
             "{ ?x a ?t } UNION { VALUES ?key { " + keys + " } ?x ?key ?v OPTIONAL { ?v a ?vt } } }",
+        ),
+        (
+            prepared.mentioned,
+            # The chain's members first, in a subquery: joined with the edge and keys in one pattern, the engine
+            # walks the path from every node of the store (a minute at 1M triples instead of milliseconds).
+            "CONSTRUCT { ?a ?link ?b . ?b a ?t . ?b ?key ?v } WHERE { { SELECT DISTINCT ?a ?link WHERE { "
+            "VALUES ?x { %s } "
+            + " UNION ".join(f"{{ ?x <{link}>* ?a BIND (<{link}> AS ?link) }}" for link in _REVISION_LINKS)
+            + " } } ?a ?link ?b OPTIONAL { { ?b a ?t } UNION { VALUES ?key { "
+            + keys
+            + " } ?b ?key ?v } } }",
+        ),
+        (
+            prepared.mentioned,
+            "CONSTRUCT { ?other <%s> ?x ; a ?t } WHERE { VALUES ?x { %%s } ?other <%s> ?x ; a ?t }"
+            % (PG.wikidata, PG.wikidata),
         ),
     ]
     parts = []
