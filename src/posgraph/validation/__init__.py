@@ -24,7 +24,19 @@ import pyshacl
 import rdflib
 from rdflib.namespace import OWL, RDF, RDFS, SH
 
-from posgraph.namespaces import PG, PGI, PGSH, PREFIXES, SKOS, WD, XSD, compact_iri
+from posgraph.namespaces import PG, PGI, PREFIXES, SKOS, WD, compact_iri
+from posgraph.validation.rules import (
+    DATE_FORMS,
+    FUTURE_ALLOWED,
+    TRUE,
+    YEARS_AHEAD,
+    add_results,
+    did_you_mean,
+    first_day,
+    is_posgraph_term,
+    script_misfits,
+    show_term,
+)
 
 # rdflib logs a traceback for every ill-typed literal it parses ("day is out of range for month"); the Date-lexical
 # rule reports such a date to the curator, by node and property, so the traceback is only noise.
@@ -221,7 +233,7 @@ class Validator:
             js=False,
             do_owl_imports=False,
         )
-        _add_results(report_graph, self.shapes, self._scan(data, merged))
+        add_results(report_graph, self.shapes, self._scan(data, merged))
         if keep is not None:
             for node in list(report_graph.subjects(RDF.type, SH.ValidationResult)):
                 if report_graph.value(node, SH.focusNode) not in keep:
@@ -254,7 +266,7 @@ class Validator:
                 str(term).lower(): term
                 for t in types
                 for term in self.ontology.subjects(RDF.type, t)
-                if _is_posgraph_term(term)
+                if is_posgraph_term(term)
             }
         by_lower = self._spellings[as_property]
         # Case-blind, so pg:heldby finds pg:heldBy.
@@ -272,15 +284,15 @@ class Validator:
         tomorrow = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)
         found = []
         for s, p, o in data:
-            shown = f"{compact_iri(str(p))} {_shown(o)}"
-            if _is_posgraph_term(p) and p not in defined:
+            shown = f"{compact_iri(str(p))} {show_term(o)}"
+            if is_posgraph_term(p) and p not in defined:
                 near = self.nearest_term(p, as_property=True)
-                message = f"{_shown(s)} uses {compact_iri(str(p))}, which the posgraph ontology does not define."
-                found.append(("Vocabulary-knownProperty", s, p, o, message + _did_you_mean(near)))
-            if isinstance(o, rdflib.URIRef) and _is_posgraph_term(o) and o not in defined:
+                message = f"{show_term(s)} uses {compact_iri(str(p))}, which the posgraph ontology does not define."
+                found.append(("Vocabulary-knownProperty", s, p, o, message + did_you_mean(near)))
+            if isinstance(o, rdflib.URIRef) and is_posgraph_term(o) and o not in defined:
                 near = self.nearest_term(o, as_property=False)
                 message = f"{shown}: the posgraph vocabularies define no {compact_iri(str(o))}."
-                found.append(("Vocabulary-knownTerm", s, p, o, message + _did_you_mean(near)))
+                found.append(("Vocabulary-knownTerm", s, p, o, message + did_you_mean(near)))
             if (
                 p in object_properties
                 and p != PG.wikidata
@@ -289,26 +301,26 @@ class Validator:
                 and not str(o).startswith((str(WD), str(PG), str(PGI)))
                 and (o, None, None) not in merged
             ):
-                message = f"{shown}, but {_shown(o)} is described nowhere (a typo, or a node left out of the batch)."
+                message = f"{shown}, but {show_term(o)} is described nowhere (a typo, or a node left out of the batch)."
                 found.append(("Reference-described", s, p, o, message))
-            if isinstance(o, rdflib.Literal) and o.datatype in _DATE_FORMS:
-                first = _first_day(str(o), o.datatype)
+            if isinstance(o, rdflib.Literal) and o.datatype in DATE_FORMS:
+                first = first_day(str(o), o.datatype)
                 if first is None:
                     message = f"{shown} is not a real date: check the month (01-12) and the day of the month."
                     found.append(("Date-lexical", s, p, o, message))
                 elif first > tomorrow:
-                    may_lie_ahead = p in _FUTURE_ALLOWED or (
-                        p in (PG.startDate, PG.endDate) and (s, PG.scheduled, _TRUE) in merged
+                    may_lie_ahead = p in FUTURE_ALLOWED or (
+                        p in (PG.startDate, PG.endDate) and (s, PG.scheduled, TRUE) in merged
                     )
                     today = tomorrow - datetime.timedelta(days=1)
                     if not may_lie_ahead:
                         message = f"{shown} lies in the future (today is {today})."
                         found.append(("Date-notFuture", s, p, o, message))
-                    elif first.year > today.year + _YEARS_AHEAD:
+                    elif first.year > today.year + YEARS_AHEAD:
                         # Even a deadline or a planned round in 2999 is a mistyped year, not a plan.
-                        message = f"{shown} lies more than {_YEARS_AHEAD} years ahead: check the year."
+                        message = f"{shown} lies more than {YEARS_AHEAD} years ahead: check the year."
                         found.append(("Date-notFuture", s, p, o, message))
-            if isinstance(o, rdflib.Literal) and o.language and _script_misfits(str(o), o.language):
+            if isinstance(o, rdflib.Literal) and o.language and script_misfits(str(o), o.language):
                 message = f"{shown}: the text is not written in the script of its language tag @{o.language}."
                 found.append(("Text-scriptFitsLanguage", s, p, o, message))
         return found
@@ -363,94 +375,6 @@ class Validator:
             items = list(rdflib.collection.Collection(graph, alternatives))
             return " | ".join(self._show(i) for i in items)
         return "(complex path)"
-
-
-# ---------------------------------------------------------------- the rules that scan every triple
-_TZ = r"(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)?"
-_DATE_FORMS = {
-    XSD.gYear: re.compile(rf"^([0-9]{{4}}){_TZ}$"),
-    XSD.gYearMonth: re.compile(rf"^([0-9]{{4}})-([0-9]{{2}}){_TZ}$"),
-    XSD.date: re.compile(rf"^([0-9]{{4}})-([0-9]{{2}})-([0-9]{{2}}){_TZ}$"),
-    XSD.dateTime: re.compile(
-        rf"^([0-9]{{4}})-([0-9]{{2}})-([0-9]{{2}})T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?{_TZ}$"
-    ),
-}
-# Deadlines and windows may lie ahead (the model says so); so may a scheduled event's dates (checked separately).
-_FUTURE_ALLOWED = {PG.deadline, PG.windowStart, PG.windowEnd}
-_TRUE = rdflib.Literal(True)
-_YEARS_AHEAD = 50  # how far ahead a deadline, window or scheduled event may plausibly lie
-_CYRILLIC = re.compile("[\u0400-\u04ff]")
-_LATIN = re.compile("[A-Za-z]")
-
-
-def _first_day(lexical: str, datatype: rdflib.URIRef) -> datetime.date | None:
-    """The first day of a date value's period, or None if the lexical form is not a real date of its datatype."""
-    match = _DATE_FORMS[datatype].match(lexical)
-    if match is None:
-        return None
-    parts = [int(g) for g in match.groups()[: {XSD.gYear: 1, XSD.gYearMonth: 2}.get(datatype, 3)]]
-    try:
-        return datetime.date(parts[0], *(parts[1:] + [1, 1])[:2])
-    except ValueError:  # month 13, 30 February, 29 February of a common year, year 0
-        return None
-
-
-def _script_misfits(text: str, language: str) -> bool:
-    """Whether ``text`` is Cyrillic tagged English, or Latin-only tagged Russian or Ukrainian."""
-    subtags = language.lower().split("-")
-    if any(len(t) == 4 and t.isalpha() for t in subtags[1:]):  # a script subtag (uk-Latn) says the script itself
-        return False
-    primary = subtags[0]
-    if primary == "en":
-        return bool(_CYRILLIC.search(text))
-    return primary in ("ru", "uk") and bool(_LATIN.search(text)) and not _CYRILLIC.search(text)
-
-
-def _is_posgraph_term(term: rdflib.term.Node) -> bool:
-    return isinstance(term, rdflib.URIRef) and str(term).startswith((str(PG), str(PGI)))
-
-
-def _did_you_mean(near: rdflib.URIRef | None) -> str:
-    return f" Did you mean {compact_iri(str(near))}?" if near is not None else ""
-
-
-def _shown(term: rdflib.term.Node) -> str:
-    if isinstance(term, rdflib.URIRef):
-        return compact_iri(str(term))
-    if isinstance(term, rdflib.Literal):
-        return f'"{term}"' + (f"@{term.language}" if term.language else "")
-    return "[a blank node]"
-
-
-def _add_results(report: rdflib.Graph, shapes: rdflib.Graph, found: Iterable[tuple]) -> None:
-    """Add each (shape name, focus, path, value, message) to the sh:ValidationReport ``report`` as a standard
-    sh:ValidationResult, with the shape's severity."""
-    owner = next(report.subjects(RDF.type, SH.ValidationReport), None)
-    for name, focus, path, value, message in found:
-        if name == "Reference-described" and _reported(report, focus, path, value):
-            continue  # a shape of that property already says the node is missing (sh:class): once is enough
-        shape = PGSH[name]
-        node = rdflib.BNode()
-        for predicate, obj in (
-            (RDF.type, SH.ValidationResult),
-            (SH.focusNode, focus),
-            (SH.resultPath, path),
-            (SH.value, value),
-            (SH.sourceShape, shape),
-            (SH.resultSeverity, shapes.value(shape, SH.severity) or SH.Violation),
-            (SH.resultMessage, rdflib.Literal(message)),
-        ):
-            report.add((node, predicate, obj))
-        if owner is not None:
-            report.add((owner, SH.result, node))
-
-
-def _reported(report: rdflib.Graph, focus: rdflib.term.Node, path: rdflib.term.Node, value: rdflib.term.Node) -> bool:
-    """Whether ``report`` already has a result on this focus node, path and value."""
-    return any(
-        (result, SH.resultPath, path) in report and (result, SH.value, value) in report
-        for result in report.subjects(SH.focusNode, focus)
-    )
 
 
 def _absent_once(
