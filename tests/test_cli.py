@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 
@@ -239,9 +241,16 @@ def test_export_turtle_is_the_default_graph(store):
     assert (rdflib.URIRef("https://w3id.org/posgraph/id/party/russia"), None, None) in graph
 
 
-def test_check_is_consistent():
-    result = posgraph_cli("check")
+def test_check_is_consistent_and_names_what_is_not(tmp_path):
+    # The whole example check runs in tests/test_checks.py (and `make test` runs `posgraph check` itself): here the
+    # command's own work, with the examples left out, and its answer for an example in the wrong folder.
+    result = posgraph_cli("check", "--examples", str(tmp_path / "absent"))
     assert result.returncode == 0 and result.stdout.strip() == "check: consistent"
+    (tmp_path / "examples" / "valid").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "invalid" / "moves.ttl", tmp_path / "examples" / "valid" / "moves.ttl")
+    broken = posgraph_cli("check", "--examples", str(tmp_path / "examples"))
+    assert broken.returncode == 1 and "examples: moves.ttl should conform but does not" in broken.stdout
+    assert re.fullmatch(r"check: \d+ problem\(s\)", broken.stdout.strip().splitlines()[-1])
 
 
 # -------------------------------------------------------------------------------------------- serve failures

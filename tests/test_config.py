@@ -68,5 +68,6 @@ def test_engine_base_requires_a_url(monkeypatch):
 
 
 def test_project_files_exist():
-    assert [p.name for p in PROJECT_FILES.ontology_files] == ["issues.ttl", "posgraph.ttl", "vocabularies.ttl"]
+    names = [p.name for p in PROJECT_FILES.ontology_files]
+    assert names == ["issues.ttl", "places.ttl", "posgraph.ttl", "vocabularies.ttl"]
     assert PROJECT_FILES.shapes_files and all(p.exists() for p in PROJECT_FILES.seed_files)
