@@ -458,6 +458,22 @@ def test_submit_review_and_revert_from_the_command_line(curated):
     assert missing.returncode == 2 and "404" in missing.stderr
 
 
+def test_reverting_a_correction_from_the_command_line_says_what_comes_back(curated):
+    # A reviewed correction (retract the month, add the day) and its revert, as a reviewer sees them in the CLI.
+    env = curated.env
+    submitted = posgraph_cli(
+        "submit", str(EXAMPLES / "batches" / "amend-sharpen-date.ttl"), "--token", curated.curator, env=env
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    batch_id = submitted.stdout.split()[2].rstrip(":")
+    assert posgraph_cli("batches", "accept", batch_id, "--token", curated.reviewer, env=env).returncode == 0
+    preview = posgraph_cli("batches", "revert", batch_id, "--dry-run", "--token", curated.reviewer, env=env)
+    assert preview.returncode == 0, preview.stderr
+    assert "1 triple(s) it retracted or merged away come back; 0 triple(s) its merges wrote leave" in preview.stdout
+    reverted = posgraph_cli("batches", "revert", batch_id, "--token", curated.reviewer, env=env)
+    assert reverted.returncode == 0 and f"batch {batch_id}: reverted" in reverted.stdout
+
+
 def test_reject_from_the_command_line(curated, tmp_path):
     env = curated.env
     other = tmp_path / "other.ttl"

@@ -19,7 +19,7 @@ from posgraph import formats
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES
 from posgraph.errors import PosgraphError
-from posgraph.namespaces import PG
+from posgraph.namespaces import PG, PROPERTY_TYPES
 from posgraph.validation import Validator
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "shapes_that_must_be_tripped",
 ]
 
-_PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property)
 _TRIPS = re.compile(r"^#\s*trips:\s*(\S+)\s+(.+?)\s*$")
 
 
@@ -46,7 +45,7 @@ def check_ontology(ontology: rdflib.Graph) -> list[str]:
     """Every pg: class and property has a label and a definition; every concept a label, definition and scheme."""
     problems = []
     declared = set(ontology.subjects(RDF.type, OWL.Class))
-    for kind in _PROPERTY_TYPES:
+    for kind in PROPERTY_TYPES:
         declared |= set(ontology.subjects(RDF.type, kind))
     for term in sorted(t for t in declared if str(t).startswith(str(PG))):
         if ontology.value(term, RDFS.label) is None:
@@ -88,7 +87,7 @@ def check_shapes(shapes: rdflib.Graph, ontology: rdflib.Graph) -> list[str]:
         if cls not in targeted:
             problems.append(f"shapes: class {_local(cls)} has no node shape (sh:targetClass)")
     declared = set()
-    for kind in _PROPERTY_TYPES:
+    for kind in PROPERTY_TYPES:
         declared |= set(ontology.subjects(RDF.type, kind))
     for shape, path in shapes.subject_objects(SH.path):
         for prop in _paths(shapes, path):
@@ -130,7 +129,7 @@ def check_context(ontology: rdflib.Graph, context: dict) -> list[str]:
         if isinstance(iri, str) and iri.startswith("pg:"):
             mapped.add(str(PG) + iri[3:])
     declared = set(ontology.subjects(RDF.type, OWL.Class))
-    for kind in _PROPERTY_TYPES:
+    for kind in PROPERTY_TYPES:
         declared |= set(ontology.subjects(RDF.type, kind))
     return [
         f"context: no term for {_local(term)}"

@@ -42,6 +42,7 @@ __all__ = [
     "MANAGED_PREDICATES",
     "MANAGED_TYPES",
     "POSITION_TYPES",
+    "PROPERTY_TYPES",
 ]
 
 PG = Namespace("https://w3id.org/posgraph/ns#")
@@ -118,6 +119,9 @@ MANAGED_PREDICATES = frozenset(
     )
 )
 MANAGED_TYPES = frozenset({str(PG.Batch), str(PG.Change), str(PROV.Bundle), str(PROV.Agent)})
+
+# The rdf:types that declare a property in the ontology.
+PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property)
 
 # The kinds of move a position can be (the subclasses of pg:Position), by local name.
 POSITION_TYPES = (

@@ -24,7 +24,7 @@ import pyshacl
 import rdflib
 from rdflib.namespace import OWL, RDF, RDFS, SH
 
-from posgraph.namespaces import PG, PGI, PREFIXES, SKOS, WD, compact_iri
+from posgraph.namespaces import PG, PGI, PREFIXES, PROPERTY_TYPES, SKOS, WD, compact_iri
 from posgraph.validation.rules import (
     DATE_FORMS,
     FUTURE_ALLOWED,
@@ -46,7 +46,6 @@ __all__ = ["ValidationResult", "ValidationReport", "Validator"]
 
 _IRI_IN_TEXT = re.compile(r"https?://[^\s,;()<>\"']+")
 _SEVERITY_NAMES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
-_PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDF.Property)
 # Results whose undescribed value is the finding itself, not a reference the published data might resolve: an
 # unknown posgraph term (the ontology is complete offline too) and a Wikidata item shared by two parties.
 _ABSENCE_IS_THE_FINDING = {
@@ -172,7 +171,9 @@ class Validator:
         # The files it was read from: a worker process rebuilds the same Validator from them (see ``cached``).
         self.sources = sources
         self._spellings: dict[bool, dict[str, rdflib.URIRef]] = {}  # posgraph terms by lower case, see nearest_term
-        self._defined: set[rdflib.term.Node] | None = None
+        # Derived once from the fixed ontology: a term is defined when the ontology or a vocabulary gives it a type.
+        self._defined = set(ontology.subjects(RDF.type, None))
+        self._object_properties = set(ontology.subjects(RDF.type, OWL.ObjectProperty))
 
     @classmethod
     def from_files(cls, shapes_files: Iterable[Path], ontology_files: Iterable[Path]) -> "Validator":
@@ -261,7 +262,7 @@ class Validator:
         """The defined posgraph property (``as_property``) or class/concept closest in spelling to ``unknown``,
         or None when nothing is close."""
         if as_property not in self._spellings:
-            types = _PROPERTY_TYPES if as_property else (OWL.Class, RDFS.Class, SKOS.Concept, SKOS.ConceptScheme)
+            types = PROPERTY_TYPES if as_property else (OWL.Class, RDFS.Class, SKOS.Concept, SKOS.ConceptScheme)
             self._spellings[as_property] = {
                 str(term).lower(): term
                 for t in types
@@ -277,10 +278,7 @@ class Validator:
         """The consistency rules that look at every triple of ``data`` (see shapes/posgraph-rules.ttl for why they
         run here): one (shape, focus, path, value, message) per finding; ``merged`` (data, context, ontology) says
         what is described."""
-        if self._defined is None:  # a term is defined when the ontology or a vocabulary gives it a type
-            self._defined = set(self.ontology.subjects(RDF.type, None))
-        defined = self._defined
-        object_properties = set(self.ontology.subjects(RDF.type, OWL.ObjectProperty))
+        defined, object_properties = self._defined, self._object_properties
         tomorrow = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)
         found = []
         for s, p, o in data:
