@@ -837,36 +837,9 @@ _DUP_PATH = "/id/party/russian-federation"
 
 
 @pytest.fixture(scope="module")
-def amending(tmp_path_factory, validator):
-    """A server of its own (these tests change published data), its store prepared with the ontology and the seed
-    loaded unvalidated (the seed is being re-encoded to model 0.2; amendments do not depend on it)."""
-    import asyncio
-
-    from posgraph import curation
-    from posgraph.config import PROJECT_FILES
-    from posgraph.engine import Engine
-    from posgraph.supervisor import ManagedEngine
-
+def amending(tmp_path_factory):
+    """A server of its own (these tests change published data), started on the ontology and the seed."""
     base = tmp_path_factory.mktemp("amending")
-    managed = ManagedEngine(base / "store")
-    managed.start()
-
-    async def prepare():
-        async with Engine(managed.url, timeout=120) as engine:
-            await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files, [], seed=False)
-            await curation.load_batch(
-                engine,
-                validator,
-                curation.read_files(PROJECT_FILES.seed_files),
-                curator="posgraph seed",
-                batch_id=curation.SEED_BATCH_ID,
-                validate=False,
-            )
-
-    try:
-        asyncio.run(prepare())
-    finally:
-        managed.stop()
     srv = start_server(base / "store", base / "serve.log")
     srv.tokens = {name: create_token(base, role, name) for name, role in (("cora", "curator"), ("rita", "reviewer"))}
     yield srv

@@ -357,32 +357,12 @@ def _turtle(text: str, tmp_path, name: str = "inline.ttl"):
     return curation.read_files([path])
 
 
-def _seeded(url: str, validator) -> None:
-    """Bootstrap the ontology, then load the seed without validating it: these tests are about amending
-    published data, whatever the seed's state against shapes that are changing under it."""
-
-    async def go():
-        async with Engine(url, timeout=120) as engine:
-            await curation.ensure_bootstrapped(engine, validator, PROJECT_FILES.ontology_files, [], seed=False)
-            await curation.load_batch(
-                engine,
-                validator,
-                curation.read_files(PROJECT_FILES.seed_files),
-                curator="posgraph seed",
-                batch_id=curation.SEED_BATCH_ID,
-                validate=False,
-            )
-
-    run(go())
-
-
 @pytest.fixture
-def review_engines(empty_engine, tmp_path, validator):
+def review_engines(fresh_engine, tmp_path, validator):
     """A seeded public engine and an empty staging engine, each this test's own."""
-    _seeded(empty_engine.url, validator)
     staging = ManagedEngine(tmp_path / "staging")
     staging.start()
-    yield empty_engine, staging
+    yield fresh_engine, staging
     staging.stop()
 
 
@@ -567,11 +547,10 @@ def test_amend_a_retraction_published_away_since_submission_is_refused_at_accept
     assert after == before and state == "submitted"
 
 
-def test_amend_posgraph_load_refuses_amendments_and_writes_nothing(empty_engine, validator):
-    _seeded(empty_engine.url, validator)
+def test_amend_posgraph_load_refuses_amendments_and_writes_nothing(fresh_engine, validator):
 
     async def go():
-        async with Engine(empty_engine.url) as engine:
+        async with Engine(fresh_engine.url) as engine:
             before = await _published(engine)
             with pytest.raises(BadInput) as refused:
                 await curation.load_batch(engine, validator, curation.read_files([_SHARPEN]), curator="a")
