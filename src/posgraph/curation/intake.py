@@ -20,7 +20,7 @@ from posgraph import formats, metrics, workers
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, UnsupportedMediaType
-from posgraph.namespaces import CONTEXT_IRI, CONTEXT_IRIS, PG, PREFIXES, SCHEMA
+from posgraph.namespaces import CONTEXT_IRI, CONTEXT_IRIS, PG, PGI, PREFIXES, SCHEMA, WD
 from posgraph.validation import ValidationReport, Validator
 
 __all__ = [
@@ -224,6 +224,10 @@ async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[byt
     neighbourhood, not the store's.
     """
     keys = " ".join(f"<{k}>" for k in _CONTEXT_KEYS)
+    # Only Wikidata items can be objects of pg:wikidata, and no vocabulary term or Wikidata item starts a
+    # supersession or revision chain: the costlier lookups get only the IRIs they can match.
+    items = tuple(i for i in prepared.mentioned if i.startswith(str(WD)))
+    linkable = tuple(i for i in prepared.mentioned if not i.startswith((str(WD), str(PG), str(PGI))))
     queries = [
         (
             prepared.subjects,
@@ -236,7 +240,7 @@ async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[byt
             "{ ?x a ?t } UNION { VALUES ?key { " + keys + " } ?x ?key ?v OPTIONAL { ?v a ?vt } } }",
         ),
         (
-            prepared.mentioned,
+            linkable,
             # The chain's members first, in a subquery: joined with the edge and keys in one pattern, the engine
             # walks the path from every node of the store (a minute at 1M triples instead of milliseconds).
             "CONSTRUCT { ?a ?link ?b . ?b a ?t . ?b ?key ?v } WHERE { { SELECT DISTINCT ?a ?link WHERE { "
@@ -247,7 +251,7 @@ async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[byt
             + " } ?b ?key ?v } } }",
         ),
         (
-            prepared.mentioned,
+            items,
             "CONSTRUCT { ?other <%s> ?x ; a ?t } WHERE { VALUES ?x { %%s } ?other <%s> ?x ; a ?t }"
             % (PG.wikidata, PG.wikidata),
         ),
