@@ -94,10 +94,12 @@ class NotFound(PosgraphError):
 @dataclass
 class NotConformant(PosgraphError):
     """Data failed SHACL validation; ``report`` (a validation.ValidationReport: named, not imported, since errors sit
-    below every other layer) lists every result."""
+    below every other layer) lists every result; ``rendered``, when a worker already encoded it, is that report as
+    posgraph's flat JSON (bytes), for the answer to use as it is."""
 
     report: Any
     source: str = "data"
+    rendered: bytes | None = None
 
     def __post_init__(self) -> None:
         super().__init__(

@@ -6,6 +6,7 @@ never echoed: a 500 says only that something went wrong and gives the request's 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import uuid
@@ -106,14 +107,22 @@ def problem_response(
     detail: str | None = None,
     *,
     headers: dict[str, str] | None = None,
+    encoded: dict[str, bytes] | None = None,
     **extra: Any,
-) -> JSONResponse:
-    """Return an RFC 9457 problem+json response."""
+) -> Response:
+    """Return an RFC 9457 problem+json response with the ``extra`` members, and the ``encoded`` ones (each value
+    already JSON, as bytes) added as they are."""
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    if not encoded:
+        return response
+    # Spliced in, not decoded and encoded again: a validation report a worker rendered runs to megabytes, and
+    # encoding it here would hold up the event loop (every other request) for a tenth of a second.
+    members = b"".join(b",%s:%s" % (json.dumps(name).encode(), value) for name, value in encoded.items())
+    return Response(response.body[:-1] + members + b"}", status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _extra(exc: Exception) -> dict[str, Any]:
@@ -122,7 +131,7 @@ def _extra(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, errors.InvalidParameter):
         return {"parameter": exc.name}
     if isinstance(exc, errors.NotConformant):
-        return {"report": exc.report.to_dict()}
+        return {"encoded": {"report": exc.rendered}} if exc.rendered else {"report": exc.report.to_dict()}
     if isinstance(exc, errors.Conflict):
         return {"existing": exc.existing}
     return {}

@@ -37,7 +37,7 @@ from posgraph.engine import Engine
 from posgraph.errors import BadInput, Conflict, Forbidden, NotConformant
 from posgraph.namespaces import PG, PGID, PROV, RDF, RDFS, XSD, batch_iri
 from posgraph.tokens import role_allows
-from posgraph.validation import ValidationReport, Validator
+from posgraph.validation import REPORT_JSON, ValidationReport, Validator
 
 __all__ = [
     "may_accept",
@@ -104,9 +104,7 @@ async def submit_batch(
     prepared = batch if isinstance(batch, PreparedBatch) else prepare_quads(q for f in batch for q in f.quads)
     if not prepared.triples:
         raise BadInput("the batch holds no triples")
-    report, amendments = await _validated(public, validator, prepared, pool)
-    if not report.conforms:
-        raise NotConformant(report, source="batch")
+    report, amendments = await _conformant(public, validator, prepared, pool, source="batch")
     digest = prepared.digest
     existing = await find_staged_by_hash(staging, digest) or await find_batch_by_hash(public, digest)
     if existing:
@@ -145,12 +143,18 @@ async def _submitted(public: Engine, staging: Engine, batch_id: str) -> dict:
     return batch
 
 
-async def _validated(
-    public: Engine, validator: Validator, prepared: PreparedBatch, pool: workers.WorkerPool | None
+async def _conformant(
+    public: Engine, validator: Validator, prepared: PreparedBatch, pool: workers.WorkerPool | None, *, source: str
 ) -> tuple[ValidationReport, Amendments | None]:
     """The batch's report in the context of the live graph, and its amendments (None when it carries none): an
-    amending batch is validated in the context as its amendments leave it, with their own checks added."""
-    report, _, amendments = await validate_batch(public, validator, prepared, pool=pool)
+    amending batch is validated in the context as its amendments leave it, with their own checks added.
+
+    Raises NotConformant (naming ``source``) when the batch does not conform, with the report already rendered as
+    JSON by the worker: a report of thousands of results, encoded on the event loop, would hold up every request.
+    """
+    report, rendered, amendments = await validate_batch(public, validator, prepared, pool=pool, render=REPORT_JSON)
+    if not report.conforms:
+        raise NotConformant(report, source=source, rendered=rendered)
     return report, amendments
 
 
@@ -161,9 +165,9 @@ async def _revalidated(
     with its amendments (None when it carries none)."""
     content = (await staging.graph_get(staging_graph(batch_id))).content
     prepared = await workers.run(pool, prepare_ntriples, content, f"batch {batch_id}")
-    report, amendments = await _validated(public, validator, prepared, pool)
-    if not report.conforms:
-        raise NotConformant(report, source=f"batch {batch_id} (against the graph as it is now)")
+    _, amendments = await _conformant(
+        public, validator, prepared, pool, source=f"batch {batch_id} (against the graph as it is now)"
+    )
     return prepared, amendments
 
 

@@ -42,7 +42,9 @@ from posgraph.validation.rules import (
 # rule reports such a date to the curator, by node and property, so the traceback is only noise.
 logging.getLogger("rdflib.term").setLevel(logging.ERROR)
 
-__all__ = ["ValidationResult", "ValidationReport", "Validator"]
+__all__ = ["REPORT_JSON", "ValidationResult", "ValidationReport", "Validator"]
+
+REPORT_JSON = "application/json"  # posgraph's flat report (``ValidationReport.to_dict``), as ``render`` names it
 
 _IRI_IN_TEXT = re.compile(r"https?://[^\s,;()<>\"']+")
 _SEVERITY_NAMES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
