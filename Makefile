@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TESTED := $(VENV)/.installed-test
-UI     := src/posgraph/api/static/vendor/yasgui
+VENDOR := src/posgraph/api/static/vendor
+UI     := $(VENDOR)/yasgui
 # Where `make serve` listens and keeps its data: `make serve PORT=8080 HOST=0.0.0.0 DATA=/srv/posgraph`, or the
 # POSGRAPH_* variables. Plain := (not ?=) so that unrelated HOST/PORT variables in the environment are not taken.
 HOST   := $(or $(POSGRAPH_HOST),127.0.0.1)
@@ -27,10 +28,11 @@ $(TESTED): $(STAMP)
 
 install: $(STAMP)
 
-# From npm into node_modules/ (git-ignored): the query page's editor, YASGUI (package.json "dependencies"), and the
-# test-only JavaScript clients, Comunica and jsonld.js ("devDependencies"). `make serve` installs only the former,
-# `make test` everything. YASGUI's built files are copied into a git-ignored static folder that posgraph serves.
-# Without npm the query page falls back to a plain form and the JavaScript client tests are skipped.
+# From npm into node_modules/ (git-ignored): the pages' front-end libraries, YASGUI for the query page, Vega for the
+# charts, Swagger UI and ReDoc for /docs and /redoc (package.json "dependencies"), and the test-only JavaScript
+# clients, Comunica and jsonld.js ("devDependencies"). `make serve` installs only the former, `make test` everything.
+# Their built files are copied into a git-ignored static folder that posgraph serves (never a CDN). Without npm the
+# query page is a plain form, /docs and /redoc link /openapi.json, and the JavaScript client tests are skipped.
 # Two stamps: .runtime (what serving needs) and .all (everything). A full install satisfies serve too, so that
 # `make serve` after `make test` does not prune the test packages (npm install --omit=dev removes them).
 NPM_INSTALL := npm install --no-audit --no-fund --loglevel=error
@@ -48,7 +50,42 @@ $(UI)/yasgui.min.js: node_modules/.runtime
 	@if [ -f node_modules/@zazuko/yasgui/build/yasgui.min.js ]; then \
 	  mkdir -p $(UI) && cp node_modules/@zazuko/yasgui/build/yasgui.min.js node_modules/@zazuko/yasgui/build/yasgui.min.css $(UI)/; fi
 
-ui: $(UI)/yasgui.min.js
+# The chart pages' Vega, Vega-Lite and vega-embed (their UMD builds, which set the globals vega, vegaLite and
+# vegaEmbed). vega-interpreter evaluates Vega expressions without eval, so charts run under a script-src that forbids
+# 'unsafe-eval'; npm ships it only as an ES module importing vega-util, so it is rewritten into a classic script that
+# takes vega-util from the vega global (vega re-exports it) and sets the global vegaInterpreter.
+$(VENDOR)/vega/vega.min.js: node_modules/.runtime
+	@if [ -f node_modules/vega-embed/build/vega-embed.min.js ]; then \
+	  mkdir -p $(VENDOR)/vega && cp node_modules/vega/build/vega.min.js node_modules/vega-lite/build/vega-lite.min.js \
+	    node_modules/vega-embed/build/vega-embed.min.js $(VENDOR)/vega/ && \
+	  { echo '(function (vegaUtil) {'; \
+	    sed -e "s/^import {\(.*\)} from 'vega-util';\$$/const {\1} = vegaUtil;/" \
+	        -e 's/^export { expression as expressionInterpreter };$$/globalThis.vegaInterpreter = { expressionInterpreter: expression };/' \
+	        -e '/sourceMappingURL/d' node_modules/vega-interpreter/build/vega-interpreter.js; \
+	    echo '})(globalThis.vega);'; } > $(VENDOR)/vega/vega-interpreter.min.js && \
+	  if grep -q -E '^(import|export) ' $(VENDOR)/vega/vega-interpreter.min.js; then \
+	    echo "vega-interpreter changed its imports: see the Makefile"; rm $(VENDOR)/vega/vega-interpreter.min.js; exit 1; fi; fi
+
+# /docs (Swagger UI) and /redoc (ReDoc) load their viewers from here, never from a CDN: they work offline.
+$(VENDOR)/swagger-ui/swagger-ui-bundle.js: node_modules/.runtime
+	@if [ -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ]; then \
+	  mkdir -p $(VENDOR)/swagger-ui && cp node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	    node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/favicon-32x32.png \
+	    node_modules/swagger-ui-dist/LICENSE $(VENDOR)/swagger-ui/; fi
+
+# ReDoc's sidebar footer shows a logo from cdn.redoc.ly: that image is cut out, so that /redoc asks nothing of
+# another origin (its policy would block it, with an error in the console); the check fails if the pattern is gone.
+$(VENDOR)/redoc/redoc.standalone.js: node_modules/.runtime
+	@if [ -f node_modules/redoc/bundles/redoc.standalone.js ]; then \
+	  mkdir -p $(VENDOR)/redoc && cp node_modules/redoc/bundles/redoc.standalone.js.LICENSE.txt $(VENDOR)/redoc/ && \
+	  sed -E 's#[a-zA-Z_$$]+\.createElement\("img",\{alt:"redocly logo",[^}]*\}\)#null#' \
+	    node_modules/redoc/bundles/redoc.standalone.js > $(VENDOR)/redoc/redoc.standalone.js.tmp && \
+	  if grep -q 'cdn\.redoc\.ly' $(VENDOR)/redoc/redoc.standalone.js.tmp; then \
+	    echo "ReDoc's logo moved: see the Makefile"; rm $(VENDOR)/redoc/redoc.standalone.js.tmp; exit 1; fi; \
+	  mv $(VENDOR)/redoc/redoc.standalone.js.tmp $(VENDOR)/redoc/redoc.standalone.js; fi
+
+ui: $(UI)/yasgui.min.js $(VENDOR)/vega/vega.min.js $(VENDOR)/swagger-ui/swagger-ui-bundle.js \
+  $(VENDOR)/redoc/redoc.standalone.js
 
 # Starts the bundled Oxigraph engines on $(DATA)/store and $(DATA)/staging (loading the seed data on first start)
 # and serves on $(HOST):$(PORT); tokens, the audit log and dumps are kept in $(DATA) too.
@@ -62,7 +99,7 @@ test: $(TESTED) node_modules/.all ui
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) var build *.egg-info node_modules $(UI)
+	rm -rf $(VENV) var build *.egg-info node_modules $(VENDOR)
 
 # Benchmarks are not part of `make test`: they build large synthetic stores under bench/.data/.
 bench: $(TESTED)

@@ -515,3 +515,186 @@ def test_long_lists_are_capped_and_say_so(curated):
     _, party = _get(curated, "/id/pagetest/many")
     # Latest first: the newest statements (28 December) are among those shown.
     assert "Manyland statement 83 — statement by Manyland, 28 December 2024" in party.prose()
+
+
+# ------------------------------------------------------------------------- the API viewers and the pages' policies
+# /docs and /redoc load Swagger UI and ReDoc from this server (copied from npm by `make ui`), never from a CDN, under a
+# Content-Security-Policy without inline scripts or eval; without the copies they say so and link /openapi.json.
+VIEWERS = {
+    "/docs": "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+    "/redoc": "/static/vendor/redoc/redoc.standalone.js",
+}
+MEDIA = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+
+
+class _Refs(HTMLParser):
+    """Every URL a page names (src, href, and the viewers' spec-url / data-openapi-url) and its <script> elements."""
+
+    URL_ATTRIBUTES = ("src", "href", "spec-url", "data-openapi-url", "action")
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.assets: list[str] = []  # what the browser loads by itself: scripts, stylesheets, icons
+        self.scripts: list[dict] = []
+        self.handlers: list[str] = []  # on* attributes: inline script, which the policies forbid
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.urls += [attributes[a] for a in self.URL_ATTRIBUTES if attributes.get(a)]
+        self.handlers += [name for name, _ in attrs if name.startswith("on")]
+        if tag == "script":
+            self.scripts.append(attributes)
+            if attributes.get("src"):
+                self.assets.append(attributes["src"])
+        elif tag == "link" and attributes.get("href") and attributes.get("rel") in ("stylesheet", "icon"):
+            self.assets.append(attributes["href"])
+
+
+def _same_origin(srv, url: str) -> bool:
+    return url.startswith(srv.url + "/") or (url.startswith("/") and not url.startswith("//"))
+
+
+def _directives(policy: str) -> dict[str, list[str]]:
+    return {d.split()[0]: d.split()[1:] for d in (p.strip() for p in policy.split(";")) if d}
+
+
+def _assert_no_inline_script(answer: httpx.Response, refs: _Refs) -> None:
+    directives = _directives(answer.headers["content-security-policy"])
+    assert directives["default-src"] == ["'none'"] and directives["frame-ancestors"] == ["'none'"]
+    script_src = directives.get("script-src", [])
+    assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+    # A script the policy allows: a same-origin file, or JSON data (which browsers never run).
+    assert all(s.get("src") or s.get("type") == "application/json" for s in refs.scripts), refs.scripts
+    assert refs.handlers == []
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("path", sorted(VIEWERS))
+def test_api_viewers_load_only_same_origin_files_under_a_policy_without_inline_scripts(server, path):
+    from posgraph.api.app import STATIC_DIR
+
+    if not (STATIC_DIR / VIEWERS[path].removeprefix("/static/")).is_file():
+        pytest.skip("Swagger UI and ReDoc are not installed (no npm at set-up): see the fallback test")
+    with server.client() as client:
+        answer = client.get(path)
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+        refs = _Refs(answer.text)
+        _assert_no_inline_script(answer, refs)
+        assert "cdn" not in answer.text and refs.urls
+        assert all(_same_origin(server, u) for u in refs.urls), refs.urls
+        assert VIEWERS[path] in refs.assets
+        for asset in refs.assets:
+            got = client.get(asset)
+            assert got.status_code == 200, asset
+            assert got.headers["content-type"].startswith(MEDIA[Path(asset).suffix]), (asset, got.headers)
+        # The viewer itself, not an empty file; and the document it reads is this server's OpenAPI description.
+        assert len(client.get(VIEWERS[path]).content) > 500_000
+        assert "/openapi.json" in refs.urls
+        assert "/sparql" in client.get("/openapi.json").json()["paths"]
+        assert client.head(path).status_code == 200
+
+
+@pytest.mark.e2e
+def test_swagger_ui_starts_from_a_same_origin_script_that_reads_the_page_and_never_asks_a_validator(server):
+    with server.client() as client:
+        script = client.get("/static/js/swagger-ui-init.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "dataset.openapiUrl" in script.text and "validatorUrl: null" in script.text
+
+
+@pytest.mark.e2e
+def test_the_chart_libraries_are_served_when_installed(server):
+    from posgraph.api.app import STATIC_DIR
+
+    names = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "vega-interpreter.min.js")
+    if not (STATIC_DIR / "vendor" / "vega" / "vega.min.js").is_file():
+        pytest.skip("Vega is not installed (no npm at set-up)")
+    with server.client() as client:
+        for name in names:
+            got = client.get(f"/static/vendor/vega/{name}")
+            assert got.status_code == 200 and got.headers["content-type"].startswith("text/javascript"), name
+    # vega-interpreter ships as an ES module; `make ui` rewrites it into a classic script setting a global.
+    interpreter = (STATIC_DIR / "vendor" / "vega" / "vega-interpreter.min.js").read_text(encoding="utf-8")
+    assert "globalThis.vegaInterpreter" in interpreter
+    assert not any(line.startswith(("import ", "export ")) for line in interpreter.splitlines())
+
+
+@pytest.mark.e2e
+def test_query_page_runs_only_same_origin_scripts_under_its_policy(server):
+    with server.client() as client:
+        answer = client.get("/", headers={"Accept": "text/html"})
+        refs = _Refs(answer.text)
+        _assert_no_inline_script(answer, refs)
+        assert answer.headers["content-security-policy"] == pages.QUERY_PAGE_POLICY
+        directives = _directives(pages.QUERY_PAGE_POLICY)
+        assert directives["script-src"] == ["'self'"] and directives["connect-src"] == ["'self'"]
+        assert all(_same_origin(server, u) or u == "data:," for u in refs.urls), refs.urls
+        assert "/static/js/query-page.js" in refs.assets
+        script = client.get("/static/js/query-page.js")
+        assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    # Without JavaScript the plain form and the saved queries are in the HTML itself.
+    assert '<form id="fallback" method="get" action="/sparql">' in answer.text
+    assert '<a href="/queries/demands-by-issue">demands-by-issue</a>' in answer.text
+
+
+@pytest.mark.e2e
+def test_ontology_page_carries_the_policy_of_pages_without_script(server):
+    with server.client() as client:
+        answer = client.get("/ns", headers={"Accept": "text/html"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["content-security-policy"] == pages.CONTENT_SECURITY_POLICY
+    assert "script-src" not in answer.headers["content-security-policy"] and "<script" not in answer.text
+
+
+def test_api_docs_page_without_the_viewer_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(pages, "STATIC_DIR", tmp_path)
+    for viewer in ("swagger-ui", "redoc"):
+        page, policy = pages.api_docs_page(viewer, "/openapi.json")
+        assert policy == pages.CONTENT_SECURITY_POLICY and "<script" not in page
+        assert "not installed" in page and '<a href="/openapi.json">' in page
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory):
+    """A server running a copy of the package without the vendored front-end files, as on a machine without npm."""
+    import shutil
+
+    import posgraph
+
+    base = tmp_path_factory.mktemp("bare")
+    shutil.copytree(
+        Path(posgraph.__file__).parent,
+        base / "lib" / "posgraph",
+        ignore=lambda folder, names: [n for n in names if n in ("vendor", "__pycache__")],
+    )
+    srv = start_server(base / "store", base / "serve.log", env={"PYTHONPATH": str(base / "lib")})
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.e2e
+def test_without_npm_docs_and_redoc_answer_a_plain_page_linking_the_openapi_document(bare):
+    with bare.client() as client:
+        # The server runs the copy: its own scripts are there, the vendored viewers are not.
+        assert client.get("/static/js/swagger-ui-init.js").status_code == 200
+        assert client.get(VIEWERS["/docs"]).status_code == 404
+        for path, name in (("/docs", "Swagger UI"), ("/redoc", "ReDoc")):
+            answer = client.get(path)
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html"), path
+            assert answer.headers["content-security-policy"] == pages.CONTENT_SECURITY_POLICY
+            refs = _Refs(answer.text)
+            assert refs.scripts == [] and refs.assets == []
+            assert f"{name}, the interactive viewer of this documentation, is not installed" in answer.text
+            assert "/openapi.json" in refs.urls and all(_same_origin(bare, u) for u in refs.urls), refs.urls
+        assert client.get("/openapi.json").status_code == 200
+
+
+def test_favicon_is_served_so_no_page_logs_a_missing_icon(server):
+    from xml.etree import ElementTree
+
+    with server.client() as client:
+        icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert ElementTree.fromstring(icon.content).tag == "{http://www.w3.org/2000/svg}svg"

@@ -152,6 +152,27 @@ def test_saved_query_bad_parameter_is_400_naming_it(server):
     assert unknown.status_code == 404
 
 
+def test_a_repeated_saved_query_parameter_binds_every_value_or_is_400_naming_it(server):
+    both = [("party", "pgid:party/russia"), ("party", "pgid:party/ukraine")]
+    with server.client() as client:
+        together = client.get("/queries/timeline", params=both, headers={"Accept": "application/json"})
+        alone = {
+            name: client.get(
+                "/queries/timeline", params={"party": f"pgid:party/{name}"}, headers={"Accept": "application/json"}
+            )
+            for name in ("russia", "ukraine")
+        }
+        once_only = client.get("/queries/positions", params=both)
+
+    def parties(answer):
+        return sorted(b["party"]["value"] for b in answer.json()["results"]["bindings"])
+
+    # Both parties' rows, exactly the union of each alone: not the last value only.
+    assert together.status_code == 200 and len({*parties(together)}) == 2
+    assert parties(together) == sorted(parties(alone["russia"]) + parties(alone["ukraine"]))
+    assert once_only.status_code == 400 and once_only.json()["parameter"] == "party"
+
+
 def test_openapi_documents_the_routes(server):
     with server.client() as client:
         spec = client.get("/openapi.json").json()

@@ -19,7 +19,7 @@ LAYERS = {
     # metrics is not in the map in docs/architecture.md: it imports nothing of posgraph (a leaf of layer 1).
     1: {"config", "workers", "sandbox", "metrics"},
     2: {"engine", "supervisor", "catalog", "validation", "formats", "answer_limits", "guard", "tokens", "audit"},
-    3: {"research", "linked_data", "curation", "checks"},
+    3: {"research", "linked_data", "curation", "checks", "overview"},
     4: {"api", "cli"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

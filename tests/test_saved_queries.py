@@ -369,3 +369,37 @@ def test_paging_parameters_over_http(server):
     rows = whole.json()["results"]["bindings"]
     assert page.json()["results"]["bindings"] == rows[:2] and rest.json()["results"]["bindings"] == rows[2:4]
     assert bad.status_code == 400 and "limit" in bad.text
+
+
+# ------------------------------------------------------------------------------ the overview queries (timeline, gaps)
+@pytest.mark.parametrize("date", ["2025-03-15", "2025-05", "2025-06-30", "2025-07-31", "2025"])
+def test_gap_matrix_is_state_of_play_for_several_parties_at_once(engine, date):
+    parties = [EX + "a", EX + "b", "https://w3id.org/posgraph/id/party/russia"]
+    state = set()
+    for party in parties:
+        state |= set(_values(_rows(engine, "state-of-play", date=date, party=party), "party", "issue", "position"))
+    cells = _rows(engine, "gap-matrix", date=date, party=parties)
+    assert set(_values(cells, "party", "issue", "position")) == state
+    assert {row["asOf"]["value"] for row in cells} <= {
+        date if len(date) == 10 else None,
+        *([f"{date}-31"] if len(date) == 7 else [f"{date}-12-31"] if len(date) == 4 else []),
+    }
+
+
+def test_gap_matrix_without_a_date_uses_the_latest_day_stated(engine):
+    cells = _rows(engine, "gap-matrix")
+    latest = max(
+        (r["statedOn"]["value"] + "-01-01"[: 10 - len(r["statedOn"]["value"])])
+        for r in _rows(engine, "timeline", limit="2000")
+    )
+    assert {row["asOf"]["value"] for row in cells} == {latest}
+
+
+def test_timeline_of_two_parties_is_the_union_of_their_positions(engine):
+    a, b = EX + "a", EX + "b"
+    both = {r[0] for r in _values(_rows(engine, "timeline", party=[a, b], limit="2000"), "position")}
+    each = {r[0] for p in (a, b) for r in _values(_rows(engine, "positions", party=p), "position")}
+    assert both == each and both
+    # A period keeps what overlaps it, at the position's own precision.
+    june = _rows(engine, "timeline", party=[a, b], **{"from": "2025-06-15", "to": "2025-06-15"})
+    assert {r["statedOn"]["value"] for r in june} <= {"2025-06", "2025"}

@@ -5,7 +5,7 @@ Header lines::
     #+ summary: one line
     #+ description: more text (may repeat)
     #+ kind: select | ask | construct | describe
-    #+ param: NAME TYPE required|optional — what it means
+    #+ param: NAME TYPE required|optional [many] — what it means
     #+ example: NAME=VALUE NAME=VALUE
     #+ page: limit=DEFAULT max=MAXIMUM
 
@@ -13,6 +13,9 @@ The query body holds a ``#@values`` line where the parameters are bound: it beco
 terms that rdflib serialises and escapes (UNDEF for an optional parameter left out). A subquery sees only what is
 bound inside it, so a query may hold several such lines; each becomes the same block. Raw input is never pasted
 into query text, so no value can change the query's structure.
+
+A parameter declared ``many`` may be given several values (``party=A&party=B``): the block then has one row per
+combination of values, so the query answers for each (it must not group across them). Any other parameter takes one.
 
 A query that declares ``#+ page:`` pages its answer: it takes two more optional integer parameters, ``limit`` (rows
 per page, from 1 to the maximum, the default when left out) and ``offset`` (rows to skip, 0 when left out), and its
@@ -23,12 +26,14 @@ order stable, or pages would overlap.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import rdflib
 from rdflib.namespace import XSD
@@ -42,6 +47,8 @@ VALUES_MARKER = "#@values"
 PAGE_MARKER = "#@page"
 PAGE_PARAMS = ("limit", "offset")
 _MAX_OFFSET = 10**9
+_MAX_VALUES = 50  # values of one ``many`` parameter
+_MAX_ROWS = 500  # rows of a VALUES block (the product of the values' counts)
 PARAM_TYPES = ("iri", "date", "integer", "decimal", "string")
 _KINDS = ("select", "ask", "construct", "describe")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -62,6 +69,7 @@ class Param:
     type: str
     required: bool
     description: str = ""
+    many: bool = False
 
     def to_term(self, raw: str) -> rdflib.term.Identifier:
         """Convert a raw string to a typed RDF term; raises InvalidParameter naming this parameter."""
@@ -147,30 +155,47 @@ class SavedQuery:
     text: str = field(repr=False)
     paging: Paging | None = None
 
-    def bind(self, values: Mapping[str, str]) -> str:
-        """Return the query text with ``values`` bound; raises InvalidParameter for an unknown, missing or bad value."""
+    def bind(self, values: Mapping[str, str | Sequence[str]]) -> str:
+        """Return the query text with ``values`` bound (a value or a list of values per name; several only for a
+        ``many`` parameter); raises InvalidParameter for an unknown, missing or bad value, or too many values."""
         known = {p.name: p for p in self.params}
-        for name in values:
+        given: dict[str, list[str]] = {}
+        for name, value in values.items():
             if name not in known:
                 raise InvalidParameter(
                     name, f"query {self.name!r} has no such parameter (it takes: {', '.join(known) or 'none'})"
                 )
+            # Blank values count as left out, as a single blank value always has.
+            listed = [v for v in ([value] if isinstance(value, str) else list(value)) if v != ""]
+            if len(listed) > 1 and not known[name].many:
+                raise InvalidParameter(name, f"takes one value, not {len(listed)}")
+            if len(listed) > _MAX_VALUES:
+                raise InvalidParameter(name, f"takes at most {_MAX_VALUES} values")
+            given[name] = listed
         text = self.text
         if self.paging is not None:
-            text = text.replace(PAGE_MARKER, self.paging.clause(values))
+            single = {name: listed[0] for name, listed in given.items() if listed and name in PAGE_PARAMS}
+            text = text.replace(PAGE_MARKER, self.paging.clause(single))
         bound = [p for p in self.params if not (self.paging is not None and p.name in PAGE_PARAMS)]
-        terms: list[str] = []
+        columns: list[list[str]] = []
         for param in bound:
-            raw = values.get(param.name)
-            if raw is None or raw == "":
+            listed = given.get(param.name) or []
+            if not listed:
                 if param.required:
                     raise InvalidParameter(param.name, "is required")
-                terms.append("UNDEF")
+                columns.append(["UNDEF"])
             else:
-                terms.append(param.to_term(raw).n3())
+                # The same value twice would repeat every answer row.
+                columns.append(list(dict.fromkeys(param.to_term(raw).n3() for raw in listed)))
         if not bound:
             return text
-        block = "VALUES (" + " ".join(f"?{p.name}" for p in bound) + ") { (" + " ".join(terms) + ") }"
+        if math.prod(len(c) for c in columns) > _MAX_ROWS:
+            raise InvalidParameter(
+                next(p.name for p, c in zip(bound, columns, strict=True) if len(c) > 1),
+                f"too many combinations of values (at most {_MAX_ROWS})",
+            )
+        rows = " ".join("(" + " ".join(row) + ")" for row in itertools.product(*columns))
+        block = "VALUES (" + " ".join(f"?{p.name}" for p in bound) + ") { " + rows + " }"
         return text.replace(VALUES_MARKER, block)
 
     def describe(self) -> dict:
@@ -182,6 +207,7 @@ class SavedQuery:
             "description": self.description,
             "parameters": [
                 {"name": p.name, "type": p.type, "required": p.required, "description": p.description}
+                | ({"many": True} if p.many else {})
                 for p in self.params
             ],
             "examples": list(self.examples),
@@ -251,13 +277,14 @@ def _parse_param(query: str, spec: str) -> Param:
     head, _, description = spec.partition("—")
     words = head.split()
     if (
-        len(words) != 3
+        len(words) not in (3, 4)
         or not _NAME.match(words[0])
         or words[1] not in PARAM_TYPES
         or words[2] not in ("required", "optional")
+        or words[3:] not in ([], ["many"])
     ):
-        raise ValueError(f"{query}: bad '#+ param: {spec}' (want: NAME TYPE required|optional — description)")
-    return Param(words[0], words[1], words[2] == "required", description.strip())
+        raise ValueError(f"{query}: bad '#+ param: {spec}' (want: NAME TYPE required|optional [many] — description)")
+    return Param(words[0], words[1], words[2] == "required", description.strip(), many=words[3:] == ["many"])
 
 
 class Catalog:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import AsyncIterator
 
 from cachetools import LRUCache
@@ -13,10 +12,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from posgraph import __version__
+from posgraph.api import pages
 from posgraph.api.admission import QueryLimiter
 from posgraph.api.observability import install_observability
 from posgraph.api.problems import install_problem_handlers
-from posgraph.api.routes import curation, linked_data, research, service
+from posgraph.api.routes import curation, linked_data, research, service, views
 from posgraph.api.security import FailedAttempts
 from posgraph.api.state import AppState
 from posgraph.audit import AuditLog
@@ -29,7 +29,7 @@ from posgraph.workers import WorkerPool
 
 __all__ = ["create_app", "app_from_env", "STATIC_DIR"]
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_DIR = pages.STATIC_DIR
 
 
 def create_app(
@@ -60,6 +60,9 @@ def create_app(
         title="posgraph",
         version=__version__,
         lifespan=lifespan,
+        # /docs and /redoc are posgraph's own (api/routes/service.py): FastAPI's load their viewers from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # Starlette's trailing-slash redirect would be built from the client's Host header: links come from
         # POSGRAPH_PUBLIC_BASE only.
         redirect_slashes=False,
@@ -73,6 +76,7 @@ def create_app(
     app.include_router(research.router)
     app.include_router(curation.router)
     app.include_router(linked_data.router)
+    app.include_router(views.router)
     # Reads are open to pages on any origin; writes need a token, which browsers never send cross-origin here.
     app.add_middleware(
         CORSMiddleware,
@@ -141,6 +145,11 @@ async def _start(state: AppState, base: str, staging_base: str | None) -> None:
         memory_mb=settings.worker_memory_mb,
         max_tasks=50,
     )
+    # Charts (vl-convert) run V8, which reserves far more address space than the work pool's cap allows (it aborts
+    # under any RLIMIT_AS): one process of their own, bounded by time and by the size of their data (paged queries).
+    state.chart_pool = WorkerPool(
+        1, timeout=settings.worker_timeout, max_tasks=200, preload=("posgraph.overview.charts",)
+    )
     await state.guard_pool.start()
     await state.work_pool.start()
 
@@ -148,6 +157,7 @@ async def _start(state: AppState, base: str, staging_base: str | None) -> None:
 async def _stop(state: AppState) -> None:
     state.guard_pool.close()
     state.work_pool.close()
+    state.chart_pool.close()
     await state.engine.aclose()
     if state.staging is not None:
         await state.staging.aclose()

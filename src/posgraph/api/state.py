@@ -48,6 +48,7 @@ class AppState:
     staging: Engine | None = None
     guard_pool: WorkerPool = field(default=None)  # type: ignore[assignment]
     work_pool: WorkerPool = field(default=None)  # type: ignore[assignment]
+    chart_pool: WorkerPool = field(default=None)  # type: ignore[assignment]
 
 
 def app_state(request: Request) -> AppState:

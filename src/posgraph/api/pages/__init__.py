@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import rdflib
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -18,13 +19,44 @@ from posgraph.linked_data import LIST_CAP, PageView, local_url
 from posgraph.linked_data.views import Lit, QuantityView, Ref
 from posgraph.namespaces import ONTOLOGY_IRI, PG, SCHEMA, XSD, compact_iri
 
-__all__ = ["query_page", "resource_page", "ontology_page", "CONTENT_SECURITY_POLICY"]
+__all__ = [
+    "query_page",
+    "resource_page",
+    "ontology_page",
+    "api_docs_page",
+    "STATIC_DIR",
+    "CONTENT_SECURITY_POLICY",
+    "QUERY_PAGE_POLICY",
+    "SWAGGER_UI_POLICY",
+    "REDOC_POLICY",
+]
+
+# Served at /static: the pages' own scripts, and the third-party ones the Makefile copies from npm into vendor/.
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 # The resource pages run no script and load nothing from elsewhere: only their own inline style and same-origin
 # images; no frames, no plugins, forms only to this server.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
+)
+# The query page: YASGUI and the page's script are same-origin files (no inline script, no eval); YASGUI styles
+# its editor and tables inline and draws icons as data: images; its queries go to this server only.
+QUERY_PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# /docs: Swagger UI and its starter script from this server; it reads /openapi.json and sends "Try it out"
+# requests here; its stylesheet draws icons as data: images and React sets inline styles.
+SWAGGER_UI_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+# /redoc: ReDoc from this server; it injects its styles as <style> elements and runs its search index in a worker
+# it builds from a blob: URL.
+REDOC_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 _ENV = Environment(
@@ -54,7 +86,26 @@ def query_page(config: dict) -> str:
     """Return the query page (YASGUI, or a plain form without it) carrying ``config`` as JSON for its script."""
     # Inside <script> the JSON is raw text, not HTML: it must not be entity-escaped, only kept from closing the tag.
     config_json = Markup(json.dumps(config, ensure_ascii=False).replace("</", "<\\/"))
-    return _ENV.get_template("query.html").render(config_json=config_json)
+    return _ENV.get_template("query.html").render(config_json=config_json, config=config)
+
+
+# The API viewers: their page title, the vendored file that must exist, and their policy.
+_VIEWERS = {
+    "swagger-ui": ("Swagger UI", "vendor/swagger-ui/swagger-ui-bundle.js", SWAGGER_UI_POLICY),
+    "redoc": ("ReDoc", "vendor/redoc/redoc.standalone.js", REDOC_POLICY),
+}
+
+
+def api_docs_page(viewer: str, openapi_url: str) -> tuple[str, str]:
+    """Return the page of API viewer ``viewer`` ("swagger-ui" or "redoc") reading ``openapi_url``, and the
+    Content-Security-Policy it needs. Without the viewer's vendored files (no npm at set-up) the page says so and
+    links the OpenAPI document instead. Raises KeyError for another viewer."""
+    name, script, policy = _VIEWERS[viewer]
+    installed = (STATIC_DIR / script).is_file()
+    page = _ENV.get_template("api_docs.html").render(
+        viewer=viewer if installed else None, name=name, openapi_url=openapi_url
+    )
+    return page, policy if installed else CONTENT_SECURITY_POLICY
 
 
 def _term(base_url: str, term: rdflib.term.Node) -> _Term:
@@ -241,3 +292,165 @@ def ontology_page(graph: rdflib.Graph) -> str:
         ]
         sections.append({"title": title, "entries": items})
     return _ENV.get_template("ontology.html").render(namespace=ONTOLOGY_IRI, sections=sections)
+
+
+# ------------------------------------------------------------------------------ the timeline and the gap matrix
+# The overview pages run one same-origin script (static/charts.js, with Vega from static/vendor/vega/) that draws
+# the chart from the spec the page carries as JSON; Vega's CSP-safe interpreter evaluates its expressions, so no
+# eval. Vega-Embed and Vega's tooltips set inline styles; the SVG fallback is a same-origin image.
+VIEWS_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_VIEW_SCRIPTS = (
+    "/static/vendor/vega/vega.min.js",
+    "/static/vendor/vega/vega-lite.min.js",
+    "/static/vendor/vega/vega-embed.min.js",
+    "/static/vendor/vega/vega-interpreter.min.js",
+    "/static/charts.js",
+)
+_PRECISION_BY_LENGTH = {4: str(XSD.gYear), 7: str(XSD.gYearMonth), 10: str(XSD.date)}
+
+
+def _spec_json(spec: dict) -> Markup:
+    # Raw text inside <script>: not entity-escaped, only kept from closing the element (or opening a comment).
+    return Markup(json.dumps(spec, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e"))
+
+
+def _stated(text: str) -> str:
+    """A date as stated, in words, with its precision said: "July 2025 (known only to the month)"."""
+    return _when(Lit(text, _PRECISION_BY_LENGTH.get(len(text), str(XSD.dateTime) if "T" in text else None)))
+
+
+def _query_url(name: str, pairs: list[tuple[str, str]]) -> str:
+    return f"/queries/{name}" + ("?" + urlencode([(k, v) for k, v in pairs if v]) if any(v for _, v in pairs) else "")
+
+
+def timeline_page(
+    timeline,
+    filters,
+    spec: dict,
+    *,
+    parties: tuple[tuple[str, str], ...],
+    issues: tuple[tuple[str, str], ...],
+    base_url: str,
+    version: str,
+    query: str = "",
+) -> str:
+    """Return the timeline page: the filter form, the chart (an SVG image without JavaScript, drawn from ``spec``
+    with it), a full table of the positions (one row per position) and of the events, and links to the same data
+    as SVG, PNG and the saved queries' CSV/JSON. ``timeline`` is an overview.Timeline, ``filters`` its Filters."""
+    by_position: dict[str, dict] = {}
+    labels = {lane.issue: lane.label for lane in timeline.lanes}
+    for mark in timeline.marks:
+        row = by_position.setdefault(
+            mark.position,
+            {"mark": mark, "parties": {}, "issues": {}, "supersedes": mark.supersedes},
+        )
+        row["parties"][mark.party] = mark.party_label
+        row["issues"][mark.issue] = labels.get(mark.issue, mark.issue)
+    rows = [
+        {
+            "mark": r["mark"],
+            "link": _link(base_url, Ref(r["mark"].position, r["mark"].summary or compact_iri(r["mark"].position))),
+            "parties": [_link(base_url, Ref(p, label)) for p, label in r["parties"].items()],
+            "issues": [_link(base_url, Ref(i, label)) for i, label in r["issues"].items()],
+            "supersedes": [_link(base_url, Ref(s, compact_iri(s))) for s in r["supersedes"]],
+        }
+        for r in by_position.values()
+    ]
+    pairs = [("party", p) for p in filters.parties] + [("issue", i) for i in filters.issues]
+    pairs += [("from", filters.start), ("to", filters.end)]
+    return _ENV.get_template("timeline.html").render(
+        timeline=timeline,
+        filters=filters,
+        rows=rows,
+        events=[(e, _link(base_url, Ref(e.event, e.label))) for e in timeline.events],
+        parties=parties,
+        issues=issues,
+        spec_json=_spec_json(spec),
+        scripts=_VIEW_SCRIPTS,
+        svg_url="/timeline.svg" + (f"?{query}" if query else ""),
+        png_url="/timeline.png" + (f"?{query}" if query else ""),
+        data_links=[
+            ("positions", _query_url("timeline", pairs + [("limit", "2000")])),
+            (
+                "events",
+                _query_url(
+                    "timeline-events",
+                    [("party", p) for p in filters.parties] + [("from", filters.start), ("to", filters.end)],
+                ),
+            ),
+        ]
+        + (
+            [("in force on the date", _query_url("gap-matrix", [("date", filters.as_of)] + pairs[:-2]))]
+            if filters.as_of
+            else []
+        ),
+        version=version,
+        stated=_stated,
+    )
+
+
+def gaps_page(
+    matrix,
+    filters,
+    spec: dict,
+    *,
+    parties: tuple[tuple[str, str], ...],
+    base_url: str,
+    version: str,
+    query: str = "",
+) -> str:
+    """Return the gap matrix page: the filter form, the chart (an SVG image without JavaScript), the matrix as a
+    table (one row per issue with its relation, a cell per party, the gap between figures, a link to the issue's
+    history for these parties) and links to SVG, PNG and the saved queries' CSV/JSON. ``matrix`` is an
+    overview.GapMatrix, ``filters`` its Filters."""
+    chosen = [p for p, _ in matrix.parties]
+    rows = []
+    for row in matrix.rows:
+        history = "/timeline?" + urlencode([("issue", row.issue), *(("party", p) for p in chosen)])
+        cells = [
+            {
+                "party": cell.party,
+                "positions": [
+                    {"link": _link(base_url, Ref(pos.position, f"{pos.kind}: {pos.words}")), "pos": pos}
+                    for pos in cell.positions
+                ],
+            }
+            for cell in row.cells
+        ]
+        rows.append(
+            {"row": row, "issue": _link(base_url, Ref(row.issue, row.label)), "cells": cells, "history": history}
+        )
+    pair_links = [
+        (
+            f"{a_label} and {b_label}",
+            _query_url(
+                "meet-or-collide",
+                [("a", a), ("b", b)] + ([("issue", filters.issues[0])] if len(filters.issues) == 1 else []),
+            ),
+        )
+        for i, (a, a_label) in enumerate(matrix.parties)
+        for b, b_label in matrix.parties[i + 1 :]
+    ]
+    gap_pairs = [("date", matrix.as_of)] + [("party", p) for p in chosen] + [("issue", i) for i in filters.issues]
+    return _ENV.get_template("gaps.html").render(
+        matrix=matrix,
+        filters=filters,
+        rows=rows,
+        parties=parties,
+        chosen=chosen,
+        spec_json=_spec_json(spec),
+        scripts=_VIEW_SCRIPTS,
+        svg_url="/gaps.svg" + (f"?{query}" if query else ""),
+        png_url="/gaps.png" + (f"?{query}" if query else ""),
+        data_links=[("positions in force", _query_url("gap-matrix", gap_pairs))]
+        + [(f"how {label} relate", url) for label, url in pair_links],
+        version=version,
+        stated=_stated,
+        number=lambda text: _number(Lit(text)),
+    )
+
+
+__all__ += ["timeline_page", "gaps_page", "VIEWS_CONTENT_SECURITY_POLICY"]

@@ -191,6 +191,7 @@ async def ontology(request: Request) -> Response:
     headers = await _cache_headers(request, media_type)
     graph = await linked_data.ontology_graph(state.engine)
     if media_type == "text/html":
+        headers["Content-Security-Policy"] = pages.CONTENT_SECURITY_POLICY
         return HTMLResponse(pages.ontology_page(graph), headers=headers)
     if media_type == formats.JSON_LD:
         body = json.dumps(

@@ -278,7 +278,10 @@ async def index(request: Request) -> Response:
             },
             headers={"Vary": "Accept"},
         )
-    return HTMLResponse(pages.query_page(_page_config(request)), headers={"Vary": "Accept"})
+    return HTMLResponse(
+        pages.query_page(_page_config(request)),
+        headers={"Vary": "Accept", "Content-Security-Policy": pages.QUERY_PAGE_POLICY},
+    )
 
 
 @router.get("/queries", summary="List the saved research queries")
@@ -304,7 +307,12 @@ async def run_saved(name: str, request: Request) -> Response:
     fields = parse_qsl(request.url.query, keep_blank_values=True)
     # A misspelt parameter (form= for from=) would silently widen the answer: unknown names are refused, naming the
     # valid ones; the Protocol's own parameters are not the query's.
-    params = {k: v for k, v in fields if k not in _SAVED_PROTOCOL_PARAMS}
+    # A parameter may come more than once (a `many` one, e.g. party=A&party=B): every value is kept and the catalog
+    # refuses several for a parameter that takes one.
+    params: dict[str, list[str]] = {}
+    for key, value in fields:
+        if key not in _SAVED_PROTOCOL_PARAMS:
+            params.setdefault(key, []).append(value)
     takes = [p.name for p in state.catalog.get(name).params]
     for key in params:
         if key not in takes:

@@ -1,11 +1,12 @@
-"""Routes for operators: health and the service index."""
+"""Routes for operators and integrators: health, metrics, and the API documentation viewers (/docs, /redoc)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from posgraph import metrics
+from posgraph.api import pages
 from posgraph.api.problems import problem_response, problem_responses
 from posgraph.api.state import app_state
 
@@ -58,3 +59,32 @@ async def metrics_endpoint(request: Request) -> Response:
         if resident is not None:
             metrics.engine_memory.labels(engine=name).set(resident)
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+
+
+_FAVICON = (pages.STATIC_DIR / "favicon.svg").read_bytes()
+
+
+@router.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
+async def favicon() -> Response:
+    """posgraph's icon (SVG, which browsers take at this address too): every page has one without a link to it, and
+    a browser's first visit asks here, where a 404 would be a console error on every page."""
+    return Response(_FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
+# FastAPI's own /docs and /redoc load their viewers from a CDN (blank offline) with an inline script; these serve the
+# copies vendored from npm under a Content-Security-Policy, or say that they are not installed.
+@router.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
+async def swagger_ui(request: Request) -> HTMLResponse:
+    """The API documentation in Swagger UI (a plain page linking /openapi.json when it is not installed)."""
+    return _viewer("swagger-ui", request)
+
+
+@router.api_route("/redoc", methods=["GET", "HEAD"], include_in_schema=False)
+async def redoc(request: Request) -> HTMLResponse:
+    """The API documentation in ReDoc (a plain page linking /openapi.json when it is not installed)."""
+    return _viewer("redoc", request)
+
+
+def _viewer(name: str, request: Request) -> HTMLResponse:
+    page, policy = pages.api_docs_page(name, request.app.openapi_url)
+    return HTMLResponse(page, headers={"Content-Security-Policy": policy})
