@@ -216,8 +216,12 @@ async def labels_of(engine: Engine, *graphs: rdflib.Graph) -> dict[str, str]:
     if not iris:
         return {}
     values = " ".join(i.n3() for i in iris)
-    props = " ".join(p.n3() for p in LABEL_PROPS)
-    rows = await engine.select(f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {props} }} ?s ?p ?o }}")
+    props = ", ".join(p.n3() for p in LABEL_PROPS)
+    # The properties as a FILTER, not a second VALUES block: with two, the engine joined them with a scan of the
+    # store (5 s for a party page at 1M triples); with one, it looks each IRI up (70 ms).
+    rows = await engine.select(
+        f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} ?s ?p ?o FILTER (?p IN ({props})) }}"
+    )
     rank = {str(p): i for i, p in enumerate(LABEL_PROPS)}
     best: dict[str, tuple] = {}
     for row in rows:
