@@ -233,15 +233,33 @@ def test_the_gap_between_comparable_figures_is_shown(client):
     assert "100,000" in re.search(r"<td class='gap'>(.*?)</td>", row, re.S).group(1)
 
 
-def test_default_gap_parties_are_the_two_with_most_positions_in_force(client):
-    page = client.get("/gaps")
+def _most_recent_parties(client, before: str = "9999") -> list[str]:
+    rows = sparql(client, "SELECT ?p ?party ?on WHERE { ?p pg:heldBy ?party ; pg:statedOn ?on }")
+    first = {r["p"]: r["on"] + "-01-01"[: 10 - len(r["on"])] if len(r["on"]) < 10 else r["on"][:10] for r in rows}
+    chosen: list[str] = []
+    for r in sorted(rows, key=lambda r: (first[r["p"]], [-ord(c) for c in r["p"]]), reverse=True):
+        if first[r["p"]] <= before and r["party"] not in chosen and len(chosen) < 2:
+            chosen.append(r["party"])
+    return sorted(chosen)
+
+
+@pytest.mark.parametrize("as_of", ["", "2025-06-30", "2025-03"])
+def test_default_gap_parties_are_the_two_that_stated_positions_most_recently(client, as_of):
+    page = client.get("/gaps", params={"as_of": as_of} if as_of else {})
     parties = [a["data-party"] for a in Tags(page.text).find("th") if "data-party" in a]
-    state = client.get("/queries/gap-matrix", headers={"Accept": "application/sparql-results+json"}).json()
-    counts: dict[str, set] = {}
-    for b in state["results"]["bindings"]:
-        counts.setdefault(b["party"]["value"], set()).add(b["position"]["value"])
-    top = sorted(counts, key=lambda p: (-len(counts[p]), p))[:2]
-    assert parties == sorted(top)
+    last_day = {"2025-06-30": "2025-06-30", "2025-03": "2025-03-31"}.get(as_of, "9999")
+    assert parties == _most_recent_parties(client, last_day)
+    # Their cells are the positions in force on that date, as the saved query gives them for the two.
+    date = as_of or Tags(page.text).find("input", name="as_of")[0].get("value", "")
+    state = client.get(
+        "/queries/gap-matrix",
+        params=[("party", p) for p in parties] + ([("date", date)] if date else []),
+        headers={"Accept": "application/sparql-results+json"},
+    ).json()
+    bindings = state["results"]["bindings"]
+    assert bindings and set(gap_rows(page.text)) == {b["issue"]["value"] for b in bindings}
+    linked = {a["href"].rsplit("/", 1)[1] for a in Tags(page.text).find("a") if "/id/" in a.get("href", "")}
+    assert {b["position"]["value"].rsplit("/", 1)[1] for b in bindings} <= linked
 
 
 @pytest.mark.parametrize("path", ["/timeline.svg", "/gaps.svg"])

@@ -240,18 +240,6 @@ def test_gap_matrix_cells_relations_and_gaps_from_positions_in_force():
     assert "class='history' href='/timeline?issue=https%3A%2F%2Fw3id.org%2Fposgraph%2Fissue%2Ftalks&amp;party=" in html
 
 
-def test_default_parties_are_the_two_with_most_positions_in_force():
-    state = [
-        _state("c", "x", "c1", "2025"),
-        _state("a", "x", "a1", "2025"),
-        _state("a", "y", "a2", "2025"),
-        _state("b", "x", "b1", "2025"),
-        _state("b", "y", "b2", "2025"),
-        _state("b", "z", "b3", "2025"),
-    ]
-    assert overview.gaps.default_parties(state) == (PARTY + "a", PARTY + "b")
-
-
 def test_filters_name_the_bad_parameter():
     for kwargs, name in (
         ({"parties": ["not an iri"]}, "party"),

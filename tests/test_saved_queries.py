@@ -161,6 +161,27 @@ def test_meet_or_collide_pages_in_a_stable_order(engine):
         assert caught.value.name == next(iter(bad))
 
 
+def test_meet_or_collide_restricted_to_named_positions_gives_exactly_their_rows(engine):
+    full = _meet(_rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b"))
+    pairs = sorted({(row[2], row[3]) for row in full})
+    # Two of A's positions and, for B, the partner of the first pair plus one more: some pairs in, some out.
+    a_side = sorted({pairs[0][0], pairs[-1][0]})
+    b_side = sorted({pairs[0][1], next(b for _, b in pairs if b != pairs[0][1])})
+    named = _meet(
+        _rows(
+            engine,
+            "meet-or-collide",
+            a="pgid:example/a",
+            b="pgid:example/b",
+            position_a=[f"pgid:example/{n}" for n in a_side],
+            position_b=[f"pgid:example/{n}" for n in b_side],
+        )
+    )
+    # The same rows as the whole answer has for those pairs (figures compared as before), and no others.
+    assert named == [row for row in full if row[2] in a_side and row[3] in b_side]
+    assert named and len(named) < len(full)
+
+
 def test_meet_or_collide_on_the_seed_is_unchanged(engine):
     rows = _rows(engine, "meet-or-collide", a="pgid:party/russia", b="pgid:party/ukraine")
     assert [r[0] for r in _values(rows, "relation")] == ["faces", "rejects", "agreed", "faces", "responds"]
@@ -403,3 +424,47 @@ def test_timeline_of_two_parties_is_the_union_of_their_positions(engine):
     # A period keeps what overlaps it, at the position's own precision.
     june = _rows(engine, "timeline", party=[a, b], **{"from": "2025-06-15", "to": "2025-06-15"})
     assert {r["statedOn"]["value"] for r in june} <= {"2025-06", "2025"}
+
+
+def _first(stated: str) -> str:
+    return stated + "-01-01"[: 10 - len(stated)] if len(stated) < 10 else stated[:10]
+
+
+def test_timeline_pages_by_position_oldest_or_newest_first(engine):
+    every = _rows(engine, "timeline", limit="2000")
+    dates = {r["position"]["value"]: _first(r["statedOn"]["value"]) for r in every}
+    assert len(dates) > 4
+    for order in ("newest", ""):
+        page = _rows(engine, "timeline", limit="3", order=order)
+        shown = {r["position"]["value"] for r in page}
+        # A page holds up to limit positions (each with its rows), the most recent (or the earliest) ones.
+        assert len(shown) == 3
+        rest = [d for p, d in dates.items() if p not in shown]
+        if order == "newest":
+            assert all(d <= min(dates[p] for p in shown) for d in rest)
+        else:
+            assert all(d >= max(dates[p] for p in shown) for d in rest)
+        # Whatever the order of the pages, the rows of a page come oldest first, with every row of its positions.
+        assert [_first(r["statedOn"]["value"]) for r in page] == sorted(_first(r["statedOn"]["value"]) for r in page)
+        assert _values(page, "position", "party", "issue", "supersedes") == [
+            v for v in _values(every, "position", "party", "issue", "supersedes") if v[0] in shown
+        ]
+    # The next page of the newest-first order goes on where the first ended, without repeating any position.
+    second = {r["position"]["value"] for r in _rows(engine, "timeline", limit="3", offset="3", order="newest")}
+    first = {r["position"]["value"] for r in _rows(engine, "timeline", limit="3", order="newest")}
+    assert second and not second & first
+
+
+def test_the_timeline_view_shows_the_most_recent_positions_and_says_when_there_are_more(engine):
+    from posgraph import overview
+
+    async def load(limit: int):
+        async with Engine(engine.url) as client:
+            return await overview.load_timeline(client, CATALOG, overview.Filters(), limit=limit)
+
+    every = {r["position"]["value"]: _first(r["statedOn"]["value"]) for r in _rows(engine, "timeline", limit="2000")}
+    cut, whole = run(load(3)), run(load(len(every) + 1))
+    shown = {m.position for m in cut.marks}
+    assert cut.truncated and len(shown) == 3 and not whole.truncated
+    assert {m.position for m in whole.marks} == set(every)
+    assert all(every[p] <= min(every[s] for s in shown) for p in set(every) - shown)

@@ -3,9 +3,20 @@ the saved queries' rows, and as Vega-Lite charts (rendered to SVG and PNG in a w
 
 from posgraph.overview.charts import Caption, gaps_spec, render_png, render_svg, timeline_spec
 from posgraph.overview.gaps import RELATIONS, GapMatrix, build_gaps, load_gaps
-from posgraph.overview.timeline import Filters, Timeline, build_timeline, load_choices, load_timeline, period
+from posgraph.overview.timeline import (
+    PAGE,
+    TIMELINE_PAGE,
+    Filters,
+    Timeline,
+    build_timeline,
+    load_choices,
+    load_timeline,
+    period,
+)
 
 __all__ = [
+    "PAGE",
+    "TIMELINE_PAGE",
     "Caption",
     "Filters",
     "GapMatrix",

@@ -172,7 +172,7 @@ def timeline_spec(timeline: Timeline, caption: Caption, link: Link) -> dict:
         )
     notes = [f"Faded marks are not in force on {timeline.as_of}." if timeline.as_of else ""]
     if timeline.truncated:
-        notes.append("Only the first page of positions is drawn: narrow the filters to see the rest.")
+        notes.append("Only the most recent positions are drawn: narrow the filters or the period to see earlier ones.")
     return {
         "$schema": _SCHEMA,
         "title": {

@@ -14,7 +14,7 @@ import rdflib
 from posgraph.catalog import Catalog
 from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter
-from posgraph.overview.timeline import Filters
+from posgraph.overview.timeline import Filters, period
 
 __all__ = ["RELATIONS", "CellPosition", "Cell", "Gap", "GapRow", "GapMatrix", "relation_of", "build_gaps", "load_gaps"]
 
@@ -30,6 +30,9 @@ _RELATION_OF = {
     "rejects": "collide",
 }
 MAX_PARTIES = 8
+# How many positions in force meet-or-collide is asked about at once (the catalog's limits on values).
+_MAX_VALUES = 50
+_MAX_PAIRS = 500
 _WORDS = 12
 
 
@@ -107,13 +110,38 @@ def relation_of(relations: Sequence[str]) -> str:
     return next(r for r in RELATIONS if r in found)
 
 
-def default_parties(rows: Sequence[Row], n: int = 2) -> tuple[str, ...]:
-    """The ``n`` parties with most positions in force in the gap-matrix rows (ties: by IRI)."""
-    counts: dict[str, set[str]] = {}
-    for row in rows:
-        counts.setdefault(_text(row, "party"), set()).add(_text(row, "position"))
-    # Chosen by count, shown in a stable order (by IRI), so the columns do not swap as the date moves.
-    return tuple(sorted(sorted(counts, key=lambda p: (-len(counts[p]), p))[:n]))
+# The default columns: the parties of the most recent positions on or before the date, from the newest page of the
+# timeline query (a sort of the store's dates). Ranking parties by positions in force would run state-of-play over
+# every party first (seconds at 1M triples).
+_RECENT = 50
+
+
+async def default_parties(
+    engine: Engine, catalog: Catalog, as_of: str = "", n: int = 2, *, timeout: float | None = None
+) -> tuple[tuple[str, ...], str]:
+    """The ``n`` parties that stated positions most recently on or before ``as_of`` (none: ever), in IRI order so
+    that the columns do not swap places, and the first day of the most recent position (or ""). Raises what the
+    engine raises."""
+    rows = await engine.select(
+        catalog.get("timeline").bind({"order": "newest", "to": as_of, "limit": str(_RECENT)}), timeout=timeout
+    )
+    dated = [(period(_text(r, "statedOn"))[0], _text(r, "position"), _text(r, "party")) for r in rows if _dated(r)]
+    # Newest first, ties by IRI (two stable sorts): within a day the page's own order is the engine's.
+    dated.sort(key=lambda d: d[1])
+    dated.sort(key=lambda d: d[0], reverse=True)
+    chosen: list[str] = []
+    for _, _, party in dated:
+        if party not in chosen and len(chosen) < n:
+            chosen.append(party)
+    return tuple(sorted(chosen)), dated[0][0] if dated else ""
+
+
+def _dated(row: Row) -> bool:
+    try:
+        period(_text(row, "statedOn"))
+    except ValueError:
+        return False
+    return True
 
 
 def build_gaps(
@@ -193,24 +221,53 @@ async def _pages(engine: Engine, catalog: Catalog, params: dict, timeout: float 
     return found
 
 
+def _in_force_params(catalog: Catalog, a: list[str], b: list[str]) -> dict:
+    """meet-or-collide's parameters naming the two parties' positions in force (only those pairs are shown), when
+    the query takes them and the pairs fit in one request; otherwise none (every pair is asked, then sifted)."""
+    takes = {p.name for p in catalog.get("meet-or-collide").params}
+    if not {"position_a", "position_b"} <= takes or not a or not b:
+        return {}
+    if max(len(a), len(b)) > _MAX_VALUES or len(a) * len(b) > _MAX_PAIRS:
+        return {}
+    return {"position_a": a, "position_b": b}
+
+
 async def load_gaps(engine: Engine, catalog: Catalog, filters: Filters, *, timeout: float | None = None) -> GapMatrix:
-    """Return the gap matrix of ``filters.parties`` (at least two; none: the two with most positions in force) on
-    ``filters.as_of`` (none: the latest day a position was stated), over ``filters.issues`` (none: all).
+    """Return the gap matrix of ``filters.parties`` (at least two; none: the two that stated positions most
+    recently on or before the date) on ``filters.as_of`` (none: the latest day a position was stated), over
+    ``filters.issues`` (none: all).
 
     Raises InvalidParameter (``party``: one party, or more than MAX_PARTIES), or what the engine raises."""
     parties = filters.parties
     if len(parties) == 1:
-        raise InvalidParameter("party", "give at least two parties to compare (or none for the two most active)")
+        raise InvalidParameter("party", "give at least two parties to compare (or none: the two most recently active)")
     if len(parties) > MAX_PARTIES:
         raise InvalidParameter("party", f"give at most {MAX_PARTIES} parties")
-    params = {"date": filters.as_of, "party": list(parties), "issue": list(filters.issues)}
-    rows = await engine.select(catalog.get("gap-matrix").bind(params), timeout=timeout)
+    date = filters.as_of
     if not parties:
-        parties = default_parties(rows)
+        parties, latest = await default_parties(engine, catalog, filters.as_of, timeout=timeout)
+        # Without a date, gap-matrix's date is the latest first day of any position: the newest page just gave it.
+        date = date or latest
+    params = {"date": date, "party": list(parties), "issue": list(filters.issues)}
+    rows = await engine.select(catalog.get("gap-matrix").bind(params), timeout=timeout) if parties else []
+    in_force: dict[str, list[str]] = {}
+    for row in rows:
+        in_force.setdefault(_text(row, "party"), []).append(_text(row, "position"))
     pairs = list(itertools.combinations(parties, 2))
     issue = filters.issues[0] if len(filters.issues) == 1 else ""
     answers = await asyncio.gather(
-        *(_pages(engine, catalog, {"a": a, "b": b, "issue": issue}, timeout) for a, b in pairs)
+        *(
+            _pages(
+                engine,
+                catalog,
+                {"a": a, "b": b, "issue": issue} | _in_force_params(catalog, in_force.get(a, []), in_force.get(b, [])),
+                timeout,
+            )
+            for a, b in pairs
+            # A pair with no position in force for one side has no relation to show.
+            if in_force.get(a) and in_force.get(b)
+        )
     )
+    asked = [(a, b) for a, b in pairs if in_force.get(a) and in_force.get(b)]
     as_of = next((_text(r, "asOf") for r in rows), "") or filters.as_of
-    return build_gaps(parties, rows, dict(zip(pairs, answers, strict=True)), as_of)
+    return build_gaps(parties, rows, dict(zip(asked, answers, strict=True)), as_of)

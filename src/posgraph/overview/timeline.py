@@ -14,10 +14,25 @@ import rdflib
 from posgraph.catalog import Catalog, Param
 from posgraph.engine import Engine
 
-__all__ = ["Filters", "Mark", "Link", "EventRule", "Lane", "Timeline", "period", "build_timeline", "load_timeline"]
+__all__ = [
+    "PAGE",
+    "TIMELINE_PAGE",
+    "Filters",
+    "Mark",
+    "Link",
+    "EventRule",
+    "Lane",
+    "Timeline",
+    "period",
+    "build_timeline",
+    "load_timeline",
+]
 
 Row = Mapping[str, rdflib.term.Node]
 _PRECISIONS = {4: "year", 7: "month", 10: "day"}
+PAGE = 500  # positions a timeline shows: its most recent ones
+# What the timeline page asks of the saved query besides its filters (its data link asks the same).
+TIMELINE_PAGE = {"order": "newest"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,8 @@ class Lane:
 @dataclass(frozen=True)
 class Timeline:
     """The view model of a timeline: lanes (issues, by label), parties (IRI, label) in order of first appearance,
-    supersession links, events, the "as of" date, and whether the rows were cut at the query's page size."""
+    supersession links, events, the "as of" date, and whether the page of positions was full (``truncated``: the
+    most recent positions are shown, and earlier ones may be left out)."""
 
     lanes: tuple[Lane, ...]
     parties: tuple[tuple[str, str], ...]
@@ -246,13 +262,15 @@ async def _select(engine: Engine, catalog: Catalog, name: str, params: Mapping, 
 
 
 async def load_timeline(
-    engine: Engine, catalog: Catalog, filters: Filters, *, limit: int = 2000, timeout: float | None = None
+    engine: Engine, catalog: Catalog, filters: Filters, *, limit: int = PAGE, timeout: float | None = None
 ) -> Timeline:
-    """Run the ``timeline`` and ``timeline-events`` saved queries (and ``gap-matrix`` for what is in force on
-    ``filters.as_of``) and return the timeline. At most ``limit`` rows of positions are read (``truncated`` says
-    when there were more). Raises InvalidParameter, or what the engine raises."""
+    """Run the ``timeline`` saved query for its newest page of ``limit`` positions, ``timeline-events``, and
+    ``gap-matrix`` for what is in force on ``filters.as_of``; return the timeline (``truncated``: the page was
+    full, so there may be earlier positions). Raises InvalidParameter, or what the engine raises."""
     params = {"party": list(filters.parties), "issue": list(filters.issues), "from": filters.start, "to": filters.end}
-    rows = await _select(engine, catalog, "timeline", params | {"limit": str(limit)}, timeout)
+    # The most recent positions: what a reader opening the timeline looks for first, and a bounded amount of work
+    # however large the store (the oldest-first page would be the same work, and show the start of the record).
+    rows = await _select(engine, catalog, "timeline", params | TIMELINE_PAGE | {"limit": str(limit)}, timeout)
     event_params = {"party": list(filters.parties), "from": filters.start, "to": filters.end, "limit": "1000"}
     events = await _select(engine, catalog, "timeline-events", event_params, timeout)
     in_force = None
@@ -265,11 +283,7 @@ async def load_timeline(
             timeout,
         )
         in_force = {str(r["position"]) for r in state}
-    # A full page may end inside a mark's rows: drop the last position's rows, so no mark is partial.
-    truncated = len(rows) >= limit
-    if truncated:
-        last = str(rows[-1]["position"])
-        rows = [r for r in rows if str(r["position"]) != last] or rows
+    truncated = len({str(r["position"]) for r in rows}) >= limit
     return build_timeline(rows, events, in_force=in_force, as_of=filters.as_of, truncated=truncated)
 
 

@@ -340,6 +340,8 @@ def timeline_page(
     """Return the timeline page: the filter form, the chart (an SVG image without JavaScript, drawn from ``spec``
     with it), a full table of the positions (one row per position) and of the events, and links to the same data
     as SVG, PNG and the saved queries' CSV/JSON. ``timeline`` is an overview.Timeline, ``filters`` its Filters."""
+    from posgraph.overview import PAGE, TIMELINE_PAGE  # here: the views are this module's last part
+
     by_position: dict[str, dict] = {}
     labels = {lane.issue: lane.label for lane in timeline.lanes}
     for mark in timeline.marks:
@@ -373,7 +375,8 @@ def timeline_page(
         svg_url="/timeline.svg" + (f"?{query}" if query else ""),
         png_url="/timeline.png" + (f"?{query}" if query else ""),
         data_links=[
-            ("positions", _query_url("timeline", pairs + [("limit", "2000")])),
+            # The same page of the same saved query: the most recent positions.
+            ("positions", _query_url("timeline", pairs + list(TIMELINE_PAGE.items()) + [("limit", str(PAGE))])),
             (
                 "events",
                 _query_url(
