@@ -284,3 +284,23 @@ def test_the_seed_and_valid_examples_trip_no_rule(validator):
     for path in [*PROJECT_FILES.seed_files, *sorted((EXAMPLES / "valid").glob("*.ttl"))]:
         report = curation.validate_files(validator, curation.read_files([path]))
         assert not [r.line() for r in report.results if r.shape in shown], path
+
+
+def test_a_rendered_refusal_travels_back_from_a_worker_as_its_count_alone():
+    import pickle
+
+    from posgraph.validation import ValidationReport, ValidationResult
+
+    def result(i: int, severity: str) -> ValidationResult:
+        return ValidationResult(
+            severity=severity, focus_node=f"pgid:position/p{i}", path="pg:heldBy", value=None, message="m", shape="s"
+        )
+
+    refused = ValidationReport(False, [result(i, "Violation") for i in range(3000)] + [result(0, "Warning")])
+    summary = refused.rendered_summary()
+    assert summary.conforms is False and summary.results == [] and summary.violation_count == 3000
+    # What the server unpickles on its side: a few bytes instead of every result.
+    assert len(pickle.dumps(summary)) * 100 < len(pickle.dumps(refused))
+    passed = ValidationReport(True, [result(1, "Warning")], graph=rdflib.Graph())
+    kept = passed.rendered_summary()
+    assert kept.results == passed.results and kept.graph is None  # a conforming report keeps its warnings

@@ -354,11 +354,12 @@ def validate_amended_ntriples(
     context: tuple[bytes, ...],
     problems: tuple[ValidationResult, ...] = (),
     render: str | None = None,
+    shipped: bool = False,
 ) -> tuple[ValidationReport, bytes | None]:
     """Validate the batch's additions and amendment nodes in ``context`` as the amendments leave it (retracted
     triples absent, merges applied); the resources amended (retractions' subjects, merges' kept IRIs) are
     validated too, as they will be. ``problems`` (the amendment checks') join the report. Returns the report and
-    its rendering in ``render``. Runs in a worker."""
+    its rendering in ``render`` (``shipped``: as ``intake.validate_ntriples`` says). Runs in a worker."""
     if not isinstance(validator, Validator):
         validator = Validator.cached(validator)
     data = formats.to_rdflib_graph(formats.read_quads(amendments.additions + amendments.amendment_triples, NT, "batch"))
@@ -373,8 +374,8 @@ def validate_amended_ntriples(
             data.add(triple)
     report = amendment_report(validator.validate(data, graph), list(problems))
     rendered = report.render(render) if render else None
-    report.graph = None
-    return report, rendered
+    report.graph = None  # the sh:ValidationReport graph is rendered here or not at all: too costly to ship back
+    return (report.rendered_summary() if shipped and render else report), rendered
 
 
 async def validate_amended(
@@ -414,7 +415,9 @@ async def validate_amended(
         context += await context_ntriples(engine, replace(scope, subjects=(), mentioned=tuple(sorted(named))))
     shipped = validator.sources if (pool is not None and validator.sources) else validator
     with metrics.validation_seconds.time():
-        return await workers.run(pool, validate_amended_ntriples, shipped, amendments, context, problems, render)
+        return await workers.run(
+            pool, validate_amended_ntriples, shipped, amendments, context, problems, render, pool is not None
+        )
 
 
 async def validate_batch(

@@ -265,10 +265,15 @@ async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[byt
 
 
 def validate_ntriples(
-    validator: Validator | tuple, data: bytes, context: Sequence[bytes] | None, render: str | None = None
+    validator: Validator | tuple,
+    data: bytes,
+    context: Sequence[bytes] | None,
+    render: str | None = None,
+    shipped: bool = False,
 ) -> tuple[ValidationReport, bytes | None]:
     """Validate N-Triples ``data`` with ``context`` (see ``Validator.validate``); return the report and, if
-    ``render`` names a media type, the report rendered in it (see ``ValidationReport.render``).
+    ``render`` names a media type, the report rendered in it (see ``ValidationReport.render``); ``shipped`` (a
+    worker process sends it back) and rendered: the report as ``ValidationReport.rendered_summary`` gives it.
 
     ``validator`` may be the files a Validator is read from (its ``sources``): a worker process reads them once.
     """
@@ -283,7 +288,7 @@ def validate_ntriples(
     report = validator.validate(graph, context_graph)
     rendered = report.render(render) if render else None
     report.graph = None  # the sh:ValidationReport graph is rendered here or not at all: too costly to ship back
-    return report, rendered
+    return (report.rendered_summary() if shipped and render else report), rendered
 
 
 async def validate_prepared(
@@ -302,7 +307,7 @@ async def validate_prepared(
     context = await context_ntriples(engine, prepared)
     shipped = validator.sources if (pool is not None and validator.sources) else validator
     with metrics.validation_seconds.time():
-        return await workers.run(pool, validate_ntriples, shipped, prepared.ntriples, context, render)
+        return await workers.run(pool, validate_ntriples, shipped, prepared.ntriples, context, render, pool is not None)
 
 
 async def validate_body(

@@ -87,11 +87,23 @@ class ValidationReport:
     conforms: bool
     results: list[ValidationResult] = field(default_factory=list)
     graph: rdflib.Graph | None = field(default=None, repr=False, compare=False)
+    # Set when the results were left out (see ``rendered_summary``): how many were violations.
+    counted_violations: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def violation_count(self) -> int:
         """How many results have severity Violation."""
+        if self.counted_violations is not None:
+            return self.counted_violations
         return sum(1 for r in self.results if r.severity == "Violation")
+
+    def rendered_summary(self) -> "ValidationReport":
+        """This report as a worker sends it back after rendering it: without its graph and, when it does not
+        conform, without its results (their count kept), since the answer to a refusal is the rendering. Unpickling
+        thousands of results on the way back holds the GIL, and with it every request, for a tenth of a second."""
+        if self.conforms:
+            return replace(self, graph=None)
+        return ValidationReport(conforms=False, counted_violations=self.violation_count)
 
     def to_dict(self) -> dict:
         """Return the report as plain JSON-ready data."""
