@@ -318,6 +318,17 @@ def test_etag_and_not_modified(client, path):
     assert other.headers["ETag"] != etag
 
 
+@pytest.mark.parametrize("path", ["/timeline", "/gaps.png"])
+def test_last_modified_and_if_modified_since_as_for_resources(client, path):
+    # Views and resources share one caching rule: Last-Modified from the dataset version; the format is in the
+    # path, so views are not negotiated (no Vary: Accept).
+    first = client.get(path)
+    assert first.status_code == 200 and "accept" not in first.headers.get("Vary", "").lower()
+    since = first.headers["Last-Modified"]
+    again = client.get(path, headers={"If-Modified-Since": since})
+    assert again.status_code == 304 and again.headers["ETag"] == first.headers["ETag"] and not again.content
+
+
 def test_pages_carry_a_script_policy_without_eval(client):
     for path in ("/timeline", "/gaps"):
         policy = client.get(path).headers["Content-Security-Policy"]

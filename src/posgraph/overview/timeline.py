@@ -13,6 +13,7 @@ import rdflib
 
 from posgraph.catalog import Catalog, Param
 from posgraph.engine import Engine
+from posgraph.linked_data import collection_page
 
 __all__ = [
     "PAGE",
@@ -292,8 +293,6 @@ async def load_choices(
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     """Return the parties and the issues a filter form offers, each (IRI, English label) sorted by label: the
     parties collection (its first ``limit``) and the issues saved query. Raises what the engine raises."""
-    from posgraph.linked_data import collection_page
-
     page = await collection_page(engine, "parties", {}, sort="label", limit=limit)
     parties = tuple((item["id"], (item.get("prefLabel") or {}).get("en") or _local(item["id"])) for item in page.items)
     rows = await engine.select(catalog.get("issues").bind({}), timeout=timeout)

@@ -326,6 +326,12 @@ def _query_url(name: str, pairs: list[tuple[str, str]]) -> str:
     return f"/queries/{name}" + ("?" + urlencode([(k, v) for k, v in pairs if v]) if any(v for _, v in pairs) else "")
 
 
+def _picture_urls(view: str, query: str) -> dict[str, str]:
+    """The view's SVG and PNG addresses with the page's own filters (``query``)."""
+    suffix = f"?{query}" if query else ""
+    return {"svg_url": f"{view}.svg{suffix}", "png_url": f"{view}.png{suffix}"}
+
+
 def timeline_page(
     timeline,
     filters,
@@ -372,8 +378,7 @@ def timeline_page(
         issues=issues,
         spec_json=_spec_json(spec),
         scripts=_VIEW_SCRIPTS,
-        svg_url="/timeline.svg" + (f"?{query}" if query else ""),
-        png_url="/timeline.png" + (f"?{query}" if query else ""),
+        **_picture_urls("/timeline", query),
         data_links=[
             # The same page of the same saved query: the most recent positions.
             ("positions", _query_url("timeline", pairs + list(TIMELINE_PAGE.items()) + [("limit", str(PAGE))])),
@@ -446,8 +451,7 @@ def gaps_page(
         chosen=chosen,
         spec_json=_spec_json(spec),
         scripts=_VIEW_SCRIPTS,
-        svg_url="/gaps.svg" + (f"?{query}" if query else ""),
-        png_url="/gaps.png" + (f"?{query}" if query else ""),
+        **_picture_urls("/gaps", query),
         data_links=[("positions in force", _query_url("gap-matrix", gap_pairs))]
         + [(f"how {label} relate", url) for label, url in pair_links],
         version=version,

@@ -3,9 +3,7 @@ all with content negotiation and HTTP caching (ETag from the dataset's version, 
 
 from __future__ import annotations
 
-import hashlib
 import json
-from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -13,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from posgraph import formats, linked_data
 from posgraph.api import pages
+from posgraph.api.caching import MAX_AGE, cache_headers, cached_body
 from posgraph.api.examples import (
     EXAMPLE_CHANGES,
     EXAMPLE_COLLECTION,
@@ -24,7 +23,7 @@ from posgraph.api.examples import (
 from posgraph.api.problems import problem_responses
 from posgraph.api.state import app_state
 from posgraph.config import PROJECT_FILES
-from posgraph.errors import InvalidParameter, NotFound, NotModified
+from posgraph.errors import InvalidParameter, NotFound
 from posgraph.linked_data.resources import merged_into
 from posgraph.namespaces import CONTEXT_IRIS, CONTEXT_VERSION, PGI, PGID, PREFIXES
 
@@ -34,33 +33,6 @@ router = APIRouter(tags=["linked data"])
 
 _RESOURCE_TYPES = (formats.RDF_XML, formats.N_TRIPLES, formats.TURTLE, "text/html", formats.JSON_LD)
 _JSON_TYPES = (formats.JSON_LD, "application/json")
-_MAX_AGE = "public, max-age=60"
-
-
-async def _cache_headers(
-    request: Request, media_type: str, version: linked_data.Version | None = None
-) -> dict[str, str]:
-    """ETag (dataset ``version``, read when not given, + URL + media type), Last-Modified, Cache-Control, Vary.
-    Raises NotModified (a 304 carrying these headers) when the client's copy is current (If-None-Match, else
-    If-Modified-Since)."""
-    version = version or await linked_data.dataset_version(app_state(request).engine)
-    key = f"{version.id}|{request.url.path}?{request.url.query}|{media_type}"
-    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:24] + '"'
-    headers = {"ETag": etag, "Cache-Control": _MAX_AGE, "Vary": "Accept", "X-Posgraph-Version": version.id}
-    if version.modified is not None:
-        headers["Last-Modified"] = format_datetime(version.modified, usegmt=True)
-    match = request.headers.get("if-none-match")
-    if match is not None:
-        if match.strip() == "*" or etag in {tag.strip().removeprefix("W/") for tag in match.split(",")}:
-            raise NotModified(headers)
-    elif version.modified is not None and request.headers.get("if-modified-since"):
-        try:
-            since = parsedate_to_datetime(request.headers["if-modified-since"])
-        except (TypeError, ValueError):
-            since = None
-        if since is not None and version.modified.replace(microsecond=0) <= since:
-            raise NotModified(headers)
-    return headers
 
 
 def local_url(request: Request, iri: str) -> str:
@@ -80,23 +52,16 @@ def _alternates(url: str) -> str:
 
 
 async def _resource(request: Request, iri: str) -> Response:
-    state = app_state(request)
     media_type = formats.negotiate(
         request.headers.get("accept"), _RESOURCE_TYPES, {"application/json": formats.JSON_LD}
     )
-    headers = await _cache_headers(request, media_type)
+    headers = await cache_headers(request, media_type)
     headers["Link"] = _alternates(public_url(request, query=False))
     headers["Content-Location"] = public_url(request)
     if media_type == "text/html":
         headers["Content-Security-Policy"] = pages.CONTENT_SECURITY_POLICY
     # The ETag names the version, path, query and media type: all a body depends on (links use the public base).
-    key = headers["ETag"]
-    cache = state.representations  # None when turned off
-    body = cache.get(key) if cache is not None else None
-    if body is None:
-        body = await _render(request, iri, media_type)
-        if cache is not None:
-            cache[key] = body
+    body = await cached_body(request, headers["ETag"], lambda: _render(request, iri, media_type))
     return Response(body, media_type=media_type, headers=headers)
 
 
@@ -154,7 +119,7 @@ async def resource(path: str, request: Request) -> Response:
     iri = f"{PGID}{path}"
     target = await merged_into(app_state(request).engine, iri)
     if target is not None:
-        headers = {"Cache-Control": _MAX_AGE, "Vary": "Accept"}
+        headers = {"Cache-Control": MAX_AGE, "Vary": "Accept"}
         return RedirectResponse(local_url(request, target), status_code=301, headers=headers)
     return await _resource(request, iri)
 
@@ -188,7 +153,7 @@ async def ontology(request: Request) -> Response:
         (formats.RDF_XML, formats.N_TRIPLES, formats.JSON_LD, formats.TURTLE, "text/html"),
         {"application/json": formats.JSON_LD},
     )
-    headers = await _cache_headers(request, media_type)
+    headers = await cache_headers(request, media_type)
     graph = await linked_data.ontology_graph(state.engine)
     if media_type == "text/html":
         headers["Content-Security-Policy"] = pages.CONTENT_SECURITY_POLICY
@@ -269,7 +234,7 @@ def _collection_route(name: str):
         except ValueError:
             raise InvalidParameter("limit", f"{raw_limit[:30]!r} is not a whole number") from None
         media_type = formats.negotiate(request.headers.get("accept"), _JSON_TYPES[::-1])
-        headers = await _cache_headers(request, media_type)
+        headers = await cache_headers(request, media_type)
         state = app_state(request)
         page = await linked_data.collection_page(state.engine, name, params, sort=sort, cursor=cursor, limit=limit)
         base = state.settings.base_url() + f"/{name}"
@@ -336,7 +301,7 @@ async def changes(request: Request, since: str | None = None, limit: int = 100) 
     date-time), oldest first: batches accepted or loaded (fetch them at their ``graph`` link), reverted (drop them),
     or direct updates (re-download a dump)."""
     media_type = formats.negotiate(request.headers.get("accept"), _JSON_TYPES[::-1])
-    headers = await _cache_headers(request, media_type)
+    headers = await cache_headers(request, media_type)
     state = app_state(request)
     items = await linked_data.changes(state.engine, since, limit)
     for item in items:
@@ -369,7 +334,7 @@ async def dumps(request: Request) -> Response:
     state = app_state(request)
     # One query names the version and counts its triples; the dumps are that version's: one version per answer.
     summary = await linked_data.dataset_summary(state.engine)
-    headers = await _cache_headers(request, formats.JSON_LD, summary.version)
+    headers = await cache_headers(request, formats.JSON_LD, summary.version)
     base = state.settings.base_url()
     distributions = []
     for extension, (media_type, default_only) in linked_data.DUMP_FORMATS.items():
@@ -420,7 +385,7 @@ async def dump(extension: str, request: Request) -> Response:
     state = app_state(request)
     media_type = linked_data.DUMP_FORMATS[extension][0]
     version = await linked_data.dataset_version(state.engine)
-    headers = await _cache_headers(request, media_type, version)
+    headers = await cache_headers(request, media_type, version)
     written = await linked_data.dump_file(state.engine, state.settings.dumps_dir, version, extension)
     headers |= {
         "Content-Length": str(written.size),

@@ -3,7 +3,6 @@ PNG pictures at stable URLs with the same filters, cached by the dataset's versi
 
 from __future__ import annotations
 
-import hashlib
 from typing import Awaitable, Callable
 from urllib.parse import parse_qsl
 
@@ -13,16 +12,16 @@ from fastapi.responses import Response
 from posgraph import linked_data, overview, workers
 from posgraph.api import pages
 from posgraph.api.admission import limited
+from posgraph.api.caching import cache_headers, cached_body
 from posgraph.api.problems import problem_responses
 from posgraph.api.state import app_state
-from posgraph.errors import InvalidParameter, NotModified
+from posgraph.errors import InvalidParameter
 
 __all__ = ["router"]
 
 
 router = APIRouter(tags=["views"])
 
-_MAX_AGE = "public, max-age=60"
 _TIMELINE_PARAMS = ("party", "issue", "from", "to", "as_of")
 _GAPS_PARAMS = ("party", "issue", "as_of")
 _MEDIA = {"html": "text/html; charset=utf-8", "svg": "image/svg+xml", "png": "image/png"}
@@ -86,29 +85,22 @@ def _filters(request: Request, allowed: tuple[str, ...]) -> overview.Filters:
 
 
 async def _cached(request: Request, fmt: str, render: Callable[[linked_data.Version], Awaitable[bytes]]) -> Response:
-    """The answer in ``fmt`` with ETag (data version, URL, format), honouring If-None-Match (304), and the body
-    kept in the representations cache under its ETag."""
+    """The answer in ``fmt`` with the caching headers (ETag from data version, URL and format; 304 when current),
+    the body kept in the representations cache under its ETag."""
     state = app_state(request)
     version = await linked_data.dataset_version(state.engine)
-    key = f"{version.id}|{request.url.path}?{request.url.query}|{fmt}"
-    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:24] + '"'
-    headers = {"ETag": etag, "Cache-Control": _MAX_AGE, "X-Posgraph-Version": version.id}
+    # The format is in the path (.svg, .png), never negotiated: no Vary: Accept.
+    headers = await cache_headers(request, fmt, version, vary_accept=False)
     if fmt == "html":
         headers["Content-Security-Policy"] = pages.VIEWS_CONTENT_SECURITY_POLICY
     else:
         # A picture opened on its own is a document: its links and styles, nothing else.
         headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
-    match = request.headers.get("if-none-match")
-    if match is not None and (match.strip() == "*" or etag in {t.strip().removeprefix("W/") for t in match.split(",")}):
-        raise NotModified(headers)
-    cache = state.representations
-    body = cache.get(etag) if cache is not None else None
-    if body is None:
-        # Building a view runs saved queries (the gap matrix: meet-or-collide per pair of parties): it takes a slot
-        # and engine time from the client's admission budget like any query, so views cannot bypass those limits.
-        body = await limited(request, lambda: render(version), state.settings.query_timeout)
-        if cache is not None:
-            cache[etag] = body
+    # Building a view runs saved queries (the gap matrix: meet-or-collide per pair of parties): it takes a slot and
+    # engine time from the client's admission budget like any query, so views cannot bypass those limits.
+    body = await cached_body(
+        request, headers["ETag"], lambda: limited(request, lambda: render(version), state.settings.query_timeout)
+    )
     return Response(body, media_type=_MEDIA[fmt], headers=headers)
 
 
@@ -129,24 +121,26 @@ async def _picture(request: Request, fmt: str, spec: dict) -> bytes:
     return result.encode("utf-8") if isinstance(result, str) else result
 
 
-async def _timeline(request: Request, fmt: str) -> Response:
-    filters = _filters(request, _TIMELINE_PARAMS)
+async def _view(request: Request, fmt: str, allowed: tuple[str, ...], load, to_spec, to_page) -> Response:
+    """A view in ``fmt``: its data loaded by ``load`` (an overview loader) with the request's filters, drawn by
+    ``to_spec`` as a Vega-Lite spec, then a picture or the page ``to_page(data, filters, spec, parties, issues,
+    **page options)`` builds; cached as ``_cached`` says."""
+    filters = _filters(request, allowed)
     state = app_state(request)
+    timeout = state.settings.query_timeout
 
     async def render(version: linked_data.Version) -> bytes:
-        timeline = await overview.load_timeline(
-            state.engine, state.catalog, filters, timeout=state.settings.query_timeout
-        )
-        spec = overview.timeline_spec(timeline, _caption(request, version), _link(request))
+        data = await load(state.engine, state.catalog, filters, timeout=timeout)
+        spec = to_spec(data, _caption(request, version), _link(request))
         if fmt != "html":
             return await _picture(request, fmt, spec)
-        parties, issues = await overview.load_choices(state.engine, state.catalog, timeout=state.settings.query_timeout)
-        page = pages.timeline_page(
-            timeline,
+        parties, issues = await overview.load_choices(state.engine, state.catalog, timeout=timeout)
+        page = to_page(
+            data,
             filters,
             spec,
-            parties=parties,
-            issues=issues,
+            parties,
+            issues,
             base_url=state.settings.base_url(),
             version=version.id,
             query=request.url.query,
@@ -154,30 +148,22 @@ async def _timeline(request: Request, fmt: str) -> Response:
         return page.encode("utf-8")
 
     return await _cached(request, fmt, render)
+
+
+def _timeline_page(timeline, filters, spec, parties, issues, **options) -> str:
+    return pages.timeline_page(timeline, filters, spec, parties=parties, issues=issues, **options)
+
+
+def _gaps_page(matrix, filters, spec, parties, _issues, **options) -> str:
+    return pages.gaps_page(matrix, filters, spec, parties=parties, **options)
+
+
+async def _timeline(request: Request, fmt: str) -> Response:
+    return await _view(request, fmt, _TIMELINE_PARAMS, overview.load_timeline, overview.timeline_spec, _timeline_page)
 
 
 async def _gaps(request: Request, fmt: str) -> Response:
-    filters = _filters(request, _GAPS_PARAMS)
-    state = app_state(request)
-
-    async def render(version: linked_data.Version) -> bytes:
-        matrix = await overview.load_gaps(state.engine, state.catalog, filters, timeout=state.settings.query_timeout)
-        spec = overview.gaps_spec(matrix, _caption(request, version), _link(request))
-        if fmt != "html":
-            return await _picture(request, fmt, spec)
-        parties, _ = await overview.load_choices(state.engine, state.catalog, timeout=state.settings.query_timeout)
-        page = pages.gaps_page(
-            matrix,
-            filters,
-            spec,
-            parties=parties,
-            base_url=state.settings.base_url(),
-            version=version.id,
-            query=request.url.query,
-        )
-        return page.encode("utf-8")
-
-    return await _cached(request, fmt, render)
+    return await _view(request, fmt, _GAPS_PARAMS, overview.load_gaps, overview.gaps_spec, _gaps_page)
 
 
 @router.get("/timeline", summary="The timeline of positions (HTML)", responses=_RESPONSES, openapi_extra=_PERIOD_DOC)

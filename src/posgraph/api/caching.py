@@ -1,0 +1,62 @@
+"""HTTP caching of what is rendered from the dataset (resources, collections, views): one ETag rule — the dataset's
+version, the URL and the representation —, 304 answers to If-None-Match and If-Modified-Since, and the per-worker
+cache of rendered bodies kept under those ETags (never stale: a write changes the version)."""
+
+from __future__ import annotations
+
+import hashlib
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Awaitable, Callable
+
+from fastapi import Request
+
+from posgraph import linked_data
+from posgraph.api.state import app_state
+from posgraph.errors import NotModified
+
+__all__ = ["MAX_AGE", "cache_headers", "cached_body"]
+
+MAX_AGE = "public, max-age=60"
+
+
+async def cache_headers(
+    request: Request, representation: str, version: linked_data.Version | None = None, *, vary_accept: bool = True
+) -> dict[str, str]:
+    """Return ETag (dataset ``version``, read when not given, + URL + ``representation``), Last-Modified,
+    Cache-Control, X-Posgraph-Version and, when the representation was negotiated, ``Vary: Accept``.
+
+    Raises NotModified (a 304 carrying these headers) when the client's copy is current (If-None-Match, else
+    If-Modified-Since).
+    """
+    version = version or await linked_data.dataset_version(app_state(request).engine)
+    key = f"{version.id}|{request.url.path}?{request.url.query}|{representation}"
+    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:24] + '"'
+    headers = {"ETag": etag, "Cache-Control": MAX_AGE, "X-Posgraph-Version": version.id}
+    if vary_accept:
+        headers["Vary"] = "Accept"
+    if version.modified is not None:
+        headers["Last-Modified"] = format_datetime(version.modified, usegmt=True)
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        if match.strip() == "*" or etag in {tag.strip().removeprefix("W/") for tag in match.split(",")}:
+            raise NotModified(headers)
+    elif version.modified is not None and request.headers.get("if-modified-since"):
+        try:
+            since = parsedate_to_datetime(request.headers["if-modified-since"])
+        except (TypeError, ValueError):
+            since = None
+        if since is not None and version.modified.replace(microsecond=0) <= since:
+            raise NotModified(headers)
+    return headers
+
+
+async def cached_body(request: Request, etag: str, render: Callable[[], Awaitable[bytes]]) -> bytes:
+    """Return the body kept under ``etag`` in this worker's representations cache, or ``render()`` it and keep it
+    (when the cache is turned off, render every time). Raises what ``render`` raises."""
+    cache = app_state(request).representations  # None when turned off
+    body = cache.get(etag) if cache is not None else None
+    if body is None:
+        body = await render()
+        if cache is not None:
+            cache[etag] = body
+    return body
