@@ -12,7 +12,7 @@ HOST   := $(or $(POSGRAPH_HOST),127.0.0.1)
 PORT   := $(or $(POSGRAPH_PORT),8000)
 DATA   := $(or $(POSGRAPH_DATA_DIR),var)
 
-.PHONY: serve test install ui check clean bench
+.PHONY: serve test test-browser install ui check clean bench
 
 # Serving needs posgraph and its dependencies only; the test tools (pytest, ruff, schemathesis, …: the `test`
 # extra) are added by `make test`.
@@ -96,7 +96,12 @@ test: $(TESTED) node_modules/.all ui
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/posgraph check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not browser" --durations=15
+
+# The tests in a real browser (Debian's chromium driven by Playwright; .ci/run installs it): the pages, the charts,
+# the query page, /docs and the curator workbench, with axe-core. They skip without chromium, except under CI=true.
+test-browser: $(TESTED) node_modules/.all ui
+	$(BIN)/python -m pytest -q -m browser
 
 clean:
 	rm -rf $(VENV) var build *.egg-info node_modules $(VENDOR)

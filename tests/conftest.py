@@ -37,6 +37,14 @@ EXAMPLES = ROOT / "tests" / "examples"
 POSGRAPH = str(Path(sys.executable).with_name("posgraph"))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that drive a real browser (they use the ``browser`` fixture of tests/browser_support.py) are marked
+    ``browser``: `make test` leaves them to `make test-browser`, which .ci/run runs after it."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 def run(coro):
     """Run a coroutine to completion (tests are plain functions; the code under test is async)."""
     return asyncio.run(coro)
