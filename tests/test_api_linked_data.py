@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 
+import httpx
 import pytest
 import rdflib
 from conftest import EXAMPLES, ROOT, create_token, posgraph_cli, run, start_server
@@ -502,6 +503,22 @@ def test_each_context_version_is_served_at_its_own_address(server):
     assert unknown.status_code == 404 and sneaky.status_code == 404
 
 
+# The 0.1.0 context as 0.1.0 published it (sha256 of context.jsonld at a54243b^, the last 0.1 commit): documents
+# written against it must keep their meaning, so neither the served bytes nor the file they come from may change.
+CONTEXT_0_1_0_SHA256 = "c3d7d1e7104e4260fceecdaf5ec8a1b17fc3b19ae09ad182f46d8e7c0eec0c0a"
+
+
+def test_the_0_1_0_context_is_pinned_to_the_bytes_0_1_0_published(server):
+    with server.client() as client:
+        served = client.get("/ns/0.1.0/context.jsonld")
+        by_name = client.get("/ns/context-0.1.0.jsonld")
+    assert served.status_code == 200 and by_name.status_code == 200
+    assert hashlib.sha256(served.content).hexdigest() == CONTEXT_0_1_0_SHA256
+    assert hashlib.sha256(by_name.content).hexdigest() == CONTEXT_0_1_0_SHA256
+    # The hash is of a real context, not of an empty or error body.
+    assert "@context" in served.json() and len(served.content) > 1000
+
+
 def _party_doc(context: str) -> dict:
     return {
         "@context": context,
@@ -569,3 +586,31 @@ def test_documents_places_and_untitled_sources_are_listed(fresh_engine):
     ]
     headline = {"en": "Faint signs of life appear in effort to halt Ukraine war"}
     assert [i["headline"] for i in articles.items] == [headline]
+
+
+def test_media_and_government_bodies_are_listed_for_pickers(fresh_engine, server):
+    """Publishers and relaying outlets that are not parties have collections of their own (the workbench's pickers
+    search them): the seed's outlets under /media, a ministry under /government-bodies, each only there."""
+    data = """
+    @prefix pg: <https://w3id.org/posgraph/ns#> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+    <https://w3id.org/posgraph/id/org/mfa-ukraine> a pg:GovernmentBody ;
+        skos:prefLabel "Ministry of Foreign Affairs of Ukraine"@en ."""
+    nquads = rdflib.Graph().parse(data=data, format="turtle").serialize(format="nt").encode()
+
+    async def go():
+        async with Engine(fresh_engine.url) as engine:
+            await engine.add_quads(nquads)
+            bodies = await linked_data.collection_page(engine, "government-bodies", {"q": "foreign"})
+            media = await linked_data.collection_page(engine, "media", {"q": "ministry"})
+        return bodies, media
+
+    bodies, media = run(go())
+    assert [i["id"] for i in bodies.items] == ["https://w3id.org/posgraph/id/org/mfa-ukraine"] and not media.items
+    with httpx.Client(base_url=server.url, trust_env=False, timeout=30) as client:
+        tass = client.get("/media", params={"q": "tass"}, headers={"Accept": "application/json"})
+        assert tass.status_code == 200, tass.text
+        assert [i["id"] for i in tass.json()["items"]] == ["https://w3id.org/posgraph/id/org/tass"]
+        every = client.get("/media", params={"limit": 500}, headers={"Accept": "application/json"}).json()["items"]
+        assert {i["id"].rsplit("/", 1)[1] for i in every} >= {"tass", "straits-times", "new-york-times"}
+        wrong = client.get("/media", params={"party": "pgid:party/russia"})
+        assert wrong.status_code == 400 and wrong.json()["parameter"] == "party"

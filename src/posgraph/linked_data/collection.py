@@ -1,5 +1,5 @@
-"""Filtered, sorted collections of positions, parties, people, events, sources, documents, places and issues, paged
-by keyset cursor.
+"""Filtered, sorted collections of positions, parties, people, events, sources, documents, places, media,
+government bodies and issues, paged by keyset cursor.
 
 Every query here is built from fixed text plus RDF terms that rdflib serialises; no request value is pasted in.
 """
@@ -62,6 +62,9 @@ COLLECTIONS: dict[str, Collection] = {
         ),
         Collection("documents", str(PG.Document), str(SKOS.prefLabel), None, ("q",)),
         Collection("places", str(PG.Place), str(SKOS.prefLabel), None, ("q",)),
+        # Publishers and relaying outlets that are not parties: news media, and ministries or other state bodies.
+        Collection("media", str(PG.MediaOrganization), str(SKOS.prefLabel), None, ("q",)),
+        Collection("government-bodies", str(PG.GovernmentBody), str(SKOS.prefLabel), None, ("q",)),
         Collection(
             "issues",
             str(SKOS.Concept),
