@@ -421,6 +421,16 @@ def _uses_place_described(graph: rdflib.Graph) -> bool:
     return any(graph.subjects(RDF.type, PG.Place))
 
 
+# The ceasefire scopes added in 0.2 (vocabularies.ttl); pg:fullCeasefire, energyInfrastructure and maritime are 0.1's.
+NEW_CEASEFIRE_SCOPES = (
+    PG.civilianInfrastructure,
+    PG.localPause,
+    PG.humanitarianPause,
+    PG.holidayTruce,
+    PG.sectorCeasefire,
+)
+
+
 def _any(*features: rdflib.URIRef):
     return lambda graph: any(_uses(graph, f) for f in features)
 
@@ -476,7 +486,8 @@ POINTS = {
             rdflib.URIRef("https://w3id.org/posgraph/issue/reparations-reconstruction"),
         ),
         "new action": _any(PG.freeze, PG.reduce, PG.negotiate, PG.seize, PG.guarantee, PG.handOver),
-        "ceasefire scope": _any(PG.ceasefireScope),
+        # 0.1 knew only full, energy and maritime ceasefires: the marker takes the scopes 0.2 added.
+        "ceasefire scope": _any(*NEW_CEASEFIRE_SCOPES),
         "security guarantee": _any(PG.SecurityGuaranteeTerm),
         "delegation with roles": _all(PG.delegate, PG.delegateRole),
         "implementation": _any(PG.Implementation),
@@ -501,6 +512,27 @@ def test_every_point_of_issue_11_is_used_by_two_corpus_files_or_more(point):
         if len(users := sorted(name for name, graph in GRAPHS.items() if uses(graph))) < 2
     }
     assert not thin, f"point {point}: markers used by fewer than two files: {thin}"
+
+
+def test_new_ceasefire_scopes_are_used_as_scopes_of_ceasefire_terms():
+    """Two entries or more give a ceasefire term a 0.2 scope; the 0.1 value alone does not count."""
+    users = sorted(
+        name
+        for name, graph in GRAPHS.items()
+        if any(
+            (term, RDF.type, PG.CeasefireTerm) in graph
+            for scope in NEW_CEASEFIRE_SCOPES
+            for term in graph.subjects(PG.ceasefireScope, scope)
+        )
+    )
+    assert len(users) >= 2, users
+    # Every new scope used is a concept of the ceasefire-scope scheme the ontology ships (no typo passes).
+    vocabulary = rdflib.Graph().parse(PROJECT_FILES.ontology_dir / "vocabularies.ttl")
+    scheme = rdflib.URIRef(str(PG) + "CeasefireScopes")
+    for scope in NEW_CEASEFIRE_SCOPES:
+        assert (scope, rdflib.URIRef("http://www.w3.org/2004/02/skos/core#inScheme"), scheme) in vocabulary, scope
+    used = {o for graph in GRAPHS.values() for o in graph.objects(None, PG.ceasefireScope)}
+    assert used - {PG.fullCeasefire}, "only pg:fullCeasefire is used as a ceasefire scope"
 
 
 def test_the_corpus_spans_five_negotiations_and_forty_facts():

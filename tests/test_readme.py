@@ -22,7 +22,7 @@ from conftest import ROOT, Server, start_server
 
 README = ROOT / "README.md"
 # docs/ pages whose shell blocks are tours, held to the README's rules (each run in a session of its own).
-DOCS_TOURS = ("docs/api.md", "docs/cli.md", "docs/testing.md")
+DOCS_TOURS = ("docs/api.md", "docs/cli.md", "docs/modelling.md", "docs/testing.md")
 DOCS_PAGES = (
     "docs/api.md",
     "docs/architecture.md",
@@ -30,6 +30,7 @@ DOCS_PAGES = (
     "docs/cli.md",
     "docs/configuration.md",
     "docs/data-model.md",
+    "docs/modelling.md",
     "docs/operating.md",
     "docs/scaling.md",
     "docs/testing.md",
@@ -229,7 +230,21 @@ def test_runner_fails_when_an_unmarked_block_would_start_the_server(tmp_path):
 
 def test_only_server_and_test_suite_blocks_are_skipped():
     blocks = shell_blocks(README.read_text())
-    assert len(blocks) >= 10, "the README tour has lost its shell blocks"
+    assert len(blocks) >= 8, "the README tour has lost its shell blocks"
+    # Each audience's part of the tour is still run: a request or command that shows it.
+    run = "\n".join(b.code for b in blocks if not b.skipped)
+    for shown in (
+        "/queries/",
+        "/sparql",
+        "/id/position/",
+        "/positions?",
+        "/changes",
+        "posgraph token create",
+        "posgraph validate",
+        "batches accept",
+        "batches revert",
+    ):
+        assert shown in run, f"the README tour no longer runs {shown!r}"
     for block in blocks:
         assert block.skipped == bool(SKIPPABLE.search(block.code)), (
             f"README block at line {block.line}: skip it exactly when it starts the server or runs the tests"
@@ -239,7 +254,8 @@ def test_only_server_and_test_suite_blocks_are_skipped():
 
 def test_readme_has_no_placeholders_or_outside_links():
     text = README.read_text()
-    assert len(text.splitlines()) <= 160
+    # Issue #17: a newcomer's page of about 150 lines; detail belongs in docs/.
+    assert len(text.splitlines()) <= 150
     for block in shell_blocks(text):
         for line in block.code.splitlines():
             command = re.split(r"\s#\s", line)[0]  # placeholders in comments (sample output) are fine
@@ -254,8 +270,7 @@ def test_relative_links_stay_in_the_repository_and_resolve(page):
             continue  # an absolute URL (the README's own server address)
         resolved = (path.parent / target).resolve()
         assert resolved.is_relative_to(ROOT.resolve()), f"{page} links outside the repository: {target}"
-        if resolved.name != "modelling.md":  # written by another part of the work, linked ahead
-            assert resolved.exists(), f"{page} links to a missing {target}"
+        assert resolved.exists(), f"{page} links to a missing {target}"
 
 
 @pytest.fixture(scope="module")
