@@ -921,3 +921,341 @@ def test_amend_merge_through_review_redirects_shows_in_history_and_changes_and_r
         changes = [c for c in client.get("/changes").json()["changes"] if c.get("batch") == iri]
         assert [c["kind"] for c in changes] == ["accepted", "reverted"]
         assert all(c["amendments"]["removed"] == f"{iri}/removed" for c in changes)
+
+
+# ------------------------------------------------------------------------------------------- the workbench's API
+@pytest.fixture(scope="module")
+def workbench(tmp_path_factory):
+    """A server of its own for the workbench's endpoints (its tests publish and revert)."""
+    base = tmp_path_factory.mktemp("workbench")
+    srv = start_server(base / "store", base / "serve.log")
+    srv.tokens = {
+        name: create_token(base, role, name)
+        for name, role in (("cora", "curator"), ("rita", "reviewer"), ("rex", "reader"), ("ada", "admin"))
+    }
+    srv.base = base
+    yield srv
+    srv.stop()
+
+
+_WB_PREFIXES = b"""@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix pgi: <https://w3id.org/posgraph/issue/> .
+@prefix party: <https://w3id.org/posgraph/id/party/> . @prefix position: <https://w3id.org/posgraph/id/position/> .
+@prefix source: <https://w3id.org/posgraph/id/source/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+"""
+WB_DEMAND = "https://w3id.org/posgraph/id/position/test-wb-army-cap-restated"
+ARMY_CAP = "https://w3id.org/posgraph/id/position/ru-2025-07-army-cap"
+SEED_SOURCE_HEADLINE = "Faint signs of life appear in effort to halt Ukraine war"
+
+
+def _demand(summary: str) -> bytes:
+    return (
+        _WB_PREFIXES
+        + f"""
+position:test-wb-army-cap-restated a pg:Demand ; pg:heldBy party:russia ; pg:addressedTo party:ukraine ;
+    pg:statedOn "2025-07"^^xsd:gYearMonth ; pg:concerns pgi:armed-forces-size ;
+    pg:supersedes position:ru-2025-07-army-cap ; pg:changeType pg:reiterated ;
+    pg:summary "{summary}"@en ; pg:source source:st-2025-07-istanbul-offer .
+""".encode()
+    )
+
+
+def _audit(srv) -> list[dict]:
+    return [json.loads(line) for line in (srv.base / "audit.jsonl").read_text().splitlines()]
+
+
+def _select(client, query: str) -> list[dict]:
+    rows = client.get("/sparql", params={"query": query}).json()["results"]["bindings"]
+    return [{k: v["value"] for k, v in row.items()} for row in rows]
+
+
+@pytest.mark.parametrize(
+    "name, role, may",
+    [
+        ("rex", "reader", {"submit": False, "review": False, "accept_own": False, "revert": False, "update": False}),
+        ("cora", "curator", {"submit": True, "review": False, "accept_own": False, "revert": False, "update": False}),
+        ("rita", "reviewer", {"submit": True, "review": True, "accept_own": False, "revert": True, "update": False}),
+        ("ada", "admin", {"submit": True, "review": True, "accept_own": True, "revert": True, "update": True}),
+    ],
+)
+def test_whoami_names_the_token_its_role_and_what_it_may_do(workbench, name, role, may):
+    with workbench.client() as client:
+        me = client.get("/whoami", headers=_auth(workbench.tokens[name]))
+    assert me.status_code == 200 and me.json() == {"name": name, "role": role, "may": may}
+
+
+def test_whoami_without_or_with_a_bad_token_is_401(workbench):
+    with workbench.client() as client:
+        missing = client.get("/whoami")
+        wrong = client.get("/whoami", headers=_auth("pgt_00000000_nope"))
+    assert missing.status_code == 401 and missing.headers["content-type"] == "application/problem+json"
+    assert wrong.status_code == 401
+
+
+def test_a_curator_may_accept_their_own_batch_when_the_configuration_says_so(tmp_path):
+    srv = start_server(tmp_path / "store", tmp_path / "serve.log", env={"POSGRAPH_ALLOW_SELF_ACCEPT": "true"})
+    try:
+        with srv.client() as client:
+            may = client.get("/whoami", headers=_auth(create_token(tmp_path, "curator", "solo"))).json()["may"]
+        assert may["accept_own"] is True and may["review"] is False
+    finally:
+        srv.stop()
+
+
+def test_a_submission_note_and_a_revert_reason_reach_the_record_the_audit_log_and_prov(workbench):
+    cora, rita = _auth(workbench.tokens["cora"]), _auth(workbench.tokens["rita"])
+    note = 'From the Straits Times of 20 July; "quoted" } text'
+    reason = "The article was retracted by its publisher."
+    with workbench.client() as client:
+        too_long = client.post(
+            "/batches", params={"note": "x" * 2001}, content=_demand("x"), headers={**TURTLE, **cora}
+        )
+        assert too_long.status_code == 400 and too_long.json()["parameter"] == "note"
+        submitted = client.post(
+            "/batches",
+            params={"label": "army cap restated", "note": note},
+            content=_demand("Illustrative: the army cap restated, with a note."),
+            headers={**TURTLE, **cora},
+        )
+        assert submitted.status_code == 201, submitted.text
+        batch_id = submitted.json()["id"]
+        shown = client.get(f"/batches/{batch_id}", headers=cora).json()
+        assert shown["note"] == note
+        assert shown["history"][0] == {**shown["history"][0], "action": "submitted", "actor": "cora", "note": note}
+        assert client.post(f"/batches/{batch_id}/accept", headers=rita).status_code == 200
+        iri = f"https://w3id.org/posgraph/id/batch/{batch_id}"
+        prov = _select(
+            client,
+            f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> PREFIX prov: <http://www.w3.org/ns/prov#>
+            SELECT ?label ?note WHERE {{ <{iri}> rdfs:label ?label ; rdfs:comment ?note ;
+                prov:wasAttributedTo/rdfs:label "cora" }}""",
+        )
+        assert prov == [{"label": "army cap restated", "note": note}]
+
+        reverted = client.post(f"/batches/{batch_id}/revert", json={"note": reason}, headers=rita)
+        assert reverted.status_code == 200 and reverted.json()["state"] == "reverted"
+        last = reverted.json()["history"][-1]
+        assert (last["action"], last["actor"], last["note"]) == ("reverted", "rita", reason)
+        change = _select(
+            client,
+            f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> PREFIX pg: <https://w3id.org/posgraph/ns#>
+            PREFIX prov: <http://www.w3.org/ns/prov#>
+            SELECT ?reason ?who WHERE {{ ?change pg:changedBatch <{iri}> ; pg:changeKind "reverted" ;
+                rdfs:comment ?reason ; prov:wasAssociatedWith/rdfs:label ?who }}""",
+        )
+        assert change == [{"reason": reason, "who": "rita"}]
+    lines = {a["action"]: a for a in _audit(workbench) if a.get("batch") == batch_id}
+    assert lines["batch-submit"]["note"] == note and lines["batch-submit"]["label"] == "army cap restated"
+    assert lines["batch-revert"]["reason"] == reason and lines["batch-revert"]["actor"] == "rita"
+
+
+def test_a_rejection_note_is_in_the_audit_log(workbench):
+    cora, rita = _auth(workbench.tokens["cora"]), _auth(workbench.tokens["rita"])
+    with workbench.client() as client:
+        batch = client.post("/batches", content=_demand("Illustrative: to be rejected."), headers={**TURTLE, **cora})
+        assert batch.status_code == 201, batch.text
+        batch_id = batch.json()["id"]
+        rejected = client.post(f"/batches/{batch_id}/reject", data={"note": "no such article"}, headers=rita)
+        assert rejected.status_code == 200 and rejected.json()["history"][-1]["note"] == "no such article"
+    assert [
+        a.get("note") for a in _audit(workbench) if a.get("batch") == batch_id and a["action"] == "batch-reject"
+    ] == ["no such article"]
+
+
+def test_the_summary_of_a_batch_adding_a_demand_says_it_in_words_with_labelled_links(workbench):
+    cora = _auth(workbench.tokens["cora"])
+    with workbench.client() as client:
+        submitted = client.post(
+            "/batches", content=_demand("Illustrative: the army cap restated in words."), headers={**TURTLE, **cora}
+        )
+        assert submitted.status_code == 201, submitted.text
+        batch_id = submitted.json()["id"]
+        answer = client.get(f"/batches/{batch_id}/summary", headers=cora)
+        assert answer.status_code == 200, answer.text
+        summary = answer.json()
+        published_summary = _select(
+            client, f"SELECT ?s WHERE {{ <{ARMY_CAP}> <https://w3id.org/posgraph/ns#summary> ?s }}"
+        )[0]["s"]
+        assert client.get(f"/batches/{batch_id}/summary").status_code == 401
+        assert client.get(f"/batches/{batch_id}/summary", headers=_auth(workbench.tokens["rex"])).status_code == 403
+    assert summary["batch"] == batch_id and summary["state"] == "submitted"
+    assert summary["counts"]["adds"] == 1 and summary["counts"]["kinds"] == {"Demand": 1}
+    [sentence] = summary["sentences"]
+    assert sentence["action"] == "adds" and sentence["subject"] == WB_DEMAND and sentence["kind"] == "Demand"
+    assert sentence["text"].startswith("adds a Demand by Russia on Army size and weapons, stated 2025-07, ")
+    assert f"citing “{SEED_SOURCE_HEADLINE}”" in sentence["text"]
+    links = {(link["relation"], link["iri"]): link for link in sentence["links"]}
+    superseded = links[("supersedes", ARMY_CAP)]
+    assert superseded["published"] is True and superseded["in_batch"] is False and superseded["kind"] == "Demand"
+    assert published_summary.startswith(superseded["label"].rstrip("…"))
+    holder = links[("heldBy", "https://w3id.org/posgraph/id/party/russia")]
+    assert holder["label"] == "Russia" and holder["published"] is True
+    issue = links[("concerns", "https://w3id.org/posgraph/issue/armed-forces-size")]
+    assert issue["label"] == "Army size and weapons" and issue["kind"] == "Issue"
+    source = links[("source", "https://w3id.org/posgraph/id/source/st-2025-07-istanbul-offer")]
+    assert source["label"] == SEED_SOURCE_HEADLINE and source["published"] is True
+
+
+def test_the_summary_of_a_batch_says_what_it_adds_itself_is_in_the_batch(workbench):
+    with workbench.client() as client:
+        batch = client.post("/batches", content=FIGURE, headers={**TURTLE, **_auth(workbench.tokens["cora"])}).json()
+        summary = client.get(f"/batches/{batch['id']}/summary", headers=_auth(workbench.tokens["cora"])).json()
+    texts = [s["text"] for s in summary["sentences"]]
+    assert [s["kind"] for s in summary["sentences"]] == ["Demand", "Media organisation", "Source"]
+    assert texts[2] == (
+        "adds a Source “Illustrative report used by posgraph's tests”, published 2025-07-24, "
+        "by Example Wire (fictional)"
+    )
+    source = next(link for link in summary["sentences"][0]["links"] if link["relation"] == "source")
+    assert (source["published"], source["in_batch"]) == (False, True)
+    assert source["label"] == "Illustrative report used by posgraph's tests"
+
+
+def test_the_summary_of_an_amending_batch_says_what_it_retracts_and_merges(workbench):
+    cora, rita = _auth(workbench.tokens["cora"]), _auth(workbench.tokens["rita"])
+    with workbench.client() as client:
+        setup = client.post(
+            "/batches", content=(_AMEND / "amend-setup-duplicate.ttl").read_bytes(), headers={**TURTLE, **cora}
+        )
+        assert setup.status_code == 201, setup.text
+        assert client.post(f"/batches/{setup.json()['id']}/accept", headers=rita).status_code == 200
+        merging = client.post(
+            "/batches", content=(_AMEND / "amend-merge-duplicate.ttl").read_bytes(), headers={**TURTLE, **cora}
+        )
+        assert merging.status_code == 201, merging.text
+        summary = client.get(f"/batches/{merging.json()['id']}/summary", headers=cora).json()
+        sharpen = client.post(
+            "/batches", content=(_AMEND / "amend-sharpen-date.ttl").read_bytes(), headers={**TURTLE, **cora}
+        )
+        assert sharpen.status_code == 201, sharpen.text
+        sharpened = client.get(f"/batches/{sharpen.json()['id']}/summary", headers=cora).json()
+        about = client.get("/batches", params={"about": "pgid:party/russian-federation"}, headers=cora).json()
+    assert summary["counts"] | {"kinds": None} == {"triples": 0, "adds": 0, "retracts": 1, "merges": 1, "kinds": None}
+    by_action = {s["action"]: s for s in summary["sentences"]}
+    merge = by_action["merges"]
+    assert merge["text"].startswith(
+        "merges Russian Federation (pgid:party/russian-federation) into Russia (pgid:party/russia)"
+    )
+    assert "Illustrative: the same state, described twice." in merge["text"]
+    assert [(link["relation"], link["label"], link["published"]) for link in merge["links"]] == [
+        ("mergedFrom", "Russian Federation", True),
+        ("mergedInto", "Russia", True),
+    ]
+    retraction = by_action["retracts"]
+    assert retraction["text"].startswith(
+        "retracts from the State Russian Federation: preferred label Russian Federation"
+    )
+    assert retraction["subject"] == "https://w3id.org/posgraph/id/party/russian-federation"
+    # A retraction and the statement that replaces it: the date sharpened, in words.
+    texts = [s["text"] for s in sharpened["sentences"]]
+    assert texts[0].startswith(
+        "adds to the Offer “Zelensky first offers to meet Putin in person.”: stated on 2025-05-11"
+    )
+    assert texts[1].startswith(
+        "retracts from the Offer “Zelensky first offers to meet Putin in person.”: stated on 2025-05"
+    )
+    # The duplicate's history: the batch that described it and the one that merges it away.
+    assert [b["id"] for b in about["batches"]] == [merging.json()["id"], setup.json()["id"]]
+
+
+def test_an_entitys_history_follows_its_batch_through_submit_accept_and_revert(workbench):
+    cora, rita = _auth(workbench.tokens["cora"]), _auth(workbench.tokens["rita"])
+    entity = "https://w3id.org/posgraph/id/position/test-wb-history"
+    body = _demand("Illustrative: a position with a history.").replace(
+        b"position:test-wb-army-cap-restated", b"position:test-wb-history"
+    )
+
+    def history(client, iri):
+        answer = client.get("/batches", params={"about": iri}, headers=cora)
+        assert answer.status_code == 200, answer.text
+        return {b["id"]: [h["action"] for h in b["history"]] for b in answer.json()["batches"]}
+
+    with workbench.client() as client:
+        batch_id = client.post("/batches", content=body, headers={**TURTLE, **cora}).json()["id"]
+        assert history(client, entity) == {batch_id: ["submitted"]}
+        assert batch_id not in history(client, ARMY_CAP)  # named as an object, not described
+        assert client.post(f"/batches/{batch_id}/accept", headers=rita).status_code == 200
+        assert history(client, entity) == {batch_id: ["submitted", "accepted"]}
+        assert client.post(f"/batches/{batch_id}/revert", json={"note": "gone"}, headers=rita).status_code == 200
+        assert history(client, entity) == {batch_id: ["submitted", "accepted", "reverted"]}
+        # What the seed describes has the seed's loading in its history; prefixed names are understood.
+        assert history(client, "pgid:party/russia")["seed"] == ["loaded"]
+        assert history(client, "https://example.org/nothing") == {}
+        bad = client.get("/batches", params={"about": "not an iri"}, headers=cora)
+        assert bad.status_code == 400 and bad.json()["parameter"] == "about"
+        assert client.get("/batches", params={"about": entity}).status_code == 401
+
+
+def test_the_summary_of_an_unknown_batch_is_404(workbench):
+    with workbench.client() as client:
+        assert client.get("/batches/nope/summary", headers=_auth(workbench.tokens["cora"])).status_code == 404
+        assert client.get("/batches/..%2F..%2Fx/summary", headers=_auth(workbench.tokens["cora"])).status_code == 404
+
+
+_PGNS, _ID = "https://w3id.org/posgraph/ns#", "https://w3id.org/posgraph/id/"
+_FOCUS = f"<{_ID}position/test-wb-focus>"
+_RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+_TERM_NT = "".join(
+    f"{s} {p} {o} .\n"
+    for s, p, o in (
+        (_FOCUS, _RDF_TYPE, f"<{_PGNS}Demand>"),
+        (_FOCUS, f"<{_PGNS}heldBy>", f"<{_ID}party/russia>"),
+        (_FOCUS, f"<{_PGNS}concerns>", "<https://w3id.org/posgraph/issue/armed-forces-size>"),
+        (_FOCUS, f"<{_PGNS}statedOn>", '"2025-07"^^<http://www.w3.org/2001/XMLSchema#gYearMonth>'),
+        (_FOCUS, f"<{_PGNS}source>", f"<{_ID}source/st-2025-07-istanbul-offer>"),
+        (_FOCUS, f"<{_PGNS}hasTerm>", "_:wb-term1"),
+        ("_:wb-term1", _RDF_TYPE, f"<{_PGNS}ArmedForcesTerm>"),
+        ("_:wb-term1", f"<{_PGNS}obligatedParty>", f"<{_ID}party/ukraine>"),
+        ("_:wb-term1", f"<{_PGNS}action>", f"<{_PGNS}cap>"),
+        ("_:wb-term1", f"<{_PGNS}quantityKind>", f"<{_PGNS}personnel>"),
+    )
+).encode()
+_TERM_JSONLD = {
+    "@context": "https://w3id.org/posgraph/ns/context.jsonld",
+    "@id": "https://w3id.org/posgraph/id/position/test-wb-focus",
+    "@type": "Demand",
+    "heldBy": "https://w3id.org/posgraph/id/party/russia",
+    "concerns": "https://w3id.org/posgraph/issue/armed-forces-size",
+    "statedOn": {"@value": "2025-07", "@type": "http://www.w3.org/2001/XMLSchema#gYearMonth"},
+    "source": "https://w3id.org/posgraph/id/source/st-2025-07-istanbul-offer",
+    "hasTerm": {
+        "@id": "_:wb-term1",
+        "@type": "ArmedForcesTerm",
+        "obligatedParty": "https://w3id.org/posgraph/id/party/ukraine",
+        "action": "https://w3id.org/posgraph/ns#cap",
+    },
+}
+
+
+@pytest.mark.parametrize("syntax", ["n-triples", "json-ld"])
+def test_focus_id_maps_a_blank_node_terms_result_back_to_the_label_sent(workbench, syntax):
+    if syntax == "n-triples":
+        body, media_type = _TERM_NT, "application/n-triples"
+    else:
+        body, media_type = json.dumps(_TERM_JSONLD).encode(), "application/ld+json"
+    with workbench.client() as client:
+        answer = client.post("/validate", content=body, headers={"Content-Type": media_type})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    on_term = [r for r in results if r["focus_id"] == "_:wb-term1"]
+    assert on_term, results
+    assert all(r["focus_node"] == "[pg:hasTerm of pgid:position/test-wb-focus]" for r in on_term)
+    assert "pgsh:ArmedForcesTerm-quantity" in {r["shape"] for r in on_term}
+    # Every result carries it; an IRI's is the full IRI.
+    assert all(r["focus_id"] in ("_:wb-term1", "https://w3id.org/posgraph/id/position/test-wb-focus") for r in results)
+
+
+def test_a_refused_batch_names_its_blank_nodes_by_the_labels_sent(workbench):
+    body = _TERM_NT.replace(
+        b'"2025-07"^^<http://www.w3.org/2001/XMLSchema#gYearMonth>',
+        b'"2025-13"^^<http://www.w3.org/2001/XMLSchema#gYearMonth>',
+    ).replace(b"<https://w3id.org/posgraph/id/party/ukraine>", b'"Ukraine"')
+    with workbench.client() as client:
+        refused = client.post(
+            "/batches",
+            content=body,
+            headers={"Content-Type": "application/n-triples", **_auth(workbench.tokens["cora"])},
+        )
+    assert refused.status_code == 422, refused.text
+    focus = {(r["focus_id"], r["severity"]) for r in refused.json()["report"]["results"]}
+    assert ("_:wb-term1", "Violation") in focus
+    assert ("https://w3id.org/posgraph/id/position/test-wb-focus", "Violation") in focus

@@ -2,6 +2,7 @@
 published on a real server, give the same findings as offline validation; in-context cases (a supersession cycle
 half published, a duplicate of a published party) are found only with the store's neighbourhood."""
 
+import httpx
 import pytest
 from conftest import create_token, start_server
 
@@ -148,3 +149,26 @@ def test_an_existing_party_redescribed_under_its_own_iri_is_no_duplicate(seeded)
     with seeded.client() as client:
         report = client.post("/validate", content=body, headers=TURTLE).json()
     assert not [r for r in report["results"] if r["shape"] == "pgsh:Identity-oneIriPerWikidataItem"]
+
+
+def test_a_partial_acceptance_of_a_published_positions_term_passes_in_context(seeded):
+    """An answer may accept or reject only terms of the position it responds to: checked in context, so the
+    published position's terms must come with it (the workbench offers exactly those)."""
+    answer = (
+        PREFIXES
+        + """
+@prefix term: <https://w3id.org/posgraph/id/term/> .
+position:test-partly-accepts a pg:Acceptance ; pg:heldBy party:russia ; pg:addressedTo party:united-states ;
+    pg:statedOn "2025-07-19"^^xsd:date ; pg:concerns pgi:ceasefire ; pg:source source:st-2025-07-istanbul-offer ;
+    pg:respondsTo position:us-2025-unconditional-ceasefire-first ; pg:extent pg:partialExtent ;
+    pg:acceptsTerm term:us-2025-settlement-talks ; pg:rejectsTerm %s .
+"""
+    )
+    ok = httpx.post(
+        seeded.url + "/validate", content=(answer % "term:us-2025-unconditional-ceasefire").encode(), headers=TURTLE
+    )
+    assert ok.status_code == 200 and ok.json()["conforms"] is True, ok.text
+    # A term the answered position does not have is still refused.
+    wrong = httpx.post(seeded.url + "/validate", content=(answer % "term:made-up").encode(), headers=TURTLE)
+    shapes = {r["shape"] for r in wrong.json()["results"] if r["severity"] == "Violation"}
+    assert wrong.json()["conforms"] is False and "pgsh:Answer-termsOfAnswered" in shapes, wrong.text

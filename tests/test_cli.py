@@ -626,3 +626,33 @@ def test_rules_validate_against_a_server_sees_the_published_half(curated, tmp_pa
     # Offline the file alone shows no such thing.
     offline = posgraph_cli("validate", str(path))
     assert f"[{shape}]" not in offline.stdout
+
+
+def test_a_note_on_submit_a_reason_on_revert_a_summary_and_an_entitys_batches_from_the_command_line(curated, tmp_path):
+    env = curated.env
+    body = tmp_path / "noted.ttl"
+    body.write_text(BATCH.read_text().replace("85000", "86000"))
+    submitted = posgraph_cli(
+        "submit", str(body), "--token", curated.curator, "--label", "noted", "--note", "from the wire", env=env
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    batch_id = submitted.stdout.split()[2].rstrip(":")
+    shown = posgraph_cli("batches", "show", batch_id, "--token", curated.curator, env=env)
+    assert "note      from the wire" in shown.stdout and "submitted by cleo: from the wire" in shown.stdout
+    summary = posgraph_cli("batches", "summary", batch_id, "--token", curated.curator, env=env)
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout.splitlines()[0].startswith(
+        "adds a Demand by Russia on Army size and weapons, stated 2025-07-24"
+    )
+    about = posgraph_cli(
+        "batches", "list", "--about", "pgid:position/test-ru-army-cap-figure", "--token", curated.curator, env=env
+    )
+    assert batch_id in about.stdout
+    elsewhere = posgraph_cli("batches", "list", "--about", "pgid:party/ukraine", "--token", curated.curator, env=env)
+    assert batch_id not in elsewhere.stdout and "seed" in elsewhere.stdout
+    assert posgraph_cli("batches", "accept", batch_id, "--token", curated.reviewer, env=env).returncode == 0
+    reverted = posgraph_cli(
+        "batches", "revert", batch_id, "--reason", "a mistaken figure", "--token", curated.reviewer, env=env
+    )
+    assert reverted.returncode == 0, reverted.stderr
+    assert "reverted  by remy: a mistaken figure" in reverted.stdout

@@ -559,3 +559,70 @@ def test_amend_posgraph_load_refuses_amendments_and_writes_nothing(fresh_engine,
     before, after, refused = run(go())
     assert "amend-sharpen-date.ttl" in str(refused) and "review" in str(refused)
     assert after == before
+
+
+# ------------------------------------------------------------------------------------------ the workbench's use cases
+@pytest.mark.parametrize(
+    "role, self_accept, expected",
+    [
+        ("reader", False, {"submit": False, "review": False, "accept_own": False, "revert": False, "update": False}),
+        ("curator", False, {"submit": True, "review": False, "accept_own": False, "revert": False, "update": False}),
+        ("curator", True, {"submit": True, "review": False, "accept_own": True, "revert": False, "update": False}),
+        ("reviewer", False, {"submit": True, "review": True, "accept_own": False, "revert": True, "update": False}),
+        ("reviewer", True, {"submit": True, "review": True, "accept_own": True, "revert": True, "update": False}),
+        ("admin", False, {"submit": True, "review": True, "accept_own": True, "revert": True, "update": True}),
+    ],
+)
+def test_permissions_are_what_the_review_rules_decide(role, self_accept, expected):
+    assert curation.permissions("pat", role, allow_self_accept=self_accept) == expected
+
+
+def test_the_seed_in_words_has_a_sentence_for_every_kind_of_thing(validator):
+    from posgraph.curation.summary import read_batch, vocabulary
+
+    quads = [q for f in curation.read_files(PROJECT_FILES.seed_files) for q in f.quads]
+    read = read_batch(curation.prepare_quads(quads).ntriples, vocabulary(validator.ontology))
+    kinds = read["kinds"]
+    for kind in ("Demand", "Offer", "State", "Alliance", "Person", "Source", "Media organisation", "Event"):
+        assert kinds.get(kind), (kind, kinds)
+    assert read["subject_count"] == len(read["subjects"]) and not read["retractions"]
+    # Positions come first, then parties, people …
+    groups = [s["kind"] for s in read["subjects"]]
+    assert groups.index("https://w3id.org/posgraph/ns#Demand") < groups.index("https://w3id.org/posgraph/ns#State")
+    limited = read_batch(curation.prepare_quads(quads).ntriples, vocabulary(validator.ontology), 3)
+    assert len(limited["subjects"]) == 3 and limited["subject_count"] == read["subject_count"]
+
+
+def test_a_note_a_reason_an_entitys_batches_and_the_summary_without_a_server(review_engines, validator, tmp_path):
+    demand = _turtle(
+        "@prefix pgi: <https://w3id.org/posgraph/issue/> . @prefix source: <https://w3id.org/posgraph/id/source/> .\n"
+        'position:test-lib-demand a pg:Demand ; pg:heldBy party:russia ; pg:statedOn "2025-07"^^xsd:gYearMonth ;'
+        " pg:concerns pgi:territory ; pg:source source:st-2025-07-istanbul-offer ;"
+        ' pg:summary "Illustrative: a demand for a library test."@en .',
+        tmp_path,
+    )
+    iri = "https://w3id.org/posgraph/id/position/test-lib-demand"
+
+    async def steps(public, staging):
+        submitted = await curation.submit_batch(public, staging, validator, demand, curator="cora", note="a note")
+        about = await curation.batches_about(public, staging, iri)
+        summary = await curation.batch_summary(public, staging, validator.ontology, submitted["id"])
+        await curation.accept_batch(public, staging, validator, submitted["id"], reviewer="rita", role="reviewer")
+        comment = await public.select(
+            f"SELECT ?c WHERE {{ <{batch_iri(submitted['id'])}> <http://www.w3.org/2000/01/rdf-schema#comment> ?c }}"
+        )
+        reverted = await curation.revert_batch(
+            public, staging, submitted["id"], actor="rita", role="reviewer", reason="a reason"
+        )
+        return submitted, about, summary, comment, reverted, await curation.batches_about(public, staging, iri)
+
+    submitted, about, summary, comment, reverted, after = _review(review_engines, validator, steps)
+    assert submitted["note"] == "a note" and submitted["history"][0]["note"] == "a note"
+    assert [b["id"] for b in about] == [submitted["id"]]
+    assert summary["sentences"][0]["text"] == (
+        "adds a Demand by Russia on Territory, stated 2025-07, citing “Faint signs of life appear in effort to halt"
+        " Ukraine war”"
+    )
+    assert [str(r["c"]) for r in comment] == ["a note"]
+    assert reverted["history"][-1] == {**reverted["history"][-1], "action": "reverted", "note": "a reason"}
+    assert [h["action"] for h in after[0]["history"]] == ["submitted", "accepted", "reverted"]

@@ -304,3 +304,84 @@ def test_a_rendered_refusal_travels_back_from_a_worker_as_its_count_alone():
     passed = ValidationReport(True, [result(1, "Warning")], graph=rdflib.Graph())
     kept = passed.rendered_summary()
     assert kept.results == passed.results and kept.graph is None  # a conforming report keeps its warnings
+
+
+def test_focus_id_is_the_node_as_the_data_names_it(validator):
+    # A form labels the blank nodes it sends; the result must name the node by that label for the form to find it.
+    from posgraph import formats
+    from posgraph.validation import ValidationReport
+
+    data = formats.to_rdflib_graph(
+        formats.read_quads(
+            (
+                b"<https://w3id.org/posgraph/id/position/x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+                b"<https://w3id.org/posgraph/ns#Demand> .\n"
+                b"<https://w3id.org/posgraph/id/position/x> <https://w3id.org/posgraph/ns#hasTerm> _:wb-term7 .\n"
+                b"_:wb-term7 <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+                b"<https://w3id.org/posgraph/ns#ArmedForcesTerm> .\n"
+            ),
+            formats.format_for_media_type("application/n-triples"),
+            "test",
+        )
+    )
+    report = validator.validate(data)
+    ids = {(r.focus_node, r.focus_id) for r in report.results}
+    assert ("[pg:hasTerm of pgid:position/x]", "_:wb-term7") in ids
+    assert ("pgid:position/x", "https://w3id.org/posgraph/id/position/x") in ids
+    assert all(r["focus_id"] for r in report.to_dict()["results"])
+    # It travels in the flat JSON and back.
+    again = ValidationReport.from_dict(json.loads(report.to_json()))
+    assert {r.focus_id for r in again.results} == {r.focus_id for r in report.results}
+
+
+def _unknown_term_messages(validator, extra: str) -> list[str]:
+    data = rdflib.Graph().parse(data=_statement('"2025-07-19"^^xsd:date', extra), format="turtle")
+    report = validator.validate(data)
+    return [r.message for r in report.results if r.shape.startswith("pgsh:Vocabulary-known")]
+
+
+@pytest.mark.parametrize(
+    "extra, unknown",
+    [
+        ("; a pg:troops", "pg:troops"),  # was "Did you mean pg:Proposal?"
+        ('; pg:xyzzy "x"@en', "pg:xyzzy"),  # was pg:stepBy
+        ('; pg:banana "x"@en', "pg:banana"),  # was pg:agenda
+        ("; pg:concerns pgi:zzz", "pgi:zzz"),  # was pgi:pax
+        ("; pg:concerns pgi:football", "pgi:football"),  # was pgi:talks
+    ],
+)
+def test_a_nonsense_term_gets_no_did_you_mean(validator, extra, unknown):
+    messages = _unknown_term_messages(validator, extra)
+    assert len(messages) == 1 and unknown in messages[0]
+    assert "Did you mean" not in messages[0]
+
+
+@pytest.mark.parametrize(
+    "extra, meant",
+    [
+        ("; pg:adressedTo ex:b", "pg:addressedTo"),
+        ('; pg:regon "x"@en', "pg:region"),
+        ("; pg:heldby ex:a", "pg:heldBy"),
+        ("; a pg:Demmand", "pg:Demand"),
+        ("; pg:concerns pgi:teritory", "pgi:territory"),
+    ],
+)
+def test_a_misspelt_term_gets_the_term_it_misspells(validator, extra, meant):
+    messages = _unknown_term_messages(validator, extra)
+    assert len(messages) == 1 and messages[0].endswith(f"Did you mean {meant}?")
+
+
+def test_an_iri_with_no_known_prefix_is_shown_in_single_brackets(validator):
+    messages = [
+        r.message
+        for r in validator.validate(
+            rdflib.Graph().parse(
+                data=_statement('"2025-07-19"^^xsd:date', "; pg:conflictsWith <http://qudt.org/vocab/unit/NOPE>"),
+                format="turtle",
+            )
+        ).results
+        if r.shape == "pgsh:Reference-described"
+    ]
+    assert len(messages) == 1
+    assert "pg:conflictsWith <http://qudt.org/vocab/unit/NOPE>, but <http://qudt.org/vocab/unit/NOPE>" in messages[0]
+    assert "<<" not in messages[0] and ">>" not in messages[0]

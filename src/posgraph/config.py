@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+import rdflib
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from posgraph.errors import ConfigError
@@ -67,6 +68,11 @@ def _project_files() -> ProjectFiles:
 
 
 PROJECT_FILES = _project_files()
+
+
+def _split_paths(value: str) -> list[Path]:
+    """The paths in an ``os.pathsep``-separated list, empty entries skipped."""
+    return [Path(part.strip()) for part in value.split(os.pathsep) if part.strip()]
 
 
 def _default_memory_limit_mb() -> int:
@@ -201,6 +207,36 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """The public base URL, without a trailing slash."""
         return (self.public_base or f"http://{self.host}:{self.port}").rstrip("/")
+    extra_shapes: str = Field(
+        "",
+        description="Further SHACL shapes files (Turtle; several separated by the OS path separator, ':' on "
+        "POSIX) validated together with posgraph's own: an institution's house rules. The workbench's forms "
+        "show them.",
+    )
+
+    @field_validator("extra_shapes")
+    @classmethod
+    def _extra_shapes_exist(cls, value: str) -> str:
+        """Refuse at start-up a file that is not there, rather than validating without the house rules."""
+        for path in _split_paths(value):
+            if not path.is_file():
+                raise ValueError(f"no such shapes file: {path}")
+        return value
+
+    def shapes_files(self) -> list[Path]:
+        """posgraph's shapes files, then those of ``extra_shapes``, each checked to parse as Turtle.
+
+        Raises ConfigError naming POSGRAPH_EXTRA_SHAPES and the file when one is missing or does not parse.
+        """
+        extra = _split_paths(self.extra_shapes)
+        for path in extra:
+            try:
+                rdflib.Graph().parse(path, format="turtle")
+            except OSError as exc:
+                raise ConfigError(f"POSGRAPH_EXTRA_SHAPES: cannot read {path}: {exc.strerror or exc}") from None
+            except (SyntaxError, ValueError) as exc:  # rdflib's BadSyntax is a SyntaxError
+                raise ConfigError(f"POSGRAPH_EXTRA_SHAPES: {path} is not Turtle that parses: {exc}") from None
+        return [*PROJECT_FILES.shapes_files, *extra]
 
     def engine_base(self) -> str:
         """Return the engine base URL; raises ConfigError when no engine is configured."""

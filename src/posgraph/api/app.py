@@ -16,7 +16,7 @@ from posgraph.api import pages
 from posgraph.api.admission import QueryLimiter
 from posgraph.api.observability import install_observability
 from posgraph.api.problems import install_problem_handlers
-from posgraph.api.routes import curation, linked_data, research, service, views
+from posgraph.api.routes import curation, linked_data, research, service, views, workbench
 from posgraph.api.security import FailedAttempts
 from posgraph.api.state import AppState
 from posgraph.audit import AuditLog
@@ -78,6 +78,7 @@ def create_app(
     app.include_router(linked_data.router)
     app.include_router(views.router)
     # Reads are open to pages on any origin; writes need a token, which browsers never send cross-origin here.
+    app.include_router(workbench.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -103,6 +104,7 @@ def _app_state(settings: Settings, managed_engines: dict) -> AppState:
     context_bytes = PROJECT_FILES.context_file.read_bytes()
     entries = settings.resource_cache_entries
     return AppState(
+    validator = Validator.from_files(settings.shapes_files(), PROJECT_FILES.ontology_files)
         settings=settings,
         catalog=Catalog.from_dir(PROJECT_FILES.queries_dir),
         context_bytes=context_bytes,
@@ -116,7 +118,8 @@ def _app_state(settings: Settings, managed_engines: dict) -> AppState:
         ),
         tokens=TokenStore(settings.tokens_file),
         auth_failures=FailedAttempts(),
-        validator=Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files),
+        validator=validator,
+        forms=workbench.forms_document(validator),
         audit=AuditLog(settings.audit_log),
         managed_engines=managed_engines,
         representations=LRUCache(maxsize=entries) if entries else None,

@@ -14,7 +14,7 @@ from posgraph import linked_data
 from posgraph.api.state import app_state
 from posgraph.errors import NotModified
 
-__all__ = ["MAX_AGE", "cache_headers", "cached_body"]
+__all__ = ["MAX_AGE", "cache_headers", "cached_body", "check_if_none_match"]
 
 MAX_AGE = "public, max-age=60"
 
@@ -36,10 +36,8 @@ async def cache_headers(
         headers["Vary"] = "Accept"
     if version.modified is not None:
         headers["Last-Modified"] = format_datetime(version.modified, usegmt=True)
-    match = request.headers.get("if-none-match")
-    if match is not None:
-        if match.strip() == "*" or etag in {tag.strip().removeprefix("W/") for tag in match.split(",")}:
-            raise NotModified(headers)
+    if request.headers.get("if-none-match") is not None:
+        check_if_none_match(request, headers)
     elif version.modified is not None and request.headers.get("if-modified-since"):
         try:
             since = parsedate_to_datetime(request.headers["if-modified-since"])
@@ -48,6 +46,16 @@ async def cache_headers(
         if since is not None and version.modified.replace(microsecond=0) <= since:
             raise NotModified(headers)
     return headers
+
+
+def check_if_none_match(request: Request, headers: dict[str, str]) -> None:
+    """Raise NotModified (a 304 carrying ``headers``) when the request's If-None-Match names ``headers["ETag"]``
+    (weak or strong) or is ``*``; return otherwise."""
+    match = request.headers.get("if-none-match")
+    if match is None:
+        return
+    if match.strip() == "*" or headers["ETag"] in {tag.strip().removeprefix("W/") for tag in match.split(",")}:
+        raise NotModified(headers)
 
 
 async def cached_body(request: Request, etag: str, render: Callable[[], Awaitable[bytes]]) -> bytes:

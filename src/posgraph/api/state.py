@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from cachetools import LRUCache
 
     from posgraph.api.admission import QueryLimiter
+    from posgraph.api.routes.workbench import FormsDocument
     from posgraph.api.security import FailedAttempts
     from posgraph.audit import AuditLog
     from posgraph.catalog import Catalog
@@ -41,6 +42,7 @@ class AppState:
     validator: Validator
     audit: AuditLog
     managed_engines: dict[str, Any] = field(default_factory=dict)  # name -> ManagedEngine, for /health and /metrics
+    forms: FormsDocument  # the workbench's forms, described from the validator's shapes
     # Rendered resources by ETag: the ETag names the dataset version, so an entry is never stale, only unused.
     representations: LRUCache | None = None
     # Set when the app starts (they need the running event loop); the staging engine stays None when not configured.

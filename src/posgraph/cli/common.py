@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import click
 
 from posgraph import __version__, curation
-from posgraph.config import PROJECT_FILES, Settings
+from posgraph.config import PROJECT_FILES, Settings, load_settings
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, ConfigError, EngineError, EngineStartError, NotConformant, NotFound, PosgraphError
 from posgraph.supervisor import RUNTIME_FILE, ManagedEngine
@@ -104,9 +104,13 @@ def check_layout(settings: Settings) -> None:
         )
 
 
-def validator() -> Validator:
-    """Return a validator for posgraph's shapes and ontology."""
-    return Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)
+def validator(settings: Settings | None = None, *, extra: bool = True) -> Validator:
+    """Return a validator for posgraph's shapes and ontology, with the POSGRAPH_EXTRA_SHAPES of ``settings`` (else
+    of the environment) unless ``extra`` is False. Raises ConfigError when an extra shapes file is missing or does
+    not parse."""
+    if not extra:
+        return Validator.from_files(PROJECT_FILES.shapes_files, PROJECT_FILES.ontology_files)
+    return Validator.from_files((settings or load_settings()).shapes_files(), PROJECT_FILES.ontology_files)
 
 
 @contextmanager
@@ -161,5 +165,5 @@ async def bootstrap(url: str, settings: Settings) -> list[str]:
     loaded. Raises an engine error."""
     async with Engine(url, timeout=settings.query_timeout) as engine:
         return await curation.ensure_bootstrapped(
-            engine, validator(), PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files, seed=settings.seed
+            engine, validator(extra=False), PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files, seed=settings.seed
         )

@@ -16,18 +16,20 @@ __all__ = ["submit", "batches"]
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--label", default=None, help="A label for the batch.")
+@click.option("--note", default=None, help="A note for the reviewer: what the batch is, where it comes from.")
 @server_option
 @token_option
 @handled
-def submit(files: tuple[Path, ...], label: str | None, server: str, token: str | None) -> None:
+def submit(files: tuple[Path, ...], label: str | None, note: str | None, server: str, token: str | None) -> None:
     """Submit FILES as one batch for review (a curator token). Exit 1 with the report if it does not conform."""
+    params = {k: v for k, v in (("label", label), ("note", note)) if v}
     response = call(
         "POST",
         server,
         "/batches",
         token,
         content=nquads(files),
-        params={"label": label} if label else None,
+        params=params or None,
         headers={"Content-Type": "application/n-quads"},
     )
     batch = response.json()
@@ -36,7 +38,7 @@ def submit(files: tuple[Path, ...], label: str | None, server: str, token: str |
 
 @cli.group()
 def batches() -> None:
-    """Review batches on a running posgraph: list, show, accept, reject, revert."""
+    """Review batches on a running posgraph: list, show, summary, accept, reject, revert."""
 
 
 def _show(batch: dict) -> str:
@@ -46,6 +48,8 @@ def _show(batch: dict) -> str:
         f"  curator   {batch.get('curator')}   submitted {batch.get('submitted')}",
         f"  triples   {batch.get('triples')}",
     ]
+    if batch.get("note"):
+        lines.append(f"  note      {batch['note']}")
     if batch.get("reviewer"):
         lines.append(f"  reviewer  {batch['reviewer']}")
     lines += [
@@ -57,12 +61,14 @@ def _show(batch: dict) -> str:
 
 @batches.command("list")
 @click.option("--state", type=click.Choice(["submitted", "accepted", "rejected", "reverted"]), default=None)
+@click.option("--about", default=None, help="Only batches that describe or amend this IRI (or pgid:… name).")
 @server_option
 @token_option
 @handled
-def batches_list(state: str | None, server: str, token: str | None) -> None:
+def batches_list(state: str | None, about: str | None, server: str, token: str | None) -> None:
     """List batches, newest first."""
-    items = call("GET", server, "/batches", token, params={"state": state} if state else None).json()["batches"]
+    params = {k: v for k, v in (("state", state), ("about", about)) if v}
+    items = call("GET", server, "/batches", token, params=params or None).json()["batches"]
     for batch in items:
         click.echo(f"{batch['id']:<34} {batch['state']:<9} {str(batch.get('curator')):<16} {batch.get('triples')}")
 
@@ -75,6 +81,20 @@ def batches_list(state: str | None, server: str, token: str | None) -> None:
 def batches_show(batch_id: str, server: str, token: str | None) -> None:
     """Show a batch: state, curator, reviewer, history."""
     click.echo(_show(call("GET", server, f"/batches/{batch_id}", token).json()))
+
+
+@batches.command("summary")
+@click.argument("batch_id")
+@server_option
+@token_option
+@handled
+def batches_summary(batch_id: str, server: str, token: str | None) -> None:
+    """Say in words what a batch adds, retracts and merges."""
+    summary = call("GET", server, f"/batches/{batch_id}/summary", token).json()
+    for sentence in summary["sentences"]:
+        click.echo(sentence["text"])
+    if summary.get("truncated"):
+        click.echo(f"… and more: {summary['counts']['adds']} things added in all")
 
 
 @batches.command("accept")
@@ -103,13 +123,19 @@ def batches_reject(batch_id: str, note: str | None, server: str, token: str | No
 @batches.command("revert")
 @click.argument("batch_id")
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed and what depends on it.")
+@click.option("--reason", "--note", "reason", default=None, help="Why it is reverted (kept in its history and PROV).")
 @server_option
 @token_option
 @handled
-def batches_revert(batch_id: str, dry_run: bool, server: str, token: str | None) -> None:
+def batches_revert(batch_id: str, dry_run: bool, reason: str | None, server: str, token: str | None) -> None:
     """Revert an accepted batch (a reviewer token), after showing what depends on it."""
     answer = call(
-        "POST", server, f"/batches/{batch_id}/revert", token, params={"dry_run": "true"} if dry_run else None
+        "POST",
+        server,
+        f"/batches/{batch_id}/revert",
+        token,
+        params={"dry_run": "true"} if dry_run else None,
+        json={"note": reason} if reason and not dry_run else None,
     ).json()
     preview = answer if dry_run else answer["preview"]
     click.echo(

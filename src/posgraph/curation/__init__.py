@@ -10,6 +10,8 @@
 - ``amendments``: corrections a batch carries (retractions, merges): their checks, and how accepting applies them
   and reverting undoes them.
 - ``review``: submit, accept, reject, revert — and who may decide each (the one place roles are checked).
+- ``forms``: the workbench's entry forms read from the shapes and ontology, and the IRIs it mints from labels.
+- ``summary``: a batch in words for its reviewer, with what each sentence links to, labelled.
 """
 
 from posgraph.curation.amendments import (
@@ -20,6 +22,7 @@ from posgraph.curation.amendments import (
     validate_amended,
     validate_batch,
 )
+from posgraph.curation.forms import MINT_RULE, form_spec, mint_iri, unique_iri
 from posgraph.curation.intake import (
     ParsedFile,
     PreparedBatch,
@@ -48,17 +51,27 @@ from posgraph.curation.loading import (
     record_bulk_batch,
 )
 from posgraph.curation.provenance import batch_quads, change_triples, publication_body
-from posgraph.curation.records import batch_triples, find_batch_by_hash, get_batch, list_batches, staging_graph
+from posgraph.curation.records import (
+    batch_triples,
+    batches_about,
+    find_batch_by_hash,
+    get_batch,
+    list_batches,
+    staging_graph,
+)
 from posgraph.curation.review import (
     accept_batch,
     may_accept,
     may_reject,
     may_revert,
+    may_submit,
+    permissions,
     reject_batch,
     revert_batch,
     revert_preview,
     submit_batch,
 )
+from posgraph.curation.summary import batch_summary
 from posgraph.curation.writes import delete_graph, run_update, write_graph
 
 __all__ = [
@@ -105,6 +118,11 @@ __all__ = [
     "may_accept",
     "may_reject",
     "may_revert",
+    "may_submit",
+    "permissions",
+    # the workbench: a batch in words, an entity's batches
+    "batch_summary",
+    "batches_about",
     # corrections through review (amendments)
     "Amendments",
     "may_amend",
@@ -112,4 +130,9 @@ __all__ = [
     "validate_amended",
     "validate_batch",
     "ledger_graphs",
+    # the workbench's forms (from the shapes) and the IRIs it mints
+    "form_spec",
+    "mint_iri",
+    "unique_iri",
+    "MINT_RULE",
 ]

@@ -139,7 +139,11 @@ def _show(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> str:
 
 
 def _problem(node: str, message: str, *, path: str | None = None, value: str | None = None, hint: str | None = None):
-    return ValidationResult("Violation", node, path, value, _SHAPE, message, hint)
+    focus = _term(node)  # the node as the batch names it, as the validator's results give it (focus_id)
+    focus_id = f"_:{focus}" if isinstance(focus, rdflib.BNode) else str(focus)
+    if isinstance(focus, rdflib.Literal):
+        focus_id = None
+    return ValidationResult("Violation", node, path, value, _SHAPE, message, hint, focus_id)
 
 
 def _one(values: list, node: str, name: str, problems: list, *, iri: bool) -> object | None:

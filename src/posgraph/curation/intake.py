@@ -45,9 +45,11 @@ __all__ = [
 
 NT = formats.format_for_media_type("application/n-triples")
 # Key properties of every IRI a batch names: what the rules (shapes/posgraph-rules.ttl) compare with the batch —
-# holders and issues (supersession, responses), dates (positions against their sources, events and predecessors).
+# holders and issues (supersession, responses), dates (positions against their sources, events and predecessors),
+# and terms (an answer may accept or reject only terms of the position it responds to).
 _CONTEXT_KEYS = (
     PG.heldBy,
+    PG.hasTerm,
     PG.concerns,
     PG.statedOn,
     SCHEMA.datePublished,

@@ -40,8 +40,11 @@ def _integer(value: int) -> ox.Literal:
     return ox.Literal(str(value), datatype=ox.NamedNode(str(XSD.integer)))
 
 
-def change_triples(kind: str, actor: str, *, batch: str | None = None, moment: datetime | None = None) -> list[_Triple]:
-    """The triples recording one change to the published data (its IRI sorts by time: the dataset's version)."""
+def change_triples(
+    kind: str, actor: str, *, batch: str | None = None, moment: datetime | None = None, comment: str | None = None
+) -> list[_Triple]:
+    """The triples recording one change to the published data (its IRI sorts by time: the dataset's version);
+    ``comment`` (why, as the actor gave it: a revert's reason) becomes its rdfs:comment."""
     moment = moment or datetime.now(timezone.utc)
     change = ox.NamedNode(f"{PGID}change/{moment:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(2)}")
     nn = ox.NamedNode
@@ -53,12 +56,15 @@ def change_triples(kind: str, actor: str, *, batch: str | None = None, moment: d
     ]
     if batch is not None:
         triples.append((change, nn(str(PG.changedBatch)), nn(batch)))
+    if comment:
+        triples.append((change, nn(str(RDFS.comment)), ox.Literal(comment)))
     return triples
 
 
-def change_update(kind: str, actor: str, batch: str | None = None) -> str:
-    """A SPARQL ``INSERT DATA`` recording one change (see ``change_triples``)."""
-    body = " ".join(f"{s} {p} {o} ." for s, p, o in change_triples(kind, actor, batch=batch))
+def change_update(kind: str, actor: str, batch: str | None = None, comment: str | None = None) -> str:
+    """A SPARQL ``INSERT DATA`` recording one change (see ``change_triples``); the terms are pyoxigraph's own
+    serialisations, so a ``comment`` of any text stays one escaped literal."""
+    body = " ".join(f"{s} {p} {o} ." for s, p, o in change_triples(kind, actor, batch=batch, comment=comment))
     return f"INSERT DATA {{ {body} }}"
 
 
@@ -80,8 +86,10 @@ def _description(
     shapes_version: str,
     now: datetime,
     bulk_count: int | None,
+    note: str | None = None,
 ) -> list[_Triple]:
-    """The batch's own PROV-O description: what it is, who made it when, its counts and content hash."""
+    """The batch's own PROV-O description: what it is, who made it when, its counts and content hash, and the
+    curator's note on submitting it (rdfs:comment, beside the label) when there is one."""
     nn = ox.NamedNode
     description = [
         (graph, nn(str(RDF.type)), nn(str(PG.Batch))),
@@ -94,6 +102,8 @@ def _description(
         (graph, nn(str(PG.shapesVersion)), ox.Literal(shapes_version)),
         *_agent_triples(curator),
     ]
+    if note:
+        description.append((graph, nn(str(RDFS.comment)), ox.Literal(note)))
     if bulk_count is None:
         resources = {t.subject for t in triples if isinstance(t.subject, ox.NamedNode)}
         description += [
@@ -127,11 +137,13 @@ def batch_quads(
     reviewer: str | None = None,
     accepted: datetime | None = None,
     bulk_count: int | None = None,
+    note: str | None = None,
 ) -> list[ox.Quad]:
     """The batch's quads: its triples, with the superclass types they imply (see ``entailment``), in the default
     graph and in its own graph (so a revert takes the superclass types away too), and its PROV description, whose
     counts are of ``triples`` alone.
 
+    ``note``: the curator's note on submitting the batch (see ``_description``).
     With ``bulk_count`` only the description (``triples`` are already in the store, bulk-loaded, uncopied).
     """
     graph = ox.NamedNode(batch_iri(batch_id))
@@ -148,6 +160,7 @@ def batch_quads(
         shapes_version=shapes_version,
         now=now,
         bulk_count=bulk_count,
+        note=note,
     )
     description += _review(graph, reviewer, accepted)
     sources = {t.object for t in triples if t.predicate.value == str(PG.source)}

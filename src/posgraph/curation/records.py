@@ -17,13 +17,14 @@ import rdflib
 
 from posgraph.engine import Engine
 from posgraph.errors import Conflict, NotFound
-from posgraph.namespaces import STAGING, batch_iri, sparql_prologue
+from posgraph.namespaces import PG, PGID, STAGING, batch_iri, sparql_prologue
 
 __all__ = [
     "staging_graph",
     "find_batch_by_hash",
     "find_staged_by_hash",
     "list_batches",
+    "batches_about",
     "get_batch",
     "batch_triples",
     "save_record",
@@ -82,16 +83,21 @@ async def _public_states(public: Engine, batch_id: str | None = None) -> dict[st
     rows = await public.select(
         sparql_prologue(("pg", "prov", "rdfs"))
         + f"""
-        SELECT ?b ?state ?label ?curator ?submitted ?triples ?hash ?reviewer ?accepted ?acceptedBy ?reverted ?bulk
+        SELECT ?b ?state ?label ?note ?curator ?submitted ?triples ?hash ?reviewer ?accepted ?acceptedBy ?reverted
+               ?revertedBy ?revertReason ?bulk
         WHERE {{
           {where}?b a pg:Batch ; pg:batchState ?state .
           OPTIONAL {{ ?b rdfs:label ?label }} OPTIONAL {{ ?b prov:wasAttributedTo/rdfs:label ?curator }}
           OPTIONAL {{ ?b prov:generatedAtTime ?submitted }} OPTIONAL {{ ?b pg:tripleCount ?triples }}
           OPTIONAL {{ ?b pg:contentHash ?hash }} OPTIONAL {{ ?b pg:reviewedBy/rdfs:label ?reviewer }}
           OPTIONAL {{ ?b pg:acceptedAt ?accepted }} OPTIONAL {{ ?b pg:revertedAt ?reverted }}
-          OPTIONAL {{ ?b pg:bulkLoaded ?bulk }}
+          OPTIONAL {{ ?b pg:bulkLoaded ?bulk }} OPTIONAL {{ ?b rdfs:comment ?note }}
           OPTIONAL {{ ?acceptance pg:changedBatch ?b ; pg:changeKind "accepted" ;
-                      prov:wasAssociatedWith/rdfs:label ?acceptedBy }} }}"""
+                      prov:wasAssociatedWith/rdfs:label ?acceptedBy }}
+          OPTIONAL {{ ?reversion pg:changedBatch ?b ; pg:changeKind "reverted" ;
+                      prov:wasAssociatedWith/rdfs:label ?revertedBy
+                      OPTIONAL {{ ?reversion rdfs:comment ?revertReason }} }}
+        }}"""
     )
     out = {}
     for row in rows:
@@ -110,10 +116,16 @@ def _record_from_public(public: dict) -> dict:
         "triples": int(public.get("triples", 0)),
         "content_hash": public.get("hash"),
         "reviewer": public.get("reviewer"),
-        "history": [],
+        # What the public store's PROV says happened to it: loaded, and perhaps reverted (with its reason).
+        "history": [{"time": public.get("submitted"), "actor": public.get("curator"), "action": "loaded"}],
         "report": None,
         "staged": False,
     }
+    if public.get("note"):
+        record["note"] = public["note"]
+    if public.get("revertedBy"):
+        reverted = {"time": public.get("reverted"), "actor": public["revertedBy"], "action": "reverted"}
+        record["history"].append(reverted | ({"note": public["revertReason"]} if public.get("revertReason") else {}))
     if public.get("bulk") == "true":
         record["bulk_loaded"] = True
     return record
@@ -149,6 +161,25 @@ async def list_batches(public: Engine, staging: Engine, *, state: str | None = N
     if state:
         merged = [b for b in merged if b["state"] == state]
     return sorted(merged, key=lambda b: (b.get("submitted") or "", b["id"]), reverse=True)
+
+
+async def batches_about(public: Engine, staging: Engine, iri: str, *, state: str | None = None) -> list[dict]:
+    """The batches (any state, or ``state``) whose triples say something about ``iri`` (as subject) or whose
+    amendments retract a statement about it or merge it (either side), newest first, each with its history: the
+    entity's history. Staged batches are found in staging, directly loaded ones in their public graph (a
+    bulk-loaded baseline keeps no graph, so it is not found). ``iri`` is bound as a term, never pasted as text."""
+    term = rdflib.URIRef(iri).n3()
+    touches = f"{{ {term} ?p ?o }} UNION {{ ?a <{PG.retractsSubject}>|<{PG.mergedFrom}>|<{PG.mergedInto}> {term} }}"
+    staged = await staging.select(f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ {touches} }} }}")
+    ids = {str(r["g"]).removeprefix(str(STAGING)) for r in staged if str(r["g"]).startswith(str(STAGING))}
+    prefix = f"{PGID}batch/"
+    # An amending batch's ledger graphs ({batch}/removed …) are not batches: a batch id holds no "/".
+    loaded = await public.select(
+        f"""SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ {term} ?p ?o }}
+            FILTER (STRSTARTS(STR(?g), "{prefix}") && !CONTAINS(STRAFTER(STR(?g), "{prefix}"), "/")) }}"""
+    )
+    ids |= {str(r["g"]).removeprefix(prefix) for r in loaded}
+    return [b for b in await list_batches(public, staging, state=state) if b["id"] in ids]
 
 
 async def get_batch(public: Engine, staging: Engine, batch_id: str) -> dict:

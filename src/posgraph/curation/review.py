@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Sequence
+from typing import Callable, Sequence
 
 import rdflib
 
@@ -40,6 +40,8 @@ from posgraph.tokens import role_allows
 from posgraph.validation import REPORT_JSON, ValidationReport, Validator
 
 __all__ = [
+    "permissions",
+    "may_submit",
     "may_accept",
     "may_reject",
     "may_revert",
@@ -57,6 +59,17 @@ log = logging.getLogger("posgraph.curation")
 def _needs(actor: str, role: str, needed: str) -> None:
     if not role_allows(role, needed):  # worded as the API's authentication words a role too low
         raise Forbidden(f"token {actor!r} has role {role}; this needs {needed} or higher")
+
+
+def may_submit(actor: str, role: str) -> None:
+    """Raise Forbidden unless ``actor`` (with ``role``) may submit batches: a curator or higher."""
+    _needs(actor, role, "curator")
+
+
+def may_write_directly(actor: str, role: str) -> None:
+    """Raise Forbidden unless ``actor`` (with ``role``) may change published data without review (SPARQL Update,
+    Graph Store writes): an admin."""
+    _needs(actor, role, "admin")
 
 
 def may_accept(batch: dict, actor: str, role: str, allow_self_accept: bool) -> None:
@@ -84,6 +97,30 @@ def may_revert(actor: str, role: str) -> None:
     _needs(actor, role, "reviewer")
 
 
+def _allowed(check: Callable[[], None]) -> bool:
+    try:
+        check()
+    except Forbidden:
+        return False
+    return True
+
+
+def permissions(actor: str, role: str, *, allow_self_accept: bool = False) -> dict[str, bool]:
+    """What ``actor`` (with ``role``) may do, as the checks above decide it (asked, not restated): ``submit``
+    batches; ``review`` (accept or reject) other curators' batches; ``accept_own`` batches they submitted
+    (POSGRAPH_ALLOW_SELF_ACCEPT); ``revert`` accepted batches; ``update`` published data directly."""
+    others = {"curator": None}  # a batch someone else submitted: no actor's name is None
+    own = {"curator": actor}
+    return {
+        "submit": _allowed(lambda: may_submit(actor, role)),
+        "review": _allowed(lambda: may_accept(others, actor, role, allow_self_accept))
+        and _allowed(lambda: may_reject(others, actor, role)),
+        "accept_own": _allowed(lambda: may_accept(own, actor, role, allow_self_accept)),
+        "revert": _allowed(lambda: may_revert(actor, role)),
+        "update": _allowed(lambda: may_write_directly(actor, role)),
+    }
+
+
 # ------------------------------------------------------------------------------------------ submit
 async def submit_batch(
     public: Engine,
@@ -93,10 +130,12 @@ async def submit_batch(
     *,
     curator: str,
     label: str | None = None,
+    note: str | None = None,
     pool: workers.WorkerPool | None = None,
 ) -> dict:
     """Validate the batch (parsed files, or prepared in a worker) in context, in ``pool``, and store it in staging
-    as "submitted"; return its record.
+    as "submitted"; return its record. The curator's ``note`` (what the batch is, where it comes from) is kept in
+    the record ("note", and its "submitted" history entry) and, once accepted, in its PROV (rdfs:comment).
 
     Raises NotConformant (nothing is stored), BadInput (no triples), Conflict when the same content is already
     submitted or published, or an engine or worker error.
@@ -125,9 +164,11 @@ async def submit_batch(
         "report": report.to_dict(),
         "staged": True,
     }
+    if note:
+        record["note"] = note
     if amendments is not None:
         record["amendments"] = amendments.summary()
-    add_history(record, curator, "submitted")
+    add_history(record, curator, "submitted", note)
     await staging.graph_write("PUT", staging_graph(batch_id), prepared.ntriples)  # one transaction
     await save_record(staging, record)
     log.info("batch %s submitted by %s: %d triples", batch_id, curator, prepared.triples)
@@ -214,6 +255,7 @@ async def accept_batch(
         "now": datetime.fromisoformat(batch["submitted"]),
         "reviewer": reviewer,
         "accepted": moment,
+        "note": batch.get("note"),
     }
     additions = prepared.ntriples if amendments is None else amendments.additions
     body = await workers.run(pool, publication_body, additions, description)
@@ -324,7 +366,7 @@ async def _amended_by(public: Engine, batch_id: str) -> list[str]:
     return [str(r["b"]).rsplit("/", 1)[-1] for r in rows]
 
 
-def _withdrawal(batch_id: str, actor: str, when: str) -> str:
+def _withdrawal(batch_id: str, actor: str, when: str, reason: str | None = None) -> str:
     """The one SPARQL update that withdraws an accepted batch (see ``revert_batch``)."""
     graph = rdflib.URIRef(batch_iri(batch_id)).n3()
     moment = rdflib.Literal(when, datatype=XSD.dateTime).n3()
@@ -337,7 +379,7 @@ def _withdrawal(batch_id: str, actor: str, when: str) -> str:
             DELETE {{ {graph} <{PG.batchState}> ?state }} WHERE {{ {graph} <{PG.batchState}> ?state }} ;
             INSERT DATA {{ {graph} <{PG.batchState}> <{PG.reverted}> ; <{PG.revertedAt}> {moment} ;
                 <{PG.reviewedBy}> {who} . {who} a <{PROV.Agent}> ; <{RDFS.label}> {rdflib.Literal(actor).n3()} }} ;
-            {change_update("reverted", actor, batch_iri(batch_id))}"""
+            {change_update("reverted", actor, batch_iri(batch_id), comment=reason)}"""
 
 
 async def revert_batch(
@@ -347,6 +389,7 @@ async def revert_batch(
     *,
     actor: str,
     role: str,
+    reason: str | None = None,
     audit: AuditLog | None = None,
     audit_detail: dict | None = None,
 ) -> dict:
@@ -354,6 +397,8 @@ async def revert_batch(
     still asserts them, what its amendments removed comes back and what its merges wrote goes (see
     ``amendments.withdraw_update``), its graph is dropped, and its description says reverted (by whom, when).
     The content stays in staging (or, for a directly loaded batch, nowhere but the record). Returns the updated record.
+    The reviewer's ``reason`` is kept in the record's "reverted" history entry, in the audit line and on the
+    revert's change record in the public store (rdfs:comment).
     With ``audit``, the update is logged as an attempt ("batch-revert", with ``audit_detail``) before it is made.
 
     Raises Forbidden (see ``may_revert``), NotFound, Conflict (not accepted, bulk-loaded, or its data since
@@ -370,12 +415,13 @@ async def revert_batch(
             "revert those first, so that reverting this one restores the graph exactly"
         )
     when = stamp(now())
-    logged = audit.attempt(actor, "batch-revert", batch=batch_id, role=role, **(audit_detail or {})) if audit else None
+    detail = {**(audit_detail or {}), **({"reason": reason} if reason else {})}
+    logged = audit.attempt(actor, "batch-revert", batch=batch_id, role=role, **detail) if audit else None
     with logged or nullcontext():
-        await public.update(_withdrawal(batch_id, actor, when), timeout=max(public.timeout, 600.0))
+        await public.update(_withdrawal(batch_id, actor, when, reason), timeout=max(public.timeout, 600.0))
     if batch.get("staged", True):
         record = _decided(batch, state="reverted", reverted=when)
-        add_history(record, actor, "reverted")
+        add_history(record, actor, "reverted", reason)
         if batch.get("amendments"):  # what the revert gave back, as the ledger says
             ledger = await ledger_counts(public, batch_id)
             record["history"][-1].update({"restored": ledger["removed"], "unmerged": ledger["rewritten"]})

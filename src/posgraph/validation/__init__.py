@@ -46,7 +46,9 @@ __all__ = ["REPORT_JSON", "ValidationResult", "ValidationReport", "Validator"]
 
 REPORT_JSON = "application/json"  # posgraph's flat report (``ValidationReport.to_dict``), as ``render`` names it
 
-_IRI_IN_TEXT = re.compile(r"https?://[^\s,;()<>\"']+")
+# An IRI in a message, bare or already in <...> (the rules' own messages show an uncompactable IRI so): group 1 is
+# the bracketed one, whose brackets are dropped before compacting so that compact_iri's own <...> is not doubled.
+_IRI_IN_TEXT = re.compile(r"<(https?://[^\s<>\"]+)>|https?://[^\s,;()<>\"']+")
 _SEVERITY_NAMES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
 # Results whose undescribed value is the finding itself, not a reference the published data might resolve: an
 # unknown posgraph term (the ontology is complete offline too) and a Wikidata item shared by two parties.
@@ -57,9 +59,20 @@ _ABSENCE_IS_THE_FINDING = {
 }
 
 
+def _split_posgraph(term: rdflib.URIRef) -> tuple[str, str]:
+    """(namespace, local name) of a posgraph term (``is_posgraph_term``): pg: or pgi:."""
+    namespace = str(PG) if str(term).startswith(str(PG)) else str(PGI)
+    return namespace, str(term)[len(namespace) :]
+
+
 @dataclass(frozen=True)
 class ValidationResult:
-    """One SHACL result, flattened: IRIs are compacted with posgraph's prefixes, blank nodes shown as ``_:id``."""
+    """One SHACL result, flattened: IRIs are compacted with posgraph's prefixes, blank nodes shown as ``_:id``.
+
+    ``focus_node`` is for people (a blank node named by what points at it: ``[pg:hasTerm of pgid:…]``);
+    ``focus_id`` is the focus node exactly as the data names it, for programs: the full IRI, or ``_:label`` for a
+    blank node with the label the request body gave it (the parser keeps labels), so a form can map the result
+    back to its field."""
 
     severity: str
     focus_node: str
@@ -68,6 +81,7 @@ class ValidationResult:
     shape: str
     message: str
     hint: str | None = None
+    focus_id: str | None = None
 
     def line(self) -> str:
         """Return the result as one human-readable line."""
@@ -184,7 +198,8 @@ class Validator:
         self.ontology = ontology
         # The files it was read from: a worker process rebuilds the same Validator from them (see ``cached``).
         self.sources = sources
-        self._spellings: dict[bool, dict[str, rdflib.URIRef]] = {}  # posgraph terms by lower case, see nearest_term
+        # Defined posgraph terms by namespace, then by lower-case local name: see nearest_term.
+        self._spellings: dict[bool, dict[str, dict[str, rdflib.URIRef]]] = {}
         # Derived once from the fixed ontology: a term is defined when the ontology or a vocabulary gives it a type.
         self._defined = set(ontology.subjects(RDF.type, None))
         self._object_properties = set(ontology.subjects(RDF.type, OWL.ObjectProperty))
@@ -273,19 +288,25 @@ class Validator:
         return ValidationReport(conforms=conforms, results=results, graph=report_graph)
 
     def nearest_term(self, unknown: rdflib.URIRef, as_property: bool) -> rdflib.URIRef | None:
-        """The defined posgraph property (``as_property``) or class/concept closest in spelling to ``unknown``,
-        or None when nothing is close."""
+        """The defined posgraph property (``as_property``) or class/concept of ``unknown``'s namespace (pg: or pgi:)
+        whose local name is closest in spelling to ``unknown``'s, or None when none is close (or ``unknown`` is no
+        posgraph term). Raises nothing."""
         if as_property not in self._spellings:
             types = PROPERTY_TYPES if as_property else (OWL.Class, RDFS.Class, SKOS.Concept, SKOS.ConceptScheme)
-            self._spellings[as_property] = {
-                str(term).lower(): term
-                for t in types
-                for term in self.ontology.subjects(RDF.type, t)
-                if is_posgraph_term(term)
-            }
-        by_lower = self._spellings[as_property]
-        # Case-blind, so pg:heldby finds pg:heldBy.
-        match = difflib.get_close_matches(str(unknown).lower(), list(by_lower), n=1, cutoff=0.8)
+            spellings: dict[str, dict[str, rdflib.URIRef]] = {}
+            for t in types:
+                for term in self.ontology.subjects(RDF.type, t):
+                    if is_posgraph_term(term):
+                        namespace, local = _split_posgraph(term)
+                        spellings.setdefault(namespace, {})[local.lower()] = term
+            self._spellings[as_property] = spellings
+        if not is_posgraph_term(unknown):
+            return None
+        namespace, local = _split_posgraph(unknown)
+        by_lower = self._spellings[as_property].get(namespace, {})
+        # Local names only: compared as whole IRIs, the long shared namespace lifted any two terms past the cutoff
+        # (pg:troops came out close to pg:Proposal). Case-blind, so pg:heldby finds pg:heldBy.
+        match = difflib.get_close_matches(local.lower(), list(by_lower), n=1, cutoff=0.8)
         return by_lower[match[0]] if match else None
 
     def _scan(self, data: rdflib.Graph, merged: rdflib.Graph) -> list[tuple]:
@@ -355,10 +376,11 @@ class Validator:
                 else (self._show_path(report, path) if path is not None else None),
                 value=self._show(value) if value is not None else None,
                 shape=self._show(shape) if shape is not None else "?",
-                message=_IRI_IN_TEXT.sub(lambda m: compact_iri(m.group(0)), str(message))
+                message=_IRI_IN_TEXT.sub(lambda m: compact_iri(m.group(1) or m.group(0)), str(message))
                 if message is not None
                 else "constraint not met",
                 hint=str(hint) if hint is not None else None,
+                focus_id=_focus_id(report.value(node, SH.focusNode)),
             )
             yield result, report.value(node, SH.focusNode), value
 
@@ -387,6 +409,15 @@ class Validator:
             items = list(rdflib.collection.Collection(graph, alternatives))
             return " | ".join(self._show(i) for i in items)
         return "(complex path)"
+
+
+def _focus_id(term: rdflib.term.Node | None) -> str | None:
+    """The focus node as the data names it: ``_:label`` for a blank node, the full IRI for an IRI."""
+    if isinstance(term, rdflib.BNode):
+        return f"_:{term}"
+    if isinstance(term, rdflib.URIRef):
+        return str(term)
+    return None
 
 
 def _absent_once(

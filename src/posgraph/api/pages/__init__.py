@@ -29,6 +29,8 @@ __all__ = [
     "QUERY_PAGE_POLICY",
     "SWAGGER_UI_POLICY",
     "REDOC_POLICY",
+    "workbench_page",
+    "WORKBENCH_POLICY",
 ]
 
 # Served at /static: the pages' own scripts, and the third-party ones the Makefile copies from npm into vendor/.
@@ -57,6 +59,12 @@ SWAGGER_UI_POLICY = (
 REDOC_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+# /workbench: its own scripts and stylesheet only (no inline script or style: labels a curator types are data, never
+# markup); it talks to this server only, with the token as a bearer header, and is never framed.
+WORKBENCH_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 _ENV = Environment(
@@ -106,6 +114,13 @@ def api_docs_page(viewer: str, openapi_url: str) -> tuple[str, str]:
         viewer=viewer if installed else None, name=name, openapi_url=openapi_url
     )
     return page, policy if installed else CONTENT_SECURITY_POLICY
+
+
+def workbench_page(docs_url: str = "/docs") -> str:
+    """Return the curator workbench page: the sign-in form and the sections its scripts (static/js/workbench.js,
+    workbench-review.js) fill; without JavaScript it says so and points at the HTTP API documented at ``docs_url``."""
+    review_script = (STATIC_DIR / "js" / "workbench-review.js").is_file()
+    return _ENV.get_template("workbench.html").render(docs_url=docs_url, review_script=review_script)
 
 
 def _term(base_url: str, term: rdflib.term.Node) -> _Term:

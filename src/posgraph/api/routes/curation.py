@@ -1,5 +1,6 @@
-"""Routes for curators: dry-run validation, batches (submit, review, accept, reject, revert), and for admins and
-curators SPARQL Update and Graph Store Protocol writes (bearer token required)."""
+"""Routes for curators: who am I (and what may I do), dry-run validation, batches (submit, review, accept, reject,
+revert; a batch in words; an entity's batches), and for admins SPARQL Update and Graph Store Protocol writes (bearer
+token required)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from posgraph.api.requests import (
 )
 from posgraph.api.security import is_anonymous, require_role
 from posgraph.api.state import app_state
+from posgraph.catalog import Param
 from posgraph.curation.writes import create_graph
 from posgraph.engine import Engine
 from posgraph.errors import (
@@ -40,6 +42,21 @@ router = APIRouter(tags=["curation"])
 
 _SPARQL_UPDATE = "application/sparql-update"
 _AUTH_RESPONSES = problem_responses(401, 403)
+_NOTE_LIMIT = 2000
+
+
+@router.get("/whoami", summary="The caller's token: name, role, what it may do (any token)", responses=_AUTH_RESPONSES)
+async def whoami(request: Request) -> dict:
+    """The token's name and role, and what it may do with batches (``may``: submit, review others' batches,
+    accept its own, revert, update published data directly), as the review rules decide: a page shows only
+    what the caller may do."""
+    token = require_role(request, "reader")
+    allow_self = app_state(request).settings.allow_self_accept
+    return {
+        "name": token.name,
+        "role": token.role,
+        "may": curation.permissions(token.name, token.role, allow_self_accept=allow_self),
+    }
 
 
 @router.post(
@@ -252,11 +269,17 @@ def _batch_view(batch: dict) -> dict:
     openapi_extra=_RDF_BODY,
 )
 async def submit(request: Request) -> JSONResponse:
-    """Validate in context and store the batch in staging (invisible to public reads) as "submitted"."""
+    """Validate in context and store the batch in staging (invisible to public reads) as "submitted". ``label``
+    names it; ``note`` (up to 2000 characters) says what it is or where it comes from: both are kept in its
+    record, the audit log and, once accepted, its PROV description."""
     token = require_role(request, "curator")
+    curation.may_submit(token.name, token.role)
     state = app_state(request)
-    prepared = await _prepared_body(request)
     label = request.query_params.get("label")
+    note = request.query_params.get("note") or None
+    if note is not None and len(note) > _NOTE_LIMIT:
+        raise InvalidParameter("note", f"is longer than {_NOTE_LIMIT} characters")
+    prepared = await _prepared_body(request)
     batch = await curation.submit_batch(
         state.engine,
         _staging(request),
@@ -264,21 +287,29 @@ async def submit(request: Request) -> JSONResponse:
         prepared,
         curator=token.name,
         label=label,
+        note=note,
         pool=state.work_pool,
     )
     metrics.batches.labels(action="submit").inc()
-    state.audit.record(token.name, "batch-submit", batch=batch["id"], triples=batch["triples"])
+    detail = {"label": batch["label"]} | ({"note": note} if note else {})
+    state.audit.record(token.name, "batch-submit", batch=batch["id"], triples=batch["triples"], **detail)
     return JSONResponse(_batch_view(batch), status_code=201, headers={"Location": f"/batches/{batch['id']}"})
 
 
-@router.get("/batches", summary="List batches (curator token)", responses=_AUTH_RESPONSES)
-async def list_batches(request: Request, state: str | None = None) -> dict:
-    """Every batch, newest first; ``state`` filters (submitted, accepted, rejected, reverted)."""
+@router.get("/batches", summary="List batches, or an entity's batches (curator token)", responses=_AUTH_RESPONSES)
+async def list_batches(request: Request, state: str | None = None, about: str | None = None) -> dict:
+    """Every batch, newest first; ``state`` filters (submitted, accepted, rejected, reverted). With ``about``
+    (an IRI, or a prefixed name such as pgid:party/russia): only the batches, in any state, whose triples describe
+    it or whose amendments retract from it or merge it — the entity's history, each batch with its own."""
     require_role(request, "curator")
     if state is not None and state not in ("submitted", "accepted", "rejected", "reverted"):
         raise InvalidParameter("state", "use submitted, accepted, rejected or reverted")
     app = app_state(request)
-    batches = await curation.list_batches(app.engine, _staging(request), state=state)
+    if about is not None:
+        iri = str(Param("about", "iri", True).to_term(about))  # InvalidParameter naming "about" unless an IRI
+        batches = await curation.batches_about(app.engine, _staging(request), iri, state=state)
+    else:
+        batches = await curation.list_batches(app.engine, _staging(request), state=state)
     return {"batches": [_batch_view({k: v for k, v in b.items() if k != "report"}) for b in batches]}
 
 
@@ -310,7 +341,25 @@ async def batch_triples(batch_id: str, request: Request) -> Response:
     return Response(content, media_type=media_type)
 
 
+@router.get(
+    "/batches/{batch_id}/summary",
+    summary="A batch in words, with what it links to (curator token)",
+    responses=_AUTH_RESPONSES | problem_responses(404, 409, descriptions={409: "A bulk-loaded batch keeps no triples"}),
+)
+async def batch_summary(batch_id: str, request: Request) -> JSONResponse:
+    """One sentence per thing the batch adds ("adds a Demand by Russia on Territory, stated 2025-07, citing …"),
+    retracts or merges, each with its links (holders, issues, sources, what it supersedes or responds to …):
+    labelled from the batch and the published graph, each saying whether it is published or in the batch."""
+    require_role(request, "curator")
+    app = app_state(request)
+    summary = await curation.batch_summary(
+        app.engine, _staging(request), app.validator.ontology, batch_id, pool=app.work_pool
+    )
+    return JSONResponse(summary | {"links": {"batch": f"/batches/{batch_id}"}})
+
+
 async def _note(request: Request) -> str | None:
+    """The optional note (a rejection's, a revert's reason) in the body: JSON {"note": …} or a form field."""
     body = await read_body(request)
     if not body:
         return None
@@ -321,9 +370,9 @@ async def _note(request: Request) -> str | None:
         except RdfSyntaxError as exc:
             raise BadInput(f"the body is not JSON: {exc.message}") from None
         note = data.get("note") if isinstance(data, dict) else None
-        return str(note)[:2000] if note is not None else None
+        return (str(note)[:_NOTE_LIMIT] or None) if note is not None else None
     if media_type == _FORM:
-        return dict(parse_qsl(decode_utf8(body, "form body"))).get("note", "")[:2000] or None
+        return dict(parse_qsl(decode_utf8(body, "form body"))).get("note", "")[:_NOTE_LIMIT] or None
     raise UnsupportedMediaType('send an optional note as JSON {"note": …} or form-encoded')
 
 
@@ -365,11 +414,12 @@ async def reject(batch_id: str, request: Request) -> JSONResponse:
     """Mark the batch rejected, with an optional note; it never becomes public."""
     token = require_role(request, "curator")
     app = app_state(request)
+    note = await _note(request)
     batch = await curation.reject_batch(
-        app.engine, _staging(request), batch_id, reviewer=token.name, role=token.role, note=await _note(request)
+        app.engine, _staging(request), batch_id, reviewer=token.name, role=token.role, note=note
     )
     metrics.batches.labels(action="reject").inc()
-    app.audit.record(token.name, "batch-reject", batch=batch_id)
+    app.audit.record(token.name, "batch-reject", batch=batch_id, **({"note": note} if note else {}))
     return JSONResponse(_batch_view(batch))
 
 
@@ -380,10 +430,12 @@ async def reject(batch_id: str, request: Request) -> JSONResponse:
 )
 async def revert(batch_id: str, request: Request, dry_run: bool = False) -> JSONResponse:
     """With ``dry_run=true``: what would be removed and what in other batches depends on it. Otherwise withdraw
-    the batch from the public graph in one transaction and return the record with that preview."""
+    the batch from the public graph in one transaction and return the record with that preview; an optional
+    reason (JSON {"note": …} or a form field, as a rejection's) is kept in its history, the audit log and PROV."""
     token = require_role(request, "curator")  # curators may preview; curation decides who may revert
     if not dry_run:
         curation.may_revert(token.name, token.role)
+    reason = None if dry_run else await _note(request)
     app = app_state(request)
     preview = await curation.revert_preview(app.engine, _staging(request), batch_id)
     if dry_run:
@@ -394,6 +446,7 @@ async def revert(batch_id: str, request: Request, dry_run: bool = False) -> JSON
         batch_id,
         actor=token.name,
         role=token.role,
+        reason=reason,
         audit=app.audit,  # logged before the withdrawing write, as accept is
         audit_detail={"dependents": len(preview["dependents"])},
     )
