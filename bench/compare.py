@@ -110,8 +110,56 @@ def workloads() -> list[Workload]:
     items.append(Workload("JSON-LD resource GET", get, construct, None))
     uncached = [("GET", f"/id/position/bench-5?n={n}", get[2]) for n in range(200_000)]
     items.append(Workload("JSON-LD resource GET, uncached", uncached, construct, None))
-    items.append(Workload("collection page (50)", ("GET", "/positions", {"params": {"limit": "50"}}), None, None))
     return items
+
+
+# Collections, first page and the 100th (by cursor), unfiltered and with filters; the filters' values exist at
+# every size (bench.generate's parties, issues and dates).
+COLLECTION_PAGES = [
+    ("positions", {}),
+    ("positions", {"sort": "-label"}),
+    ("positions", {"party": PARAMS["party"], "issue": PARAMS["issue"], "sort": "-date"}),
+    ("positions", {"type": "Demand", "as_of": PARAMS["date"]}),
+    ("positions", {"stated_from": "2023-01", "stated_to": "2023-06", "sort": "label"}),
+    ("positions", {"q": "ceasefire"}),
+    ("positions", {"q": "no such words", "sort": "-date"}),
+    ("parties", {}),
+    ("sources", {"sort": "-date"}),
+]
+
+
+def collection_workloads(base: str, depth: int = 100) -> list[Workload]:
+    """A workload per collection page of COLLECTION_PAGES: its first page of 50, and its ``depth``-th page (or
+    its last, where there are fewer), reached by following the cursors."""
+    items = []
+    with httpx.Client(base_url=base, timeout=600, trust_env=False) as client:
+        for name, params in COLLECTION_PAGES:
+            label = f"/{name}" + "".join(f" {k}={v.rsplit('/', 1)[-1]}" for k, v in params.items())
+            params = {**params, "limit": "50"}
+            items.append(Workload(f"collection page 1: {label}", ("GET", f"/{name}", {"params": params}), None, None))
+            body, cursor = client.get(f"/{name}", params=params).json(), None
+            for _ in range(depth - 1):
+                if "next" not in body:
+                    break
+                cursor = httpx.URL(body["next"]).params["cursor"]
+                body = client.get(f"/{name}", params={**params, "cursor": cursor}).json()
+            deep = {**params, "cursor": cursor} if cursor else params
+            items.append(
+                Workload(f"collection page {depth}: {label}", ("GET", f"/{name}", {"params": deep}), None, None)
+            )
+    return items
+
+
+def _wait_collections(base: str, limit: float = 600) -> None:
+    """Wait until posgraph answers collection pages from its index (built in the background after start-up):
+    until a first page of /positions comes back fast three times running, or ``limit`` seconds pass."""
+    deadline, fast = time.monotonic() + limit, 0
+    with httpx.Client(base_url=base, timeout=600, trust_env=False) as client:
+        while fast < 3 and time.monotonic() < deadline:
+            started = time.perf_counter()
+            client.get("/positions", params={"limit": "50", "sort": "-label"})
+            fast = fast + 1 if time.perf_counter() - started < 0.05 else 0
+            time.sleep(0.5)
 
 
 def _rows(response: httpx.Response) -> int | None:
@@ -317,7 +365,8 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
         if peer:
             _wait(rdf_url)
         systems = {"posgraph": pg_url, "oxigraph": engine.url, "rdflib-endpoint": rdf_url if peer else None}
-        for work in workloads():
+        _wait_collections(pg_url)
+        for work in workloads() + collection_workloads(pg_url):
             row = {}
             for system, base in systems.items():
                 request = getattr(work, system.split("-")[0])

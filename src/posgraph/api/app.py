@@ -23,6 +23,7 @@ from posgraph.audit import AuditLog
 from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES, Settings
 from posgraph.engine import Engine
+from posgraph.linked_data import CollectionIndex
 from posgraph.tokens import TokenStore
 from posgraph.validation import Validator
 from posgraph.workers import WorkerPool
@@ -149,9 +150,14 @@ async def _start(state: AppState, base: str, staging_base: str | None) -> None:
         max_tasks=50,
     )
     # Charts (vl-convert) run V8, which reserves far more address space than the work pool's cap allows (it aborts
+    # Built from the engine in the background; until it holds the current version the engine answers pages.
+    state.collection_index = CollectionIndex(state.engine)
+    state.collection_index.start()
     # under any RLIMIT_AS): one process of their own, bounded by time and by the size of their data (paged queries).
     state.chart_pool = WorkerPool(
         1, timeout=settings.worker_timeout, max_tasks=200, preload=("posgraph.overview.charts",)
+    if state.collection_index is not None:
+        await state.collection_index.stop()
     )
     await state.guard_pool.start()
     await state.work_pool.start()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from posgraph.catalog import Catalog
     from posgraph.config import Settings
     from posgraph.engine import Engine
+    from posgraph.linked_data.index import CollectionIndex
     from posgraph.tokens import TokenStore
     from posgraph.validation import Validator
     from posgraph.workers import WorkerPool
@@ -51,6 +52,8 @@ class AppState:
     guard_pool: WorkerPool = field(default=None)  # type: ignore[assignment]
     work_pool: WorkerPool = field(default=None)  # type: ignore[assignment]
     chart_pool: WorkerPool = field(default=None)  # type: ignore[assignment]
+    # The collections' derived index (answers pages while it holds the engine's current version); set at start.
+    collection_index: CollectionIndex | None = None
 
 
 def app_state(request: Request) -> AppState:

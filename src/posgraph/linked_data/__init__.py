@@ -2,7 +2,7 @@
 dataset's version (for ETags), the change feed, and dumps — one module each."""
 
 from posgraph.linked_data.changes import changes
-from posgraph.linked_data.collection import COLLECTIONS, Collection, Page, collection_page
+from posgraph.linked_data.collection import COLLECTIONS, Collection, Page, collection_page, sparql_collection_page
 from posgraph.linked_data.dumps import (
     DUMP_FORMATS,
     Dump,
@@ -34,6 +34,7 @@ __all__ = [
     "Collection",
     "Page",
     "collection_page",
+    "sparql_collection_page",
     "changes",
     "Dump",
     "read_dump",
@@ -49,6 +50,7 @@ __all__ = [
     "ontology_graph",
     "_CLOSURE",
 ]
+from posgraph.linked_data.index import CollectionIndex
 from posgraph.linked_data.views import LIST_CAP, PageView, page_view
 
-__all__ += ["LIST_CAP", "PageView", "page_view"]
+__all__ += ["LIST_CAP", "PageView", "page_view", "CollectionIndex"]

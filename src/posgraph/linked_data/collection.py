@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import weakref
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Protocol
 
 import rdflib
 
@@ -98,7 +99,7 @@ class Page:
     next_cursor: str | None
 
 
-def _encode_cursor(key: str, item: str) -> str:
+def encode_cursor(key: str, item: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([key, item]).encode()).decode().rstrip("=")
 
 
@@ -129,8 +130,9 @@ def _checked(spec: Collection, params: Mapping[str, str], sort: str | None, limi
 _BOUND = ["party", "issue", "stated_from", "stated_to", "as_of", "q", "klass", "afterKey", "afterId"]
 
 
-def _values_block(spec: Collection, params: Mapping[str, str], cursor: str | None) -> str:
-    """The request's values as one VALUES row (unset ones UNDEF): typed terms, never text pasted into the query."""
+def request_terms(spec: Collection, params: Mapping[str, str], cursor: str | None) -> dict[str, rdflib.term.Node]:
+    """The request's filter values and cursor as typed terms, by variable name (unset ones absent). Raises
+    InvalidParameter naming a bad value, type or cursor."""
     values = {k: _PARAMS[k].to_term(v) for k, v in params.items() if k in _PARAMS and v != ""}
     type_name = params.get("type")
     if type_name:
@@ -140,6 +142,11 @@ def _values_block(spec: Collection, params: Mapping[str, str], cursor: str | Non
     if cursor:
         after_key, after_id = _decode_cursor(cursor)
         values["afterKey"], values["afterId"] = rdflib.Literal(after_key), rdflib.Literal(after_id)
+    return values
+
+
+def _values_block(values: Mapping[str, rdflib.term.Node]) -> str:
+    """The request's values as one VALUES row (unset ones UNDEF): typed terms, never text pasted into the query."""
     terms = " ".join(values[n].n3() if n in values else "UNDEF" for n in _BOUND)
     return "VALUES (" + " ".join(f"?{n}" for n in _BOUND) + f") {{ ({terms}) }}"
 
@@ -210,6 +217,26 @@ def _keyset(field: str, descending: bool, limit: int) -> tuple[list[str], str]:
     return where, f"ORDER BY {order} LIMIT {limit + 1}"
 
 
+class CollectionIndexLike(Protocol):
+    """What collection_page needs of a derived index (posgraph.linked_data.index.CollectionIndex)."""
+
+    async def page(
+        self, spec: Collection, values: Mapping[str, rdflib.term.Node], field: str, descending: bool, limit: int
+    ) -> Page | None: ...
+
+
+# Derived indexes (posgraph.linked_data.index) by the engine they mirror; an engine without one is asked directly.
+_INDEXES: weakref.WeakKeyDictionary[Engine, CollectionIndexLike] = weakref.WeakKeyDictionary()
+
+
+def use_index(engine: Engine, index: CollectionIndexLike | None) -> None:
+    """Answer collection pages of ``engine`` from ``index`` whenever it is current (None: stop using one)."""
+    if index is None:
+        _INDEXES.pop(engine, None)
+    else:
+        _INDEXES[engine] = index
+
+
 async def collection_page(
     engine: Engine,
     name: str,
@@ -220,21 +247,65 @@ async def collection_page(
     limit: int = 50,
 ) -> Page:
     """One page of collection ``name``, filtered and sorted, after ``cursor`` (keyset pagination: pages neither
-    skip nor repeat items while the data is unchanged). Raises NotFound or InvalidParameter naming the parameter."""
+    skip nor repeat items while the data is unchanged). Raises NotFound or InvalidParameter naming the parameter.
+
+    Answered from the engine's derived index when it has one that holds the dataset's current version (a page
+    is then an index seek), otherwise by the engine itself (``sparql_collection_page``): the same page either way.
+    """
+    spec, values, field, descending = _request(name, params, sort, cursor, limit)
+    index = _INDEXES.get(engine)
+    if index is not None:
+        page = await index.page(spec, values, field, descending, limit)
+        if page is not None:
+            return page
+    return await _sparql_page(engine, spec, values, field, descending, limit)
+
+
+async def sparql_collection_page(
+    engine: Engine,
+    name: str,
+    params: Mapping[str, str],
+    *,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """The page ``collection_page`` returns, always computed by the engine (one query that sorts the whole
+    collection): the reference the derived index must agree with. Raises what ``collection_page`` raises."""
+    return await _sparql_page(engine, *_request(name, params, sort, cursor, limit), limit)
+
+
+def _request(
+    name: str, params: Mapping[str, str], sort: str | None, cursor: str | None, limit: int
+) -> tuple[Collection, dict[str, rdflib.term.Node], str, bool]:
+    """The collection, the request's values as terms, the sort field and direction; raises NotFound or
+    InvalidParameter naming the parameter."""
     spec = COLLECTIONS.get(name)
     if spec is None:
         raise NotFound(f"no collection {name!r}")
     field, descending = _checked(spec, params, sort, limit)
+    return spec, request_terms(spec, params, cursor), field, descending
+
+
+async def _sparql_page(
+    engine: Engine, spec: Collection, values: Mapping[str, rdflib.term.Node], field: str, descending: bool, limit: int
+) -> Page:
     keyset, tail = _keyset(field, descending, limit)
-    where = [_values_block(spec, params, cursor), *_membership(spec), *_label_and_dates(spec), *keyset]
+    where = [_values_block(values), *_membership(spec), *_label_and_dates(spec), *keyset]
     query = "SELECT DISTINCT ?item ?type ?label ?labelProp ?date ?key WHERE {\n  " + "\n  ".join(where) + f"\n}} {tail}"
+    return page_of(await engine.select(query), spec, limit)
+
+
+def page_of(rows: list[Mapping[str, rdflib.term.Node]], spec: Collection, limit: int) -> Page:
+    """The page made of up to ``limit`` + 1 sorted rows (item, type, label, labelProp, date, key): each item once
+    (an item of two move classes appears once), and a next cursor when there were more rows than items shown."""
     items, seen = [], set()
-    for row in await engine.select(query):
-        if str(row["item"]) not in seen:  # an item of two move classes appears once
+    for row in rows:
+        if str(row["item"]) not in seen:
             seen.add(str(row["item"]))
             items.append(row)
     more, items = len(items) > limit, items[:limit]
-    next_cursor = _encode_cursor(str(items[-1]["key"]), str(items[-1]["item"])) if more and items else None
+    next_cursor = encode_cursor(str(items[-1]["key"]), str(items[-1]["item"])) if more and items else None
     return Page([_item(row, spec) for row in items], next_cursor)
 
 

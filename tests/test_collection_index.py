@@ -1,0 +1,424 @@
+"""The collections' derived index (linked_data/index.py) against the engine's own answer (the SPARQL path): the same
+pages for every collection, sort and a spread of filters, on the seed with the 0.2 fixture and awkward data, and on
+a generated store; and over real HTTP, the page served right after each kind of write (batch accept and revert,
+Graph Store write, SPARQL update) and after a restart is the engine's answer."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Iterator
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from conftest import EXAMPLES, Server, create_token, run, start_server
+
+from bench.generate import write_graph
+from posgraph import curation
+from posgraph.config import PROJECT_FILES
+from posgraph.engine import Engine
+from posgraph.linked_data import COLLECTIONS, CollectionIndex, Page, sparql_collection_page
+from posgraph.linked_data.collection import _checked, request_terms
+from posgraph.supervisor import ManagedEngine
+
+pytestmark = pytest.mark.e2e
+
+PGID = "https://w3id.org/posgraph/id/"
+PGI = "https://w3id.org/posgraph/issue/"
+RUSSIA = f"{PGID}party/russia"
+# Data the seed lacks: labels in two languages or none, coarse and missing dates, two dates (two rows), labels equal
+# but for case, supersession, escapes in a label, a source titled by a fallback property.
+AWKWARD = """
+@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix pos: <https://w3id.org/posgraph/id/position/> .
+@prefix party: <https://w3id.org/posgraph/id/party/> . @prefix src: <https://w3id.org/posgraph/id/source/> .
+@prefix pgi: <https://w3id.org/posgraph/issue/> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix schema: <https://schema.org/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+pos:zz-two-labels a pg:Demand ; pg:summary "Zebra crossing"@en, "Passage piéton"@fr ;
+  pg:statedOn "2024"^^xsd:gYear ; pg:heldBy party:russia ; pg:concerns pgi:territory .
+pos:zz-french a pg:Offer ; pg:summary "Échange de prisonniers"@fr ; pg:statedOn "2024-03"^^xsd:gYearMonth ;
+  pg:heldBy party:russia .
+pos:zz-no-label a pg:Statement ; pg:statedOn "2023-12-31"^^xsd:date ; pg:concerns pgi:territory .
+pos:zz-no-date a pg:Proposal ; pg:summary "ALPHA Upper Case"@en ; pg:heldBy party:russia .
+pos:zz-two-dates a pg:Demand ; pg:summary "Two dates"@en ; pg:heldBy party:russia ;
+  pg:statedOn "2022-01-01"^^xsd:date, "2025-01-01"^^xsd:date .
+pos:zz-same-a a pg:Demand ; pg:summary "same label"@en ; pg:statedOn "2024-01-01"^^xsd:date .
+pos:zz-same-b a pg:Demand ; pg:summary "Same Label"@en ; pg:statedOn "2024-01-01"^^xsd:date .
+pos:zz-super a pg:Demand ; pg:summary "Supersedes the same label"@en ;
+  pg:statedOn "2024-06"^^xsd:gYearMonth ; pg:supersedes pos:zz-same-a ; pg:heldBy party:russia .
+party:zz-bilingual a pg:Party ; skos:prefLabel "Zland"@en, "Zland-de"@de .
+party:zz-plain a pg:Party ; skos:prefLabel "plain \\"quoted\\"\\ttab \\\\ back" .
+src:zz-document a pg:Source ; skos:prefLabel "A document version"@en ;
+  schema:datePublished "2024-05-05"^^xsd:date .
+"""
+
+
+def _load(url: str, validator, *, fixture: bool, generated: int = 0) -> None:
+    async def go():
+        async with Engine(url, timeout=120) as engine:
+            await curation.ensure_bootstrapped(
+                engine, validator, PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files
+            )
+            if fixture:
+                files = curation.read_files([EXAMPLES / "valid" / "queries-0.2.ttl"])
+                await curation.load_batch(engine, validator, files, curator="tests")
+                await engine.graph_write("POST", None, AWKWARD.encode(), media_type="text/turtle")
+            if generated:
+                out = io.StringIO()
+                write_graph(out, generated, seed=3)
+                await engine.graph_write("POST", None, out.getvalue().encode(), media_type="application/n-triples")
+
+    run(go())
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, validator) -> Iterator[ManagedEngine]:
+    managed = ManagedEngine(tmp_path_factory.mktemp("index-seeded") / "store")
+    managed.start()
+    _load(managed.url, validator, fixture=True)
+    yield managed
+    managed.stop()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory, validator) -> Iterator[ManagedEngine]:
+    managed = ManagedEngine(tmp_path_factory.mktemp("index-generated") / "store")
+    managed.start()
+    _load(managed.url, validator, fixture=False, generated=12_000)
+    yield managed
+    managed.stop()
+
+
+async def _indexed(index: CollectionIndex, name: str, params: dict, sort: str | None, cursor, limit: int) -> Page:
+    """The page as the index answers it (never the engine: None would mean the index was not current)."""
+    spec = COLLECTIONS[name]
+    field, descending = _checked(spec, params, sort, limit)
+    page = await index.page(spec, request_terms(spec, params, cursor), field, descending, limit)
+    assert page is not None, "the index did not answer"
+    return page
+
+
+async def _walk(engine: Engine, index: CollectionIndex, name, params, sort, limit, pages) -> int:
+    """Follow both paths' cursors page by page (up to ``pages``), asserting every page equal; return how many."""
+    cursor, n = None, 0
+    while n < pages:
+        expected = await sparql_collection_page(engine, name, params, sort=sort, cursor=cursor, limit=limit)
+        got = await _indexed(index, name, params, sort, cursor, limit)
+        assert got == expected, (name, params, sort, cursor, n)
+        n += 1
+        if expected.next_cursor is None:
+            break
+        cursor = expected.next_cursor
+    return n
+
+
+def _sorts(name: str) -> list[str | None]:
+    dated = ["date", "-date"] if COLLECTIONS[name].date else []
+    return [None, *dated, "label", "-label", "id", "-id"]
+
+
+POSITION_FILTERS = [
+    {"party": RUSSIA},
+    {"issue": f"{PGI}territory"},
+    {"party": RUSSIA, "issue": f"{PGI}territory"},
+    {"type": "Demand"},
+    {"type": "Offer", "party": RUSSIA},
+    {"stated_from": "2024"},
+    {"stated_to": "2024-03"},
+    {"stated_from": "2023-12-31", "stated_to": "2024-06-30"},
+    {"as_of": "2024-07-01"},
+    {"as_of": "2025-07", "party": RUSSIA},
+    {"q": "same"},
+    {"q": "ÉCHANGE"},
+    {"q": " "},
+    {"q": "no such words anywhere"},
+    {"q": "a", "type": "Demand", "stated_from": "2020", "issue": f"{PGI}territory"},
+]
+
+
+def test_every_collection_sort_and_page_agrees_with_the_engine(seeded):
+    async def go():
+        async with Engine(seeded.url) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            walked = 0
+            for name in COLLECTIONS:
+                for sort in _sorts(name):
+                    walked += await _walk(engine, index, name, {}, sort, 3, 200)
+            positions = await sparql_collection_page(engine, "positions", {}, limit=500)
+            assert len(positions.items) > 20  # the fixture is there: pages of 3 went deep
+            return walked
+
+    assert run(go()) > 100
+
+
+def test_filters_agree_with_the_engine(seeded):
+    async def go():
+        async with Engine(seeded.url) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            nonempty = 0
+            for params in POSITION_FILTERS:
+                for sort in ("date", "-date", "label", "-id"):
+                    await _walk(engine, index, "positions", params, sort, 2, 50)
+                first = await sparql_collection_page(engine, "positions", params, limit=500)
+                nonempty += bool(first.items)
+            for name, params in (
+                ("events", {"party": RUSSIA}),
+                ("events", {"stated_from": "2025-07", "q": "talk"}),
+                ("people", {"party": RUSSIA}),
+                ("sources", {"stated_to": "2025-07-21"}),
+                ("sources", {"q": "document"}),
+                ("parties", {"q": "land"}),
+                ("issues", {"q": "terr"}),
+            ):
+                for sort in ("label", "-id"):
+                    await _walk(engine, index, name, params, sort, 2, 50)
+            return nonempty
+
+    assert run(go()) >= len(POSITION_FILTERS) - 1  # only the nonsense q finds nothing
+
+
+def test_the_awkward_items_are_listed_as_the_engine_lists_them(seeded):
+    async def go():
+        async with Engine(seeded.url) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            page = await _indexed(index, "positions", {"party": RUSSIA}, "label", None, 500)
+            by_id = {item["id"]: item for item in page.items}
+            assert by_id[f"{PGID}position/zz-two-labels"]["summary"] == {"en": "Zebra crossing"}
+            assert by_id[f"{PGID}position/zz-two-labels"]["statedOnYear"] == "2024"
+            assert by_id[f"{PGID}position/zz-french"]["summary"] == {"fr": "Échange de prisonniers"}
+            assert "statedOn" not in by_id[f"{PGID}position/zz-no-date"]
+            # Superseded in 2024-06: in force on 2024-05-31, not on 2024-06-01 (the month's first day).
+            before = await _indexed(index, "positions", {"as_of": "2024-05-31", "q": "same"}, None, None, 50)
+            after = await _indexed(index, "positions", {"as_of": "2024-06-01", "q": "same"}, None, None, 50)
+            assert f"{PGID}position/zz-same-a" in [i["id"] for i in before.items]
+            assert f"{PGID}position/zz-same-a" not in [i["id"] for i in after.items]
+            parties = await _indexed(index, "parties", {"q": "quoted"}, None, None, 50)
+            assert parties.items[0]["prefLabel"] == {"@none": 'plain "quoted"\ttab \\ back'}
+            sources = await _indexed(index, "sources", {"q": "document version"}, None, None, 50)
+            assert sources.items[0]["prefLabel"] == {"en": "A document version"}
+
+    run(go())
+
+
+def test_a_generated_store_pages_deep_as_the_engine_does(generated):
+    async def go():
+        async with Engine(generated.url) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            party = f"{PGID}party/bench-1"
+            assert await _walk(engine, index, "positions", {}, None, 20, 100) > 30  # to the last page
+            for params, sort in (
+                ({}, "-label"),
+                ({"party": party}, "-date"),
+                ({"issue": f"{PGI}territory", "type": "Demand"}, "label"),
+                ({"as_of": "2023-06-30"}, "date"),
+                ({"as_of": "2023-06-30", "party": party, "issue": f"{PGI}ceasefire"}, "-date"),
+                ({"stated_from": "2023-01", "stated_to": "2023-06"}, "id"),
+            ):
+                await _walk(engine, index, "positions", params, sort, 7, 12)
+            for name in ("parties", "people", "sources"):
+                await _walk(engine, index, name, {}, "-label", 25, 100)
+
+    run(go())
+
+
+# ------------------------------------------------------------------------------------------ over HTTP
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, validator) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("index-served")
+    public, staging = ManagedEngine(base / "public"), ManagedEngine(base / "staging")
+    public.start()
+    staging.start()
+    _load(public.url, validator, fixture=True)
+    env = {
+        "POSGRAPH_ENGINE_URL": public.url,
+        "POSGRAPH_STAGING_ENGINE_URL": staging.url,
+        "POSGRAPH_QUERY_SECONDS_PER_MINUTE": "100000",
+    }
+    srv = start_server(base / "unused", base / "serve.log", env=env)
+    srv.engine_url, srv.env, srv.base = public.url, env, base
+    srv.tokens = {role: create_token(base, role, f"{role}-1") for role in ("curator", "reviewer", "admin")}
+    yield srv
+    srv.stop()
+    public.stop()
+    staging.stop()
+
+
+CHECKED = [
+    ("positions", {}),
+    ("positions", {"sort": "-date"}),
+    ("positions", {"party": f"{PGID}example/a", "sort": "-date"}),
+    ("positions", {"q": "peninsula"}),
+    ("positions", {"q": "written through", "sort": "label"}),
+    ("positions", {"as_of": "2025-12-31", "issue": f"{PGI}territory", "sort": "-label"}),
+    ("parties", {"sort": "label"}),
+    ("sources", {"sort": "-date", "limit": "3"}),
+]
+
+
+def _served_page(client, name: str, params: dict) -> tuple[str, Page]:
+    response = client.get(f"/{name}", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    cursor = parse_qs(urlparse(body["next"]).query)["cursor"][0] if "next" in body else None
+    return response.headers["x-posgraph-version"], Page(body["items"], cursor)
+
+
+def _reference(url: str, name: str, params: dict) -> Page:
+    params = dict(params)
+    sort, limit = params.pop("sort", None), int(params.pop("limit", "50"))
+
+    async def go():
+        async with Engine(url) as engine:
+            return await sparql_collection_page(engine, name, params, sort=sort, limit=limit)
+
+    return run(go())
+
+
+def _agree(server: Server, *, deep: bool = False) -> str:
+    """Assert every checked page (and, when ``deep``, its second page) is the engine's; return the version."""
+    versions = set()
+    with server.client() as client:
+        for name, params in CHECKED:
+            version, page = _served_page(client, name, params)
+            versions.add(version)
+            assert page == _reference(server.engine_url, name, params), (name, params)
+            if deep and page.next_cursor:
+                _, second = _served_page(client, name, {**params, "cursor": page.next_cursor})
+                expected = _reference_after(server.engine_url, name, params, page.next_cursor)
+                assert second == expected, (name, params, "page 2")
+    assert len(versions) == 1
+    return versions.pop()
+
+
+def _reference_after(url: str, name: str, params: dict, cursor: str) -> Page:
+    params = dict(params)
+    sort, limit = params.pop("sort", None), int(params.pop("limit", "50"))
+
+    async def go():
+        async with Engine(url) as engine:
+            return await sparql_collection_page(engine, name, params, sort=sort, cursor=cursor, limit=limit)
+
+    return run(go())
+
+
+def _wait_indexed(server: Server, version: str, timeout: float = 60) -> None:
+    """Wait until the server's log says its index holds ``version``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if f"collection index holds version {version} " in server.log.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the index never held {version}: {server.log.read_text()[-2000:]}")
+
+
+def _ids(server: Server, name: str, params: dict) -> list[str]:
+    with server.client() as client:
+        return [item["id"] for item in _served_page(client, name, params)[1].items]
+
+
+NEW_DEMAND = f"{PGID}example/d1"  # minimal-demand.ttl's position, held by ex:a
+PUT_POSITION = f"{PGID}position/zz-written-through-the-store"
+
+
+def test_pages_after_every_kind_of_write_are_the_engines(served):
+    version = _agree(served)
+    _wait_indexed(served, version)
+    assert _agree(served, deep=True) == version  # now answered by the index
+
+    curator = {"Authorization": f"Bearer {served.tokens['curator']}"}
+    reviewer = {"Authorization": f"Bearer {served.tokens['reviewer']}"}
+    admin = {"Authorization": f"Bearer {served.tokens['admin']}"}
+    body = (EXAMPLES / "valid" / "minimal-demand.ttl").read_bytes()
+    with served.client() as client:
+        batch = client.post("/batches", content=body, headers={**curator, "Content-Type": "text/turtle"})
+        assert batch.status_code == 201, batch.text
+        accepted = client.post(f"/batches/{batch.json()['id']}/accept", headers=reviewer)
+        assert accepted.status_code == 200, accepted.text
+    # Right after the write: the new position is listed (an index left at the old version would not list it).
+    assert NEW_DEMAND in _ids(served, "positions", {"q": "peninsula"})
+    version = _agree(served)
+    _wait_indexed(served, version)
+    assert _agree(served, deep=True) == version
+
+    with served.client() as client:
+        reverted = client.post(f"/batches/{batch.json()['id']}/revert", headers=reviewer)
+        assert reverted.status_code == 200, reverted.text
+    assert NEW_DEMAND not in _ids(served, "positions", {"q": "peninsula"})
+    version = _agree(served)
+    _wait_indexed(served, version)
+    assert _agree(served, deep=True) == version
+
+    turtle = (
+        f"<{PUT_POSITION}> a <https://w3id.org/posgraph/ns#Offer> ; "
+        '<https://w3id.org/posgraph/ns#summary> "Written through the store"@en ; '
+        '<https://w3id.org/posgraph/ns#statedOn> "2031-01-01"^^<http://www.w3.org/2001/XMLSchema#date> .'
+    )
+    with served.client() as client:
+        written = client.post(
+            "/store", params={"default": ""}, content=turtle.encode(), headers={**admin, "Content-Type": "text/turtle"}
+        )
+        assert written.status_code in (200, 201, 204), written.text
+    assert _ids(served, "positions", {"sort": "-date"})[0] == PUT_POSITION
+    version = _agree(served)
+    _wait_indexed(served, version)
+    assert _agree(served, deep=True) == version
+
+    update = (
+        "PREFIX pg: <https://w3id.org/posgraph/ns#> "
+        f"DELETE {{ <{PUT_POSITION}> pg:summary ?s }} INSERT {{ <{PUT_POSITION}> pg:summary "
+        '"ÿÿ last by label, written through the store"@en } '
+        f"WHERE {{ <{PUT_POSITION}> pg:summary ?s }}"
+    )
+    with served.client() as client:
+        updated = client.post("/sparql/update", data={"update": update}, headers=admin)
+        assert updated.status_code in (200, 204), updated.text
+    assert _ids(served, "positions", {"sort": "label", "q": "written through"}) == [PUT_POSITION]
+    assert _ids(served, "positions", {"sort": "-label"})[0] == PUT_POSITION
+    version = _agree(served)
+    _wait_indexed(served, version)
+    assert _agree(served, deep=True) == version
+
+
+def test_a_restarted_server_rebuilds_and_serves_the_same_pages(served):
+    with served.client() as client:
+        before = {(n, tuple(p.items())): _served_page(client, n, p) for n, p in CHECKED}
+    version = next(iter(before.values()))[0]
+    _wait_indexed(served, version)
+    again = start_server(served.base / "unused", served.base / "restart.log", env=served.env)
+    try:
+        _wait_indexed(again, version)
+        with again.client() as client:
+            for (name, params), (_, page) in before.items():
+                assert _served_page(client, name, dict(params)) == (version, page)
+    finally:
+        again.stop()
+
+
+def test_health_stays_fast_while_the_index_is_built(served, validator, tmp_path):
+    """Building parses and inserts in threads: the event loop keeps answering."""
+    engine = ManagedEngine(tmp_path / "big")
+    engine.start()
+    try:
+        _load(engine.url, validator, fixture=False, generated=60_000)
+        srv = start_server(
+            tmp_path / "unused", tmp_path / "serve.log", env={**served.env, "POSGRAPH_ENGINE_URL": engine.url}
+        )
+        try:
+            slowest = 0.0
+            with srv.client() as client:
+                version = client.get("/positions", params={"limit": "1"}).headers["x-posgraph-version"]
+                deadline = time.monotonic() + 60
+                while f"collection index holds version {version} " not in srv.log.read_text():
+                    assert time.monotonic() < deadline
+                    started = time.perf_counter()
+                    assert client.get("/health").status_code == 200
+                    slowest = max(slowest, time.perf_counter() - started)
+                    time.sleep(0.02)
+            assert slowest < 0.2, slowest
+        finally:
+            srv.stop()
+    finally:
+        engine.stop()
