@@ -42,8 +42,8 @@ class AppState:
     auth_failures: FailedAttempts
     validator: Validator
     audit: AuditLog
-    managed_engines: dict[str, Any] = field(default_factory=dict)  # name -> ManagedEngine, for /health and /metrics
     forms: FormsDocument  # the workbench's forms, described from the validator's shapes
+    managed_engines: dict[str, Any] = field(default_factory=dict)  # name -> ManagedEngine, for /health and /metrics
     # Rendered resources by ETag: the ETag names the dataset version, so an entry is never stale, only unused.
     representations: LRUCache | None = None
     # Set when the app starts (they need the running event loop); the staging engine stays None when not configured.
