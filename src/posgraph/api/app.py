@@ -78,8 +78,8 @@ def create_app(
     app.include_router(curation.router)
     app.include_router(linked_data.router)
     app.include_router(views.router)
-    # Reads are open to pages on any origin; writes need a token, which browsers never send cross-origin here.
     app.include_router(workbench.router)
+    # Reads are open to pages on any origin; writes need a token, which browsers never send cross-origin here.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -104,8 +104,8 @@ def _app_state(settings: Settings, managed_engines: dict) -> AppState:
     """The state shared by the routes, from the settings and the project files (engines come at start-up)."""
     context_bytes = PROJECT_FILES.context_file.read_bytes()
     entries = settings.resource_cache_entries
-    return AppState(
     validator = Validator.from_files(settings.shapes_files(), PROJECT_FILES.ontology_files)
+    return AppState(
         settings=settings,
         catalog=Catalog.from_dir(PROJECT_FILES.queries_dir),
         context_bytes=context_bytes,
@@ -150,20 +150,20 @@ async def _start(state: AppState, base: str, staging_base: str | None) -> None:
         max_tasks=50,
     )
     # Charts (vl-convert) run V8, which reserves far more address space than the work pool's cap allows (it aborts
-    # Built from the engine in the background; until it holds the current version the engine answers pages.
-    state.collection_index = CollectionIndex(state.engine)
-    state.collection_index.start()
     # under any RLIMIT_AS): one process of their own, bounded by time and by the size of their data (paged queries).
     state.chart_pool = WorkerPool(
         1, timeout=settings.worker_timeout, max_tasks=200, preload=("posgraph.overview.charts",)
-    if state.collection_index is not None:
-        await state.collection_index.stop()
     )
     await state.guard_pool.start()
     await state.work_pool.start()
+    # Built from the engine in the background; until it holds the current version the engine answers pages.
+    state.collection_index = CollectionIndex(state.engine)
+    state.collection_index.start()
 
 
 async def _stop(state: AppState) -> None:
+    if state.collection_index is not None:
+        await state.collection_index.stop()
     state.guard_pool.close()
     state.work_pool.close()
     state.chart_pool.close()
