@@ -1259,3 +1259,27 @@ def test_a_refused_batch_names_its_blank_nodes_by_the_labels_sent(workbench):
     focus = {(r["focus_id"], r["severity"]) for r in refused.json()["report"]["results"]}
     assert ("_:wb-term1", "Violation") in focus
     assert ("https://w3id.org/posgraph/id/position/test-wb-focus", "Violation") in focus
+
+
+def test_a_batch_list_gives_each_report_as_its_counts(workbench):
+    """A review queue shows counts, not reports: the list carries report_counts equal to the record's report."""
+    body = _demand("A demand with a warning left in (report counts).").replace(
+        b"pg:addressedTo party:ukraine ;", b""
+    )  # no addressee: a Warning, not a Violation
+    with workbench.client() as client:
+        made = client.post(
+            "/batches",
+            params={"label": "counts"},
+            content=body,
+            headers={"Content-Type": "text/turtle"} | _auth(workbench.tokens["cora"]),
+        )
+        assert made.status_code == 201, made.text
+        listed = client.get("/batches", params={"state": "submitted"}, headers=_auth(workbench.tokens["cora"]))
+        record = client.get(f"/batches/{made.json()['id']}", headers=_auth(workbench.tokens["cora"])).json()
+        client.post(
+            f"/batches/{made.json()['id']}/reject", json={"note": "test done"}, headers=_auth(workbench.tokens["rita"])
+        )
+    (item,) = [b for b in listed.json()["batches"] if b["id"] == made.json()["id"]]
+    warnings = [r for r in record["report"]["results"] if r["severity"] == "Warning"]
+    assert "report" not in item and warnings
+    assert item["report_counts"] == {"violations": 0, "warnings": len(warnings)}

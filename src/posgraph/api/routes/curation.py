@@ -310,7 +310,18 @@ async def list_batches(request: Request, state: str | None = None, about: str | 
         batches = await curation.batches_about(app.engine, _staging(request), iri, state=state)
     else:
         batches = await curation.list_batches(app.engine, _staging(request), state=state)
-    return {"batches": [_batch_view({k: v for k, v in b.items() if k != "report"}) for b in batches]}
+    return {"batches": [_batch_view(_listed(b)) for b in batches]}
+
+
+def _listed(batch: dict) -> dict:
+    """A batch as a list shows it: its report reduced to its counts (a queue shows them, not thousands of results)."""
+    report = batch.get("report") or {}
+    results = report.get("results") or []
+    counts = {
+        "violations": report.get("violations", sum(1 for r in results if r.get("severity") == "Violation")),
+        "warnings": sum(1 for r in results if r.get("severity") == "Warning"),
+    }
+    return {k: v for k, v in batch.items() if k != "report"} | {"report_counts": counts}
 
 
 @router.get(

@@ -266,15 +266,8 @@
       const answer = await wb.api("/batches?state=submitted");
       // Oldest first: the queue is cleared in the order it was filled.
       const batches = (answer.json.batches || []).slice().reverse();
-      // The list leaves the reports out; each queued batch's record gives its warnings.
-      const records = await Promise.all(
-        batches.map((b) =>
-          wb
-            .api(batchPath(b.id))
-            .then((r) => r.json)
-            .catch(() => b)
-        )
-      );
+      // The list gives each batch's report as its counts (report_counts), which is all the queue shows.
+      const records = batches;
       clear(review.queue);
       if (!records.length) {
         review.queue.appendChild(h("p", {}, "No batch is waiting for review."));
@@ -291,7 +284,7 @@
   }
 
   function queueItem(batch) {
-    const counts = reportCounts(batch.report);
+    const counts = batch.report ? reportCounts(batch.report) : batch.report_counts || reportCounts(null);
     const open = button(batch.label || batch.id, () => showBatch(batch.id), {
       class: "wb-open",
       "data-batch": batch.id,
