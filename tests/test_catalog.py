@@ -1,7 +1,7 @@
 import pytest
 from rdflib.plugins.sparql import prepareQuery
 
-from posgraph.catalog import Catalog, Param, SavedQuery
+from posgraph.catalog import Catalog, Page, Param, SavedQuery
 from posgraph.config import PROJECT_FILES
 from posgraph.errors import InvalidParameter, NotFound
 
@@ -142,6 +142,7 @@ def test_paging_adds_limit_and_offset_written_as_integers_only():
         ("party", "iri", False),
         ("limit", "integer", False),
         ("offset", "integer", False),
+        ("cursor", "string", False),
     ]
     assert paged.describe()["paging"] == {"default": 50, "maximum": 500}
     text = paged.bind({})
@@ -189,10 +190,12 @@ def test_malformed_paging_is_refused(text, problem):
         SavedQuery.parse("p", text)
 
 
-def test_project_queries_that_page():
+def test_every_project_query_pages():
     catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
-    paged = {q.name for q in catalog if q.paging is not None}
-    assert {"meet-or-collide", "disputed-figures", "positions-in-document"} <= paged
+    unpaged = {q.name for q in catalog if q.paging is None}
+    # Every saved answer is bounded: a default and a maximum page, whatever the store's size.
+    assert unpaged == set()
+    assert catalog.get("timeline").paging.key == "position"
     assert {"document-versions", "disputed-figures", "positions-in-document"} <= {q.name for q in catalog}
 
 
@@ -242,3 +245,56 @@ def test_several_values_for_a_single_parameter_or_too_many_are_refused_naming_it
 def test_a_bad_fourth_word_is_refused():
     with pytest.raises(ValueError, match="many"):
         SavedQuery.parse("m", MANY.replace("optional many", "optional several"))
+
+
+# ------------------------------------------------------------------------------------------------ cursors
+def test_a_cursor_stands_for_its_offset_with_the_same_parameters_only():
+    paged = SavedQuery.parse("p", PAGED)
+    values = {"party": "pgid:party/russia", "limit": "20"}
+    cursor = paged.cursor(values, 40)
+    assert paged.page(values | {"cursor": cursor}) == Page(20, 40)
+    # The page size may change between pages; the order of values and blank ones do not matter.
+    assert paged.page({"limit": "7", "cursor": cursor, "party": ["pgid:party/russia", ""]}) == Page(7, 40)
+    assert "LIMIT 8 OFFSET 40" in paged.bind(values | {"cursor": cursor, "limit": "7"}, extra=1)
+    assert paged.page({}) == Page(50, 0)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"party": "pgid:party/ukraine"},  # other parameters
+        {"party": None},  # a parameter left out
+        {"cursor": "AAAA"},  # not one of ours
+        {"cursor": "not base64 at all!"},
+        {"offset": "40"},  # both an offset and a cursor
+    ],
+)
+def test_a_cursor_of_other_parameters_or_tampered_is_refused_naming_cursor(change):
+    paged = SavedQuery.parse("p", PAGED)
+    values = {"party": "pgid:party/russia", "cursor": paged.cursor({"party": "pgid:party/russia"}, 40)}
+    values = {k: v for k, v in (values | change).items() if v is not None}
+    with pytest.raises(InvalidParameter) as caught:
+        paged.bind(values)
+    assert caught.value.name == "cursor"
+
+
+def test_a_cursor_with_its_offset_edited_or_of_another_query_or_dataset_is_refused():
+    import base64
+    import json
+
+    paged, other = SavedQuery.parse("p", PAGED), SavedQuery.parse("q", PAGED)
+    cursor = paged.cursor({}, 40)
+    offset, digest = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    edited = base64.urlsafe_b64encode(json.dumps([offset + 1000, digest]).encode()).decode()
+    for query, given, scope in ((paged, edited, ()), (other, cursor, ()), (paged, cursor, ("default-graph-uri=x",))):
+        with pytest.raises(InvalidParameter) as caught:
+            query.page({"cursor": given}, scope=scope)
+        assert caught.value.name == "cursor"
+    assert paged.page({"cursor": cursor}) == Page(50, 40)
+
+
+def test_paging_by_a_key_is_declared_and_checked():
+    keyed = SavedQuery.parse("k", PAGED.replace("max=500", "max=500 key=s"))
+    assert keyed.paging.key == "s" and keyed.describe()["paging"]["key"] == "s"
+    with pytest.raises(ValueError, match="bad '#\\+ page"):
+        SavedQuery.parse("k", PAGED.replace("max=500", "max=500 key=Bad-Name"))

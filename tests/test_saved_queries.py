@@ -8,10 +8,10 @@ import json
 from typing import Iterator
 
 import pytest
-from conftest import EXAMPLES, run
+from conftest import EXAMPLES, run, start_server
 
 from posgraph import curation, research
-from posgraph.catalog import Catalog
+from posgraph.catalog import Catalog, SavedQuery
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter
@@ -146,15 +146,20 @@ def test_meet_or_collide_keeps_an_acceptance_in_principle_apart_from_acceptance(
     ]
 
 
-def test_meet_or_collide_pages_in_a_stable_order(engine):
+def test_meet_or_collide_pages_by_pairs_of_positions(engine):
     full = _meet(_rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b"))
     pages = [
         _meet(_rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b", limit="3", offset=str(o)))
-        for o in (0, 3, 6, 9)
+        for o in range(0, 30, 3)
     ]
-    assert [len(p) for p in pages] == [3, 3, 3, 1]
-    assert [row for page in pages for row in page] == full
-    assert _rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b", offset="10") == []
+    # A page holds up to limit pairs, each with all its rows (a pair with two comparable figures is two rows), in
+    # the engine's order: together the pages are the whole answer, no row twice.
+    pairs = [{(r[0], r[2], r[3]) for r in page} for page in pages]
+    assert all(len(p) <= 3 for p in pairs) and len(pairs[0]) == 3
+    assert sorted(row for page in pages for row in page) == sorted(full)
+    assert sum(len(p) for p in pairs) == len({(r[0], r[2], r[3]) for r in full})
+    for page in pages:  # within a page, the rows keep the documented order
+        assert page == sorted(page, key=lambda r: (r[0], r[1], r[2], r[3]))
     for bad in ({"limit": "0"}, {"limit": "2001"}, {"offset": "-1"}, {"limit": "ten"}):
         with pytest.raises(InvalidParameter) as caught:
             _rows(engine, "meet-or-collide", a="pgid:example/a", b="pgid:example/b", **bad)
@@ -370,26 +375,27 @@ def test_positions_in_a_document_or_one_version(engine):
 
 # ------------------------------------------------------------------------------------------- over HTTP
 def test_paging_parameters_over_http(server):
+    ask = {"a": "pgid:party/russia", "b": "pgid:party/ukraine"}
     with server.client() as client:
         listing = {q["name"]: q for q in client.get("/queries").json()["queries"]}
-        page = client.get(
-            "/queries/meet-or-collide", params={"a": "pgid:party/russia", "b": "pgid:party/ukraine", "limit": "2"}
-        )
-        rest = client.get(
-            "/queries/meet-or-collide",
-            params={"a": "pgid:party/russia", "b": "pgid:party/ukraine", "limit": "2", "offset": "2"},
-        )
-        whole = client.get("/queries/meet-or-collide", params={"a": "pgid:party/russia", "b": "pgid:party/ukraine"})
-        bad = client.get(
-            "/queries/meet-or-collide", params={"a": "pgid:party/russia", "b": "pgid:party/ukraine", "limit": "0"}
-        )
-    assert listing["meet-or-collide"]["paging"] == {"default": 200, "maximum": 2000}
-    assert [p["name"] for p in listing["meet-or-collide"]["parameters"]][-2:] == ["limit", "offset"]
-    assert "paging" not in listing["state-of-play"]
+        page = client.get("/queries/meet-or-collide", params=ask | {"limit": "2"})
+        rest = client.get("/queries/meet-or-collide", params=ask | {"limit": "2", "offset": "2"})
+        whole = client.get("/queries/meet-or-collide", params=ask)
+        bad = client.get("/queries/meet-or-collide", params=ask | {"limit": "0"})
+    assert listing["meet-or-collide"]["paging"] == {
+        "default": 200,
+        "maximum": 2000,
+        "key": "issue+positionA+positionB",
+    }
+    assert [p["name"] for p in listing["meet-or-collide"]["parameters"]][-3:] == ["limit", "offset", "cursor"]
+    assert all("paging" in q for q in listing.values())
     assert page.status_code == rest.status_code == whole.status_code == 200
     rows = whole.json()["results"]["bindings"]
-    assert page.json()["results"]["bindings"] == rows[:2] and rest.json()["results"]["bindings"] == rows[2:4]
-    assert bad.status_code == 400 and "limit" in bad.text
+    key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
+    shown = page.json()["results"]["bindings"] + rest.json()["results"]["bindings"]
+    assert len({(r["issue"]["value"], r["positionA"]["value"], r["positionB"]["value"]) for r in shown}) == 4
+    assert {key(r) for r in shown} <= {key(r) for r in rows}
+    assert bad.status_code == 400 and bad.json()["parameter"] == "limit"
 
 
 # ------------------------------------------------------------------------------ the overview queries (timeline, gaps)
@@ -468,3 +474,149 @@ def test_the_timeline_view_shows_the_most_recent_positions_and_says_when_there_a
     assert cut.truncated and len(shown) == 3 and not whole.truncated
     assert {m.position for m in whole.marks} == set(every)
     assert all(every[p] <= min(every[s] for s in shown) for p in set(every) - shown)
+
+
+# ------------------------------------------------------------------------ every saved query, page by page over HTTP
+# Each saved query with parameters that give it rows on the seed and the fixture (a query may appear twice).
+PAGE_THROUGH = [
+    ("conditional-positions", {}),
+    ("demands-by-issue", {"party": "pgid:party/russia"}),
+    ("disputed-figures", {}),
+    ("document-versions", {"document": "pgid:example/plan"}),
+    ("gap-matrix", {"date": "2025-07-31"}),
+    ("issues", {}),
+    ("meet-or-collide", {"a": "pgid:example/a", "b": "pgid:example/b"}),
+    ("meet-or-collide", {"a": "pgid:party/russia", "b": "pgid:party/ukraine"}),
+    ("negotiation-rounds", {}),
+    ("position-history", {"party": "pgid:party/ukraine", "issue": "pgi:leaders-meeting"}),
+    ("positions", {"party": "pgid:party/russia"}),
+    ("positions-in-document", {}),
+    ("quiet-issues", {"since": "2025-07-01"}),
+    ("state-of-play", {"date": "2025-07-31"}),
+    ("timeline", {}),
+    ("timeline", {"order": "newest", "party": ["pgid:party/russia", "pgid:party/ukraine"]}),
+    ("timeline-events", {}),
+    ("who-said-what", {}),
+]
+
+
+@pytest.fixture(scope="module")
+def paged_server(engine, tmp_path_factory):
+    """A server over this module's engine (seed and fixture), with a staging engine of its own."""
+    base = tmp_path_factory.mktemp("paged-server")
+    staging = ManagedEngine(base / "staging-store")
+    staging.start()
+    env = {
+        "POSGRAPH_ENGINE_URL": engine.url,
+        "POSGRAPH_STAGING_ENGINE_URL": staging.url,
+        "POSGRAPH_SEED": "false",
+        "POSGRAPH_QUERY_SECONDS_PER_MINUTE": "100000",
+    }
+    srv = start_server(base / "store", base / "serve.log", env=env)
+    yield srv
+    srv.stop()
+    staging.stop()
+
+
+def _unpaged(engine: ManagedEngine, name: str, params: dict) -> list[dict]:
+    """The whole answer of saved query ``name``: its text without its page lines (no LIMIT anywhere)."""
+    saved = CATALOG.get(name)
+    lines = [line for line in saved.text.splitlines() if line.strip() != "#@page" and not line.startswith("#+ page:")]
+    whole = SavedQuery.parse(name, "\n".join(lines))
+
+    async def go():
+        async with Engine(engine.url) as client:
+            answer = await research.run_query(client, whole.bind(params))
+            return json.loads(answer.content)["results"]["bindings"]
+
+    return run(go())
+
+
+def _follow(client, name: str, params: dict, accept: str = "application/sparql-results+json") -> list:
+    """Every page of ``name`` from the first, following Link rel=next: [(response, rows)]."""
+    pages, url, query = [], f"/queries/{name}", params | {"limit": "3"}
+    while url is not None and len(pages) < 200:
+        response = client.get(url, params=query, headers={"Accept": accept})
+        assert response.status_code == 200, response.text
+        assert "X-Posgraph-Truncated" not in response.headers  # a page is not a cut answer
+        if accept.endswith("json"):
+            rows = response.json()["results"]["bindings"]
+        else:
+            rows = response.text.splitlines()[1:]
+        pages.append((response, rows))
+        link = response.headers.get("Link")
+        url, query = None, None
+        if link is not None:
+            target, rel = link.split(";", 1)
+            assert rel.strip() == 'rel="next"' and target.startswith("<http://127.0.0.1:") and target.endswith(">")
+            url = target[1:-1]
+            assert "offset=" not in url and "cursor=" in url and "limit=3" in url
+    return pages
+
+
+@pytest.mark.parametrize("name,params", PAGE_THROUGH, ids=[f"{n}-{i}" for i, (n, _) in enumerate(PAGE_THROUGH)])
+def test_following_next_links_gives_the_whole_answer_once(engine, paged_server, name, params):
+    whole = _unpaged(engine, name, params)
+    assert whole, "choose parameters that give rows"
+    with paged_server.client() as client:
+        pages = _follow(client, name, params)
+    rows = [row for _, page in pages for row in page]
+    key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
+    # Every row once: none skipped, none repeated.
+    assert sorted(map(key, rows)) == sorted(map(key, whole))
+    paging = CATALOG.get(name).paging
+    if paging.key is None:
+        assert all(len(page) == 3 for _, page in pages[:-1]) and len(pages) == max(1, -(-len(whole) // 3))
+        # The total only where it is known without counting the whole answer: on the last page.
+        assert pages[-1][0].headers["X-Posgraph-Total"] == str(len(whole))
+        assert all("X-Posgraph-Total" not in response.headers for response, _ in pages[:-1])
+    else:
+        names = paging.key.split("+")
+        keys = [{tuple(r.get(n, {}).get("value") for n in names) for r in page} for _, page in pages]
+        assert all(len(k) == 3 for k in keys[:-1]) and len(keys[-1]) <= 3
+        assert sum(map(len, keys)) == len({tuple(r.get(n, {}).get("value") for n in names) for r in whole})
+
+
+def test_every_saved_query_is_paged_through_in_the_test_above():
+    assert {name for name, _ in PAGE_THROUGH} == {q.name for q in CATALOG}
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "text/tab-separated-values", "application/sparql-results+xml"])
+@pytest.mark.parametrize("name,params", [PAGE_THROUGH[1], PAGE_THROUGH[7], PAGE_THROUGH[15]], ids=lambda v: str(v))
+def test_pages_link_on_in_every_results_format(engine, paged_server, accept, name, params):
+    whole = _unpaged(engine, name, params)
+    with paged_server.client() as client:
+        pages = _follow(client, name, params, accept)
+    if accept.endswith("xml"):
+        assert sum(r.text.count("<result>") for r, _ in pages) == len(whole)
+    else:
+        assert sum(len(rows) for _, rows in pages) == len(whole)
+
+
+def test_a_tampered_or_foreign_cursor_and_a_limit_over_the_maximum_are_400_naming_them(paged_server):
+    ask = {"a": "pgid:example/a", "b": "pgid:example/b", "limit": "3"}
+    with paged_server.client() as client:
+        first = client.get("/queries/meet-or-collide", params=ask)
+        cursor = first.headers["Link"].split("cursor=")[1].split(">")[0].split("&")[0]
+        second = client.get("/queries/meet-or-collide", params=ask | {"cursor": cursor})
+        tampered = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+        answers = {
+            "tampered": client.get("/queries/meet-or-collide", params=ask | {"cursor": tampered}),
+            "garbage": client.get("/queries/meet-or-collide", params=ask | {"cursor": "%%%"}),
+            "other parameters": client.get(
+                "/queries/meet-or-collide", params=ask | {"b": "pgid:example/c", "cursor": cursor}
+            ),
+            "other query": client.get("/queries/positions", params={"party": "pgid:party/russia", "cursor": cursor}),
+            "and an offset": client.get("/queries/meet-or-collide", params=ask | {"cursor": cursor, "offset": "3"}),
+        }
+        over = client.get("/queries/meet-or-collide", params=ask | {"limit": "2001"})
+        unknown = client.get("/queries/issues", params={"limit": "lots"})
+    assert first.status_code == second.status_code == 200
+    assert second.json()["results"]["bindings"] != first.json()["results"]["bindings"]
+    for why, answer in answers.items():
+        assert answer.status_code == 400, why
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["parameter"] == "cursor", why
+    for answer in (over, unknown):
+        assert answer.status_code == 400 and answer.json()["parameter"] == "limit"
+    assert "2000" in over.json()["detail"]

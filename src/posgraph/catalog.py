@@ -17,16 +17,23 @@ into query text, so no value can change the query's structure.
 A parameter declared ``many`` may be given several values (``party=A&party=B``): the block then has one row per
 combination of values, so the query answers for each (it must not group across them). Any other parameter takes one.
 
-A query that declares ``#+ page:`` pages its answer: it takes two more optional integer parameters, ``limit`` (rows
-per page, from 1 to the maximum, the default when left out) and ``offset`` (rows to skip, 0 when left out), and its
-``#@page`` line becomes ``LIMIT n OFFSET m``. SPARQL cannot take LIMIT from a VALUES block, so these two are the only
-values written into the text, and only as integers checked here. Such a query must ORDER BY a key that makes its
-order stable, or pages would overlap.
+A query that declares ``#+ page:`` pages its answer: it takes three more optional parameters, ``limit`` (rows
+per page, from 1 to the maximum, the default when left out), ``offset`` (rows to skip, 0 when left out) and
+``cursor`` (an opaque token standing for an offset, made by ``SavedQuery.cursor`` for the next page and valid only
+with the same query and the same other parameters), and its ``#@page`` line becomes ``LIMIT n OFFSET m``. SPARQL
+cannot take LIMIT from a VALUES block, so these two are the only values written into the text, and only as integers
+checked here. Such a query must ORDER BY a key that makes its order stable, or pages would overlap. A query whose
+``#@page`` line cuts a subquery of some key (the rows of a page are then every row of up to ``limit`` values of
+that key, a variable or several joined by ``+``) says so: ``#+ page: limit=… max=… key=position``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import itertools
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -41,17 +48,18 @@ from rdflib.namespace import XSD
 from posgraph.errors import InvalidParameter, NotFound
 from posgraph.namespaces import PREFIXES
 
-__all__ = ["Param", "Paging", "SavedQuery", "Catalog", "PARAM_TYPES", "VALUES_MARKER", "PAGE_MARKER"]
+__all__ = ["Param", "Page", "Paging", "SavedQuery", "Catalog", "PARAM_TYPES", "VALUES_MARKER", "PAGE_MARKER"]
 
 VALUES_MARKER = "#@values"
 PAGE_MARKER = "#@page"
-PAGE_PARAMS = ("limit", "offset")
+PAGE_PARAMS = ("limit", "offset", "cursor")
 _MAX_OFFSET = 10**9
 _MAX_VALUES = 50  # values of one ``many`` parameter
 _MAX_ROWS = 500  # rows of a VALUES block (the product of the values' counts)
 PARAM_TYPES = ("iri", "date", "integer", "decimal", "string")
 _KINDS = ("select", "ask", "construct", "describe")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\+[A-Za-z_][A-Za-z0-9_]*)*$")  # variables, joined by +
 _IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _DATE_FORMS = (
@@ -106,31 +114,49 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Page:
+    """One page of a paged answer: at most ``limit`` rows (or keys) after the first ``offset``."""
+
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
 class Paging:
-    """How a saved query pages its answer: rows per page by default and at most."""
+    """How a saved query pages its answer: rows per page by default and at most, and the key a page counts (None:
+    rows)."""
 
     default: int
     maximum: int
+    key: str | None = None
 
     def params(self) -> tuple[Param, ...]:
-        """Return the ``limit`` and ``offset`` parameters this paging adds to a query."""
+        """Return the ``limit``, ``offset`` and ``cursor`` parameters this paging adds to a query."""
+        unit = f"Distinct {self.key}" if self.key else "Rows"
         return (
-            Param("limit", "integer", False, f"Rows per page: 1 to {self.maximum}, {self.default} when left out"),
-            Param("offset", "integer", False, "Rows to skip, for the next page: the previous offset plus limit"),
+            Param("limit", "integer", False, f"{unit} per page: 1 to {self.maximum}, {self.default} when left out"),
+            Param("offset", "integer", False, f"{unit} to skip: the previous offset plus limit (or use cursor)"),
+            Param("cursor", "string", False, "Where the next page starts: copy it from the Link rel=next of a page"),
         )
 
-    def clause(self, values: Mapping[str, str]) -> str:
-        """Return ``LIMIT n OFFSET m`` for the raw ``limit`` and ``offset`` values; raises InvalidParameter."""
-        limit, offset = self.default, 0
-        if values.get("limit"):
-            limit = Param("limit", "integer", False).to_term(values["limit"]).toPython()
-            if not 1 <= limit <= self.maximum:
-                raise InvalidParameter("limit", f"must be from 1 to {self.maximum}")
+    def clause(self, values: Mapping[str, str], *, extra: int = 0) -> str:
+        """Return ``LIMIT n OFFSET m`` for the raw ``limit`` and ``offset`` values (n plus ``extra``, to see whether
+        there is more); raises InvalidParameter."""
+        limit, offset = self.limit(values), 0
         if values.get("offset"):
             offset = Param("offset", "integer", False).to_term(values["offset"]).toPython()
             if not 0 <= offset <= _MAX_OFFSET:
                 raise InvalidParameter("offset", f"must be from 0 to {_MAX_OFFSET}")
-        return f"LIMIT {limit} OFFSET {offset}"
+        return f"LIMIT {limit + extra} OFFSET {offset}"
+
+    def limit(self, values: Mapping[str, str]) -> int:
+        """Return the raw ``limit`` value checked (the default when left out); raises InvalidParameter."""
+        if not values.get("limit"):
+            return self.default
+        limit = Param("limit", "integer", False).to_term(values["limit"]).toPython()
+        if not 1 <= limit <= self.maximum:
+            raise InvalidParameter("limit", f"must be from 1 to {self.maximum}")
+        return limit
 
 
 def _iri(name: str, raw: str) -> rdflib.URIRef:
@@ -155,9 +181,11 @@ class SavedQuery:
     text: str = field(repr=False)
     paging: Paging | None = None
 
-    def bind(self, values: Mapping[str, str | Sequence[str]]) -> str:
+    def bind(self, values: Mapping[str, str | Sequence[str]], *, extra: int = 0, scope: Sequence[str] = ()) -> str:
         """Return the query text with ``values`` bound (a value or a list of values per name; several only for a
-        ``many`` parameter); raises InvalidParameter for an unknown, missing or bad value, or too many values."""
+        ``many`` parameter); a paged query's ``#@page`` becomes the page ``values`` ask for (``cursor`` resolved as
+        ``page`` does, with ``scope``), its LIMIT raised by ``extra``. Raises InvalidParameter for an unknown,
+        missing or bad value, too many values, or a cursor that is not this query's with these values."""
         known = {p.name: p for p in self.params}
         given: dict[str, list[str]] = {}
         for name, value in values.items():
@@ -174,8 +202,10 @@ class SavedQuery:
             given[name] = listed
         text = self.text
         if self.paging is not None:
-            single = {name: listed[0] for name, listed in given.items() if listed and name in PAGE_PARAMS}
-            text = text.replace(PAGE_MARKER, self.paging.clause(single))
+            page = self.page(values, scope=scope)
+            text = text.replace(
+                PAGE_MARKER, self.paging.clause({"limit": str(page.limit), "offset": str(page.offset)}, extra=extra)
+            )
         bound = [p for p in self.params if not (self.paging is not None and p.name in PAGE_PARAMS)]
         columns: list[list[str]] = []
         for param in bound:
@@ -198,6 +228,56 @@ class SavedQuery:
         block = "VALUES (" + " ".join(f"?{p.name}" for p in bound) + ") { " + rows + " }"
         return text.replace(VALUES_MARKER, block)
 
+    def page(self, values: Mapping[str, str | Sequence[str]], *, scope: Sequence[str] = ()) -> Page:
+        """Return the page ``values`` ask for: their ``limit`` and their ``offset`` or ``cursor`` (which must have
+        been made by ``cursor`` for this query, the same other values and the same ``scope``). Raises
+        InvalidParameter naming ``limit``, ``offset`` or ``cursor``; ValueError for a query that does not page."""
+        if self.paging is None:
+            raise ValueError(f"{self.name}: does not page")
+        single = {}
+        for name in PAGE_PARAMS:
+            value = values.get(name)
+            listed = [v for v in ([value] if isinstance(value, str) else list(value or ())) if v != ""]
+            if len(listed) > 1:
+                raise InvalidParameter(name, f"takes one value, not {len(listed)}")
+            if listed:
+                single[name] = listed[0]
+        limit = self.paging.limit(single)
+        offset = int(self.paging.clause(single).rsplit(" ", 1)[1])
+        if "cursor" in single:
+            if "offset" in single:
+                raise InvalidParameter("cursor", "give cursor or offset, not both")
+            offset = self._offset_of(single["cursor"], values, scope)
+        return Page(limit, offset)
+
+    def cursor(self, values: Mapping[str, str | Sequence[str]], offset: int, *, scope: Sequence[str] = ()) -> str:
+        """Return an opaque cursor for the page at ``offset`` of this query with ``values`` (paging values aside)
+        and ``scope`` (what else the answer depends on, e.g. the dataset asked for)."""
+        raw = json.dumps([offset, self._digest(values, offset, scope)], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def _offset_of(self, cursor: str, values: Mapping[str, str | Sequence[str]], scope: Sequence[str]) -> int:
+        try:
+            offset, digest = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+            raise InvalidParameter("cursor", "is not a cursor of this service: copy it from a Link rel=next") from None
+        if type(offset) is not int or not 0 <= offset <= _MAX_OFFSET or digest != self._digest(values, offset, scope):
+            raise InvalidParameter(
+                "cursor", f"belongs to another query or other parameters than these of {self.name!r}: start again"
+            )
+        return offset
+
+    def _digest(self, values: Mapping[str, str | Sequence[str]], offset: int, scope: Sequence[str]) -> str:
+        # The parameters that shape the answer, each with its distinct non-blank values in order: the same request
+        # in another spelling (a value repeated, parameters reordered) keeps its cursors.
+        shape = {
+            name: list(dict.fromkeys(v.strip() for v in ([value] if isinstance(value, str) else value) if v != ""))
+            for name, value in values.items()
+            if name not in PAGE_PARAMS
+        }
+        material = [self.name, offset, sorted((k, v) for k, v in shape.items() if v), list(scope)]
+        return hashlib.sha256(json.dumps(material).encode()).hexdigest()[:24]
+
     def describe(self) -> dict:
         """Return the header as JSON-ready data (for listings)."""
         return {
@@ -212,7 +292,10 @@ class SavedQuery:
             ],
             "examples": list(self.examples),
         } | (
-            {"paging": {"default": self.paging.default, "maximum": self.paging.maximum}}
+            {
+                "paging": {"default": self.paging.default, "maximum": self.paging.maximum}
+                | ({"key": self.paging.key} if self.paging.key else {})
+            }
             if self.paging is not None
             else {}
         )
@@ -236,7 +319,9 @@ class SavedQuery:
         paging = _parse_paging(name, header.get("page", []), text)
         if paging is not None:
             if any(p.name in PAGE_PARAMS for p in params):
-                raise ValueError(f"{name}: 'limit' and 'offset' are the paging parameters; do not declare them")
+                raise ValueError(
+                    f"{name}: 'limit', 'offset' and 'cursor' are the paging parameters; do not declare them"
+                )
             params += paging.params()
         examples = tuple(dict(pair.split("=", 1) for pair in spec.split()) for spec in header.get("example", []))
         return cls(
@@ -258,10 +343,15 @@ def _parse_paging(query: str, specs: list[str], text: str) -> Paging | None:
         return None
     fields = dict(pair.partition("=")[::2] for pair in specs[0].split())
     try:
-        paging = Paging(int(fields["limit"]), int(fields["max"]))
+        paging = Paging(int(fields["limit"]), int(fields["max"]), fields.get("key") or None)
     except (KeyError, ValueError):
-        raise ValueError(f"{query}: bad '#+ page: {specs[0]}' (want: limit=DEFAULT max=MAXIMUM)") from None
-    if len(specs) > 1 or set(fields) != {"limit", "max"} or not 1 <= paging.default <= paging.maximum:
+        raise ValueError(f"{query}: bad '#+ page: {specs[0]}' (want: limit=DEFAULT max=MAXIMUM [key=VAR])") from None
+    if (
+        len(specs) > 1
+        or not {"limit", "max"} <= set(fields) <= {"limit", "max", "key"}
+        or not 1 <= paging.default <= paging.maximum
+        or (paging.key is not None and not _KEY.match(paging.key))
+    ):
         raise ValueError(
             f"{query}: bad '#+ page: {specs[0]}' (want one: limit=DEFAULT max=MAXIMUM, 1 <= DEFAULT <= MAXIMUM)"
         )

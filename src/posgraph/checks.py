@@ -16,7 +16,7 @@ from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 
 from posgraph import formats
-from posgraph.catalog import Catalog
+from posgraph.catalog import PAGE_PARAMS, Catalog
 from posgraph.config import PROJECT_FILES
 from posgraph.errors import PosgraphError
 from posgraph.namespaces import PG, PROPERTY_TYPES
@@ -144,7 +144,9 @@ def check_queries(catalog: Catalog) -> list[str]:
 
     problems = []
     for saved in catalog:
-        if saved.params and not saved.examples:
+        # Paging parameters (limit, offset, cursor) are optional and the same for every query: no example needed.
+        declared = [p for p in saved.params if not (saved.paging is not None and p.name in PAGE_PARAMS)]
+        if declared and not saved.examples:
             problems.append(f"queries: {saved.name} takes parameters but has no '#+ example:'")
         for example in saved.examples or ({},):
             try:

@@ -3,8 +3,12 @@ negotiating the answer's format, capping result rows, and describing the service
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Mapping
+import csv
+import io
+import json
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping, Sequence
+from xml.etree import ElementTree
 
 import rdflib
 from cachetools import LRUCache
@@ -62,11 +66,15 @@ async def check_query(
 
 @dataclass(frozen=True)
 class QueryAnswer:
-    """A complete answer: body, media type, and whether it was cut at the row or byte cap."""
+    """A complete answer: body, media type, and whether it was cut at the row or byte cap. A page of a saved
+    query's answer also has ``next_cursor`` (the cursor of the next page; None on the last) and, on its last page,
+    ``total`` (rows of the whole answer, for a query paged by rows)."""
 
     content: bytes
     media_type: str
     truncated: bool = False
+    next_cursor: str | None = None
+    total: int | None = None
 
 
 async def run_query(
@@ -122,7 +130,7 @@ async def run_saved(
     engine: Engine,
     catalog: Catalog,
     name: str,
-    params: Mapping[str, str],
+    params: Mapping[str, str | Sequence[str]],
     *,
     accept: str | None = None,
     default_graphs: Iterable[str] = (),
@@ -136,22 +144,79 @@ async def run_saved(
     max_answer_bytes: int | None = None,
 ) -> QueryAnswer:
     """Bind ``params`` into saved query ``name`` and run it (over the dataset ``default_graphs`` and
-    ``named_graphs`` name, if any); raises NotFound, InvalidParameter (also for a name the query does not take) or
-    as run_query."""
-    return await run_query(
+    ``named_graphs`` name, if any). A paged query answers the page ``params`` ask for (``limit``, and ``offset`` or
+    ``cursor``) with ``next_cursor`` and ``total`` set (see QueryAnswer); ``truncated`` then means a cap cut the
+    page, not that the answer goes on. Raises NotFound, InvalidParameter (also for a name the query does not take,
+    a bad limit or a cursor of another query or other parameters) or as run_query."""
+    saved = catalog.get(name)
+    default_graphs, named_graphs = list(default_graphs), list(named_graphs)
+    # A cursor holds for one dataset too: the same query over other graphs is another answer.
+    scope = [f"default-graph-uri={g}" for g in default_graphs] + [f"named-graph-uri={g}" for g in named_graphs]
+    paging = saved.paging
+    page = saved.page(params, scope=scope) if paging is not None else None
+    by_rows = paging is not None and paging.key is None
+    if page is not None and by_rows:
+        # One row more than the page, cut by the row cap: whether the answer goes on, without a second query.
+        text = saved.bind(params, extra=1, scope=scope)
+        cap = page.limit if max_rows is None else min(page.limit, max_rows)
+    else:
+        text, cap = saved.bind(params, scope=scope), max_rows
+    answer = await run_query(
         engine,
-        catalog.get(name).bind(params),
+        text,
         default_graphs=default_graphs,
         named_graphs=named_graphs,
         guard_pool=guard_pool,
         work_pool=work_pool,
         accept=accept,
         timeout=timeout,
-        max_rows=max_rows,
+        max_rows=cap,
         max_answer_bytes=max_answer_bytes,
         context=context,
         context_url=context_url,
     )
+    if page is None or answer.media_type not in formats.RESULT_MEDIA_TYPES:
+        return answer
+    rows, keys = _count_rows(answer.content, answer.media_type, paging.key)
+    if by_rows:
+        if not answer.truncated:
+            return replace(answer, total=page.offset + rows)
+        # Cut at the page's own size: the extra row proved there is more, and nothing was lost. Cut shorter (by
+        # the row or byte cap), the next page starts after the last row sent.
+        following = saved.cursor(params, page.offset + rows, scope=scope) if rows else None
+        return replace(answer, truncated=rows < page.limit, next_cursor=following)
+    # Paged by a key (a subquery cuts up to limit keys, each with all its rows): a full page may have a next one.
+    if keys >= page.limit and not answer.truncated:
+        return replace(answer, next_cursor=saved.cursor(params, page.offset + page.limit, scope=scope))
+    return answer
+
+
+def _count_rows(content: bytes, media_type: str, key: str | None) -> tuple[int, int]:
+    """The rows of a SELECT results document, and how many distinct values of ``key`` (variables joined by ``+``)
+    they bind (0 without a key)."""
+    base = media_type.split(";")[0].strip()
+    names = key.split("+") if key else []
+    values: list[tuple]
+    if base == formats.SPARQL_JSON:
+        bindings = json.loads(content)["results"]["bindings"]
+        values = [tuple((row.get(n) or {}).get("value") for n in names) for row in bindings]
+    elif base == formats.SPARQL_XML:
+        ns = "{http://www.w3.org/2005/sparql-results#}"
+        values = []
+        for result in ElementTree.fromstring(content).iter(f"{ns}result"):
+            bound = {b.get("name"): ElementTree.tostring(b) for b in result.iter(f"{ns}binding")}
+            values.append(tuple(bound.get(n) for n in names))
+    else:
+        text = content.decode("utf-8")
+        # TSV writes no raw line break inside a term; CSV quotes fields that hold one.
+        if base == formats.CSV:
+            table = list(csv.reader(io.StringIO(text)))
+        else:
+            table = [line.split("\t") for line in text.splitlines()]
+        header = [h.lstrip("?") for h in table[0]] if table else []
+        columns = [header.index(n) if n in header else None for n in names]
+        values = [tuple(row[c] if c is not None and c < len(row) else None for c in columns) for row in table[1:]]
+    return len(values), len({v for v in values if any(v)}) if key else 0
 
 
 async def service_description(engine: Engine, endpoint: str, *, timeout: float | None = None) -> rdflib.Graph:

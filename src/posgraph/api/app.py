@@ -93,6 +93,7 @@ def create_app(
             "X-Posgraph-Truncated",
             "X-Posgraph-Row-Limit",
             "X-Posgraph-Byte-Limit",
+            "X-Posgraph-Total",
         ],
     )
     # Third-party front-end files (YASGUI) are installed here by the Makefile; absent files are just 404.

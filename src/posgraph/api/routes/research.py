@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -119,8 +119,8 @@ async def _protocol_fields(request: Request) -> list[tuple[str, str]]:
     raise UnsupportedMediaType(f"POST a query as {_FORM} or {_SPARQL_QUERY}; {given}")
 
 
-def _respond(answer: research.QueryAnswer, request: Request) -> Response:
-    headers = {"Vary": "Accept"}
+def _respond(answer: research.QueryAnswer, request: Request, extra: dict[str, str] | None = None) -> Response:
+    headers = {"Vary": "Accept"} | (extra or {})
     if answer.truncated:
         # A cut answer names the caps it may have met: result rows (SELECT only) and bytes read from the engine.
         settings = app_state(request).settings
@@ -293,16 +293,33 @@ async def list_queries(request: Request) -> dict:
 _SAVED_PROTOCOL_PARAMS = ("timeout", "default-graph-uri", "named-graph-uri")
 
 
-@router.get(
-    "/queries/{name}",
-    summary="Run a saved query",
-    responses=_QUERY_RESPONSES
-    | {404: {"description": "No such saved query", "content": {"application/problem+json": {}}}},
-)
+_SAVED_RESPONSES = _QUERY_RESPONSES | {
+    200: _QUERY_RESPONSES[200]
+    | {
+        "headers": _QUERY_RESPONSES[200]["headers"]
+        | {
+            "Link": {
+                "description": 'On a page that is not the last: <URL of the next page>; rel="next" (the same '
+                "parameters with a cursor)",
+                "schema": {"type": "string"},
+            },
+            "X-Posgraph-Total": {
+                "description": "On the last page of a query paged by rows: the rows of the whole answer",
+                "schema": {"type": "string"},
+            },
+        }
+    },
+    404: {"description": "No such saved query", "content": {"application/problem+json": {}}},
+}
+
+
+@router.get("/queries/{name}", summary="Run a saved query (one page of its answer)", responses=_SAVED_RESPONSES)
 async def run_saved(name: str, request: Request) -> Response:
     """Run saved query ``name`` with its parameters from the query string (a bad value or an unknown name is 400
     naming it); the result format is negotiated as on /sparql, and ``timeout`` and the dataset parameters
-    (``default-graph-uri``, ``named-graph-uri``) work the same way."""
+    (``default-graph-uri``, ``named-graph-uri``) work the same way. A paged query answers one page (``limit``, and
+    ``offset`` or ``cursor``); a page with more after it has a ``Link: <…>; rel="next"`` header, and the last page
+    of a query paged by rows an ``X-Posgraph-Total`` header."""
     state = app_state(request)
     fields = parse_qsl(request.url.query, keep_blank_values=True)
     # A misspelt parameter (form= for from=) would silently widen the answer: unknown names are refused, naming the
@@ -342,7 +359,14 @@ async def run_saved(name: str, request: Request) -> Response:
         ),
         wait,
     )
-    return _respond(answer, request)
+    extra = {}
+    if answer.next_cursor is not None:
+        # The same request with the next page's cursor in place of any offset or cursor it had.
+        kept = [(k, v) for k, v in fields if k not in ("offset", "cursor")] + [("cursor", answer.next_cursor)]
+        extra["Link"] = f'<{state.settings.base_url()}{request.url.path}?{urlencode(kept)}>; rel="next"'
+    if answer.total is not None:
+        extra["X-Posgraph-Total"] = str(answer.total)
+    return _respond(answer, request, extra)
 
 
 _STORE_PARAMS = {
