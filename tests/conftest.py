@@ -14,6 +14,7 @@ from typing import Iterator, Sequence
 
 import httpx
 import pytest
+import virtuoso_support
 
 from posgraph import curation
 from posgraph.config import PROJECT_FILES
@@ -39,10 +40,21 @@ POSGRAPH = str(Path(sys.executable).with_name("posgraph"))
 
 def pytest_collection_modifyitems(config, items):
     """Tests that drive a real browser (they use the ``browser`` fixture of tests/browser_support.py) are marked
-    ``browser``: `make test` leaves them to `make test-browser`, which .ci/run runs after it."""
+    ``browser``: `make test` leaves them to `make test-browser`, which .ci/run runs after it. Under
+    POSGRAPH_TEST_ENGINE=virtuoso (`make test-virtuoso`), tests marked ``managed_engine`` are skipped."""
+    skip_managed = pytest.mark.skip(
+        reason="depends on the managed Oxigraph (memory cap, bulk load, engine restarts, its messages); "
+        "the suite runs on Virtuoso"
+    )
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+        if virtuoso_support.ENGINE == "virtuoso" and item.get_closest_marker("managed_engine"):
+            item.add_marker(skip_managed)
+
+
+# The engine environment of each running server on Virtuoso, by its store directory (str), for posgraph_cli.
+_ENGINE_ENV: dict[str, dict[str, str]] = {}
 
 
 def run(coro):
@@ -95,10 +107,13 @@ def empty_engine(tmp_path) -> Iterator[ManagedEngine]:
 
 
 class Server:
-    """A ``posgraph serve`` process on an ephemeral port."""
+    """A ``posgraph serve`` process on an ephemeral port (and, under POSGRAPH_TEST_ENGINE=virtuoso, the Virtuoso
+    instances it runs on, stopped with it)."""
 
-    def __init__(self, process: subprocess.Popen, url: str, log: Path) -> None:
+    def __init__(self, process: subprocess.Popen, url: str, log: Path, engines: Sequence = ()) -> None:
         self.process, self.url, self.log = process, url, log
+        self.engines = list(engines)
+        self.data_dir: Path | None = None  # the store directory, while its engines run (see posgraph_cli)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0, trust_env=False)
@@ -111,6 +126,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.data_dir is not None:
+            _ENGINE_ENV.pop(str(self.data_dir), None)
+        for engine in self.engines:
+            engine.stop()
 
 
 def start_server(
@@ -138,6 +157,19 @@ def start_server(
         "POSGRAPH_AUDIT_LOG": str(data_dir.parent / "audit.jsonl"),
         **(env or {}),
     }
+    engines = []
+    if virtuoso_support.ENGINE == "virtuoso" and "POSGRAPH_ENGINE_URL" not in (env or {}):
+        # A fresh public and staging Virtuoso for this server (stopped with it), unless the test names its engine.
+        engines = [virtuoso_support.VirtuosoInstance(data_dir.parent / f"virtuoso-{n}") for n in ("public", "staging")]
+        try:
+            for engine in engines:
+                engine.start()
+        except BaseException:
+            for engine in engines:
+                engine.stop()
+            raise
+        full_env.update(virtuoso_support.engine_env(*engines))
+        _ENGINE_ENV[str(data_dir)] = virtuoso_support.engine_env(*engines)
     with open(log, "wb") as sink:
         process = subprocess.Popen(
             [POSGRAPH, "serve", "--port", str(port), "--workers", str(workers), *args],
@@ -147,10 +179,12 @@ def start_server(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
+    server = Server(process, f"http://127.0.0.1:{port}", log, engines)
+    server.data_dir = data_dir if engines else None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            server.stop()
             raise RuntimeError(f"posgraph serve exited {process.returncode}: {log.read_text()}")
         try:
             status = httpx.get(server.url + "/health", timeout=1.0, trust_env=False).status_code
@@ -177,14 +211,19 @@ def server(tmp_path_factory) -> Iterator[Server]:
 def posgraph_cli(
     *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess:
-    """Run the installed ``posgraph`` script and return the completed process (text mode)."""
+    """Run the installed ``posgraph`` script and return the completed process (text mode). A command on the store
+    directory of a server started by ``start_server`` on Virtuoso is pointed at that server's engines, as an operator
+    configures the CLI as the server (unless ``env`` names an engine)."""
+    full_env = {**os.environ, **(env or {})}
+    if "POSGRAPH_ENGINE_URL" not in full_env:
+        full_env.update(_ENGINE_ENV.get(full_env.get("POSGRAPH_STORE_DIR", ""), {}))
     return subprocess.run(
         [POSGRAPH, *args],
         capture_output=True,
         text=True,
         input=input,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=full_env,
     )
 
 

@@ -399,6 +399,10 @@ def _engine_cpu_ticks(data_dir) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+@pytest.mark.managed_engine(
+    reason="checks that the managed Oxigraph stops the abandoned query at its own --timeout-s deadline, by the CPU "
+    "time of the engine process named in its runtime file (posgraph-engine.json)"
+)
 def test_a_query_that_never_ends_is_stopped_while_others_are_answered(limited_server):
     import threading
     import time

@@ -7,6 +7,7 @@ from conftest import run
 from posgraph.answer_limits import limiter_for
 from posgraph.engine import Engine, term_from_json
 from posgraph.errors import (
+    AnswerTooLarge,
     EngineError,
     EngineTimeout,
     EngineUnavailable,
@@ -433,3 +434,259 @@ def test_an_error_the_engine_wrote_into_a_200_answer_is_an_error_not_a_result(em
     with caplog.at_level("WARNING", logger="posgraph.engine"), pytest.raises(EngineError) as caught:
         run(go())
     assert caught.value.message == "the engine broke off its answer" and "broke off" in caplog.text
+
+
+# ------------------------------------------------------------- the text and answers posgraph writes for Virtuoso
+# These run the SPARQL text the Virtuoso profile writes on a real Oxigraph (a second, independent reading of it),
+# and the translators on answers a real Oxigraph wrote, fed in awkward chunks.
+def _quads_of(url: str) -> list[tuple]:
+    """Every quad of the engine's dataset (default graph as None), blank nodes as they are."""
+
+    async def go():
+        async with Engine(url) as engine:
+            return await engine.select("SELECT ?s ?p ?o ?g WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
+
+    return [(r["s"], r["p"], r["o"], r.get("g")) for r in run(go())]
+
+
+TRICKY_UPDATE = """PREFIX ex: <http://example.org/;x/>
+# a comment; with a semicolon and a "quote
+INSERT DATA { ex:a ex:p "one; two" ; ex:q 'it\\'s; fine' , \"\"\"three;
+"quoted"; lines\"\"\" . <http://example.org/a;b> ex:p '''x;'y''' } ;
+INSERT DATA { GRAPH <http://example.org/g;1> { ex:b ex:p "\\"; }" } } ;
+DELETE { ex:a ex:q ?o } INSERT { ex:a ex:r ?o } WHERE { ex:a ex:q ?o FILTER (STRLEN(?o) < 20) } ;
+"""
+
+
+def test_the_update_splitter_cuts_only_between_operations_and_carries_the_prologue(tmp_path):
+    from posgraph.engine.virtuoso import _operations
+
+    operations = _operations(TRICKY_UPDATE)
+    assert len(operations) == 3
+    assert all(op.startswith("PREFIX ex: <http://example.org/;x/>") for op in operations)
+    assert '"one; two"' in operations[0] and "<http://example.org/a;b>" in operations[0]
+    assert "<http://example.org/g;1>" in operations[1] and operations[2].strip().endswith("}")
+    assert _operations("CLEAR ALL") == ["CLEAR ALL"]
+    # Each operation sent on its own leaves the store as the whole update does.
+    with ManagedEngine(tmp_path / "whole") as whole, ManagedEngine(tmp_path / "split") as split:
+
+        async def go():
+            async with Engine(whole.url) as engine:
+                await engine.update(TRICKY_UPDATE)
+            async with Engine(split.url) as engine:
+                for operation in operations:
+                    await engine.update(operation)
+
+        run(go())
+        expected = _quads_of(whole.url)
+        assert len(expected) == 5 and sorted(_quads_of(split.url)) == sorted(expected)
+        assert any(str(o) == 'three;\n"quoted"; lines' for _, _, o, _ in expected)
+
+
+def test_a_using_dataset_goes_before_the_operations_own_where_only(tmp_path):
+    from posgraph.engine.virtuoso import _with_using
+
+    update = 'INSERT { ?where <http://e/says> "WHERE;" } # WHERE\n where { ?where a <http://e/WHERE> }'
+    written = _with_using(update, ["http://e/g"], ["http://e/n"])
+    assert written == update.replace(" where {", " USING <http://e/g> USING NAMED <http://e/n>\nwhere {")
+    for untouched in (
+        "DELETE WHERE { ?s ?p ?o }",
+        "INSERT DATA { <http://e/a> <http://e/b> 1 }",
+        "WITH <http://e/w> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+    ):
+        assert _with_using(untouched, ["http://e/g"], []) == untouched
+    # As the Protocol's using-graph-uri means it: the WHERE reads that graph, the template writes the default graph.
+    with ManagedEngine(tmp_path / "store") as managed:
+
+        async def go():
+            async with Engine(managed.url) as engine:
+                await engine.update("INSERT DATA { GRAPH <http://e/g> { <http://e/t> a <http://e/WHERE> } }")
+                await engine.update(written.replace("USING NAMED <http://e/n>", ""))
+                return await engine.select("SELECT ?s WHERE { ?s <http://e/says> ?o }")
+
+        assert [str(r["s"]) for r in run(go())] == ["http://e/t"]
+
+
+def test_the_blank_node_insert_keeps_shared_nodes_shared_and_leaves_no_marks(tmp_path):
+    import pyoxigraph as ox
+
+    from posgraph.engine.virtuoso import _MARK, insert_update
+
+    nquads = b"""<http://example.org/s> <http://example.org/term> _:t .
+_:t <http://example.org/cond> _:c .
+_:c <http://example.org/text> "if; then" .
+<http://example.org/s> <http://example.org/label> "plain" .
+<http://example.org/s> <http://example.org/in> _:t <http://example.org/g1> .
+_:t <http://example.org/seen> "2025"^^<http://www.w3.org/2001/XMLSchema#gYear> <http://example.org/g1> .
+_:c <http://example.org/kept> "yes" <http://example.org/g2> .
+_:lone <http://example.org/text> "alone" <http://example.org/g2> .
+<http://example.org/x> <http://example.org/y> <http://example.org/z> <http://example.org/g2> .
+"""
+    quads = list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS))
+    default = "urn:x-test:default"
+    with ManagedEngine(tmp_path / "store") as managed:
+
+        async def insert_twice():
+            async with Engine(managed.url) as engine:
+                for _ in range(2):  # the same labels twice: two requests, two sets of fresh nodes
+                    await engine.update(insert_update(quads, default, lambda text: text))
+
+        run(insert_twice())
+        stored = _quads_of(managed.url)
+        assert not any(str(p) == _MARK for _, p, _, _ in stored)  # the marks are gone
+        plain = [q for q in stored if not isinstance(q[0], rdflib.BNode) and not isinstance(q[2], rdflib.BNode)]
+        assert len(plain) == 2 and len(stored) == 2 + 2 * 7  # plain quads are set-like; blank ones twice
+
+        async def joins():
+            async with Engine(managed.url) as engine:
+                return await engine.select(
+                    f"""SELECT ?t ?c WHERE {{
+                      GRAPH <{default}> {{ <http://example.org/s> <http://example.org/term> ?t . ?t
+                        <http://example.org/cond> ?c }}
+                      GRAPH <http://example.org/g1> {{ <http://example.org/s> <http://example.org/in> ?t .
+                        ?t <http://example.org/seen> ?year }}
+                      GRAPH <http://example.org/g2> {{ ?c <http://example.org/kept> "yes" }} }}"""
+                )
+
+        rows = run(joins())
+        # Each request's term and condition are one node across the three graphs, and the two requests' are not.
+        assert len(rows) == 2 and len({r["t"] for r in rows}) == 2 and len({r["c"] for r in rows}) == 2
+
+
+def test_the_insert_writes_each_literal_through_the_stand_in_mapping():
+    import pyoxigraph as ox
+
+    from posgraph.engine import Engine as E
+
+    quads = list(
+        ox.parse(
+            b'<http://e/s> <http://e/p> "P50D"^^<http://www.w3.org/2001/XMLSchema#duration> .\n'
+            b'_:b <http://e/p> "P1D"^^<http://www.w3.org/2001/XMLSchema#duration> <http://e/g> .\n',
+            format=ox.RdfFormat.N_QUADS,
+        )
+    )
+    text = E("http://127.0.0.1:1", profile="virtuoso")._insert(quads)
+    assert "XMLSchema#duration" not in text and text.count("urn:x-posgraph:datatype:xsd-duration") == 2
+    assert "GRAPH <urn:x-posgraph:default-graph>" in text and "GRAPH <http://e/g>" in text
+
+
+def _chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("media_type", SELECT_TYPES)
+def test_the_results_translator_streams_any_chunking_to_the_same_answer(hostile_engine, media_type):
+    from posgraph.engine.answers import _normalise, _ResultsTranslator, _write_results
+
+    async def go():
+        async with Engine(hostile_engine.url) as engine:
+            source = await engine.query(PRODUCT + " LIMIT 300", accept="application/sparql-results+json")
+            own = await engine.query(PRODUCT + " LIMIT 300", accept=media_type)
+            return source.content, own.content
+
+    import json
+    import xml.etree.ElementTree as ET
+
+    def rows_of(body: bytes) -> list:
+        if media_type != "application/sparql-results+xml":
+            return _result_rows(media_type, body)
+        ns = "{http://www.w3.org/2005/sparql-results#}"  # by meaning: whitespace between elements is no matter
+        return [
+            sorted((b.get("name"), b[0].tag, b[0].text, sorted(b[0].attrib.items())) for b in result)
+            for result in ET.fromstring(body).find(ns + "results")
+        ]
+
+    source, own = run(go())
+    whole = _write_results(_normalise(json.loads(source)), media_type)
+    for size in (1, 7, 4096, len(source)):  # 1 and 7 split multi-byte characters and escapes
+        translator = _ResultsTranslator(media_type, None, ())
+        for chunk in _chunks(source, size):
+            assert translator.feed(chunk) is False
+        streamed, truncated = translator.result()
+        assert not truncated and rows_of(streamed) == rows_of(whole)
+    rows = rows_of(whole)
+    assert len(rows) == 300 and rows == rows_of(own)  # as the engine itself writes this format
+    # Through a limiter: cut exactly at the cap, and the translator says when it has enough.
+    translator = _ResultsTranslator(media_type, limiter_for("select", media_type, max_rows=40), ())
+    stopped = any(translator.feed(chunk) for chunk in _chunks(source, 100))
+    capped, truncated = translator.result()
+    assert stopped and truncated and rows_of(capped) == rows[:40]
+
+
+def test_the_results_translator_reads_virtuosos_dialect():
+    import json
+
+    from posgraph.engine.answers import _ResultsTranslator
+
+    virtuoso = json.dumps(
+        {
+            "head": {"link": [], "vars": ["b", "n", "d", "f"]},
+            "results": {
+                "distinct": False,
+                "ordered": True,
+                "bindings": [
+                    {
+                        "b": {"type": "bnode", "value": "nodeID://b10007"},
+                        "n": {
+                            "type": "typed-literal",
+                            "datatype": "http://www.w3.org/2001/XMLSchema#integer",
+                            "value": "5",
+                        },
+                        "d": {
+                            "type": "typed-literal",
+                            "datatype": "urn:x-posgraph:datatype:xsd-duration",
+                            "value": "P50D",
+                        },
+                        "f": {
+                            "type": "typed-literal",
+                            "datatype": "http://www.w3.org/2001/XMLSchema#boolean",
+                            "value": "1",
+                        },
+                    }
+                ],
+            },
+        }
+    ).encode()
+    opaque = (("http://www.w3.org/2001/XMLSchema#duration", "urn:x-posgraph:datatype:xsd-duration"),)
+    translator = _ResultsTranslator("application/sparql-results+json", None, opaque)
+    for chunk in _chunks(virtuoso, 5):
+        translator.feed(chunk)
+    doc = json.loads(translator.result()[0])
+    assert doc["head"] == {"vars": ["b", "n", "d", "f"]}
+    [row] = doc["results"]["bindings"]
+    assert row["b"] == {"type": "bnode", "value": "b10007"}
+    assert row["n"] == {"type": "literal", "datatype": "http://www.w3.org/2001/XMLSchema#integer", "value": "5"}
+    assert row["d"]["datatype"] == "http://www.w3.org/2001/XMLSchema#duration" and row["d"]["value"] == "P50D"
+    assert row["f"]["value"] == "true"
+    # An answer broken off before its bindings end is an error, never a shorter result.
+    broken = _ResultsTranslator("text/csv", None, opaque)
+    broken.feed(virtuoso[: virtuoso.index(b"}]") + 1])
+    with pytest.raises(EngineError):
+        broken.result()
+
+
+def test_the_graph_translator_reads_back_stand_ins_and_refuses_far_over_the_cap():
+    from posgraph.engine import VIRTUOSO
+    from posgraph.engine.answers import _GraphTranslator
+
+    engine = Engine("http://127.0.0.1:1", profile=VIRTUOSO)
+    lines = b"".join(
+        b'<http://e/s%d> <http://e/p> "P%dD"^^<urn:x-posgraph:datatype:xsd-duration> .\n' % (i, i) for i in range(200)
+    )
+    translator = _GraphTranslator("application/n-triples", None, engine._read)
+    for chunk in _chunks(lines, 13):  # lines split anywhere, the stand-in IRI too
+        translator.feed(chunk)
+    out, truncated = translator.result()
+    assert not truncated and out == lines.replace(
+        b"urn:x-posgraph:datatype:xsd-duration", b"http://www.w3.org/2001/XMLSchema#duration"
+    )
+    turtle = _GraphTranslator("text/turtle", None, engine._read)
+    for chunk in _chunks(lines, 1000):
+        turtle.feed(chunk)
+    graph = rdflib.Graph().parse(data=turtle.result()[0].decode(), format="turtle")
+    assert len(graph) == 200 and all(o.datatype == rdflib.XSD.duration for o in graph.objects())
+    # Four times the byte cap read and the rest not: refused as the limiter refuses an answer over its cap.
+    capped = _GraphTranslator("text/turtle", limiter_for("construct", "text/turtle", max_bytes=1000), engine._read)
+    assert any(capped.feed(chunk) for chunk in _chunks(lines, 500))
+    with pytest.raises(AnswerTooLarge):
+        capped.result()

@@ -108,9 +108,23 @@ class Settings(BaseSettings):
     )
     store_dir: Path = Field(Path("var/store"), description="Store directory of the managed engine (DATA_DIR/store).")
     engine_url: str | None = Field(None, description="Base URL of an engine posgraph does not manage.")
-    engine_query_path: str = Field("/query", description="Path of the engine's SPARQL query endpoint.")
-    engine_update_path: str = Field("/update", description="Path of the engine's SPARQL update endpoint.")
-    engine_store_path: str = Field("/store", description="Path of the engine's Graph Store Protocol endpoint.")
+    engine_profile: Literal["oxigraph", "generic", "virtuoso"] = Field(
+        "oxigraph",
+        description="How to speak to the engines of POSGRAPH_ENGINE_URL and POSGRAPH_STAGING_ENGINE_URL: oxigraph, "
+        "generic (SPARQL 1.1 Protocol and Graph Store Protocol) or virtuoso (OpenLink Virtuoso 7.2: /sparql, no "
+        "Graph Store Protocol, posgraph's default graph in a named graph of its own); see docs/scaling.md. "
+        "Engines posgraph starts itself are always oxigraph.",
+    )
+    engine_query_path: str | None = Field(
+        None, description="Path of the engine's SPARQL query endpoint (default: the profile's, /query for Oxigraph)."
+    )
+    engine_update_path: str | None = Field(
+        None, description="Path of the engine's SPARQL update endpoint (default: the profile's, /update for Oxigraph)."
+    )
+    engine_store_path: str | None = Field(
+        None,
+        description="Path of the engine's Graph Store Protocol endpoint (default: the profile's, /store for Oxigraph).",
+    )
     engine_binary: str | None = Field(None, description="The oxigraph binary; found beside Python or on PATH if unset.")
     engine_start_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the managed engine to answer.")
     engine_memory_limit_mb: int = Field(
@@ -193,20 +207,6 @@ class Settings(BaseSettings):
     audit_log: Path = Field(
         Path("var/audit.jsonl"), description="Where every write is recorded (DATA_DIR/audit.jsonl)."
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _under_data_dir(cls, values: Any) -> Any:
-        """Put each instance path that is not set on its own (or set empty) under ``data_dir``."""
-        if not isinstance(values, dict):
-            return values
-        values = {key: value for key, value in values.items() if value not in (None, "")}
-        data_dir = Path(values.get("data_dir", _DATA_DIR))
-        return {**{name: data_dir / leaf for name, leaf in _UNDER_DATA_DIR.items()}, **values}
-
-    def base_url(self) -> str:
-        """The public base URL, without a trailing slash."""
-        return (self.public_base or f"http://{self.host}:{self.port}").rstrip("/")
     extra_shapes: str = Field(
         "",
         description="Further SHACL shapes files (Turtle; several separated by the OS path separator, ':' on "
@@ -237,6 +237,35 @@ class Settings(BaseSettings):
             except (SyntaxError, ValueError) as exc:  # rdflib's BadSyntax is a SyntaxError
                 raise ConfigError(f"POSGRAPH_EXTRA_SHAPES: {path} is not Turtle that parses: {exc}") from None
         return [*PROJECT_FILES.shapes_files, *extra]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _under_data_dir(cls, values: Any) -> Any:
+        """Put each instance path that is not set on its own (or set empty) under ``data_dir``."""
+        if not isinstance(values, dict):
+            return values
+        values = {key: value for key, value in values.items() if value not in (None, "")}
+        data_dir = Path(values.get("data_dir", _DATA_DIR))
+        return {**{name: data_dir / leaf for name, leaf in _UNDER_DATA_DIR.items()}, **values}
+
+    def base_url(self) -> str:
+        """The public base URL, without a trailing slash."""
+        return (self.public_base or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def engine_options(self, url: str) -> dict[str, Any]:
+        """The keyword arguments of ``posgraph.engine.Engine`` for the engine at ``url``: the configured profile and
+        paths for an engine posgraph does not manage (POSGRAPH_ENGINE_URL, POSGRAPH_STAGING_ENGINE_URL), Oxigraph's
+        for one it started; the query deadline as its timeout."""
+        external = {u.rstrip("/") for u in (self.engine_url, self.staging_engine_url) if u}
+        if url.rstrip("/") not in external:
+            return {"profile": "oxigraph", "timeout": self.query_timeout}
+        return {
+            "profile": self.engine_profile,
+            "query_path": self.engine_query_path,
+            "update_path": self.engine_update_path,
+            "store_path": self.engine_store_path,
+            "timeout": self.query_timeout,
+        }
 
     def engine_base(self) -> str:
         """Return the engine base URL; raises ConfigError when no engine is configured."""

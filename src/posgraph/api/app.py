@@ -131,15 +131,9 @@ def _app_state(settings: Settings, managed_engines: dict) -> AppState:
 async def _start(state: AppState, base: str, staging_base: str | None) -> None:
     """Open the engines and start the worker pools (they need the running event loop)."""
     settings = state.settings
-    state.engine = Engine(
-        base,
-        query_path=settings.engine_query_path,
-        update_path=settings.engine_update_path,
-        store_path=settings.engine_store_path,
-        timeout=settings.query_timeout,
-    )
+    state.engine = Engine(base, **settings.engine_options(base))
     # Without a staging engine, reads and direct writes work; the batch routes answer 503.
-    state.staging = Engine(staging_base, timeout=settings.query_timeout) if staging_base else None
+    state.staging = Engine(staging_base, **settings.engine_options(staging_base)) if staging_base else None
     # Parsing every query gets processes of its own, so a long validation never delays the checks of queries.
     state.guard_pool = WorkerPool(
         settings.worker_processes, timeout=settings.guard_timeout, memory_mb=settings.worker_memory_mb

@@ -126,7 +126,7 @@ def engine_url(settings: Settings) -> Iterator[str]:
     check_layout(settings)
     if (settings.store_dir / RUNTIME_FILE).exists():
         url = runtime_url(settings)
-        if url and asyncio.run(ping(url)):
+        if url and asyncio.run(ping(url, settings)):
             yield url
             return
     managed = ManagedEngine(
@@ -152,18 +152,21 @@ def runtime_url(settings: Settings) -> str | None:
         return None
 
 
-async def ping(url: str | None) -> bool:
-    """Return whether an engine answers at ``url`` (False for no URL)."""
+async def ping(url: str | None, settings: Settings | None = None) -> bool:
+    """Return whether an engine answers at ``url`` (False for no URL), spoken to as ``settings`` (else the
+    environment's) say."""
     if not url:
         return False
-    async with Engine(url) as engine:
+    async with Engine(url, **(settings or load_settings()).engine_options(url)) as engine:
         return await engine.ping()
 
 
 async def bootstrap(url: str, settings: Settings) -> list[str]:
     """Load the ontology and (if configured) the seed into the engine at ``url`` unless there; return what was
     loaded. Raises an engine error."""
-    async with Engine(url, timeout=settings.query_timeout) as engine:
+    async with Engine(url, **settings.engine_options(url)) as engine:
+        # The seed is posgraph's own data, checked against posgraph's shapes; an institution's house rules
+        # (POSGRAPH_EXTRA_SHAPES) apply to what its curators add.
         return await curation.ensure_bootstrapped(
             engine, validator(extra=False), PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files, seed=settings.seed
         )

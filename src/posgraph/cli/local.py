@@ -147,7 +147,7 @@ def _load(
     checker = validator()
 
     async def run(url: str) -> curation.LoadResult:
-        async with Engine(url, timeout=settings.query_timeout) as engine:
+        async with Engine(url, **settings.engine_options(url)) as engine:
             with tqdm(unit="B", unit_scale=True, desc="upload", disable=not show, leave=False) as bar:
                 return await curation.load_batch(
                     engine, checker, parsed, curator=curator, label=label, validate=validate, on_upload=bar.update
@@ -192,7 +192,7 @@ def migrate(data_dir: Path | None) -> None:
     plain = settings.model_copy(update={"seed": False})
 
     async def run(url: str) -> MigrationResult:
-        async with Engine(url, timeout=settings.query_timeout) as engine:
+        async with Engine(url, **settings.engine_options(url)) as engine:
             return await migrate_store(engine, PROJECT_FILES.ontology_files, actor="posgraph migrate")
 
     with engine_url(plain) as url:
@@ -271,7 +271,7 @@ def query(query: str, params: tuple[str, ...], fmt: str, data_dir: Path | None) 
     text = asyncio.run(research.prepare_query(catalog, argument, bindings, is_text=query == "-"))
 
     async def run(url: str) -> research.QueryAnswer:
-        async with Engine(url, timeout=settings.query_timeout) as engine:
+        async with Engine(url, **settings.engine_options(url)) as engine:
             return await research.run_for_output(engine, text, _RESULT_TYPES[fmt])
 
     with engine_url(settings) as url:
@@ -314,7 +314,7 @@ def export(fmt: str, output: Path | None, data_dir: Path | None) -> None:
     extension = _EXPORT_FORMATS[fmt]
 
     async def run(url: str) -> None:
-        async with Engine(url, timeout=settings.query_timeout) as engine:
+        async with Engine(url, **settings.engine_options(url)) as engine:
             if output is None:
                 await linked_data.export(engine, extension, sys.stdout.buffer)
             else:

@@ -151,10 +151,17 @@ def frame(quads: list[ox.Quad], iri: str, context: dict, context_url: str | None
     # pyoxigraph writes expanded JSON-LD with rdf:type as a plain property and every literal as a string;
     # framing wants @type, and integrators want JSON numbers and booleans where the lexical form is canonical.
     expanded = json.loads(ox.serialize(quads, format=ox.RdfFormat.JSON_LD))
+    # A subject's types, sorted by IRI, on its first node: the engine's triple order is its own (Virtuoso's differs
+    # from Oxigraph's, and a subject whose triples are not together comes out as several nodes), a document's order
+    # must not depend on it.
+    types_of: dict[str, list[str]] = {}
     for node in expanded:
         types = node.get(_RDF_TYPE)
         if types and all("@id" in t for t in types):
-            node["@type"] = [t["@id"] for t in node.pop(_RDF_TYPE)]
+            types_of.setdefault(node.get("@id", ""), []).extend(t["@id"] for t in node.pop(_RDF_TYPE))
+    for node in expanded:
+        if (types := types_of.pop(node.get("@id", ""), None)) is not None:
+            node["@type"] = sorted(set(types))
         for values in node.values():
             if isinstance(values, list):
                 for value in values:
