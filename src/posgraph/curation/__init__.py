@@ -22,7 +22,7 @@ from posgraph.curation.amendments import (
     validate_amended,
     validate_batch,
 )
-from posgraph.curation.forms import MINT_RULE, form_spec, mint_iri, unique_iri
+from posgraph.curation.forms import form_spec
 from posgraph.curation.intake import (
     ParsedFile,
     PreparedBatch,
@@ -50,6 +50,7 @@ from posgraph.curation.loading import (
     load_batch,
     record_bulk_batch,
 )
+from posgraph.curation.minting import MINT_RULE, mint_iri, unique_iri
 from posgraph.curation.provenance import batch_quads, change_triples, publication_body
 from posgraph.curation.records import (
     batch_triples,

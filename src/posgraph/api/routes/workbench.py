@@ -17,7 +17,8 @@ from posgraph.api.admission import limited
 from posgraph.api.caching import check_if_none_match
 from posgraph.api.problems import problem_responses
 from posgraph.api.state import app_state
-from posgraph.curation.forms import MINT_RULE, form_spec, unique_iri
+from posgraph.curation.forms import form_spec
+from posgraph.curation.minting import MINT_RULE, unique_iri
 from posgraph.errors import InvalidParameter
 from posgraph.namespaces import PREFIXES
 from posgraph.validation import Validator
