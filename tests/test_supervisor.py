@@ -245,3 +245,15 @@ def test_ordinary_traffic_is_never_taken_for_abandoned_work(tmp_path):
         assert managed.restarts == 0 and managed.causes == []
     finally:
         managed.stop()
+
+
+def test_a_free_port_is_never_one_to_avoid():
+    """`posgraph serve` starts its engines before its web server binds: an engine must not take the server's port
+    (a test saw uvicorn fail with 'address already in use' on the port the staging engine had just taken)."""
+    from posgraph.supervisor import free_port
+
+    taken = {free_port() for _ in range(20)}
+    chosen = [free_port(avoid=taken) for _ in range(50)]
+    assert not set(chosen) & taken
+    with pytest.raises(OSError):
+        free_port(avoid=range(0, 65536))

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Container
 
 import httpx
 import psutil
@@ -64,11 +64,16 @@ def find_engine_binary(configured: str | None = None) -> str:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port on ``host`` that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def free_port(host: str = "127.0.0.1", avoid: Container[int] = ()) -> int:
+    """Return a TCP port on ``host`` that was free a moment ago and is not in ``avoid`` (ports promised to something
+    not listening yet, such as the web server that starts after its engines). Raises OSError when none is found."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in avoid:
+            return port
+    raise OSError(f"no free port on {host} outside {avoid!r}")
 
 
 def bulk_load(location: Path, files: list[tuple[Path, str]], *, binary: str | None = None) -> None:
@@ -157,11 +162,13 @@ class ManagedEngine:
         healthy_after: float = 60.0,
         sandbox: bool = False,
         on_event: Callable[[str, str], None] | None = None,
+        avoid_ports: tuple[int, ...] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.binary = binary
         self.host = host
         self.port = port
+        self.avoid_ports = avoid_ports  # never taken for the engine: the web server's own port, bound after it
         self.query_timeout_s = query_timeout_s
         self.start_timeout = start_timeout
         self.memory_limit_mb = memory_limit_mb
@@ -212,7 +219,7 @@ class ManagedEngine:
                     f"package) or {engine_sandbox.DISABLE_HINT}"
                 ) from None
         self._prepare_data_dir()
-        self.port = self.port or free_port(self.host)
+        self.port = self.port or free_port(self.host, self.avoid_ports)
         self._stopping.clear()
         self._spawn(binary)
         self._watcher = threading.Thread(target=self._watch, args=(binary,), name="engine-watch", daemon=True)

@@ -58,6 +58,7 @@ def _start_engine(settings: Settings, directory: Path, managed: dict[str, Manage
         restart_backoff_max=settings.engine_restart_backoff_max,
         sandbox=settings.engine_sandbox,
         on_event=metrics.engine_event,
+        avoid_ports=(settings.port,),  # the web server binds its port only after the engines are up
     )
     url = engine.start()
     managed[name] = engine
