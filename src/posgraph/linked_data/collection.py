@@ -221,7 +221,14 @@ class CollectionIndexLike(Protocol):
     """What collection_page needs of a derived index (posgraph.linked_data.index.CollectionIndex)."""
 
     async def page(
-        self, spec: Collection, values: Mapping[str, rdflib.term.Node], field: str, descending: bool, limit: int
+        self,
+        spec: Collection,
+        values: Mapping[str, rdflib.term.Node],
+        field: str,
+        descending: bool,
+        limit: int,
+        *,
+        version: str | None = None,
     ) -> Page | None: ...
 
 
@@ -245,17 +252,19 @@ async def collection_page(
     sort: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    version: str | None = None,
 ) -> Page:
     """One page of collection ``name``, filtered and sorted, after ``cursor`` (keyset pagination: pages neither
     skip nor repeat items while the data is unchanged). Raises NotFound or InvalidParameter naming the parameter.
 
     Answered from the engine's derived index when it has one that holds the dataset's current version (a page
     is then an index seek), otherwise by the engine itself (``sparql_collection_page``): the same page either way.
+    ``version``: the dataset version the caller has just read (else the index reads it).
     """
     spec, values, field, descending = _request(name, params, sort, cursor, limit)
     index = _INDEXES.get(engine)
     if index is not None:
-        page = await index.page(spec, values, field, descending, limit)
+        page = await index.page(spec, values, field, descending, limit, version=version)
         if page is not None:
             return page
     return await _sparql_page(engine, spec, values, field, descending, limit)

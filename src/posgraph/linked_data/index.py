@@ -454,14 +454,22 @@ class CollectionIndex:
         return version
 
     async def page(
-        self, spec: Collection, values: Mapping[str, rdflib.term.Node], field: str, descending: bool, limit: int
+        self,
+        spec: Collection,
+        values: Mapping[str, rdflib.term.Node],
+        field: str,
+        descending: bool,
+        limit: int,
+        *,
+        version: str | None = None,
     ) -> Page | None:
-        """The page from the index, or None when the index does not hold the engine's current version (then the
-        engine must answer; the index is told to catch up)."""
+        """The page from the index, or None when the index does not hold the engine's current version (``version``
+        when the caller has just read it, else read here; then the engine must answer and the index is told to
+        catch up)."""
         snapshot = self._snapshot
         if snapshot is None:
             return None
-        if (await dataset_version(self.engine)).id != snapshot.version:
+        if (version or (await dataset_version(self.engine)).id) != snapshot.version:
             self._wake.set()
             return None
         rows = await asyncio.to_thread(snapshot.page, spec, values, field, descending, limit)

@@ -234,9 +234,13 @@ def _collection_route(name: str):
         except ValueError:
             raise InvalidParameter("limit", f"{raw_limit[:30]!r} is not a whole number") from None
         media_type = formats.negotiate(request.headers.get("accept"), _JSON_TYPES[::-1])
-        headers = await cache_headers(request, media_type)
         state = app_state(request)
-        page = await linked_data.collection_page(state.engine, name, params, sort=sort, cursor=cursor, limit=limit)
+        # One read of the dataset's version serves the ETag and tells the collections' index whether it is current.
+        version = await linked_data.dataset_version(state.engine)
+        headers = await cache_headers(request, media_type, version)
+        page = await linked_data.collection_page(
+            state.engine, name, params, sort=sort, cursor=cursor, limit=limit, version=version.id
+        )
         base = state.settings.base_url() + f"/{name}"
         body: dict = {
             "@context": state.context_url,
