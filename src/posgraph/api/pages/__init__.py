@@ -119,8 +119,7 @@ def api_docs_page(viewer: str, openapi_url: str) -> tuple[str, str]:
 def workbench_page(docs_url: str = "/docs") -> str:
     """Return the curator workbench page: the sign-in form and the sections its scripts (static/js/workbench.js,
     workbench-review.js) fill; without JavaScript it says so and points at the HTTP API documented at ``docs_url``."""
-    review_script = (STATIC_DIR / "js" / "workbench-review.js").is_file()
-    return _ENV.get_template("workbench.html").render(docs_url=docs_url, review_script=review_script)
+    return _ENV.get_template("workbench.html").render(docs_url=docs_url)
 
 
 def _term(base_url: str, term: rdflib.term.Node) -> _Term:
