@@ -133,5 +133,6 @@ clean:
 bench: $(TESTED)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.compare
+	$(BIN)/python -m bench.virtuoso
 	$(BIN)/python -m bench.validation_in_context
 	$(BIN)/python -m bench.views

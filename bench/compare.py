@@ -453,8 +453,33 @@ def report(results: list[dict]) -> str:
             lines.append(
                 f"| {name.removesuffix(' (s)')} / oxigraph load | {_ratio(load[name], load['oxigraph load (s)'])} |"
             )
+        lines += _virtuoso_lines(result.get("virtuoso"))
         lines.append("")
     return "\n".join(lines)
+
+
+def _virtuoso_lines(measured: dict | None) -> list[str]:
+    """The second engine's table (bench.virtuoso): posgraph in front of Virtuoso against bare Virtuoso."""
+    if not measured:
+        return []
+    lines = [
+        "",
+        "### The second engine: posgraph on OpenLink Virtuoso 7.2 against bare Virtuoso (bench.virtuoso)",
+        "",
+        "| workload | posgraph median ms | virtuoso median ms | posgraph/virtuoso latency | posgraph req/s | "
+        "virtuoso req/s | posgraph/virtuoso throughput | rows (posgraph/virtuoso) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in measured["workloads"].items():
+        pg, vi = row.get("posgraph", {}), row.get("virtuoso", {})
+        lines.append(
+            f"| {name} | {pg.get('median_ms', 0):.2f} | {vi.get('median_ms', 0):.2f} | "
+            f"{_ratio(pg.get('median_ms'), vi.get('median_ms'))} | {pg.get('rps', 0):.0f} | {vi.get('rps', 0):.0f} | "
+            f"{_ratio(pg.get('rps'), vi.get('rps'))} | {pg.get('rows', '–')}/{vi.get('rows', '–')} |"
+        )
+    lines += ["", "| measure | value |", "|---|---|"]
+    lines += [f"| {k} | {v:.2f} |" for k, v in measured.get("memory_mib", {}).items()]
+    return lines
 
 
 def chart(results: list[dict], path: Path) -> None:
