@@ -252,6 +252,41 @@ def _wait(url: str, path: str = "/", timeout: float = 120) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def service_env(scratch: Path, engines: dict[str, str]) -> dict[str, str]:
+    """The environment of a benchmarked ``posgraph serve`` in front of ``engines`` (POSGRAPH_ENGINE_URL, …), its
+    files under ``scratch``."""
+    return {
+        **os.environ,
+        **engines,
+        "POSGRAPH_SEED": "false",
+        "POSGRAPH_TOKENS_FILE": str(scratch / "tokens.json"),
+        "POSGRAPH_AUDIT_LOG": str(scratch / "audit.jsonl"),
+        "POSGRAPH_DUMPS_DIR": str(scratch / "dumps"),
+        "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "64",
+        # The load generator is one address: lift the per-client meter and the anonymous capacity it would hit.
+        "POSGRAPH_QUERY_SECONDS_PER_MINUTE": "1000000",
+        "POSGRAPH_MAX_CONCURRENT_QUERIES": "256",
+    }
+
+
+def serve(port: int, env: dict[str, str]) -> subprocess.Popen:
+    """Start ``posgraph serve`` on ``port`` with ``env`` (not waiting for it)."""
+    return subprocess.Popen(
+        [str(BIN / "posgraph"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def measure(base: str, request: Request, seconds: float, samples: int) -> dict:
+    """One system's row for a workload: median and p99 ms, requests per second, failures and rows."""
+    median, p99, failures, rows = asyncio.run(_latency(base, request, samples))
+    # A request slower than the throughput window: its rate is what the latency says.
+    rate = asyncio.run(_throughput(base, request, seconds)) if median < seconds / 2 else 1 / median
+    return {"median_ms": median * 1000, "p99_ms": p99 * 1000, "rps": rate, "failures": failures, "rows": rows}
+
+
 def _load_times(data: Path, scratch: Path) -> dict[str, float]:
     """`oxigraph load` of the file into an empty store, against `posgraph load --bulk` (the same bulk loader plus
     the batch's record) and the transactional, revertable `posgraph load` (unvalidated) into empty stores."""
@@ -329,25 +364,8 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
     engine.start()
     staging.start()
     port, rdflib_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "POSGRAPH_ENGINE_URL": engine.url,
-        "POSGRAPH_STAGING_ENGINE_URL": staging.url,
-        "POSGRAPH_SEED": "false",
-        "POSGRAPH_TOKENS_FILE": str(scratch / "tokens.json"),
-        "POSGRAPH_AUDIT_LOG": str(scratch / "audit.jsonl"),
-        "POSGRAPH_DUMPS_DIR": str(scratch / "dumps"),
-        "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "64",
-        # The load generator is one address: lift the per-client meter and the anonymous capacity it would hit.
-        "POSGRAPH_QUERY_SECONDS_PER_MINUTE": "1000000",
-        "POSGRAPH_MAX_CONCURRENT_QUERIES": "256",
-    }
-    posgraph = subprocess.Popen(
-        [str(BIN / "posgraph"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = service_env(scratch, {"POSGRAPH_ENGINE_URL": engine.url, "POSGRAPH_STAGING_ENGINE_URL": staging.url})
+    posgraph = serve(port, env)
 
     def start_peer() -> subprocess.Popen:
         return subprocess.Popen(
@@ -372,16 +390,7 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
                 request = getattr(work, system.split("-")[0])
                 if base is None or request is None:
                     continue
-                median, p99, failures, rows = asyncio.run(_latency(base, request, samples))
-                # A request slower than the throughput window: its rate is what the latency says.
-                rate = asyncio.run(_throughput(base, request, seconds)) if median < seconds / 2 else 1 / median
-                row[system] = {
-                    "median_ms": median * 1000,
-                    "p99_ms": p99 * 1000,
-                    "rps": rate,
-                    "failures": failures,
-                    "rows": rows,
-                }
+                row[system] = measure(base, request, seconds, samples)
             result["workloads"][work.name] = row
             if peer and not _wait_idle(peer.pid, limit=20):
                 # rdflib goes on with a query its client gave up on, and answers nothing else meanwhile: a fresh

@@ -14,27 +14,24 @@ Virtuoso with that graph as the request's default graph. Results merge into benc
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from bench.compare import (
-    BIN,
     DATA,
     RESULTS,
     Request,
-    _latency,
     _peak_rss_mib,
-    _throughput,
     _wait,
     _wait_collections,
     chart,
     collection_workloads,
+    measure,
     report,
+    serve,
+    service_env,
     workloads,
 )
 from bench.generate import write_graph
@@ -88,23 +85,7 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
         staging.start()
         _load(public, [data, *PROJECT_FILES.ontology_files])
         port = free_port()
-        env = {
-            **os.environ,
-            **engine_env(public, staging),
-            "POSGRAPH_SEED": "false",
-            "POSGRAPH_TOKENS_FILE": str(scratch / "tokens.json"),
-            "POSGRAPH_AUDIT_LOG": str(scratch / "audit.jsonl"),
-            "POSGRAPH_DUMPS_DIR": str(scratch / "dumps"),
-            "POSGRAPH_MAX_CONCURRENT_PER_CLIENT": "64",
-            "POSGRAPH_QUERY_SECONDS_PER_MINUTE": "1000000",
-            "POSGRAPH_MAX_CONCURRENT_QUERIES": "256",
-        }
-        posgraph = subprocess.Popen(
-            [str(BIN / "posgraph"), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        posgraph = serve(port, service_env(scratch, engine_env(public, staging)))
         pg_url = f"http://127.0.0.1:{port}"
         _wait(pg_url, "/health")
         _wait_collections(pg_url)
@@ -114,17 +95,8 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
                 ("posgraph", pg_url, work.posgraph),
                 ("virtuoso", public.url, bare(work.oxigraph)),
             ):
-                if request is None:
-                    continue
-                median, p99, failures, rows = asyncio.run(_latency(base, request, samples))
-                rate = asyncio.run(_throughput(base, request, seconds)) if median < seconds / 2 else 1 / median
-                row[system] = {
-                    "median_ms": median * 1000,
-                    "p99_ms": p99 * 1000,
-                    "rps": rate,
-                    "failures": failures,
-                    "rows": rows,
-                }
+                if request is not None:
+                    row[system] = measure(base, request, seconds, samples)
             result["workloads"][work.name] = row
             print(
                 f"{size:>9} virtuoso {work.name:<36} "
