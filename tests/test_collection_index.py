@@ -1,12 +1,17 @@
 """The collections' derived index (linked_data/index.py) against the engine's own answer (the SPARQL path): the same
 pages for every collection, sort and a spread of filters, on the seed with the 0.2 fixture and awkward data, and on
-a generated store; and over real HTTP, the page served right after each kind of write (batch accept and revert,
-Graph Store write, SPARQL update) and after a restart is the engine's answer."""
+a generated store; after each kind of write (load, batch accept, amendments, revert), moved incrementally (only
+the items the change feed says were touched are read again) and still the engine's answer for every filter
+combination; built whole when the feed cannot say; and over real HTTP, the page served right after each kind of
+write (batch accept and revert, Graph Store write, SPARQL update) and after a restart is the engine's answer."""
 
 from __future__ import annotations
 
 import io
+import itertools
 import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlparse
 
@@ -16,8 +21,9 @@ from conftest import EXAMPLES, Server, create_token, run, start_server
 from bench.generate import write_graph
 from posgraph import curation
 from posgraph.config import PROJECT_FILES
+from posgraph.curation.provenance import change_triples
 from posgraph.engine import Engine
-from posgraph.linked_data import COLLECTIONS, CollectionIndex, Page, sparql_collection_page
+from posgraph.linked_data import COLLECTIONS, CollectionIndex, Page, dataset_version, sparql_collection_page
 from posgraph.linked_data.collection import _checked, request_terms
 from posgraph.supervisor import ManagedEngine
 
@@ -224,6 +230,258 @@ def test_a_generated_store_pages_deep_as_the_engine_does(generated):
     run(go())
 
 
+# ------------------------------------------------------------------------------------------ incremental
+# Written by the tests below, on top of the seed, the 0.2 fixture and AWKWARD: a person holding a role named by an
+# IRI (so that a later batch can change the role's party alone), a position superseding zz-same-b, an event, a
+# source, and a second label of an existing party.
+LOADED = """
+@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix pos: <https://w3id.org/posgraph/id/position/> .
+@prefix party: <https://w3id.org/posgraph/id/party/> . @prefix src: <https://w3id.org/posgraph/id/source/> .
+@prefix pgi: <https://w3id.org/posgraph/issue/> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix schema: <https://schema.org/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix person: <https://w3id.org/posgraph/id/person/> . @prefix role: <https://w3id.org/posgraph/id/role/> .
+@prefix event: <https://w3id.org/posgraph/id/event/> .
+person:zz-envoy a pg:Person ; skos:prefLabel "Zz Envoy"@en ; pg:holdsRole role:zz-envoy .
+role:zz-envoy a pg:Role ; pg:roleTitle "Envoy"@en ; pg:roleFor party:zz-plain .
+pos:zz-loaded a pg:Offer ; pg:summary "Loaded later, supersedes Same Label"@en ;
+  pg:statedOn "2024-02"^^xsd:gYearMonth ; pg:supersedes pos:zz-same-b ; pg:heldBy party:zz-bilingual ;
+  pg:concerns pgi:territory .
+event:zz-loaded-talks a pg:Event ; skos:prefLabel "Loaded talks"@en ; pg:startDate "2024-04-04"^^xsd:date ;
+  pg:participant party:zz-plain .
+party:zz-bilingual skos:prefLabel "Zland-fr"@fr .
+src:zz-loaded a pg:Source ; schema:headline "Loaded headline"@en ; schema:datePublished "2024"^^xsd:gYear .
+"""
+# Batches that change only what other items' rows depend on: the date of the position superseding zz-same-b
+# (whose as_of answers move), and the party of the envoy's role (whose people?party answers move).
+EARLIER = """<https://w3id.org/posgraph/id/position/zz-loaded> <https://w3id.org/posgraph/ns#statedOn>
+  "2023-06"^^<http://www.w3.org/2001/XMLSchema#gYearMonth> ."""
+REASSIGNED = f"""<{PGID}role/zz-envoy> <https://w3id.org/posgraph/ns#roleFor> <{RUSSIA}> ."""
+BATCHES = EXAMPLES / "batches"
+
+# The filter values every combination is made of, by collection.
+FILTER_VALUES = {
+    "positions": {
+        "party": RUSSIA,
+        "issue": f"{PGI}territory",
+        "type": "Demand",
+        "stated_from": "2024",
+        "stated_to": "2025-07",
+        "as_of": "2024-01-31",
+        "q": "a",
+    },
+    "events": {"party": f"{PGID}party/zz-plain", "stated_from": "2024-04", "stated_to": "2025", "q": "talk"},
+    "people": {"party": RUSSIA, "q": "e"},
+    "sources": {"stated_from": "2024", "stated_to": "2025-07-21", "q": "e"},
+}
+EXTRA_FILTERS = [  # values that the writes below move in and out of
+    ("positions", {"party": f"{PGID}party/zz-bilingual"}),
+    ("positions", {"as_of": "2024-01-15", "q": "same"}),
+    ("positions", {"as_of": "2024-05-31"}),
+    ("positions", {"party": f"{PGID}party/russian-federation"}),
+    ("positions", {"q": "loaded", "type": "Offer"}),
+    ("people", {"party": f"{PGID}party/zz-plain"}),
+    ("parties", {"q": "land"}),
+    ("parties", {"q": "russia"}),
+]
+
+
+def _combinations() -> list[tuple[str, dict]]:
+    """Every filter of every collection alone, every pair, and all of a collection's filters at once."""
+    out = []
+    for name, pool in FILTER_VALUES.items():
+        keys = sorted(pool)
+        for size in (1, 2, len(keys)):
+            out += [(name, {k: pool[k] for k in combo}) for combo in itertools.combinations(keys, size)]
+    return out + EXTRA_FILTERS + [(name, {"q": "e"}) for name in COLLECTIONS if name not in FILTER_VALUES]
+
+
+async def _everything_agrees(engine: Engine, index: CollectionIndex) -> int:
+    """Assert every collection in every sort (all its pages), and every filter combination (its first pages, in
+    turn sorted each way the collection sorts), is the same page from the index as from the engine; return how
+    many pages were compared."""
+    compared = 0
+    for name in COLLECTIONS:
+        for sort in _sorts(name):
+            compared += await _walk(engine, index, name, {}, sort, 7, 500)
+    for n, (name, params) in enumerate(_combinations()):
+        sorts = _sorts(name)
+        compared += await _walk(engine, index, name, params, sorts[n % len(sorts)], 2, 3)
+    return compared
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory, validator) -> Iterator[tuple[ManagedEngine, ManagedEngine]]:
+    """A public store (seed, fixture, awkward data) and a staging store, for tests that write."""
+    base = tmp_path_factory.mktemp("index-writable")
+    public, staging = ManagedEngine(base / "public"), ManagedEngine(base / "staging")
+    public.start()
+    staging.start()
+    _load(public.url, validator, fixture=True)
+    yield public, staging
+    public.stop()
+    staging.stop()
+
+
+async def _loaded(engine: Engine, validator, tmp: Path, name: str, turtle: str) -> curation.LoadResult:
+    """Load ``turtle`` as a batch (``posgraph load``, unvalidated: the index must follow any data)."""
+    path = tmp / f"{name}.ttl"
+    path.write_text(turtle)
+    return await curation.load_batch(engine, validator, curation.read_files([path]), curator="t", validate=False)
+
+
+async def _accepted(public: Engine, staging: Engine, validator, path: Path) -> str:
+    """Submit ``path`` as a batch and accept it (another reviewer); return its id."""
+    record = await curation.submit_batch(public, staging, validator, curation.read_files([path]), curator="cur")
+    await curation.accept_batch(public, staging, validator, record["id"], reviewer="rev", role="reviewer")
+    return record["id"]
+
+
+async def _moved(index: CollectionIndex, kind: str, engine: Engine) -> None:
+    """Refresh, assert it was done ``kind`` ("incremental" or "full") and that it holds the engine's version."""
+    before = (index.full_rebuilds, index.incremental_refreshes)
+    version = await index.refresh()
+    assert index.last is not None and index.last.kind == kind, index.last
+    assert index.last.version == version == index.version
+    full, incremental = (1, 0) if kind == "full" else (0, 1)
+    assert (index.full_rebuilds, index.incremental_refreshes) == (before[0] + full, before[1] + incremental)
+    assert (await dataset_version(engine)).id == version
+
+
+def test_each_kind_of_write_moves_the_index_incrementally_to_the_engines_pages(writable, validator, tmp_path):
+    public_engine, staging_engine = writable
+
+    async def go():
+        async with Engine(public_engine.url, timeout=120) as public, Engine(staging_engine.url) as staging:
+            index = CollectionIndex(public)
+            await _moved(index, "full", public)
+            assert index.last.reason == "first build"
+            baseline = await _everything_agrees(public, index)
+            assert baseline > 150
+
+            # A load: new items in five collections, and a label added to an existing party.
+            held = index.version
+            await _loaded(public, validator, tmp_path, "loaded", LOADED)
+            await _moved(index, "incremental", public)
+            # The move was one step: a reader that read the old version is not answered from the new rows.
+            spec = COLLECTIONS["positions"]
+            assert await index.page(spec, {}, "date", False, 5, version=held) is None
+            assert await index.page(spec, {}, "date", False, 5, version=index.version) is not None
+            touched = index.last.items
+            assert 6 <= touched < 40  # the batch's subjects and the item it supersedes: not the whole store
+            envoy = await _indexed(index, "people", {"party": f"{PGID}party/zz-plain"}, None, None, 50)
+            assert f"{PGID}person/zz-envoy" in [i["id"] for i in envoy.items]
+            await _everything_agrees(public, index)
+
+            # Loads that touch only what other items depend on: an earlier date for the position superseding
+            # zz-same-b (so zz-same-b is no longer in force on 2024-01-15), and the envoy's role's party.
+            in_force = await _indexed(index, "positions", {"as_of": "2024-01-15", "q": "same"}, None, None, 50)
+            assert f"{PGID}position/zz-same-b" in [i["id"] for i in in_force.items]
+            earlier = await _loaded(public, validator, tmp_path, "earlier", EARLIER)
+            await _moved(index, "incremental", public)
+            in_force = await _indexed(index, "positions", {"as_of": "2024-01-15", "q": "same"}, None, None, 50)
+            assert f"{PGID}position/zz-same-b" not in [i["id"] for i in in_force.items]
+            await _loaded(public, validator, tmp_path, "reassigned", REASSIGNED)
+            await _moved(index, "incremental", public)
+            envoy = await _indexed(index, "people", {"party": RUSSIA}, None, None, 50)
+            assert f"{PGID}person/zz-envoy" in [i["id"] for i in envoy.items]
+            await _everything_agrees(public, index)
+
+            # Batches accepted through review: one plain, one setting up a duplicate, then amendments (a merge
+            # and a retraction of the duplicate; a retraction and a sharper date of a seed position).
+            plain = await _accepted(public, staging, validator, EXAMPLES / "valid" / "minimal-demand.ttl")
+            await _moved(index, "incremental", public)
+            await _everything_agrees(public, index)
+            await _accepted(public, staging, validator, BATCHES / "amend-setup-duplicate.ttl")
+            await _moved(index, "incremental", public)
+            duplicate = f"{PGID}position/test-rf-2025-07-talks-demand"
+            held = await _indexed(index, "positions", {"party": f"{PGID}party/russian-federation"}, None, None, 50)
+            assert [i["id"] for i in held.items] == [duplicate]
+            merge = await _accepted(public, staging, validator, BATCHES / "amend-merge-duplicate.ttl")
+            await _moved(index, "incremental", public)
+            held = await _indexed(index, "positions", {"party": f"{PGID}party/russian-federation"}, None, None, 50)
+            assert held.items == []
+            held = await _indexed(index, "positions", {"party": RUSSIA, "q": "duplicate"}, None, None, 50)
+            assert [i["id"] for i in held.items] == [duplicate]
+            sharpen = await _accepted(public, staging, validator, BATCHES / "amend-sharpen-date.ttl")
+            await _moved(index, "incremental", public)
+            await _everything_agrees(public, index)
+
+            # Reverts: what the index read when they were published says what they take away (their graph is
+            # gone), and their amendments' ledgers what they give back.
+            for batch in (sharpen, merge, plain, earlier.batch_id):
+                await curation.revert_batch(public, staging, batch, actor="rev", role="reviewer")
+                await _moved(index, "incremental", public)
+            in_force = await _indexed(index, "positions", {"as_of": "2024-01-15", "q": "same"}, None, None, 50)
+            assert f"{PGID}position/zz-same-b" in [i["id"] for i in in_force.items]
+            held = await _indexed(index, "positions", {"party": f"{PGID}party/russian-federation"}, None, None, 50)
+            assert [i["id"] for i in held.items] == [duplicate]
+            await _everything_agrees(public, index)
+            assert index.full_rebuilds == 1  # nothing above needed the whole store read again
+
+    run(go())
+
+
+def test_what_the_feed_cannot_say_is_built_whole(writable, validator, tmp_path):
+    public_engine, staging_engine = writable
+
+    async def go():
+        async with Engine(public_engine.url, timeout=120) as public, Engine(staging_engine.url) as staging:
+            index = CollectionIndex(public, max_items=3)
+            await _moved(index, "full", public)
+
+            # A SPARQL update records only that something was updated.
+            await curation.run_update(
+                public,
+                f"INSERT DATA {{ <{PGID}party/zz-updated> a <https://w3id.org/posgraph/ns#Party> ; "
+                '<http://www.w3.org/2004/02/skos/core#prefLabel> "Zz updated"@en }',
+                actor="admin",
+            )
+            await _moved(index, "full", public)
+            assert "'updated'" in index.last.reason
+            assert await _indexed(index, "parties", {"q": "zz updated"}, None, None, 5) != Page([], None)
+
+            # A batch touching more items than the index reads one by one.
+            await _loaded(public, validator, tmp_path, "many", _many(5))
+            await _moved(index, "full", public)
+            assert "more than 3 items" in index.last.reason
+            index.max_items = 20_000
+
+            # A revert of a batch this index never saw published: its graph is gone, so nothing says what it held.
+            batch = await _accepted(public, staging, validator, BATCHES / "army-cap-figure.ttl")
+            fresh = CollectionIndex(public)
+            await _moved(fresh, "full", public)
+            await _moved(index, "incremental", public)  # the old index saw it published
+            await curation.revert_batch(public, staging, batch, actor="rev", role="reviewer")
+            await _moved(fresh, "full", public)
+            assert "never read it published" in fresh.last.reason
+            await _moved(index, "incremental", public)
+            await _everything_agrees(public, fresh)
+            await _everything_agrees(public, index)
+
+            # A change recorded with a time before the version the index holds (taken before another write's,
+            # committed after it): the feed after that version does not list it; the count shows it.
+            late = change_triples("accepted", "t", moment=datetime.now(timezone.utc) - timedelta(hours=1))
+            hidden = f"<{PGID}party/zz-late> a <https://w3id.org/posgraph/ns#Party> ."
+            body = " ".join(f"{s} {p} {o} ." for s, p, o in late)
+            await public.update(f"INSERT DATA {{ {body} {hidden} }}")
+            await _loaded(public, validator, tmp_path, "after", _many(1))
+            await _moved(index, "full", public)
+            assert "out of time order" in index.last.reason
+            await _everything_agrees(public, index)
+
+    run(go())
+
+
+def _many(n: int) -> str:
+    """Turtle for ``n`` new parties."""
+    stamp = time.time_ns()
+    return "".join(
+        f"<{PGID}party/zz-many-{stamp}-{i}> a <https://w3id.org/posgraph/ns#Party> ; "
+        f'<http://www.w3.org/2004/02/skos/core#prefLabel> "Many {i}"@en .\n'
+        for i in range(n)
+    )
+
+
 # ------------------------------------------------------------------------------------------ over HTTP
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, validator) -> Iterator[Server]:
@@ -304,12 +562,15 @@ def _reference_after(url: str, name: str, params: dict, cursor: str) -> Page:
     return run(go())
 
 
-def _wait_indexed(server: Server, version: str, timeout: float = 60) -> None:
-    """Wait until the server's log says its index holds ``version``."""
+def _wait_indexed(server: Server, version: str, timeout: float = 60) -> str:
+    """Wait until the server's log says its index holds ``version``; return how it got there ("incremental" or
+    "built whole")."""
     deadline = time.monotonic() + timeout
+    said = f"collection index holds version {version} ("
     while time.monotonic() < deadline:
-        if f"collection index holds version {version} " in server.log.read_text():
-            return
+        for line in server.log.read_text().splitlines():
+            if said in line:
+                return line.split(said, 1)[1].split(":", 1)[0]
         time.sleep(0.1)
     raise AssertionError(f"the index never held {version}: {server.log.read_text()[-2000:]}")
 
@@ -340,7 +601,7 @@ def test_pages_after_every_kind_of_write_are_the_engines(served):
     # Right after the write: the new position is listed (an index left at the old version would not list it).
     assert NEW_DEMAND in _ids(served, "positions", {"q": "peninsula"})
     version = _agree(served)
-    _wait_indexed(served, version)
+    assert _wait_indexed(served, version) == "incremental"  # only what the batch touched was read again
     assert _agree(served, deep=True) == version
 
     with served.client() as client:
@@ -348,7 +609,7 @@ def test_pages_after_every_kind_of_write_are_the_engines(served):
         assert reverted.status_code == 200, reverted.text
     assert NEW_DEMAND not in _ids(served, "positions", {"q": "peninsula"})
     version = _agree(served)
-    _wait_indexed(served, version)
+    assert _wait_indexed(served, version) == "incremental"
     assert _agree(served, deep=True) == version
 
     turtle = (
@@ -363,7 +624,7 @@ def test_pages_after_every_kind_of_write_are_the_engines(served):
         assert written.status_code in (200, 201, 204), written.text
     assert _ids(served, "positions", {"sort": "-date"})[0] == PUT_POSITION
     version = _agree(served)
-    _wait_indexed(served, version)
+    assert _wait_indexed(served, version) == "built whole"  # a direct write does not say what it touched
     assert _agree(served, deep=True) == version
 
     update = (
@@ -378,7 +639,7 @@ def test_pages_after_every_kind_of_write_are_the_engines(served):
     assert _ids(served, "positions", {"sort": "label", "q": "written through"}) == [PUT_POSITION]
     assert _ids(served, "positions", {"sort": "-label"})[0] == PUT_POSITION
     version = _agree(served)
-    _wait_indexed(served, version)
+    assert _wait_indexed(served, version) == "built whole"
     assert _agree(served, deep=True) == version
 
 

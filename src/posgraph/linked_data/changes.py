@@ -70,9 +70,8 @@ async def _amending(engine: Engine, batches: set[str]) -> dict[str, dict]:
     removed from and added to the default graph (reified triples), so a mirror can apply or undo it too."""
     if not batches:
         return {}
-    values = " ".join(rdflib.URIRef(b).n3() for b in sorted(batches))
-    rows = await engine.select(
-        f"""SELECT DISTINCT ?b WHERE {{ VALUES ?b {{ {values} }}
-        BIND (IRI(CONCAT(STR(?b), "/amendments")) AS ?g) GRAPH ?g {{ ?s ?p ?o }} }}"""
-    )
+    # Each ledger graph named, not computed in the query: an engine given GRAPH ?g with ?g bound by a BIND may
+    # walk every named graph's quads first (0.8 s at a million triples).
+    values = " ".join(f"({rdflib.URIRef(b).n3()} {rdflib.URIRef(b + '/amendments').n3()})" for b in sorted(batches))
+    rows = await engine.select(f"SELECT DISTINCT ?b WHERE {{ VALUES (?b ?g) {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}")
     return {str(r["b"]): {"removed": f"{r['b']}/removed", "added": f"{r['b']}/added"} for r in rows}

@@ -2,11 +2,20 @@
 engine would list it), a B-tree per collection and sort, so that a page is an index seek plus LIMIT whatever the
 store's size and the page's depth.
 
-It is derived, never authoritative. It is built from the engine when the app starts (in the background) and built
-again whenever the dataset's version (``dataset_version``: every write path records a change) has moved. A page is
-answered from it only when it holds the version the engine holds at that moment; otherwise the engine answers
-(``collection.sparql_collection_page``, the reference the index must agree with) while the index catches up. So no
-page ever disagrees with the engine, only some pages are slower just after a write.
+It is derived, never authoritative. It is built from the engine when the app starts (in the background) and kept
+at the dataset's version (``dataset_version``: every write path records a change). When the version moves, the
+change feed says what changed since the version the index holds: a batch loaded or accepted (its graph, and the
+ledger graphs of its amendments), or reverted (what the index read of that batch when it was published). Only the
+items those triples describe, and the items whose rows depend on them (a position superseded by one whose date
+changed, a person holding a role whose party changed), are read again, and the index moves to the new version in
+one SQLite transaction. When the feed cannot say (a direct SPARQL update or Graph Store write, an ontology load or
+migration, a bulk load, a batch reverted that this index never saw published, too many items, a version the feed
+does not reach, a change recorded out of order), it is built again whole.
+
+A page is answered from it only when it holds the version the engine holds at that moment (checked under the
+lock that the move to a new version takes); otherwise the engine answers (``collection.sparql_collection_page``,
+the reference the index must agree with) while the index catches up. So no page ever disagrees with the engine,
+only some pages are slower just after a write.
 
 Each worker process keeps its own index, in memory: it is rebuilt on every start anyway, and a private one needs
 no locking between processes, nor a leader to build it, and cannot be read half-written by another process.
@@ -20,18 +29,20 @@ import re
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
-from typing import Iterable, Mapping
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
 
 import rdflib
 
 from posgraph.engine import Engine
-from posgraph.errors import EngineError
+from posgraph.errors import EngineError, InvalidParameter
+from posgraph.linked_data.changes import changes
 from posgraph.linked_data.collection import COLLECTIONS, Collection, Page, page_of, use_index
 from posgraph.linked_data.resources import dataset_version
-from posgraph.namespaces import PG, PGI, RDFS, SKOS
+from posgraph.namespaces import PG, PGI, PGID, PROV, RDF, RDFS, SKOS
 
-__all__ = ["CollectionIndex"]
+__all__ = ["CollectionIndex", "Refresh"]
 
 log = logging.getLogger("posgraph.linked_data")
 
@@ -75,6 +86,8 @@ INSERT INTO label_text (label_text) VALUES ('rebuild');
 # one is checked along the sort's own B-tree (its matches are dense enough to fill a page soon).
 _RARE = 2000
 _KEY_COLUMNS = {"date": "dkey", "label": "lkey", "id": "item"}
+# Items named in one VALUES block when an incremental refresh reads items again.
+_CHUNK = 400
 
 
 # ------------------------------------------------------------------------------------------ reading the engine
@@ -133,40 +146,58 @@ def _last(d: str) -> str:
 
 class _Reader:
     """The queries an index is built from: simple patterns the engine streams fast; joined here, not there.
-    Answers are parsed in a thread and kept for the build (several collections share a label property)."""
+    Answers are parsed in a thread and kept for the build (several collections share a label property).
 
-    def __init__(self, engine: Engine, timeout: float) -> None:
+    With ``items``, every pattern is asked about those items only (a VALUES block, a few hundred IRIs a query):
+    what an incremental refresh reads again."""
+
+    def __init__(self, engine: Engine, timeout: float, items: Sequence[str] | None = None) -> None:
         self.engine, self.timeout = engine, timeout
         self._cache: dict[str, list[list[_Term | None]]] = {}
+        if items is None:
+            self._blocks = [""]
+        else:
+            terms = [rdflib.URIRef(item).n3() for item in items]
+            self._blocks = [
+                "VALUES ?item { " + " ".join(terms[n : n + _CHUNK]) + " } " for n in range(0, len(terms), _CHUNK)
+            ]
 
-    async def rows(self, query: str) -> list[list[_Term | None]]:
-        if query not in self._cache:
-            response = await self.engine.query(query, accept=_TSV, timeout=self.timeout)
-            self._cache[query] = await asyncio.to_thread(_rows, response.content)
-        return self._cache[query]
+    async def rows(self, select: str, where: str) -> list[list[_Term | None]]:
+        """The rows of ``select`` WHERE { ``where`` } (restricted to the reader's items, when it has some)."""
+        key = select + where
+        if key not in self._cache:
+            out: list[list[_Term | None]] = []
+            for block in self._blocks:
+                query = f"{select} WHERE {{ {block}{where} }}"
+                response = await self.engine.query(query, accept=_TSV, timeout=self.timeout)
+                out += await asyncio.to_thread(_rows, response.content)
+            self._cache[key] = out
+        return self._cache[key]
 
     async def values(self, path: str, lowered: bool = False) -> list[list[_Term | None]]:
         """Subjects and objects along ``path``, with the engine's LCASE of the object's string when ``lowered``
         (the label sort key, computed by the engine so that it sorts as the engine sorts)."""
         extra = " (LCASE(STR(?v)) AS ?k)" if lowered else ""
-        return await self.rows(f"SELECT ?item ?v{extra} WHERE {{ ?item {path} ?v }}")
+        return await self.rows(f"SELECT ?item ?v{extra}", f"?item {path} ?v")
 
     async def fetch(self, spec: Collection) -> dict[str, list[list[_Term | None]]]:
         """All the engine answers one collection is built from, by name."""
         if spec.name == "positions":
-            members = f"SELECT ?item ?type WHERE {{ ?item a ?type . ?type <{RDFS.subClassOf}> <{PG.Position}> }}"
+            members = await self.rows(
+                "SELECT ?item ?type", f"?item a ?type . ?type <{RDFS.subClassOf}> <{PG.Position}>"
+            )
         elif spec.name == "issues":
-            members = f"SELECT ?item WHERE {{ ?item <{SKOS.inScheme}> <{PGI}scheme> }}"
+            members = await self.rows("SELECT ?item", f"?item <{SKOS.inScheme}> <{PGI}scheme>")
         else:
-            members = f"SELECT ?item WHERE {{ ?item a <{spec.cls}> }}"
-        raw = {"members": await self.rows(members), "labels": await self.values(f"<{spec.label}>", lowered=True)}
+            members = await self.rows("SELECT ?item", f"?item a <{spec.cls}>")
+        raw = {"members": members, "labels": await self.values(f"<{spec.label}>", lowered=True)}
         if spec.fallback_label:
             raw["fallback"] = await self.values(f"<{spec.fallback_label}>", lowered=True)
         if spec.date:
             raw["dates"] = await self.values(f"<{spec.date}>")
         if spec.name == "positions":
             raw["superseded"] = await self.rows(
-                f"SELECT ?item ?v WHERE {{ ?later <{PG.supersedes}> ?item ; <{PG.statedOn}> ?v }}"
+                "SELECT ?item ?v", f"?later <{PG.supersedes}> ?item ; <{PG.statedOn}> ?v"
             )
         for (name, kind), path in _MEMBERSHIPS.items():
             if name == spec.name:
@@ -274,6 +305,46 @@ def _build(collections: list[tuple[Collection, list[tuple], list[tuple]]]) -> sq
     return db
 
 
+def _insert(db: sqlite3.Connection, collections: list[tuple[Collection, list[tuple], list[tuple]]], rid: int) -> None:
+    """Insert these rows (numbered from ``rid``) into a built database, and their labels into its trigram index."""
+    for spec, rows, members_of in collections:
+        db.executemany(
+            "INSERT INTO row VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((rid + n, *row) for n, row in enumerate(rows)),
+        )
+        db.executemany(
+            "INSERT INTO member VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((spec.name, kind, value, rid + n, rows[n][1], rows[n][9], rows[n][10]) for kind, value, n in members_of),
+        )
+        db.executemany(
+            "INSERT INTO label_text (rowid, lkey) VALUES (?, ?)", ((rid + n, row[9]) for n, row in enumerate(rows))
+        )
+        rid += len(rows)
+
+
+def _replace(db: sqlite3.Connection, items: Iterable[str], collections: list[tuple]) -> int:
+    """In one transaction of a built database: every row of ``items`` (in any collection) out, ``collections``'
+    rows (those items as the engine now lists them) in. Returns the rows now there. Raises sqlite3.Error (then
+    the database is as it was)."""
+    db.execute("BEGIN")
+    try:
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS stale (item TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM stale")
+        db.executemany("INSERT OR IGNORE INTO stale VALUES (?)", ((item,) for item in items))
+        for name in COLLECTIONS:  # by collection, so that each lookup is a seek in row_id
+            old = "FROM row WHERE coll = ? AND item IN (SELECT item FROM stale)"
+            # An external-content FTS table forgets a row only when told the values it indexed.
+            db.execute(f"INSERT INTO label_text (label_text, rowid, lkey) SELECT 'delete', rid, lkey {old}", (name,))
+            db.execute(f"DELETE FROM member WHERE rid IN (SELECT rid {old})", (name,))
+            db.execute(f"DELETE {old}", (name,))
+        _insert(db, collections, db.execute("SELECT coalesce(max(rid), -1) + 1 FROM row").fetchone()[0])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return db.execute("SELECT count(*) FROM row").fetchone()[0]
+
+
 # ------------------------------------------------------------------------------------------ pages
 def _glob(text: str) -> str:
     """A GLOB pattern matching strings that contain ``text``."""
@@ -364,17 +435,28 @@ def _node_rows(rows: Iterable[tuple]) -> list[dict[str, rdflib.term.Node]]:
 
 @dataclass
 class _Snapshot:
-    """One built database and the dataset version it holds; its lock serialises the threads that read it."""
+    """One built database, the dataset version it holds and how many changes the dataset had recorded up to that
+    version (None when unknown); its lock serialises the threads that read it and the move to a new version."""
 
     db: sqlite3.Connection
     version: str
-    lock: threading.Lock
+    changes: int | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def page(
-        self, spec: Collection, values: Mapping[str, rdflib.term.Node], field: str, descending: bool, limit: int
-    ) -> list[tuple]:
-        """The rows of one page (up to ``limit`` + 1)."""
+        self,
+        spec: Collection,
+        values: Mapping[str, rdflib.term.Node],
+        field: str,
+        descending: bool,
+        limit: int,
+        version: str,
+    ) -> list[tuple] | None:
+        """The rows of one page (up to ``limit`` + 1), or None unless the database holds ``version`` (checked
+        under the lock, so a page is read wholly before or wholly after a move to a new version)."""
         with self.lock:
+            if self.version != version:
+                return None
             rare_q = False
             q = str(values["q"]).lower() if "q" in values else ""
             if len(q) >= 3:  # the trigram index needs three characters
@@ -382,17 +464,97 @@ class _Snapshot:
                 rare_q = self.db.execute(sql, (_glob(q), _RARE)).fetchone()[0] < _RARE
             return self.db.execute(*_page_query(spec, values, field, descending, limit, rare_q)).fetchall()
 
+    def move(self, items: Iterable[str], collections: list[tuple], version: str, changes: int) -> int:
+        """Replace ``items``' rows by ``collections``' and hold ``version`` from now on, in one step for readers;
+        return the rows now there. Raises sqlite3.Error (then nothing changed)."""
+        with self.lock:
+            rows = _replace(self.db, items, collections)
+            self.version, self.changes = version, changes
+            return rows
+
+
+# ------------------------------------------------------------------------------------------ what a change touched
+class _CannotSay(Exception):
+    """The change feed cannot say which items changed: the index is built again whole (the message says why)."""
+
+
+@dataclass(frozen=True)
+class _Footprint:
+    """What one batch's triples touch: the items whose rows they can change, and the IRIs other items' rows depend
+    on through them (a position's date, for the positions it supersedes; a role's party, for the people holding
+    it), whose dependents are looked up again when the batch is reverted."""
+
+    items: frozenset[str]
+    seeds: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What one refresh did: ``kind`` "full" (built whole, ``reason`` saying why) or "incremental"; the version
+    it moved to, the items read again (incremental), the rows the index then held, and how long it took."""
+
+    kind: str
+    version: str
+    items: int
+    rows: int
+    seconds: float
+    reason: str | None = None
+
+
+_CHANGE = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{4}$")  # a change's id (changes._CHANGE_ID): a dataset version
+
+
+def _change(version: str) -> str:
+    return rdflib.URIRef(f"{PGID}change/{version}").n3()
+
+
+def _published(batch: str) -> str:
+    """A pattern binding ?s ?p ?o to each triple ``batch`` published (its graph) and to each its amendments took
+    out of or put into the default graph (its ledger graphs, reified: they outlive a revert)."""
+    ledgers = " ".join(rdflib.URIRef(f"{batch}/{name}").n3() for name in ("removed", "added"))
+    return (
+        f"{{ {{ GRAPH {rdflib.URIRef(batch).n3()} {{ ?s ?p ?o }} }} UNION {{ VALUES ?ledger {{ {ledgers} }} "
+        f"GRAPH ?ledger {{ ?r <{RDF.subject}> ?s ; <{RDF.predicate}> ?p ; <{RDF.object}> ?o }} }} }}"
+    )
+
+
+# What an item's rows are made of, besides its own statements (see _Reader.fetch): the date of a position that
+# supersedes it, and the party of a role it holds. A change to the class hierarchy changes which items are
+# positions: the feed cannot follow that.
+_DEPENDENTS = f"{{ ?s <{PG.supersedes}> ?item }} UNION {{ ?item <{PG.holdsRole}> ?s }}"
+
 
 # ------------------------------------------------------------------------------------------ the index
 class CollectionIndex:
     """The collections of ``engine``, indexed; ``start`` builds it in the background and keeps it current
-    (checking the dataset's version every ``poll`` seconds, and at once when a page found it behind)."""
+    (checking the dataset's version every ``poll`` seconds, and at once when a page found it behind).
 
-    def __init__(self, engine: Engine, *, poll: float = 2.0, timeout: float = 600.0) -> None:
+    A move to a new version reads again only what the changes since touched, up to ``max_items`` items and
+    ``max_changes`` changes; beyond, or when the feed cannot say, the index is built whole. ``full_rebuilds``,
+    ``incremental_refreshes`` and ``last`` (a Refresh) say what it did."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        poll: float = 2.0,
+        timeout: float = 600.0,
+        max_items: int = 20_000,
+        max_changes: int = 500,
+        remembered_items: int = 200_000,
+    ) -> None:
         self.engine, self.poll, self.timeout = engine, poll, timeout
+        self.max_items, self.max_changes, self.remembered_items = max_items, min(max_changes, 999), remembered_items
+        self.full_rebuilds = 0
+        self.incremental_refreshes = 0
+        self.last: Refresh | None = None
         self._snapshot: _Snapshot | None = None
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self._refreshing = asyncio.Lock()
+        # What the batches this index saw published touched (oldest first): a revert's graph is gone, and the
+        # change feed does not say what it took away.
+        self._footprints: OrderedDict[str, _Footprint] = OrderedDict()
 
     @property
     def version(self) -> str | None:
@@ -434,24 +596,180 @@ class CollectionIndex:
             except TimeoutError:
                 pass
 
-    async def refresh(self, version: str | None = None) -> str:
-        """Build the index again from the engine and return the version it holds: the one read before reading
-        the data (``version``, read now when not given), so a write that lands meanwhile is rebuilt next time."""
-        version = version or (await dataset_version(self.engine)).id
+    async def refresh(self, version: str | None = None, *, full: bool = False) -> str:
+        """Bring the index to the engine's data and return the version it then holds: the one read before reading
+        the data (``version``, read now when not given), so a write that lands meanwhile is read next time.
+
+        Reads again only the items the changes since the version held touched (see the module's docstring), or,
+        with ``full``, or when the change feed cannot say, builds it whole. Raises an engine error or
+        sqlite3.Error; the index then holds what it held."""
+        async with self._refreshing:
+            version = version or (await dataset_version(self.engine)).id
+            snapshot = self._snapshot
+            if snapshot is not None and snapshot.version == version and not full:
+                return version
+            reason = "asked to" if full else "first build" if snapshot is None else None
+            if reason is None:
+                try:
+                    return await self._incremental(snapshot, version)
+                except _CannotSay as exc:
+                    reason = str(exc)
+            return await self._rebuild(version, reason)
+
+    async def _rebuild(self, version: str, reason: str) -> str:
         started = time.monotonic()
+        count = await self._changes_up_to(version) if _CHANGE.match(version) else None
         reader = _Reader(self.engine, self.timeout)
         built = []
         for spec in COLLECTIONS.values():
             built.append((spec, *await asyncio.to_thread(_assemble, spec, await reader.fetch(spec))))
         db = await asyncio.to_thread(_build, built)
-        self._snapshot = _Snapshot(db, version, threading.Lock())
+        self._snapshot = _Snapshot(db, version, count)
+        rows, seconds = sum(len(rows) for _, rows, _ in built), time.monotonic() - started
+        self.full_rebuilds += 1
+        self.last = Refresh("full", version, 0, rows, seconds, reason)
         log.info(
-            "collection index holds version %s (%d rows, built in %.1f s)",
-            version,
-            sum(len(rows) for _, rows, _ in built),
-            time.monotonic() - started,
+            "collection index holds version %s (built whole: %d rows in %.2f s; %s)", version, rows, seconds, reason
         )
         return version
+
+    async def _incremental(self, snapshot: _Snapshot, version: str) -> str:
+        """Move ``snapshot`` to ``version``, reading again only what the changes since touched; raises _CannotSay
+        when the change feed cannot say what that is."""
+        started = time.monotonic()
+        if snapshot.changes is None or not (_CHANGE.match(snapshot.version) and _CHANGE.match(version)):
+            raise _CannotSay(f"version {snapshot.version} is not one the change feed starts from")
+        try:
+            feed = await changes(self.engine, snapshot.version, limit=self.max_changes + 1)
+        except InvalidParameter:  # the store was replaced, or restored from an older backup
+            raise _CannotSay(f"the change feed no longer has version {snapshot.version}") from None
+        ids = [change["version"] for change in feed]
+        if version not in ids:
+            if len(feed) > self.max_changes:
+                raise _CannotSay(f"more than {self.max_changes} changes")
+            raise _CannotSay(f"the change feed does not reach version {version} from {snapshot.version}")
+        feed = feed[: ids.index(version) + 1]  # later ones are the next refresh's
+        # A change recorded with a time before the version held (a write whose time was taken before another's
+        # and committed after it) is not after that version in the feed: only the count shows it.
+        count = await self._changes_up_to(version)
+        if count != snapshot.changes + len(feed):
+            raise _CannotSay(f"{count - snapshot.changes - len(feed)} change(s) recorded out of time order")
+        items: set[str] = set()
+        for change in feed:
+            items |= await self._touched(change)
+            if len(items) > self.max_items:
+                raise _CannotSay(f"more than {self.max_items} items touched")
+        reader = _Reader(self.engine, self.timeout, sorted(items))
+        built = []
+        for spec in COLLECTIONS.values():
+            built.append((spec, *await asyncio.to_thread(_assemble, spec, await reader.fetch(spec))))
+        rows = await asyncio.to_thread(snapshot.move, items, built, version, count)
+        seconds = time.monotonic() - started
+        self.incremental_refreshes += 1
+        self.last = Refresh("incremental", version, len(items), rows, seconds)
+        log.info(
+            "collection index holds version %s (incremental: %d change(s), %d item(s) read again, in %.2f s)",
+            version,
+            len(feed),
+            len(items),
+            seconds,
+        )
+        return version
+
+    async def _changes_up_to(self, version: str) -> int:
+        """How many changes the dataset records up to ``version`` (at its time or before)."""
+        rows = await self.engine.select(
+            f"""SELECT (COUNT(DISTINCT ?change) AS ?n) WHERE {{ {_change(version)} <{PROV.atTime}> ?to .
+            ?change a <{PG.Change}> ; <{PROV.atTime}> ?at . FILTER (?at <= ?to) }}"""
+        )
+        return int(rows[0]["n"]) if rows else 0
+
+    async def _touched(self, change: dict) -> set[str]:
+        """The items whose rows ``change`` (an entry of the change feed) may have changed; raises _CannotSay."""
+        kind, batch = change["kind"], change.get("batch")
+        if batch and kind in ("accepted", "loaded"):
+            footprint = await self._footprint(batch)
+            # Read after the footprint: a batch still accepted then was wholly there when its graph was read
+            # (a revert drops the graph and changes the state in one transaction).
+            rows = await self.engine.select(
+                f"""SELECT ?state ?bulk WHERE {{ VALUES ?batch {{ {rdflib.URIRef(batch).n3()} }}
+                OPTIONAL {{ ?batch <{PG.batchState}> ?state }} OPTIONAL {{ ?batch <{PG.bulkLoaded}> ?bulk }} }}"""
+            )
+            state = rows[0] if rows else {}
+            if "bulk" in state:
+                raise _CannotSay(f"batch {batch} was bulk-loaded: its graph does not hold its triples")
+            if str(state.get("state")) != str(PG.accepted):
+                raise _CannotSay(f"batch {batch} was reverted before this index read it")
+            self._remember(batch, footprint)
+            return set(footprint.items)
+        if batch and kind == "reverted":
+            known = self._footprints.get(batch)
+            if known is None:
+                raise _CannotSay(f"batch {batch} was reverted, and this index never read it published")
+            ledgers = await self._footprint(batch)  # its graph is gone; its amendments' ledgers stay
+            return set(known.items | ledgers.items | await self._dependents(known.seeds))
+        raise _CannotSay(f"a change of kind {kind!r}, which does not say what it touched")
+
+    async def _footprint(self, batch: str) -> _Footprint:
+        """What ``batch``'s published triples touch (see _Footprint), as the engine holds them now; raises
+        _CannotSay when they touch more than ``max_items`` items or the class hierarchy."""
+        triples = _published(batch)
+        rows = await self.engine.select(
+            f"""SELECT DISTINCT ?item WHERE {{ {{ {triples} BIND (?s AS ?item) }}
+              UNION {{ {triples} FILTER (?p = <{PG.supersedes}>) BIND (?o AS ?item) }}
+              FILTER (isIRI(?item)) }} LIMIT {self.max_items + 1}""",
+            timeout=self.timeout,
+        )
+        if len(rows) > self.max_items:
+            raise _CannotSay(f"batch {batch} touches more than {self.max_items} items")
+        items = {str(row["item"]) for row in rows}
+        seeds = await self.engine.select(
+            f"""SELECT DISTINCT ?s ?p WHERE {{ {triples}
+              FILTER (?p IN (<{PG.statedOn}>, <{PG.roleFor}>, <{RDFS.subClassOf}>)) }}""",
+            timeout=self.timeout,
+        )
+        if any(str(row["p"]) == str(RDFS.subClassOf) for row in seeds):
+            raise _CannotSay(f"batch {batch} changes the class hierarchy")
+        named = frozenset(str(row["s"]) for row in seeds if isinstance(row["s"], rdflib.URIRef))
+        items |= await self._dependents(named)
+        # A blank node (a role, as most data writes one) can only be joined to within one query. Joined after
+        # the batch's few triples are found: an engine asked for both at once may walk every pg:supersedes first.
+        for prop, dependents in (
+            (PG.roleFor, f"?item <{PG.holdsRole}> ?s"),
+            (PG.statedOn, f"?s <{PG.supersedes}> ?item"),
+        ):
+            if any(str(row["p"]) == str(prop) and isinstance(row["s"], rdflib.BNode) for row in seeds):
+                found = await self.engine.select(
+                    f"""SELECT DISTINCT ?item WHERE {{ {triples} FILTER (?p = <{prop}> && isBlank(?s))
+                      {dependents} FILTER (isIRI(?item)) }}""",
+                    timeout=self.timeout,
+                )
+                items |= {str(row["item"]) for row in found}
+        if len(items) > self.max_items:
+            raise _CannotSay(f"batch {batch} touches more than {self.max_items} items")
+        return _Footprint(frozenset(items), named)
+
+    async def _dependents(self, seeds: frozenset[str]) -> frozenset[str]:
+        """The items whose rows depend on ``seeds`` now (see _DEPENDENTS)."""
+        found: set[str] = set()
+        terms = [rdflib.URIRef(seed).n3() for seed in sorted(seeds)]
+        for n in range(0, len(terms), _CHUNK):
+            rows = await self.engine.select(
+                f"SELECT DISTINCT ?item WHERE {{ VALUES ?s {{ {' '.join(terms[n : n + _CHUNK])} }} {_DEPENDENTS} "
+                "FILTER (isIRI(?item)) }",
+                timeout=self.timeout,
+            )
+            found |= {str(row["item"]) for row in rows}
+        return frozenset(found)
+
+    def _remember(self, batch: str, footprint: _Footprint) -> None:
+        """Keep what ``batch`` touched (for its revert), forgetting the oldest beyond ``remembered_items``."""
+        self._footprints[batch] = footprint
+        self._footprints.move_to_end(batch)
+        total = sum(len(f.items) + len(f.seeds) for f in self._footprints.values())
+        while total > self.remembered_items and len(self._footprints) > 1:
+            _, oldest = self._footprints.popitem(last=False)
+            total -= len(oldest.items) + len(oldest.seeds)
 
     async def page(
         self,
@@ -469,8 +787,11 @@ class CollectionIndex:
         snapshot = self._snapshot
         if snapshot is None:
             return None
-        if (version or (await dataset_version(self.engine)).id) != snapshot.version:
+        current = version or (await dataset_version(self.engine)).id
+        rows = None
+        if current == snapshot.version:  # checked again under the snapshot's lock, where it counts
+            rows = await asyncio.to_thread(snapshot.page, spec, values, field, descending, limit, current)
+        if rows is None:
             self._wake.set()
             return None
-        rows = await asyncio.to_thread(snapshot.page, spec, values, field, descending, limit)
         return page_of(_node_rows(rows), spec, limit)
