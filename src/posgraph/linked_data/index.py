@@ -288,25 +288,18 @@ def _build(collections: list[tuple[Collection, list[tuple], list[tuple]]]) -> sq
     db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     db.executescript(_SCHEMA)
     db.execute("BEGIN")
-    rid = 0
-    for spec, rows, members_of in collections:
-        db.executemany(
-            "INSERT INTO row VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((rid + n, *row) for n, row in enumerate(rows)),
-        )
-        db.executemany(
-            "INSERT INTO member VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((spec.name, kind, value, rid + n, rows[n][1], rows[n][9], rows[n][10]) for kind, value, n in members_of),
-        )
-        rid += len(rows)
+    _insert_rows(db, collections, 0)
     db.execute("COMMIT")
     db.executescript(_INDEXES)
     db.execute("ANALYZE")
     return db
 
 
-def _insert(db: sqlite3.Connection, collections: list[tuple[Collection, list[tuple], list[tuple]]], rid: int) -> None:
-    """Insert these rows (numbered from ``rid``) into a built database, and their labels into its trigram index."""
+def _insert_rows(
+    db: sqlite3.Connection, collections: list[tuple[Collection, list[tuple], list[tuple]]], rid: int, *, text=False
+) -> None:
+    """Insert these rows (numbered from ``rid``) and their memberships; with ``text``, their labels into the
+    trigram index too (a new database gets that index whole, from its rows, once they are in)."""
     for spec, rows, members_of in collections:
         db.executemany(
             "INSERT INTO row VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -316,9 +309,10 @@ def _insert(db: sqlite3.Connection, collections: list[tuple[Collection, list[tup
             "INSERT INTO member VALUES (?, ?, ?, ?, ?, ?, ?)",
             ((spec.name, kind, value, rid + n, rows[n][1], rows[n][9], rows[n][10]) for kind, value, n in members_of),
         )
-        db.executemany(
-            "INSERT INTO label_text (rowid, lkey) VALUES (?, ?)", ((rid + n, row[9]) for n, row in enumerate(rows))
-        )
+        if text:
+            db.executemany(
+                "INSERT INTO label_text (rowid, lkey) VALUES (?, ?)", ((rid + n, row[9]) for n, row in enumerate(rows))
+            )
         rid += len(rows)
 
 
@@ -337,7 +331,7 @@ def _replace(db: sqlite3.Connection, items: Iterable[str], collections: list[tup
             db.execute(f"INSERT INTO label_text (label_text, rowid, lkey) SELECT 'delete', rid, lkey {old}", (name,))
             db.execute(f"DELETE FROM member WHERE rid IN (SELECT rid {old})", (name,))
             db.execute(f"DELETE {old}", (name,))
-        _insert(db, collections, db.execute("SELECT coalesce(max(rid), -1) + 1 FROM row").fetchone()[0])
+        _insert_rows(db, collections, db.execute("SELECT coalesce(max(rid), -1) + 1 FROM row").fetchone()[0], text=True)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
