@@ -6,8 +6,8 @@ import json
 import logging
 import os
 import re
+import secrets
 import time
-import uuid
 
 from fastapi import FastAPI, Request
 
@@ -54,7 +54,7 @@ class _Observe:
             await self.app(scope, receive, send)
             return
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex[:16]
+        rid = given if _SAFE_ID.match(given) else secrets.token_hex(8)  # uuid4 cost 1.5 % of a small request's CPU
         scope.setdefault("state", {})["request_id"] = rid
         extra_headers = [(b"x-request-id", rid.encode()), (b"x-posgraph-worker", _WORKER.encode())]
         status = 500  # what an exception that escapes every handler becomes
