@@ -287,30 +287,49 @@ def measure(base: str, request: Request, seconds: float, samples: int) -> dict:
     return {"median_ms": median * 1000, "p99_ms": p99 * 1000, "rps": rate, "failures": failures, "rows": rows}
 
 
+def _peak_run(command: list[str], env: dict[str, str] | None = None) -> tuple[float, dict[str, float]]:
+    """Run ``command``; return its seconds and the peak resident MiB (VmHWM) of it ("posgraph") and of each process
+    it starts (by name: "oxigraph"), sampled every 50 ms. Raises CalledProcessError when it fails."""
+    import psutil
+
+    started, peaks = time.perf_counter(), {}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while process.poll() is None:
+        try:
+            root = psutil.Process(process.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            break
+        for proc in tree:
+            try:
+                name = "posgraph" if proc.pid == process.pid else proc.name()
+            except psutil.Error:
+                continue
+            peaks[name] = max(peaks.get(name, 0.0), _peak_rss_mib(proc.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    if process.wait():
+        raise subprocess.CalledProcessError(process.returncode, command, stderr=process.stderr.read())
+    return seconds, peaks
+
+
 def _load_times(data: Path, scratch: Path) -> dict[str, float]:
     """`oxigraph load` of the file into an empty store, against `posgraph load --bulk` (the same bulk loader plus
-    the batch's record) and the transactional, revertable `posgraph load` (unvalidated) into empty stores."""
-    started = time.perf_counter()
-    subprocess.run(
-        [find_engine_binary(), "load", "--location", str(scratch / "ox"), "--file", str(data)],
-        check=True,
-        capture_output=True,
-    )
-    out = {"oxigraph load (s)": time.perf_counter() - started}
+    the batch's record) and the transactional, revertable `posgraph load` (unvalidated) into empty stores; with
+    the peak memory of the posgraph process and of the engine it starts."""
+    seconds, peaks = _peak_run([find_engine_binary(), "load", "--location", str(scratch / "ox"), "--file", str(data)])
+    out = {"oxigraph load (s)": seconds, "oxigraph load: peak MiB": peaks.get("posgraph", 0.0)}
     for name, store, extra in (
-        ("posgraph load --bulk (s)", "bulk", ["--bulk"]),
-        ("posgraph load, revertable (s)", "revertable", []),
+        ("posgraph load --bulk", "bulk", ["--bulk"]),
+        ("posgraph load, revertable", "revertable", []),
     ):
         env = {**os.environ, "POSGRAPH_STORE_DIR": str(scratch / store), "POSGRAPH_SEED": "false"}
         env |= {"POSGRAPH_AUDIT_LOG": str(scratch / "load-audit.jsonl")}
-        started = time.perf_counter()
-        subprocess.run(
-            [str(BIN / "posgraph"), "load", str(data), "--no-validate", "--curator", "bench", *extra],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        out[name] = time.perf_counter() - started
+        command = [str(BIN / "posgraph"), "load", str(data), "--no-validate", "--curator", "bench", *extra]
+        seconds, peaks = _peak_run(command, env)
+        out[f"{name} (s)"] = seconds
+        out[f"{name}: peak MiB, posgraph process"] = peaks.get("posgraph", 0.0)
+        out[f"{name}: peak MiB, engine"] = max((v for k, v in peaks.items() if k != "posgraph"), default=0.0)
     return out
 
 

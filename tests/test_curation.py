@@ -1,12 +1,14 @@
 """Loading files as accepted batches with provenance, against a real engine."""
 
+import pyoxigraph as ox
 import pytest
 import rdflib
 from conftest import EXAMPLES, run
 from rdflib.namespace import SH
 
-from posgraph import curation
+from posgraph import curation, formats
 from posgraph.config import PROJECT_FILES
+from posgraph.curation.loading import load_files
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, Conflict, NotConformant, RdfSyntaxError
 from posgraph.namespaces import batch_iri
@@ -218,6 +220,120 @@ def test_killing_the_engine_mid_update_leaves_before_or_after(tmp_path, validato
 async def _load_plain(url, validator, path):
     async with Engine(url, timeout=120) as engine:
         await curation.load_batch(engine, validator, curation.read_files([path]), curator="bulk", validate=False)
+
+
+# ------------------------------------------------------------------------------------------ streamed loads (#16)
+_BULK = "/store?no_transaction"  # the bundled engine's atomic bulk loader, as `posgraph load` uses it
+
+
+def _load_files(url, validator, paths, store_path=None, **kwargs):
+    async def go():
+        options = {"store_path": store_path} if store_path else {}
+        async with Engine(url, timeout=120, **options) as engine:
+            return await load_files(engine, validator, paths, **kwargs)
+
+    return run(go())
+
+
+def _everything(url) -> int:
+    return _count(url, "SELECT (COUNT(*) AS ?n) { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
+
+
+@pytest.mark.parametrize("store_path", [None, _BULK])
+def test_a_streamed_load_stores_what_a_parsed_load_stores_and_its_digest_is_the_content_hash(
+    tmp_path, validator, store_path
+):
+    files = [EXAMPLES / "valid" / "every-feature.ttl", MINIMAL]
+    streamed, parsed = ManagedEngine(tmp_path / "streamed"), ManagedEngine(tmp_path / "parsed")
+    streamed.start(), parsed.start()
+    try:
+        seen = {"read": 0, "sent": 0}
+        one = _load_files(
+            streamed.url,
+            validator,
+            files,
+            store_path,
+            curator="a",
+            batch_id="b",
+            on_read=lambda n: seen.__setitem__("read", seen["read"] + n),
+            on_upload=lambda n: seen.__setitem__("sent", seen["sent"] + n),
+        )
+        two = _load(parsed.url, validator, files, curator="a", batch_id="b")
+        assert (one.triples, one.already_loaded) == (two.triples, False) and one.report.conforms
+        assert seen["read"] == sum(f.stat().st_size for f in files) and seen["sent"] > 2 * seen["read"]
+        quads = [ox.Quad(q.subject, q.predicate, q.object) for f in curation.read_files(files) for q in f.quads]
+        digest = formats.content_hash(quads)
+        stored = (
+            f'SELECT (COUNT(*) AS ?n) {{ <{batch_iri("b")}> <https://w3id.org/posgraph/ns#contentHash> "{digest}" }}'
+        )
+        assert _count(streamed.url, stored) == 1 == _count(parsed.url, stored)
+        # The same statements in both stores but the record's times: the default graph and the batch's graph.
+        for query in (
+            "SELECT (COUNT(*) AS ?n) { ?s ?p ?o FILTER (!STRSTARTS(STR(?s), 'https://w3id.org/posgraph/id/change/')) }",
+            f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{batch_iri('b')}> {{ ?s ?p ?o }} }}",
+        ):
+            assert _count(streamed.url, query) == _count(parsed.url, query) > 100
+        again = _load_files(streamed.url, validator, list(reversed(files)), store_path, curator="b")
+        assert again.already_loaded and again.batch_id == "b"
+    finally:
+        streamed.stop(), parsed.stop()
+
+
+@pytest.mark.parametrize("store_path", [None, _BULK])
+def test_a_syntax_error_in_the_last_line_of_a_large_file_writes_nothing(empty_engine, validator, tmp_path, store_path):
+    n = 50_000
+    path = _big_file(tmp_path / "big.nt", n)
+    with open(path, "a") as out:
+        out.write("<http://example.org/s> <http://example.org/p> .\n")
+    with pytest.raises(RdfSyntaxError) as caught:
+        _load_files(empty_engine.url, validator, [MINIMAL, path], store_path, curator="a", validate=False)
+    assert caught.value.line == n + 1 and caught.value.source == str(path)
+    assert _everything(empty_engine.url) == 0
+
+
+def test_a_streamed_load_refuses_amendments_and_writes_nothing(empty_engine, validator):
+    corrected = EXAMPLES / "corpus" / "iran-10-correction-swap-issue.ttl"
+    with pytest.raises(BadInput, match="carries amendments") as caught:
+        _load_files(empty_engine.url, validator, [MINIMAL, corrected], _BULK, curator="a", validate=False)
+    assert str(corrected) in str(caught.value) and str(MINIMAL) not in str(caught.value)
+    assert _everything(empty_engine.url) == 0
+
+
+def test_a_non_conformant_streamed_load_writes_nothing(empty_engine, validator):
+    with pytest.raises(NotConformant):
+        _load_files(empty_engine.url, validator, [MINIMAL, EXAMPLES / "invalid" / "moves.ttl"], _BULK, curator="a")
+    assert _everything(empty_engine.url) == 0
+
+
+@pytest.mark.parametrize("delay", [0.8, 2.0])
+def test_killing_the_engine_mid_bulk_load_leaves_before_or_after_never_between(tmp_path, validator, delay):
+    """As test_killing_the_engine_mid_publish_…, for the streamed load through the bundled engine's bulk loader
+    (what `posgraph load` uses): SIGKILLed while the body streams in or while it commits, all or nothing."""
+    n = 150_000
+    path = _big_file(tmp_path / "big.nt", n)
+    managed = ManagedEngine(tmp_path / "store")
+    managed.start()
+
+    async def publish():
+        async with Engine(managed.url, timeout=120, store_path=_BULK) as engine:
+            await load_files(engine, validator, [path], curator="bulk", validate=False, batch_id="big")
+
+    try:
+        outcome = _kill_during(managed, publish, delay)
+        default = _count(managed.url, "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://example.org/p> ?o }")
+        graph = _count(
+            managed.url, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <https://w3id.org/posgraph/id/batch/big> { ?s ?p ?o } }"
+        )
+        described = _count(
+            managed.url,
+            "SELECT (COUNT(*) AS ?n) WHERE { <https://w3id.org/posgraph/id/batch/big> "
+            "<https://w3id.org/posgraph/ns#batchState> ?s }",
+        )
+        assert (default, graph, described) in {(0, 0, 0), (n, n, 1)}
+        if "done" in outcome:
+            assert (default, graph, described) == (n, n, 1)
+    finally:
+        managed.stop()
 
 
 def test_accepting_audits_the_publishing_write_before_it_is_made_even_when_it_fails(fresh_engine, tmp_path, validator):

@@ -137,20 +137,34 @@ def load(
 def _load(
     settings: Settings, files: tuple[Path, ...], *, curator: str, label: str | None, validate: bool
 ) -> curation.LoadResult:
-    """Parse, validate and load ``files`` as one batch (with progress bars for large files); return the result."""
+    """Read, validate and load ``files`` as one batch (with progress bars for large files); return the result."""
     from tqdm import tqdm
 
     total = sum(f.stat().st_size for f in files if f.is_file())
     show = total > 1_000_000 or None  # None: tqdm shows a bar only on a terminal
-    with tqdm(total=total, unit="B", unit_scale=True, desc="parse", disable=not show, leave=False) as bar:
-        parsed = curation.read_files(list(files), on_bytes=bar.update)
     checker = validator()
 
     async def run(url: str) -> curation.LoadResult:
-        async with Engine(url, **settings.engine_options(url)) as engine:
-            with tqdm(unit="B", unit_scale=True, desc="upload", disable=not show, leave=False) as bar:
-                return await curation.load_batch(
-                    engine, checker, parsed, curator=curator, label=label, validate=validate, on_upload=bar.update
+        options = settings.engine_options(url)
+        if not settings.engine_url:  # then ``url`` is the bundled engine's
+            # The bundled engine (Oxigraph 0.5) loads a POST to /store?no_transaction with its bulk loader, which
+            # still commits atomically (its sorted files are ingested in one step, or dropped on a failure), two
+            # to three times as fast as its transaction and in much less of its memory.
+            options["store_path"] = "/store?no_transaction"
+        async with Engine(url, **options) as engine:
+            with (
+                tqdm(total=total, unit="B", unit_scale=True, desc="parse", disable=not show, leave=False) as read,
+                tqdm(unit="B", unit_scale=True, desc="upload", disable=not show, leave=False) as upload,
+            ):
+                return await curation.load_files(
+                    engine,
+                    checker,
+                    list(files),
+                    curator=curator,
+                    label=label,
+                    validate=validate,
+                    on_read=read.update,
+                    on_upload=upload.update,
                 )
 
     with engine_url(settings) as url:

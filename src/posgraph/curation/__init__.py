@@ -48,6 +48,7 @@ from posgraph.curation.loading import (
     bulk_load,
     ensure_bootstrapped,
     load_batch,
+    load_files,
     record_bulk_batch,
 )
 from posgraph.curation.minting import MINT_RULE, mint_iri, unique_iri
@@ -81,6 +82,7 @@ __all__ = [
     "read_files",
     "validate_files",
     "load_batch",
+    "load_files",
     "ensure_bootstrapped",
     "SEED_BATCH_ID",
     "parse_body",

@@ -1,6 +1,13 @@
 """Loading trusted files as accepted batches, without review: ``posgraph load`` (one Graph Store request, which the
 engine applies as one transaction: the store holds all of the batch or none of it), a bulk load that builds a new
-store with the engine's own loader, and the ontology and seed every new store starts with."""
+store with the engine's own loader, and the ontology and seed every new store starts with.
+
+A load streams: files are parsed a chunk at a time, hashed incrementally (``formats.ContentHasher``) and written to
+a spool file as N-Triples, all before anything is sent (so a syntax error anywhere writes nothing); the request
+body is then read from the spool, each chunk twice (the default graph and the batch's graph). Memory holds the
+statements with blank nodes (canonicalised together for the hash), the batch's typing statements (for the
+superclass types) and its subject IRIs (counted), never the whole batch.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +16,31 @@ import json
 import logging
 import secrets
 import shutil
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import AsyncIterator, Callable, ContextManager, Sequence
+from typing import IO, AsyncIterator, Callable, ContextManager, Iterable, Iterator, Sequence
 
 import pyoxigraph as ox
 
 from posgraph import formats, supervisor
 from posgraph.audit import AuditLog
-from posgraph.curation.amendments import is_amendment_quad
-from posgraph.curation.entailment import missing_supertypes, supertype_update
-from posgraph.curation.intake import ParsedFile, read_files, validate_files
-from posgraph.curation.provenance import batch_quads, change_triples, change_update
+from posgraph.curation.amendments import is_amendment_quad, may_amend
+from posgraph.curation.entailment import missing_supertypes, supertype_triples, supertype_update
+from posgraph.curation.intake import ParsedFile, json_ld_context, read_files, validate_files
+from posgraph.curation.provenance import batch_quads, batch_record, change_triples, change_update
 from posgraph.curation.records import find_batch_by_hash
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, NotConformant
-from posgraph.namespaces import ONTOLOGY_GRAPH, batch_iri
+from posgraph.namespaces import ONTOLOGY_GRAPH, PG, RDF, batch_iri
 from posgraph.validation import ValidationReport, Validator
 
 __all__ = [
     "LoadResult",
     "SEED_BATCH_ID",
     "load_batch",
+    "load_files",
     "bulk_build_store",
     "record_bulk_batch",
     "bulk_load",
@@ -42,6 +51,10 @@ log = logging.getLogger("posgraph.curation")
 
 SEED_BATCH_ID = "seed"
 _CHUNK = 1 << 20
+# Statements are spooled in memory up to this size, then in a temporary file.
+_SPOOL_IN_MEMORY = 16 << 20
+_TYPE = ox.NamedNode(str(RDF.type))
+_SOURCE = ox.NamedNode(str(PG.source))
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,157 @@ class LoadResult:
     report: ValidationReport | None
 
 
-async def _chunks(data: bytes, on_bytes: Callable[[int], None] | None) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), _CHUNK):
-        chunk = data[start : start + _CHUNK]
-        yield chunk
-        if on_bytes:
-            on_bytes(len(chunk))
+@dataclass
+class _Staged:
+    """A batch read to its end: its statements spooled as N-Triples, and what its record says about them."""
+
+    spool: IO[bytes]
+    digest: str = ""
+    triples: int = 0
+    resources: int = 0
+    sources: set = field(default_factory=set)
+    typing: list[ox.Quad] = field(default_factory=list)  # its rdf:type statements: the superclass types follow
+
+
+def _stage(chunks: Iterable[tuple[str, formats.QuadChunk]]) -> _Staged:
+    """Read every chunk (each with the name of the file it comes from): hash, count and spool its statements.
+
+    Raises what reading raises (RdfSyntaxError, BadInput) and BadInput for files carrying amendments (pg:Retraction,
+    pg:Merge: they change published data, so they go through review), once every file has been read.
+    """
+    staged = _Staged(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))
+    try:
+        hasher = formats.ContentHasher()
+        subjects: set[ox.NamedNode] = set()
+        amending: set[str] = set()
+        for source, chunk in chunks:
+            quads = chunk.quads
+            if may_amend(chunk.nquads) and any(is_amendment_quad(q) for q in quads):
+                amending.add(source)
+            hasher.add(quads, chunk.nquads)
+            staged.spool.write(chunk.nquads)
+            staged.triples += len(quads)
+            subjects.update(q.subject for q in quads if isinstance(q.subject, ox.NamedNode))
+            staged.typing += [q for q in quads if q.predicate == _TYPE]
+            staged.sources.update(q.object for q in quads if q.predicate == _SOURCE)
+        if amending:
+            raise BadInput(
+                f"{', '.join(sorted(amending))}: carries amendments (pg:Retraction, pg:Merge), which change "
+                "published data and are applied only through review: submit it (posgraph submit, or POST /batches)"
+            )
+        staged.digest = hasher.hexdigest()
+        staged.resources = len(subjects)
+        return staged
+    except BaseException:
+        staged.spool.close()
+        raise
+
+
+def _parsed_chunks(files: Sequence[ParsedFile]) -> Iterator[tuple[str, formats.QuadChunk]]:
+    """Parsed files' statements as triples (graph names dropped), a chunk at a time."""
+    size = formats.CHUNK_STATEMENTS
+    for parsed in files:
+        for start in range(0, len(parsed.quads), size):
+            quads = [ox.Quad(q.subject, q.predicate, q.object) for q in parsed.quads[start : start + size]]
+            yield parsed.source, formats.QuadChunk(quads, ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
+
+
+def _file_chunks(
+    paths: Sequence[Path], on_bytes: Callable[[int], None] | None
+) -> Iterator[tuple[str, formats.QuadChunk]]:
+    """The files' statements as triples, a chunk at a time, parsed as they are read (JSON-LD whole: its context
+    is pinned first). Raises RdfSyntaxError, UnsupportedMediaType or BadInput as ``read_files`` does."""
+    for path in paths:
+        fmt = formats.format_for_path(path)
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+        with handle:
+            if fmt.name == "json-ld":
+                context, urls = json_ld_context()
+                quads = formats.read_jsonld(handle.read(), str(path), context, urls)
+                chunks = (chunk for _, chunk in _parsed_chunks([ParsedFile(str(path), quads)]))
+            else:
+                chunks = formats.read_chunks(handle, fmt, str(path), base_iri=Path(path).resolve().as_uri())
+            read = 0
+            for chunk in chunks:
+                if on_bytes:
+                    # Where the parser has read to (it reads ahead of the statements it gave): progress enough.
+                    position = handle.tell()
+                    on_bytes(position - read)
+                    read = position
+                yield str(path), chunk
+            if on_bytes:
+                on_bytes(Path(path).stat().st_size - read)
+
+
+async def _body(
+    staged: _Staged, graph: ox.NamedNode, record: list[ox.Quad], on_bytes: Callable[[int], None] | None
+) -> AsyncIterator[bytes]:
+    """The N-Quads publishing a staged batch, a chunk at a time: each spooled chunk in the default graph and again
+    in the batch's graph, then the superclass types they imply (in both) and the batch's record."""
+    tail = b" " + str(graph).encode() + b" .\n"
+    spool = staged.spool
+    spool.seek(0)
+    rest = b""
+    while True:
+        block = spool.read(_CHUNK)
+        if not block:
+            break
+        cut = block.rfind(b"\n") + 1
+        lines, rest = rest + block[:cut], block[cut:]
+        # pyoxigraph writes a newline in a literal as \n: " .\n" ends a statement and nothing else.
+        for part in (lines, lines.replace(b" .\n", tail)):
+            yield part
+            if on_bytes:
+                on_bytes(len(part))
+    default = ox.DefaultGraph()
+    supers = supertype_triples(staged.typing)
+    extra = [ox.Quad(t.subject, t.predicate, t.object, g) for g in (default, graph) for t in supers]
+    last = ox.serialize(extra + record, format=ox.RdfFormat.N_QUADS)
+    yield last
+    if on_bytes:
+        on_bytes(len(last))
+
+
+async def _publish(
+    engine: Engine,
+    validator: Validator,
+    staged: _Staged,
+    *,
+    report: ValidationReport | None,
+    sources: Sequence[str],
+    curator: str,
+    label: str | None,
+    batch_id: str | None,
+    on_upload: Callable[[int], None] | None,
+) -> LoadResult:
+    """Add a staged batch to the store, in one request, unless identical content is an accepted batch already."""
+    existing = await find_batch_by_hash(engine, staged.digest)
+    if existing is not None:
+        return LoadResult(existing.rsplit("/", 1)[-1], existing, staged.triples, True, report)
+    now = datetime.now(timezone.utc)
+    batch_id = batch_id or f"{now:%Y%m%dT%H%M%SZ}-{staged.digest[:8]}"
+    record = batch_record(
+        batch_id,
+        triples=staged.triples,
+        resources=staged.resources,
+        sources=staged.sources,
+        curator=curator,
+        digest=staged.digest,
+        label=label or "Loaded from " + ", ".join(Path(s).name for s in sources),
+        shapes_version=validator.shapes_version,
+        now=now,
+    )
+    graph = ox.NamedNode(batch_iri(batch_id))
+    await engine.add_quads(
+        _body(staged, graph, record, on_upload),
+        media_type="application/n-quads",
+        timeout=max(engine.timeout, 600.0),
+    )
+    log.info("batch %s loaded by %s: %d triples", batch_id, curator, staged.triples)
+    return LoadResult(batch_id, batch_iri(batch_id), staged.triples, False, report)
 
 
 async def load_batch(
@@ -81,39 +239,64 @@ async def load_batch(
     go through review), NotConformant (nothing is written) or an engine error (the engine's transaction wrote
     nothing).
     """
-    amending = sorted({f.source for f in files for q in f.quads if is_amendment_quad(q)})
-    if amending:
-        raise BadInput(
-            f"{', '.join(amending)}: carries amendments (pg:Retraction, pg:Merge), which change "
-            "published data and are applied only through review: submit it (posgraph submit, or POST /batches)"
+    staged = _stage(_parsed_chunks(files))
+    with staged.spool:
+        report = None
+        if validate:
+            report = validate_files(validator, files)
+            if not report.conforms:
+                raise NotConformant(report, source=", ".join(f.source for f in files))
+        return await _publish(
+            engine,
+            validator,
+            staged,
+            report=report,
+            sources=[f.source for f in files],
+            curator=curator,
+            label=label,
+            batch_id=batch_id,
+            on_upload=on_upload,
         )
-    report = None
-    if validate:
-        report = validate_files(validator, files)
-        if not report.conforms:
-            raise NotConformant(report, source=", ".join(f.source for f in files))
-    triples = [ox.Triple(q.subject, q.predicate, q.object) for f in files for q in f.quads]
-    digest = formats.content_hash(ox.Quad(t.subject, t.predicate, t.object) for t in triples)
-    existing = await find_batch_by_hash(engine, digest)
-    if existing is not None:
-        return LoadResult(existing.rsplit("/", 1)[-1], existing, len(triples), True, report)
-    now = datetime.now(timezone.utc)
-    batch_id = batch_id or f"{now:%Y%m%dT%H%M%SZ}-{digest[:8]}"
-    quads = batch_quads(
-        triples,
-        batch_id=batch_id,
-        curator=curator,
-        digest=digest,
-        label=label or "Loaded from " + ", ".join(Path(f.source).name for f in files),
-        shapes_version=validator.shapes_version,
-        now=now,
-    )
-    body = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
-    await engine.add_quads(
-        _chunks(body, on_upload), media_type="application/n-quads", timeout=max(engine.timeout, 600.0)
-    )
-    log.info("batch %s loaded by %s: %d triples", batch_id, curator, len(triples))
-    return LoadResult(batch_id, batch_iri(batch_id), len(triples), False, report)
+
+
+async def load_files(
+    engine: Engine,
+    validator: Validator,
+    paths: Sequence[Path],
+    *,
+    curator: str,
+    label: str | None = None,
+    batch_id: str | None = None,
+    validate: bool = True,
+    on_read: Callable[[int], None] | None = None,
+    on_upload: Callable[[int], None] | None = None,
+) -> LoadResult:
+    """Read the files at ``paths`` and add them to the store as one accepted batch, as ``load_batch`` does, in
+    memory that does not grow with the files (see the module's description); return what was done.
+
+    Every file is read to its end before anything is written. ``on_read`` and ``on_upload`` are told how many
+    bytes were read and sent. Raises RdfSyntaxError, UnsupportedMediaType or BadInput (unreadable file, a JSON-LD
+    context other than posgraph's) as ``read_files`` does, and as ``load_batch`` does. ``validate`` validates as
+    ``load_batch`` does, with every file in memory (pyshacl needs the graph).
+    """
+    staged = _stage(_file_chunks(paths, on_read))
+    with staged.spool:
+        report = None
+        if validate:
+            report = validate_files(validator, read_files(list(paths)))
+            if not report.conforms:
+                raise NotConformant(report, source=", ".join(map(str, paths)))
+        return await _publish(
+            engine,
+            validator,
+            staged,
+            report=report,
+            sources=[str(p) for p in paths],
+            curator=curator,
+            label=label,
+            batch_id=batch_id,
+            on_upload=on_upload,
+        )
 
 
 def _check_bulk_target(data_dir: Path) -> list[Path]:

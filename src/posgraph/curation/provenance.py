@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timezone
+from typing import Iterable
 
 import pyoxigraph as ox
 
@@ -18,7 +19,7 @@ from posgraph.curation.entailment import supertype_triples
 from posgraph.curation.intake import NT
 from posgraph.namespaces import PG, PGID, PROV, RDF, RDFS, XSD, batch_iri
 
-__all__ = ["agent", "change_triples", "change_update", "batch_quads", "publication_body"]
+__all__ = ["agent", "change_triples", "change_update", "batch_quads", "batch_record", "publication_body"]
 
 _Triple = tuple[ox.NamedNode, ox.NamedNode, object]
 
@@ -78,7 +79,8 @@ def _agent_triples(name: str) -> list[_Triple]:
 
 def _description(
     graph: ox.NamedNode,
-    triples: list[ox.Triple],
+    triples: int,
+    resources: int,
     *,
     curator: str,
     label: str,
@@ -98,17 +100,16 @@ def _description(
         (graph, nn(str(PROV.wasAttributedTo)), agent(curator)),
         (graph, nn(str(PROV.generatedAtTime)), _date_time(now)),
         (graph, nn(str(PG.batchState)), nn(str(PG.accepted))),
-        (graph, nn(str(PG.tripleCount)), _integer(len(triples) if bulk_count is None else bulk_count)),
+        (graph, nn(str(PG.tripleCount)), _integer(triples if bulk_count is None else bulk_count)),
         (graph, nn(str(PG.shapesVersion)), ox.Literal(shapes_version)),
         *_agent_triples(curator),
     ]
     if note:
         description.append((graph, nn(str(RDFS.comment)), ox.Literal(note)))
     if bulk_count is None:
-        resources = {t.subject for t in triples if isinstance(t.subject, ox.NamedNode)}
         description += [
             (graph, nn(str(PG.contentHash)), ox.Literal(digest)),
-            (graph, nn(str(PG.resourceCount)), _integer(len(resources))),
+            (graph, nn(str(PG.resourceCount)), _integer(resources)),
         ]
     else:
         description.append((graph, nn(str(PG.bulkLoaded)), ox.Literal("true", datatype=nn(str(XSD.boolean)))))
@@ -151,9 +152,48 @@ def batch_quads(
     data = [*triples, *supertype_triples(triples)]
     quads = [ox.Quad(t.subject, t.predicate, t.object, default) for t in data]
     quads += [ox.Quad(t.subject, t.predicate, t.object, graph) for t in data]
+    return quads + batch_record(
+        batch_id,
+        triples=len(triples),
+        resources=len({t.subject for t in triples if isinstance(t.subject, ox.NamedNode)}),
+        sources={t.object for t in triples if t.predicate.value == str(PG.source)},
+        curator=curator,
+        label=label,
+        digest=digest,
+        shapes_version=shapes_version,
+        now=now,
+        reviewer=reviewer,
+        accepted=accepted,
+        bulk_count=bulk_count,
+        note=note,
+    )
+
+
+def batch_record(
+    batch_id: str,
+    *,
+    triples: int,
+    resources: int,
+    sources: Iterable[object],
+    curator: str,
+    label: str,
+    digest: str,
+    shapes_version: str,
+    now: datetime,
+    reviewer: str | None = None,
+    accepted: datetime | None = None,
+    bulk_count: int | None = None,
+    note: str | None = None,
+) -> list[ox.Quad]:
+    """The batch's record, in the default graph: its PROV description (``triples`` statements about ``resources``
+    IRIs, ``sources`` its pg:source values, its primary sources), its review, and the change that published it.
+    What ``batch_quads`` adds after the data; for a batch whose data is written some other way (streamed).
+    Keyword arguments as ``batch_quads``'s."""
+    graph = ox.NamedNode(batch_iri(batch_id))
     description = _description(
         graph,
         triples,
+        resources,
         curator=curator,
         label=label,
         digest=digest,
@@ -163,12 +203,12 @@ def batch_quads(
         note=note,
     )
     description += _review(graph, reviewer, accepted)
-    sources = {t.object for t in triples if t.predicate.value == str(PG.source)}
     description += [(graph, ox.NamedNode(str(PROV.hadPrimarySource)), s) for s in sorted(sources, key=str)]
     description += change_triples(
         "accepted" if reviewer else "loaded", reviewer or curator, batch=graph.value, moment=accepted or now
     )
-    return quads + [ox.Quad(s, p, o, default) for s, p, o in description]
+    default = ox.DefaultGraph()
+    return [ox.Quad(s, p, o, default) for s, p, o in description]
 
 
 def publication_body(ntriples: bytes, description: dict) -> bytes:
