@@ -14,9 +14,28 @@ from posgraph import linked_data
 from posgraph.api.state import app_state
 from posgraph.errors import NotModified
 
-__all__ = ["MAX_AGE", "cache_headers", "cached_body", "check_if_none_match"]
+__all__ = ["MAX_AGE", "cache_headers", "cached_body", "check_if_none_match", "etag", "is_cached", "last_version"]
 
 MAX_AGE = "public, max-age=60"
+# The dataset version this worker last read: only a guess of the next one (whatever is served is read again).
+_last: linked_data.Version | None = None
+
+
+def last_version() -> linked_data.Version | None:
+    """Return the dataset version this worker last read for an ETag (None before any): a guess, never an answer."""
+    return _last
+
+
+def etag(request: Request, representation: str, version: linked_data.Version) -> str:
+    """Return the ETag of ``representation`` of the request's URL at dataset ``version``."""
+    key = f"{version.id}|{request.url.path}?{request.url.query}|{representation}"
+    return '"' + hashlib.sha256(key.encode()).hexdigest()[:24] + '"'
+
+
+def is_cached(request: Request, tag: str) -> bool:
+    """Return True when this worker's representations cache holds a body under ETag ``tag``."""
+    cache = app_state(request).representations
+    return cache is not None and tag in cache
 
 
 async def cache_headers(
@@ -28,10 +47,13 @@ async def cache_headers(
     Raises NotModified (a 304 carrying these headers) when the client's copy is current (If-None-Match, else
     If-Modified-Since).
     """
-    version = version or await linked_data.dataset_version(app_state(request).engine)
-    key = f"{version.id}|{request.url.path}?{request.url.query}|{representation}"
-    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:24] + '"'
-    headers = {"ETag": etag, "Cache-Control": MAX_AGE, "X-Posgraph-Version": version.id}
+    global _last
+    version = _last = version or await linked_data.dataset_version(app_state(request).engine)
+    headers = {
+        "ETag": etag(request, representation, version),
+        "Cache-Control": MAX_AGE,
+        "X-Posgraph-Version": version.id,
+    }
     if vary_accept:
         headers["Vary"] = "Accept"
     if version.modified is not None:

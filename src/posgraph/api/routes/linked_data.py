@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from posgraph import formats, linked_data
 from posgraph.api import pages
-from posgraph.api.caching import MAX_AGE, cache_headers, cached_body
+from posgraph.api.caching import MAX_AGE, cache_headers, cached_body, etag, is_cached, last_version
 from posgraph.api.examples import (
     EXAMPLE_CHANGES,
     EXAMPLE_COLLECTION,
@@ -24,7 +24,7 @@ from posgraph.api.problems import problem_responses
 from posgraph.api.state import app_state
 from posgraph.config import PROJECT_FILES
 from posgraph.errors import InvalidParameter, NotFound
-from posgraph.linked_data.resources import merged_into
+from posgraph.linked_data.resources import describe_versioned, require_described, version_and_merge
 from posgraph.namespaces import CONTEXT_IRIS, CONTEXT_VERSION, PGI, PGID, PREFIXES
 
 __all__ = ["router"]
@@ -51,26 +51,48 @@ def _alternates(url: str) -> str:
     return ", ".join(f'<{url}>; rel="alternate"; type="{t}"' for t in _RESOURCE_TYPES)
 
 
-async def _resource(request: Request, iri: str) -> Response:
+async def _resource(request: Request, iri: str, *, follow_merges: bool = False) -> Response:
+    """The resource ``iri`` as negotiated; with ``follow_merges``, a 301 to the IRI it was merged into, if any."""
     media_type = formats.negotiate(
         request.headers.get("accept"), _RESOURCE_TYPES, {"application/json": formats.JSON_LD}
     )
-    headers = await cache_headers(request, media_type)
+    engine = app_state(request).engine
+    quads = None
+    guess = last_version()
+    if (
+        "if-none-match" in request.headers
+        or "if-modified-since" in request.headers
+        or (guess is not None and is_cached(request, etag(request, media_type, guess)))
+    ):
+        # A conditional request is answered from the version alone (304), without reading the resource; so is one
+        # whose body this worker likely holds already (kept under the version it read last, checked here).
+        version, target = await version_and_merge(engine, iri)
+    else:
+        # One engine round trip reads the description, the version it belongs to and a merge.
+        described = await describe_versioned(engine, iri)
+        version, target, quads = described.version, described.merged_into, described.quads
+    if follow_merges and target is not None:
+        headers = {"Cache-Control": MAX_AGE, "Vary": "Accept"}
+        return RedirectResponse(local_url(request, target), status_code=301, headers=headers)
+    headers = await cache_headers(request, media_type, version)
     headers["Link"] = _alternates(public_url(request, query=False))
     headers["Content-Location"] = public_url(request)
     if media_type == "text/html":
         headers["Content-Security-Policy"] = pages.CONTENT_SECURITY_POLICY
     # The ETag names the version, path, query and media type: all a body depends on (links use the public base).
-    body = await cached_body(request, headers["ETag"], lambda: _render(request, iri, media_type))
+    body = await cached_body(request, headers["ETag"], lambda: _render(request, iri, media_type, quads))
     return Response(body, media_type=media_type, headers=headers)
 
 
-async def _render(request: Request, iri: str, media_type: str) -> bytes:
-    """The resource in one media type; raises NotFound."""
+async def _render(request: Request, iri: str, media_type: str, quads: list | None) -> bytes:
+    """The resource in one media type, from its description ``quads`` (read here when None); raises NotFound."""
     state = app_state(request)
-    quads = await linked_data.describe(state.engine, iri)
+    if quads is None:
+        quads = await linked_data.describe(state.engine, iri)
+    else:
+        quads = require_described(quads, iri)
     if media_type == formats.JSON_LD:
-        return JSONResponse(linked_data.frame(quads, iri, state.context, state.context_url)).body
+        return formats.jsonld_bytes(linked_data.frame(quads, iri, state.context, state.context_url))
     graph = formats.to_rdflib_graph(quads)
     if media_type == "text/html":
         view = await linked_data.page_view(state.engine, iri, graph)
@@ -116,12 +138,7 @@ async def resource(path: str, request: Request) -> Response:
     """The resource as framed JSON-LD (a position embeds its terms, conditions and sources; a party lists its
     positions by reference), Turtle, N-Triples, RDF/XML or an HTML page; ``Link`` names the alternates. A
     resource merged into another answers 301 to the one kept, in every media type."""
-    iri = f"{PGID}{path}"
-    target = await merged_into(app_state(request).engine, iri)
-    if target is not None:
-        headers = {"Cache-Control": MAX_AGE, "Vary": "Accept"}
-        return RedirectResponse(local_url(request, target), status_code=301, headers=headers)
-    return await _resource(request, iri)
+    return await _resource(request, f"{PGID}{path}", follow_merges=True)
 
 
 @router.get(
