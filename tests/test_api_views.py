@@ -12,12 +12,7 @@ from typing import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from conftest import EXAMPLES, Server, run, start_server
-
-from posgraph import curation
-from posgraph.config import PROJECT_FILES
-from posgraph.engine import Engine
-from posgraph.supervisor import ManagedEngine
+from conftest import EXAMPLES, Server, posgraph_cli, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -39,26 +34,22 @@ HOSTILE_TTL = f"""
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, validator) -> Iterator[Server]:
+def server(tmp_path_factory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("views")
     hostile = base / "hostile.ttl"
     hostile.write_text(HOSTILE_TTL, encoding="utf-8")
-    managed = ManagedEngine(base / "store")
-    managed.start()
-
-    async def load():
-        async with Engine(managed.url) as engine:
-            await curation.ensure_bootstrapped(
-                engine, validator, PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files
-            )
-            files = curation.read_files([EXAMPLES / "valid" / "queries-0.2.ttl", hostile])
-            await curation.load_batch(engine, validator, files, curator="tests")
-
-    try:
-        run(load())
-    finally:
-        managed.stop()
+    # Loaded through the CLI into the running server's engine, so that the data reaches whichever engine the
+    # suite runs on (the managed Oxigraph, or Virtuoso under POSGRAPH_TEST_ENGINE=virtuoso).
     srv = start_server(base / "store", base / "serve.log", env={"POSGRAPH_QUERY_SECONDS_PER_MINUTE": "100000"})
+    loaded = posgraph_cli(
+        "load",
+        str(EXAMPLES / "valid" / "queries-0.2.ttl"),
+        str(hostile),
+        "--curator",
+        "tests",
+        env={"POSGRAPH_STORE_DIR": str(base / "store")},
+    )
+    assert loaded.returncode == 0, loaded.stderr
     yield srv
     srv.stop()
 

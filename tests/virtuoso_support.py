@@ -9,6 +9,7 @@ its PID. When ``POSGRAPH_TEST_ENGINE=virtuoso``, tests/conftest.py starts a publ
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
-from posgraph.supervisor import free_port
+from posgraph.supervisor import RUNTIME_FILE, free_port
 
-__all__ = ["VirtuosoInstance", "virtuoso_binary", "engine_env", "ENGINE"]
+__all__ = ["VirtuosoInstance", "virtuoso_binary", "engine_env", "public_engine", "ENGINE"]
 
 # Which engine the end-to-end suites run against: "oxigraph" (posgraph's managed engine, the default) or "virtuoso".
 ENGINE = os.environ.get("POSGRAPH_TEST_ENGINE", "oxigraph").strip().lower() or "oxigraph"
@@ -226,3 +227,13 @@ def engine_env(public: VirtuosoInstance, staging: VirtuosoInstance) -> dict[str,
         "POSGRAPH_STAGING_ENGINE_URL": staging.url,
         "POSGRAPH_ENGINE_PROFILE": "virtuoso",
     }
+
+
+def public_engine(server, store_dir: Path) -> dict[str, str]:
+    """The public engine a server started by ``start_server`` on ``store_dir`` runs on, as keyword arguments for
+    ``posgraph.engine.Engine`` (``base_url`` and ``profile``): its Virtuoso under POSGRAPH_TEST_ENGINE=virtuoso,
+    else the managed Oxigraph named in the store's runtime file. Raises FileNotFoundError when that file is missing
+    (the server is not running)."""
+    if getattr(server, "engines", None):
+        return {"base_url": server.engines[0].url, "profile": "virtuoso"}
+    return {"base_url": json.loads((store_dir / RUNTIME_FILE).read_text())["url"], "profile": "oxigraph"}

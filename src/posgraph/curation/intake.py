@@ -60,6 +60,8 @@ _CONTEXT_KEYS = (
 # The links that must not run in a circle: the fetch follows them from what the batch names.
 _REVISION_LINKS = (PG.supersedes, PG.revises)
 _VALUES_CHUNK = 400
+# Chain starts (an IRI and a link) per chain query: each is a UNION branch of the query text.
+_CHAIN_CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -222,14 +224,15 @@ async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[byt
     mentions: its types, key properties (holders, issues, dates) and those values' types; the supersession (and
     revision) chains that start there, with the holders, issues and dates of the positions on them, so a cycle
     closed by the batch shows; and every party or person that carries a Wikidata item the batch names (one
-    party per item). One query of each kind per 400 IRIs, so the cost follows the batch's size and its
-    neighbourhood, not the store's.
+    party per item). One query of each kind per 400 IRIs (per 100 chain starts), so the cost follows the batch's
+    size and its neighbourhood, not the store's.
     """
     keys = " ".join(f"<{k}>" for k in _CONTEXT_KEYS)
     # Only Wikidata items can be objects of pg:wikidata, and no vocabulary term or Wikidata item starts a
     # supersession or revision chain: the costlier lookups get only the IRIs they can match.
     items = tuple(i for i in prepared.mentioned if i.startswith(str(WD)))
     linkable = tuple(i for i in prepared.mentioned if not i.startswith((str(WD), str(PG), str(PGI))))
+    # IRIs go into the text only as terms written by rdflib, which refuses an IRI that would break out of <…>.
     queries = [
         (
             prepared.subjects,
@@ -242,17 +245,6 @@ async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[byt
             "{ ?x a ?t } UNION { VALUES ?key { " + keys + " } ?x ?key ?v OPTIONAL { ?v a ?vt } } }",
         ),
         (
-            linkable,
-            # The chain's members first, in a subquery: joined with the edge and keys in one pattern, the engine
-            # walks the path from every node of the store (a minute at 1M triples instead of milliseconds).
-            "CONSTRUCT { ?a ?link ?b . ?b a ?t . ?b ?key ?v } WHERE { { SELECT DISTINCT ?a ?link WHERE { "
-            "VALUES ?x { %s } "
-            + " UNION ".join(f"{{ ?x <{link}>* ?a BIND (<{link}> AS ?link) }}" for link in _REVISION_LINKS)
-            + " } } ?a ?link ?b OPTIONAL { { ?b a ?t } UNION { VALUES ?key { "
-            + keys
-            + " } ?b ?key ?v } } }",
-        ),
-        (
             items,
             "CONSTRUCT { ?other <%s> ?x ; a ?t } WHERE { VALUES ?x { %%s } ?other <%s> ?x ; a ?t }"
             % (PG.wikidata, PG.wikidata),
@@ -261,9 +253,45 @@ async def context_ntriples(engine: Engine, prepared: PreparedBatch) -> tuple[byt
     parts = []
     for iris, template in queries:
         for start in range(0, len(iris), _VALUES_CHUNK):
-            values = " ".join(rdflib.URIRef(i).n3() for i in iris[start : start + _VALUES_CHUNK])
-            parts.append(await engine.construct(template % values))
+            parts.append(await engine.construct(template % _terms(iris[start : start + _VALUES_CHUNK])))
+    # The chains: only from the IRIs that have a link of that kind in the store (a cheap lookup; most of a batch is
+    # new), each walked from its IRI written as a constant: a path's start given by VALUES makes Virtuoso 7.2 fail
+    # ("transitive start not given"), and one walk per start costs it a second per hundred starts to compile.
+    # One branch per link, its predicate a constant: with the links in a VALUES block too, Oxigraph scans every
+    # link in the store (a second at 1M triples instead of milliseconds).
+    has_link = " UNION ".join(f"{{ ?x <{link}> ?b BIND (<{link}> AS ?link) }}" for link in _REVISION_LINKS)
+    starts: list[tuple[str, str]] = []
+    for start in range(0, len(linkable), _VALUES_CHUNK):
+        rows = await engine.select(
+            "SELECT DISTINCT ?x ?link WHERE { VALUES ?x { %s } %s }"
+            % (_terms(linkable[start : start + _VALUES_CHUNK]), has_link)
+        )
+        starts += [(str(row["x"]), str(row["link"])) for row in rows]
+    known, kinds = set(linkable), {str(link) for link in _REVISION_LINKS}
+    starts = sorted({(x, link) for x, link in starts if x in known and link in kinds})  # only what was asked
+    for start in range(0, len(starts), _CHAIN_CHUNK):
+        branches = " UNION ".join(
+            f"{{ {_terms([x])} {_terms([link])}* ?a BIND ({_terms([link])} AS ?link) }}"
+            for x, link in starts[start : start + _CHAIN_CHUNK]
+        )
+        # The chain's members first, in a subquery: joined with the edge and keys in one pattern, the engine
+        # walks the path from every node of the store (a minute at 1M triples instead of milliseconds).
+        parts.append(
+            await engine.construct(
+                "CONSTRUCT { ?a ?link ?b . ?b a ?t . ?b ?key ?v } WHERE { { SELECT DISTINCT ?a ?link WHERE { "
+                + branches
+                + " } } ?a ?link ?b OPTIONAL { { ?b a ?t } UNION { VALUES ?key { "
+                + keys
+                + " } ?b ?key ?v } } }"
+            )
+        )
     return tuple(parts)  # one document per answer: blank node labels are scoped to their answer
+
+
+def _terms(iris: Sequence[str]) -> str:
+    """IRIs as SPARQL terms separated by spaces. rdflib raises for an IRI that is not valid (never one a parser
+    read)."""
+    return " ".join(rdflib.URIRef(i).n3() for i in iris)
 
 
 def validate_ntriples(

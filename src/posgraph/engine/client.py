@@ -32,6 +32,7 @@ from posgraph.engine.virtuoso import (
     _operations,
     _plain_iri,
     _with_using,
+    _without_blank_data,
     insert_update,
 )
 from posgraph.errors import (
@@ -422,12 +423,17 @@ class Engine:
             using = [g for key, g in params if key == "using-graph-uri"]
             using_named = [g for key, g in params if key == "using-named-graph-uri"]
             define = f"define input:default-graph-uri <{self.profile.default_graph}>\n"
-            for operation in _operations(update):
+            for operation in map(self._data_operation, _operations(update)):
                 await self._update_request(define + _with_using(operation, using, using_named), [], timeout)
             return
-        for operation in _operations(update):
+        for operation in map(self._data_operation, _operations(update)):
             named = await self._named_graphs(timeout) if _GRAPH_WORD.search(operation) else []
             await self._update_request(self._prologue_for(operation, named) + operation, [], timeout)
+
+    def _data_operation(self, operation: str) -> str:
+        """An update operation as the engine takes it: ``INSERT DATA`` with blank nodes as ``INSERT … WHERE {}``
+        when the profile says the engine refuses them there."""
+        return operation if self.profile.data_blank_nodes else _without_blank_data(operation)
 
     async def _update_request(self, update: str, params: list[tuple[str, str]], timeout: float | None) -> None:
         await self._send(

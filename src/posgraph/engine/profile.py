@@ -37,3 +37,6 @@ class EngineProfile:
     opaque_datatypes: tuple[tuple[str, str], ...] = ()
     # A request parameter that caps the rows of a SELECT answer in the engine (with ``rewrite_results``).
     max_rows_parameter: str | None = None
+    # Whether the engine takes blank nodes in ``INSERT DATA``; if not, such an operation is sent as the
+    # ``INSERT … WHERE {}`` that means the same.
+    data_blank_nodes: bool = True

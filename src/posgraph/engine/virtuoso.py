@@ -39,6 +39,7 @@ VIRTUOSO = EngineProfile(
     # Virtuoso 7.2 stores an xsd:duration as a number of seconds ("P50D" reads "4.32e+06") or refuses it.
     opaque_datatypes=(("http://www.w3.org/2001/XMLSchema#duration", "urn:x-posgraph:datatype:xsd-duration"),),
     max_rows_parameter="maxrows",
+    data_blank_nodes=False,
 )
 
 # A dataset named in the query text (FROM / FROM NAMED): then the text's dataset is the query's, as the standard says.
@@ -54,6 +55,7 @@ _WORD = re.compile(r"(?:WHERE|USING|WITH|DELETE)\b", re.IGNORECASE)
 _NAME_CHAR = re.compile(r"[\w?$:]")  # before a keyword, it makes the word part of a name or variable
 # The predicate of the one-off marks that carry blank nodes from one graph to another within an insert.
 _MARK = "urn:x-posgraph:blank-node-mark"
+_INSERT_DATA = re.compile(r"INSERT\s+DATA\b", re.IGNORECASE)
 
 
 def insert_update(quads: list, default_graph: str, stored: Callable[[str], str]) -> str:
@@ -180,6 +182,39 @@ def _operations(update: str) -> list[str]:
         operations.append(prologue + part)
         prologue += "".join(m.group(0) + "\n" for m in _PROLOGUE_DECL.finditer(part))
     return operations
+
+
+def _without_blank_data(operation: str) -> str:
+    """An ``INSERT DATA`` operation whose data has blank nodes (``_:b`` or ``[]``) as the ``INSERT … WHERE {}`` that
+    means the same (one solution: each label one fresh node across the template's graphs); any other operation as it
+    is. Virtuoso refuses blank nodes in ``INSERT DATA`` ("not allowed in a constant clause")."""
+    code = list(_code(operation))
+    starts = [
+        i
+        for i, depth in code
+        if depth == 0 and _INSERT_DATA.match(operation, i) and (i == 0 or not _NAME_CHAR.match(operation, i - 1))
+    ]
+    if not starts:
+        return operation
+    keyword = _INSERT_DATA.match(operation, starts[0])
+    assert keyword is not None
+    after = [(i, depth) for i, depth in code if i >= keyword.end()]
+    close = next((i for i, depth in after if depth == 1 and operation[i] == "}"), None)
+    blank = any(
+        depth > 0
+        and (operation[i] == "[" or (operation.startswith("_:", i) and not _NAME_CHAR.match(operation, i - 1)))
+        for i, depth in after
+        if close is None or i < close
+    )
+    if close is None or not blank:
+        return operation
+    return (
+        operation[: keyword.start()]
+        + "INSERT"
+        + operation[keyword.end() : close + 1]
+        + " WHERE {}"
+        + operation[close + 1 :]
+    )
 
 
 def _with_using(operation: str, graphs: Iterable[str], named: Iterable[str]) -> str:
