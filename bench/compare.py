@@ -47,6 +47,9 @@ PARAMS = {
     "since": "2024-01-01",
     "person": f"{ID}person/bench-0",
 }
+# Where PARAMS give an answer empty at one size (bench.saved_queries' CASES say why): parameters that give rows at
+# every size.
+SAVED_PARAMS = {"quiet-issues": {"since": "2030-01-01"}, "who-said-what": {"person": PARAMS["person"]}}
 SMALL = "ASK { ?s ?p ?o }"
 HEAVY = (
     f"SELECT ?issue (COUNT(?p) AS ?n) WHERE {{ ?p <{PG.concerns}> ?issue ; <{PG.heldBy}> ?party }} "
@@ -89,7 +92,7 @@ def workloads() -> list[Workload]:
         ),
     ]
     for saved in catalog:
-        params = {p.name: PARAMS[p.name] for p in saved.params if p.name in PARAMS}
+        params = SAVED_PARAMS.get(saved.name) or {p.name: PARAMS[p.name] for p in saved.params if p.name in PARAMS}
         if any(p.required and p.name not in params for p in saved.params):
             continue
         text = saved.bind(params)
