@@ -115,6 +115,20 @@ def test_a_position_reads_like_plain_json(server):
     assert event["resultedIn"] == ID + "position/ru-ua-2025-06-exchange-of-bodies"
 
 
+@pytest.mark.parametrize("accept", ["application/ld+json", "text/turtle", "text/html"])
+def test_a_path_that_is_no_iri_is_404_not_a_server_error(server, accept):
+    """Paths the fuzzer sent (a backtick, a caret, control characters, code points pyoxigraph refuses in an IRI):
+    they name no resource, on the first request and when the version is already known (conditional or not)."""
+    paths = ["/id/%F2%90%A8%82%60%17%C3%8B", "/issue/%40%5E%C3%99%0D%C2%9Ds-%5Bc", "/id/party/a%60b", "/id/x%5Ey"]
+    with server.client() as client:
+        client.get("/id/party/russia", headers={"Accept": accept})  # the worker now knows the dataset's version
+        for path in paths:
+            for headers in ({"Accept": accept}, {"Accept": accept, "If-None-Match": '"nothing"'}):
+                answer = client.get(path, headers=headers)
+                assert answer.status_code == 404, (path, headers, answer.text)
+                assert answer.headers["content-type"] == "application/problem+json"
+
+
 def test_html_pages_unknown_iris_and_406(server):
     with server.client() as client:
         page = client.get("/id/party/russia", headers={"Accept": "text/html"})

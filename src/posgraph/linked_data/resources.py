@@ -119,18 +119,29 @@ async def describe(engine: Engine, iri: str) -> list[ox.Quad]:
     """The resource's description as quads: its statements, its blank nodes' (terms, conditions, quantities,
     roles), its sources' descriptions, and the positions a party holds (by reference). Raises NotFound if it has
     none."""
-    if _NOT_IN_IRIS.search(iri):  # such a path names no resource (and would not serialise as an IRI)
+    if _node(iri) is None:  # such a path names no resource (and would not serialise as an IRI)
         raise NotFound(f"no resource <{iri[:200]}>")
     data = await engine.construct(_closure(iri))
     # The engine's own answer: what is stored is shown as it is (bodies coming in are checked, not answers).
     return require_described(formats.read_quads(data, _NT, "engine", allow_control_chars=True), iri)
 
 
+def _node(iri: str) -> ox.NamedNode | None:
+    """``iri`` as a node, or None when it is not an IRI (a request path may hold anything; it then names nothing)."""
+    if _NOT_IN_IRIS.search(iri):
+        return None
+    try:
+        return ox.NamedNode(iri)
+    except ValueError:
+        return None
+
+
 def require_described(quads: list[ox.Quad], iri: str) -> list[ox.Quad]:
-    """Return ``quads`` (a description of ``iri``); raises NotFound when none of them is about ``iri``."""
-    root = ox.NamedNode(iri)
-    if not any(quad.subject == root for quad in quads):
-        raise NotFound(f"no resource <{iri}>")
+    """Return ``quads`` (a description of ``iri``); raises NotFound when none of them is about ``iri`` (or ``iri``
+    is not an IRI)."""
+    root = _node(iri)
+    if root is None or not any(quad.subject == root for quad in quads):
+        raise NotFound(f"no resource <{iri[:200]}>")
     return quads
 
 
@@ -169,11 +180,12 @@ _VERSIONED_CLOSURE = (
 async def describe_versioned(engine: Engine, iri: str) -> Described:
     """Return the resource's description (as ``describe``, but empty rather than NotFound when there is none)
     with the dataset's version and the resource's merge target, read in one query. Raises an engine error."""
-    if _NOT_IN_IRIS.search(iri):
+    root = _node(iri)
+    if root is None:
         return Described(await dataset_version(engine), [], None)
     data = await engine.construct(_closure(iri, _VERSIONED_CLOSURE))
     quads, change, at = [], None, None
-    root, merged = ox.NamedNode(iri), ox.NamedNode(str(PG.mergedInto))
+    merged = ox.NamedNode(str(PG.mergedInto))
     targets = []
     for quad in formats.read_quads(data, _NT, "engine", allow_control_chars=True):
         if quad.predicate == _CHANGE:
@@ -194,7 +206,7 @@ async def version_and_merge(engine: Engine, iri: str) -> tuple[Version, str | No
     """Return the dataset's version (as ``dataset_version``) and the IRI that ``iri`` was merged into (its
     ``pg:mergedInto``, or None), from one query: a resource GET asks both, and an engine round trip costs about as
     much as the rest of answering it. Raises an engine error."""
-    if _NOT_IN_IRIS.search(iri):
+    if _node(iri) is None:
         return await dataset_version(engine), None
     rows = await engine.select(
         sparql_prologue(("pg", "prov"))
