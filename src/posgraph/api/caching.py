@@ -17,13 +17,12 @@ from posgraph.errors import NotModified
 __all__ = ["MAX_AGE", "cache_headers", "cached_body", "check_if_none_match", "etag", "is_cached", "last_version"]
 
 MAX_AGE = "public, max-age=60"
-# The dataset version this worker last read: only a guess of the next one (whatever is served is read again).
-_last: linked_data.Version | None = None
 
 
-def last_version() -> linked_data.Version | None:
-    """Return the dataset version this worker last read for an ETag (None before any): a guess, never an answer."""
-    return _last
+def last_version(request: Request) -> linked_data.Version | None:
+    """Return the dataset version this worker last read for an ETag (None before any): a guess, never an answer
+    (whatever is served is read again)."""
+    return app_state(request).last_version
 
 
 def etag(request: Request, representation: str, version: linked_data.Version) -> str:
@@ -47,8 +46,8 @@ async def cache_headers(
     Raises NotModified (a 304 carrying these headers) when the client's copy is current (If-None-Match, else
     If-Modified-Since).
     """
-    global _last
-    version = _last = version or await linked_data.dataset_version(app_state(request).engine)
+    state = app_state(request)
+    version = state.last_version = version or await linked_data.dataset_version(state.engine)
     headers = {
         "ETag": etag(request, representation, version),
         "Cache-Control": MAX_AGE,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from posgraph.catalog import Catalog
     from posgraph.config import Settings
     from posgraph.engine import Engine
+    from posgraph.linked_data import Version
     from posgraph.linked_data.index import CollectionIndex
     from posgraph.tokens import TokenStore
     from posgraph.validation import Validator
@@ -46,6 +47,8 @@ class AppState:
     managed_engines: dict[str, Any] = field(default_factory=dict)  # name -> ManagedEngine, for /health and /metrics
     # Rendered resources by ETag: the ETag names the dataset version, so an entry is never stale, only unused.
     representations: LRUCache | None = None
+    # The dataset version this worker last read for an ETag: a guess of the next one, never served as such.
+    last_version: Version | None = None
     # Set when the app starts (they need the running event loop); the staging engine stays None when not configured.
     engine: Engine = field(default=None)  # type: ignore[assignment]
     staging: Engine | None = None

@@ -58,7 +58,7 @@ async def _resource(request: Request, iri: str, *, follow_merges: bool = False) 
     )
     engine = app_state(request).engine
     quads = None
-    guess = last_version()
+    guess = last_version(request)
     if (
         "if-none-match" in request.headers
         or "if-modified-since" in request.headers
