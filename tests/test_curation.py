@@ -742,3 +742,19 @@ def test_a_note_a_reason_an_entitys_batches_and_the_summary_without_a_server(rev
     assert [str(r["c"]) for r in comment] == ["a note"]
     assert reverted["history"][-1] == {**reverted["history"][-1], "action": "reverted", "note": "a reason"}
     assert [h["action"] for h in after[0]["history"]] == ["submitted", "accepted", "reverted"]
+
+
+def test_a_file_that_cannot_be_read_is_named_in_the_error_whether_read_whole_or_streamed(tmp_path, validator):
+    """read_files (validation, submission) and the streamed load both open files through intake.open_file: a
+    directory given as a file is refused before anything is parsed or sent (the engine here is never reached)."""
+    folder = tmp_path / "data.ttl"
+    folder.mkdir()
+    with pytest.raises(BadInput, match=r"data\.ttl: cannot read"):
+        curation.read_files([folder])
+
+    async def load():
+        async with Engine("http://127.0.0.1:9") as engine:  # discard port: a request would fail differently
+            await load_files(engine, validator, [folder], curator="tests", validate=False)
+
+    with pytest.raises(BadInput, match=r"data\.ttl: cannot read"):
+        run(load())

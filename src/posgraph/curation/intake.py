@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import IO, Callable, Iterable, Sequence
 
 import pyoxigraph as ox
 import rdflib
@@ -103,11 +103,7 @@ def read_files(paths: Sequence[Path], *, on_bytes: Callable[[int], None] | None 
     parsed = []
     for path in paths:
         fmt = formats.format_for_path(path)
-        try:
-            handle = open(path, "rb")
-        except OSError as exc:
-            raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
-        with handle:
+        with open_file(path) as handle:
             source = _CountingReader(handle, on_bytes) if on_bytes else handle
             if fmt.name == "json-ld":
                 context, urls = json_ld_context()
@@ -116,6 +112,14 @@ def read_files(paths: Sequence[Path], *, on_bytes: Callable[[int], None] | None 
                 quads = formats.read_quads(source, fmt, str(path), base_iri=Path(path).resolve().as_uri())
             parsed.append(ParsedFile(str(path), quads))
     return parsed
+
+
+def open_file(path: Path) -> IO[bytes]:
+    """``path`` opened for reading bytes. Raises BadInput naming the file when it cannot be read."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 class _CountingReader:

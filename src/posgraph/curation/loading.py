@@ -28,7 +28,7 @@ from posgraph import formats, supervisor
 from posgraph.audit import AuditLog
 from posgraph.curation.amendments import is_amendment_quad, may_amend
 from posgraph.curation.entailment import missing_supertypes, supertype_triples, supertype_update
-from posgraph.curation.intake import ParsedFile, json_ld_context, read_files, validate_files
+from posgraph.curation.intake import ParsedFile, json_ld_context, open_file, read_files, validate_files
 from posgraph.curation.provenance import batch_quads, batch_record, change_triples, change_update
 from posgraph.curation.records import find_batch_by_hash
 from posgraph.engine import Engine
@@ -130,11 +130,7 @@ def _file_chunks(
     is pinned first). Raises RdfSyntaxError, UnsupportedMediaType or BadInput as ``read_files`` does."""
     for path in paths:
         fmt = formats.format_for_path(path)
-        try:
-            handle = open(path, "rb")
-        except OSError as exc:
-            raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
-        with handle:
+        with open_file(path) as handle:
             if fmt.name == "json-ld":
                 context, urls = json_ld_context()
                 quads = formats.read_jsonld(handle.read(), str(path), context, urls)
