@@ -1,4 +1,5 @@
 import pytest
+import rdflib
 from rdflib.plugins.sparql import prepareQuery
 
 from posgraph.catalog import Catalog, Page, Param, SavedQuery
@@ -298,3 +299,75 @@ def test_paging_by_a_key_is_declared_and_checked():
     assert keyed.paging.key == "s" and keyed.describe()["paging"]["key"] == "s"
     with pytest.raises(ValueError, match="bad '#\\+ page"):
         SavedQuery.parse("k", PAGED.replace("max=500", "max=500 key=Bad-Name"))
+
+
+# ------------------------------------------------------------------------------- keys read from a collection's index
+KEYED = """#+ summary: test
+#+ kind: select
+#+ param: party iri required — a party
+#+ param: when date optional — a date
+#+ param: several iri optional many — several
+#+ page: limit=5 max=50 key=position
+#+ keys: positions party=party stated_from=when
+SELECT ?position ?key ?o WHERE {
+  #@keys
+  {
+    SELECT DISTINCT ?position ?key WHERE {
+      #@values
+      ?position <urn:p> ?party . BIND ("" AS ?key)
+    }
+    ORDER BY ?key STR(?position)
+    #@page
+  }
+  #@keys-end
+  #@values
+  ?position <urn:o> ?o .
+}
+ORDER BY ?key STR(?position) ?o"""
+
+
+def test_keys_from_a_collection_are_declared_and_replace_the_subquery_that_cuts_them():
+    saved = SavedQuery.parse("k", KEYED)
+    assert saved.keys.collection == "positions"
+    assert saved.keys.filters == (("party", "party"), ("stated_from", "when"))
+    # Without keys, the subquery cuts the page (the marker lines are comments).
+    plain = saved.bind({"party": "urn:x:a", "limit": "2", "offset": "4"})
+    assert "LIMIT 2 OFFSET 4" in plain and "SELECT DISTINCT ?position ?key" in plain
+    # With keys, a VALUES block of terms rdflib escapes takes the subquery's place, limit and offset with it.
+    keys = [("urn:x:p1", "2025-07"), ("urn:x:p2", 'a "quoted"\nkey')]
+    text = saved.bind({"party": "urn:x:a", "limit": "2", "offset": "4"}, keys=keys)
+    assert "SELECT DISTINCT" not in text and "LIMIT" not in text and "#@keys" not in text
+    assert 'VALUES (?position ?key) { (<urn:x:p1> "2025-07") (<urn:x:p2> ' in text
+    parsed = prepareQuery(text)
+    assert {str(v) for v in parsed.algebra["PV"]} == {"position", "key", "o"}
+    rows = rdflib.Graph().query(text.replace("?position <urn:o> ?o .", "BIND (1 AS ?o)"))
+    assert sorted((str(r.position), str(r.key)) for r in rows) == sorted(keys)
+    # No keys: a page that is empty, not the subquery's.
+    assert "VALUES (?position ?key) {  }" in saved.bind({"party": "urn:x:a"}, keys=[])
+    # The collection's filter values: typed terms, the ones left out absent; several values cannot be a filter.
+    terms = saved.keys.terms(saved.params, {"party": "urn:x:a", "when": "2025-07"})
+    assert {k: str(v) for k, v in terms.items()} == {"party": "urn:x:a", "stated_from": "2025-07"}
+    assert saved.keys.terms(saved.params, {"party": ["urn:x:a", "urn:x:b"]}) is None
+    with pytest.raises(InvalidParameter, match="when"):
+        saved.keys.terms(saved.params, {"party": "urn:x:a", "when": "July"})
+    with pytest.raises(ValueError, match="no key source"):
+        SavedQuery.parse("p", PAGED).bind({}, keys=[])
+
+
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        (KEYED.replace("#@keys-end\n", ""), "one #@keys line"),
+        (KEYED.replace("  #@keys\n", ""), "one #@keys line"),
+        (KEYED.replace("#+ keys: positions party=party stated_from=when\n", ""), "no '#\\+ keys:'"),
+        (KEYED.replace("max=50 key=position", "max=50"), "key=VAR"),
+        (KEYED.replace("key=position", "key=position+o"), "key=VAR"),
+        (KEYED.replace("party=party stated_from", "party=party issue=several stated_from"), "'several'"),
+        (KEYED.replace("party=party stated_from", "party=nobody stated_from"), "'nobody'"),
+        (KEYED.replace("party=party stated_from=when", "party"), "bad '#\\+ keys"),
+        (KEYED.replace("    #@page\n  }\n  #@keys-end", "  }\n  #@keys-end\n  #@page"), "then the #@page line"),
+    ],
+)
+def test_malformed_keys_are_refused(text, problem):
+    with pytest.raises(ValueError, match=problem):
+        SavedQuery.parse("k", text)

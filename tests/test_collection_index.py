@@ -19,12 +19,13 @@ import pytest
 from conftest import EXAMPLES, Server, create_token, run, start_server
 
 from bench.generate import write_graph
-from posgraph import curation
+from posgraph import curation, research
+from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES
 from posgraph.curation.provenance import change_triples
 from posgraph.engine import Engine
 from posgraph.linked_data import COLLECTIONS, CollectionIndex, Page, dataset_version, sparql_collection_page
-from posgraph.linked_data.collection import _checked, request_terms
+from posgraph.linked_data.collection import _checked, index_keys, request_terms
 from posgraph.supervisor import ManagedEngine
 
 pytestmark = pytest.mark.e2e
@@ -138,6 +139,9 @@ POSITION_FILTERS = [
     {"q": " "},
     {"q": "no such words anywhere"},
     {"q": "a", "type": "Demand", "stated_from": "2020", "issue": f"{PGI}territory"},
+    {"person": f"{PGID}person/zelensky"},
+    {"person": f"{PGID}person/zelensky", "party": f"{PGID}party/ukraine", "stated_to": "2025-07-21"},
+    {"person": f"{PGID}person/zelensky", "party": RUSSIA},
 ]
 
 
@@ -181,7 +185,7 @@ def test_filters_agree_with_the_engine(seeded):
                     await _walk(engine, index, name, params, sort, 2, 50)
             return nonempty
 
-    assert run(go()) >= len(POSITION_FILTERS) - 1  # only the nonsense q finds nothing
+    assert run(go()) >= len(POSITION_FILTERS) - 2  # only the nonsense q and Zelensky for Russia find nothing
 
 
 def test_the_awkward_items_are_listed_as_the_engine_lists_them(seeded):
@@ -683,3 +687,185 @@ def test_health_stays_fast_while_the_index_is_built(served, validator, tmp_path)
             srv.stop()
     finally:
         engine.stop()
+
+
+# ------------------------------------------------------------------------------------------ saved queries' keys
+CATALOG = Catalog.from_dir(PROJECT_FILES.queries_dir)
+JSON = "application/sparql-results+json"
+# Each query whose page of keys the index may cut, with parameters over the awkward data: two dates (two keys),
+# no date (key ""), French only, a month and a year, a date range at each precision, a party with no positions.
+KEYED_CASES = [
+    ("positions", {"party": RUSSIA}),
+    ("positions", {"party": RUSSIA, "issue": f"{PGI}territory"}),
+    ("positions", {"party": RUSSIA, "from": "2024"}),
+    ("positions", {"party": RUSSIA, "to": "2024-03"}),
+    ("positions", {"party": RUSSIA, "from": "2023-12-31", "to": "2024-06-30"}),
+    ("positions", {"party": f"{PGID}party/ukraine", "issue": f"{PGI}leaders-meeting", "to": "2025-07"}),
+    ("positions", {"party": f"{PGID}party/zz-plain"}),
+    ("position-history", {"party": RUSSIA, "issue": f"{PGI}territory"}),
+    ("position-history", {"party": f"{PGID}party/ukraine", "issue": f"{PGI}leaders-meeting"}),
+    ("who-said-what", {}),
+    ("who-said-what", {"party": RUSSIA}),
+    ("who-said-what", {"person": f"{PGID}person/zelensky"}),
+    ("who-said-what", {"person": f"{PGID}person/zelensky", "party": f"{PGID}party/ukraine"}),
+]
+
+
+def test_the_queries_that_take_keys_from_the_index_are_the_ones_checked_here():
+    assert {q.name for q in CATALOG if q.keys is not None} == {name for name, _ in KEYED_CASES}
+
+
+class _Counted:
+    """The index's pages of keys (collection.index_keys), counting those it answered and those it could not."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.answered, self.declined = engine, 0, 0
+
+    async def __call__(self, collection: str, values: dict, offset: int, limit: int):
+        keys = await index_keys(self.engine, collection, values, offset, limit)
+        if keys is None:
+            self.declined += 1
+        else:
+            self.answered += 1
+        return keys
+
+
+async def _saved_pages(engine: Engine, name: str, params: dict, limit: int, key_pages) -> list[research.QueryAnswer]:
+    """Every page of saved query ``name`` from the first, following its cursors."""
+    pages, cursor = [], None
+    while len(pages) < 400:
+        ask = params | {"limit": str(limit)} | ({"cursor": cursor} if cursor else {})
+        answer = await research.run_saved(engine, CATALOG, name, ask, accept=JSON, key_pages=key_pages)
+        pages.append(answer)
+        cursor = answer.next_cursor
+        if cursor is None:
+            break
+    return pages
+
+
+def _bindings(answer: research.QueryAnswer) -> list[dict]:
+    import json
+
+    return json.loads(answer.content)["results"]["bindings"]
+
+
+async def _keyed_pages_agree(engine: Engine, index: CollectionIndex, name: str, params: dict, limit: int) -> int:
+    """Page through ``name`` twice, its keys cut by the engine and by the index; assert the same pages (the
+    engine, not knowing whether more follow a full page, may add one empty page); return the index's pages."""
+    use = _Counted(engine)
+    from posgraph.linked_data import collection
+
+    collection.use_index(engine, index)
+    try:
+        by_engine = await _saved_pages(engine, name, params, limit, None)
+        by_index = await _saved_pages(engine, name, params, limit, use)
+    finally:
+        collection.use_index(engine, None)
+    assert use.declined == 0 and use.answered == len(by_index), "the index did not cut every page"
+    expected = [_bindings(a) for a in by_engine]
+    got = [_bindings(a) for a in by_index]
+    assert got == expected[: len(got)], (name, params, limit)
+    assert all(page == [] for page in expected[len(got) :]) and len(expected) - len(got) <= 1
+    assert all(len({r["position"]["value"] for r in page}) <= limit for page in got)
+    return len(got)
+
+
+def test_a_saved_querys_pages_of_keys_from_the_index_are_the_engines(seeded, generated):
+    async def go():
+        compared, rows = 0, 0
+        async with Engine(seeded.url, timeout=120) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            for name, params in KEYED_CASES:
+                for limit in (1, 2, 5):
+                    compared += await _keyed_pages_agree(engine, index, name, params, limit)
+            whole = await _saved_pages(engine, "positions", {"party": RUSSIA}, 2000, None)
+            positions = {r["position"]["value"] for r in _bindings(whole[0])}
+            # The awkward positions are there: one on two dates under each, one without a date too (first).
+            assert {f"{PGID}position/zz-two-dates", f"{PGID}position/zz-no-date"} <= positions
+            dates = [
+                r["statedOn"]["value"] for r in _bindings(whole[0]) if r["position"]["value"].endswith("two-dates")
+            ]
+            assert sorted(set(dates)) == ["2022-01-01", "2025-01-01"]
+            rows += len(positions)
+        async with Engine(generated.url, timeout=120) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            for name, params in [
+                ("positions", {"party": f"{PGID}party/bench-0"}),
+                ("positions", {"party": f"{PGID}party/bench-1", "issue": f"{PGI}territory", "from": "2022-02"}),
+                ("position-history", {"party": f"{PGID}party/bench-2", "issue": f"{PGI}ceasefire"}),
+                ("who-said-what", {"person": f"{PGID}person/bench-1"}),
+            ]:
+                compared += await _keyed_pages_agree(engine, index, name, params, 4)
+        assert compared > 60 and rows > 5
+
+    run(go())
+
+
+def test_after_a_write_a_saved_query_is_the_engines_until_the_index_holds_it(writable, validator, tmp_path):
+    public_engine, _ = writable
+    new = f"{PGID}position/zz-keys-after-a-write"
+    turtle = f"""@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<{new}> a pg:Demand ; pg:summary "Keys after a write"@en ; pg:heldBy <{RUSSIA}> ;
+  pg:concerns <{PGI}territory> ; pg:statedOn "1999-01-01"^^xsd:date ."""
+
+    async def go():
+        from posgraph.linked_data import collection
+
+        async with Engine(public_engine.url, timeout=120) as public:
+            index = CollectionIndex(public)
+            await index.refresh()
+            collection.use_index(public, index)
+            use = _Counted(public)
+            ask = {"party": RUSSIA, "issue": f"{PGI}territory", "limit": "1"}
+            try:
+                first = await research.run_saved(public, CATALOG, "positions", ask, accept=JSON, key_pages=use)
+                assert use.answered == 1 and new not in first.content.decode()
+                await _loaded(public, validator, tmp_path, "keys-after", turtle)
+                # The index still holds the version before the write: the engine cuts the page, and it is the new one.
+                after = await research.run_saved(public, CATALOG, "positions", ask, accept=JSON, key_pages=use)
+                assert use.declined == 1 and [r["position"]["value"] for r in _bindings(after)] == [new]
+                await index.refresh()
+                again = await research.run_saved(public, CATALOG, "positions", ask, accept=JSON, key_pages=use)
+                assert use.answered == 2 and again.content == after.content
+            finally:
+                collection.use_index(public, None)
+
+    run(go())
+
+
+def _key_pages_metric(client, source: str) -> float:
+    line = f'posgraph_saved_query_key_pages_total{{query="positions",source="{source}"}} '
+    for text in client.get("/metrics").text.splitlines():
+        if text.startswith(line):
+            return float(text.split()[-1])
+    return 0.0
+
+
+def test_over_http_a_saved_querys_pages_are_cut_by_the_index_and_are_the_engines(served):
+    with served.client() as client:
+        version, _ = _served_page(client, "positions", {})
+    _wait_indexed(served, version)
+    params = {"party": RUSSIA}
+
+    async def engine_pages():
+        async with Engine(served.engine_url) as engine:
+            return [_bindings(a) for a in await _saved_pages(engine, "positions", params, 2, None)]
+
+    expected = run(engine_pages())
+    with served.client() as client:
+        before = (_key_pages_metric(client, "index"), _key_pages_metric(client, "engine"))
+        got, url, query = [], "/queries/positions", params | {"limit": "2"}
+        while url is not None:
+            response = client.get(url, params=query, headers={"Accept": JSON})
+            assert response.status_code == 200, response.text
+            got.append(response.json()["results"]["bindings"])
+            link = response.headers.get("Link")
+            url = link.split(";")[0].strip("<>") if link else None
+            query = None
+        after = (_key_pages_metric(client, "index"), _key_pages_metric(client, "engine"))
+    assert len(got) >= 3 and got == expected[: len(got)]
+    assert all(page == [] for page in expected[len(got) :])
+    # Every page's keys were cut by the index, none by the engine.
+    assert after == (before[0] + len(got), before[1])

@@ -521,7 +521,11 @@ def paged_server(engine, tmp_path_factory):
 def _unpaged(engine: ManagedEngine, name: str, params: dict) -> list[dict]:
     """The whole answer of saved query ``name``: its text without its page lines (no LIMIT anywhere)."""
     saved = CATALOG.get(name)
-    lines = [line for line in saved.text.splitlines() if line.strip() != "#@page" and not line.startswith("#+ page:")]
+    lines = [
+        line
+        for line in saved.text.splitlines()
+        if line.strip() not in ("#@page", "#@keys", "#@keys-end") and not line.startswith(("#+ page:", "#+ keys:"))
+    ]
     whole = SavedQuery.parse(name, "\n".join(lines))
 
     async def go():

@@ -25,6 +25,16 @@ cannot take LIMIT from a VALUES block, so these two are the only values written 
 checked here. Such a query must ORDER BY a key that makes its order stable, or pages would overlap. A query whose
 ``#@page`` line cuts a subquery of some key (the rows of a page are then every row of up to ``limit`` values of
 that key, a variable or several joined by ``+``) says so: ``#+ page: limit=… max=… key=position``.
+
+A query paged by one key variable may say that its page of keys is also a page of a collection sorted by date (the
+collections' derived index keeps that order, so a page of keys is a seek there instead of a sort in the engine)::
+
+    #+ keys: positions party=party issue=issue stated_from=from stated_to=to
+
+names the collection and which of its filters each of the query's parameters is. The subquery that cuts the keys
+then lies between a ``#@keys`` line and a ``#@keys-end`` line, selects the key variable and ``?key`` (the
+collection's date key: the date as written, "" for none) and orders by ``?key`` then the key's IRI, exactly as the
+collection does, so that ``bind(..., keys=…)`` may replace it by a VALUES block of the same rows.
 """
 
 from __future__ import annotations
@@ -48,10 +58,24 @@ from rdflib.namespace import XSD
 from posgraph.errors import InvalidParameter, NotFound
 from posgraph.namespaces import PREFIXES
 
-__all__ = ["Param", "Page", "Paging", "SavedQuery", "Catalog", "PARAM_TYPES", "VALUES_MARKER", "PAGE_MARKER"]
+__all__ = [
+    "Param",
+    "Page",
+    "Paging",
+    "KeySource",
+    "SavedQuery",
+    "Catalog",
+    "PARAM_TYPES",
+    "VALUES_MARKER",
+    "PAGE_MARKER",
+    "KEYS_MARKER",
+    "KEYS_END_MARKER",
+]
 
 VALUES_MARKER = "#@values"
 PAGE_MARKER = "#@page"
+KEYS_MARKER = "#@keys"
+KEYS_END_MARKER = "#@keys-end"
 PAGE_PARAMS = ("limit", "offset", "cursor")
 _MAX_OFFSET = 10**9
 _MAX_VALUES = 50  # values of one ``many`` parameter
@@ -159,6 +183,30 @@ class Paging:
         return limit
 
 
+@dataclass(frozen=True)
+class KeySource:
+    """Where the page of keys of a query paged by one key may also be read: collection ``collection`` in date order,
+    filtered by ``filters`` (pairs of the collection's filter and the query's parameter that gives it)."""
+
+    collection: str
+    filters: tuple[tuple[str, str], ...]
+
+    def terms(self, params: Sequence[Param], values: Mapping[str, str | Sequence[str]]) -> dict | None:
+        """Return the collection's filter values for a request's ``values`` (typed terms by filter name, the ones
+        left out absent), or None when a parameter has several values (a collection filter takes one). Raises
+        InvalidParameter for a bad value."""
+        declared = {p.name: p for p in params}
+        terms = {}
+        for filter_name, param in self.filters:
+            value = values.get(param)
+            listed = [v for v in ([value] if isinstance(value, str) else list(value or ())) if v != ""]
+            if len(listed) > 1:
+                return None
+            if listed:
+                terms[filter_name] = declared[param].to_term(listed[0])
+        return terms
+
+
 def _iri(name: str, raw: str) -> rdflib.URIRef:
     prefix, _, local = raw.partition(":")
     if prefix in PREFIXES and not local.startswith("//"):
@@ -180,12 +228,23 @@ class SavedQuery:
     examples: tuple[dict[str, str], ...]
     text: str = field(repr=False)
     paging: Paging | None = None
+    keys: KeySource | None = None
 
-    def bind(self, values: Mapping[str, str | Sequence[str]], *, extra: int = 0, scope: Sequence[str] = ()) -> str:
+    def bind(
+        self,
+        values: Mapping[str, str | Sequence[str]],
+        *,
+        extra: int = 0,
+        scope: Sequence[str] = (),
+        keys: Sequence[tuple[str, str]] | None = None,
+    ) -> str:
         """Return the query text with ``values`` bound (a value or a list of values per name; several only for a
         ``many`` parameter); a paged query's ``#@page`` becomes the page ``values`` ask for (``cursor`` resolved as
-        ``page`` does, with ``scope``), its LIMIT raised by ``extra``. Raises InvalidParameter for an unknown,
-        missing or bad value, too many values, or a cursor that is not this query's with these values."""
+        ``page`` does, with ``scope``), its LIMIT raised by ``extra``. Given ``keys`` (the page's keys and their
+        date keys, in order, read elsewhere), a query with a ``#+ keys:`` source gets them as a VALUES block in
+        place of the subquery that would cut them. Raises InvalidParameter for an unknown, missing or bad value,
+        too many values, or a cursor that is not this query's with these values; ValueError for ``keys`` given to a
+        query without a key source."""
         known = {p.name: p for p in self.params}
         given: dict[str, list[str]] = {}
         for name, value in values.items():
@@ -201,6 +260,8 @@ class SavedQuery:
                 raise InvalidParameter(name, f"takes at most {_MAX_VALUES} values")
             given[name] = listed
         text = self.text
+        if keys is not None:
+            text = self._with_keys(text, keys)
         if self.paging is not None:
             page = self.page(values, scope=scope)
             text = text.replace(
@@ -227,6 +288,18 @@ class SavedQuery:
         rows = " ".join("(" + " ".join(row) + ")" for row in itertools.product(*columns))
         block = "VALUES (" + " ".join(f"?{p.name}" for p in bound) + ") { " + rows + " }"
         return text.replace(VALUES_MARKER, block)
+
+    def _with_keys(self, text: str, keys: Sequence[tuple[str, str]]) -> str:
+        if self.keys is None or self.paging is None:
+            raise ValueError(f"{self.name}: has no key source")
+        lines = text.split("\n")
+        start = next(i for i, line in enumerate(lines) if line.strip() == KEYS_MARKER)
+        end = next(i for i, line in enumerate(lines) if line.strip() == KEYS_END_MARKER)
+        # IRIs read from the store and date keys, each written as a term rdflib escapes: nothing pasted as text.
+        rows = " ".join(f"({rdflib.URIRef(iri).n3()} {rdflib.Literal(key).n3()})" for iri, key in keys)
+        block = f"VALUES (?{self.paging.key} ?key) {{ {rows} }}"
+        # The limit and offset were the subquery's; the block holds the page's keys already.
+        return "\n".join(lines[:start] + [block] + lines[end + 1 :])
 
     def page(self, values: Mapping[str, str | Sequence[str]], *, scope: Sequence[str] = ()) -> Page:
         """Return the page ``values`` ask for: their ``limit`` and their ``offset`` or ``cursor`` (which must have
@@ -323,6 +396,7 @@ class SavedQuery:
                     f"{name}: 'limit', 'offset' and 'cursor' are the paging parameters; do not declare them"
                 )
             params += paging.params()
+        keys = _parse_keys(name, header.get("keys", []), text, params, paging)
         examples = tuple(dict(pair.split("=", 1) for pair in spec.split()) for spec in header.get("example", []))
         return cls(
             name=name,
@@ -333,6 +407,7 @@ class SavedQuery:
             examples=examples,
             text=text,
             paging=paging,
+            keys=keys,
         )
 
 
@@ -361,6 +436,37 @@ def _parse_paging(query: str, specs: list[str], text: str) -> Paging | None:
     if "ORDER BY" not in text.upper():
         raise ValueError(f"{query}: declares '#+ page:' but has no ORDER BY, so its pages would not be stable")
     return paging
+
+
+def _parse_keys(
+    query: str, specs: list[str], text: str, params: tuple[Param, ...], paging: Paging | None
+) -> KeySource | None:
+    lines = [line.strip() for line in text.splitlines()]
+    if not specs:
+        if KEYS_MARKER in lines or KEYS_END_MARKER in lines:
+            raise ValueError(f"{query}: has {KEYS_MARKER} lines but no '#+ keys:'")
+        return None
+    words = specs[0].split()
+    if len(specs) > 1 or not words or not all("=" in w for w in words[1:]):
+        raise ValueError(f"{query}: bad '#+ keys: {specs[0]}' (want: COLLECTION FILTER=PARAM ...)")
+    if paging is None or paging.key is None or "+" in paging.key:
+        raise ValueError(f"{query}: '#+ keys:' needs '#+ page: … key=VAR' (one variable)")
+    declared = {p.name: p for p in params}
+    filters = tuple(tuple(w.split("=", 1)) for w in words[1:])
+    for _, param in filters:
+        if param not in declared or declared[param].many or param in PAGE_PARAMS:
+            raise ValueError(f"{query}: '#+ keys:' names {param!r}, not a parameter of one value")
+    # The block that replaces the key subquery must hold its page marker, and nothing else may cut the answer.
+    if (
+        lines.count(KEYS_MARKER) != 1
+        or lines.count(KEYS_END_MARKER) != 1
+        or lines.count(PAGE_MARKER) != 1
+        or not lines.index(KEYS_MARKER) < lines.index(PAGE_MARKER) < lines.index(KEYS_END_MARKER)
+    ):
+        raise ValueError(
+            f"{query}: '#+ keys:' wants one {KEYS_MARKER} line, then the {PAGE_MARKER} line, then one {KEYS_END_MARKER}"
+        )
+    return KeySource(words[0], filters)
 
 
 def _parse_param(query: str, spec: str) -> Param:

@@ -13,6 +13,7 @@ __all__ = [
     "timeouts",
     "validation_seconds",
     "batches",
+    "key_pages",
     "engine_memory",
     "engine_event",
     "render",
@@ -49,6 +50,12 @@ engine_memory = Gauge(
     "posgraph_engine_resident_mib", "Resident memory of a managed engine", ["engine"], registry=REGISTRY
 )
 batches = Counter("posgraph_batches_total", "Curation batch actions", ["action"], registry=REGISTRY)
+key_pages = Counter(
+    "posgraph_saved_query_key_pages_total",
+    "Pages of keys of saved queries that page by a collection's keys, by who cut them (index or engine)",
+    ["query", "source"],
+    registry=REGISTRY,
+)
 
 
 def engine_event(kind: str, detail: str) -> None:

@@ -7,13 +7,13 @@ import csv
 import io
 import json
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Awaitable, Callable, Iterable, Mapping, Sequence
 from xml.etree import ElementTree
 
 import rdflib
 from cachetools import LRUCache
 
-from posgraph import answer_limits, formats, guard, workers
+from posgraph import answer_limits, formats, guard, metrics, workers
 from posgraph.catalog import Catalog
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, PayloadTooLarge, QueryRefused, QuerySyntaxError, WorkerFailed, WorkTimeout
@@ -29,6 +29,10 @@ __all__ = [
     "prepare_query",
     "run_for_output",
 ]
+
+# Reads a page of keys elsewhere than in the engine (the collections' derived index): called with a collection's
+# name, its filter values, the offset and the limit; None when it cannot answer for the current data.
+KeyPages = Callable[[str, Mapping[str, rdflib.term.Node], int, int], Awaitable[list[tuple[str, str]] | None]]
 
 # Verdicts on query texts already checked (their form), so a repeated query is not parsed again.
 _CHECKED: LRUCache = LRUCache(maxsize=4096)
@@ -92,8 +96,11 @@ async def run_query(
     work_pool: workers.WorkerPool | None = None,
     max_query_bytes: int | None = None,
     max_answer_bytes: int | None = None,
+    checked_form: str | None = None,
 ) -> QueryAnswer:
     """Check (see ``check_query``) and run a read-only query; return the complete answer in the negotiated format.
+    ``checked_form``: the form of a text whose structure was checked already (only terms were bound into it
+    since): it is not parsed again, its dataset is still checked.
 
     ``accept`` is an HTTP Accept header (q-values honoured). The query is checked in ``guard_pool``; JSON-LD answers
     to CONSTRUCT/DESCRIBE are compacted with ``context`` in ``work_pool``. SELECT answers are cut to ``max_rows``
@@ -104,7 +111,11 @@ async def run_query(
     EngineUnavailable or EngineError.
     """
     default_graphs, named_graphs = list(default_graphs), list(named_graphs)
-    form = await check_query(text, default_graphs + named_graphs, pool=guard_pool, max_bytes=max_query_bytes)
+    if checked_form is None:
+        form = await check_query(text, default_graphs + named_graphs, pool=guard_pool, max_bytes=max_query_bytes)
+    else:
+        guard.refuse_staging_graphs(default_graphs + named_graphs)
+        form = checked_form
     media_type = formats.result_media_type(form, accept)
     if media_type == formats.JSON_LD and context is None:
         media_type = formats.TURTLE
@@ -142,12 +153,15 @@ async def run_saved(
     guard_pool: workers.WorkerPool | None = None,
     work_pool: workers.WorkerPool | None = None,
     max_answer_bytes: int | None = None,
+    key_pages: KeyPages | None = None,
 ) -> QueryAnswer:
     """Bind ``params`` into saved query ``name`` and run it (over the dataset ``default_graphs`` and
     ``named_graphs`` name, if any). A paged query answers the page ``params`` ask for (``limit``, and ``offset`` or
     ``cursor``) with ``next_cursor`` and ``total`` set (see QueryAnswer); ``truncated`` then means a cap cut the
-    page, not that the answer goes on. Raises NotFound, InvalidParameter (also for a name the query does not take,
-    a bad limit or a cursor of another query or other parameters) or as run_query."""
+    page, not that the answer goes on. A query whose keys are a collection's (``#+ keys:``) over the published
+    dataset takes its page of keys from ``key_pages`` when that can answer (so the engine reads only the page's
+    rows), else cuts them itself: the same page either way. Raises NotFound, InvalidParameter (also for a name the
+    query does not take, a bad limit or a cursor of another query or other parameters) or as run_query."""
     saved = catalog.get(name)
     default_graphs, named_graphs = list(default_graphs), list(named_graphs)
     # A cursor holds for one dataset too: the same query over other graphs is another answer.
@@ -155,6 +169,35 @@ async def run_saved(
     paging = saved.paging
     page = saved.page(params, scope=scope) if paging is not None else None
     by_rows = paging is not None and paging.key is None
+    keys = None
+    if page is not None and saved.keys is not None and key_pages is not None and not default_graphs + named_graphs:
+        filters = saved.keys.terms(saved.params, params)
+        if filters is not None:
+            # One key more than the page: whether another page follows.
+            keys = await key_pages(saved.keys.collection, filters, page.offset, page.limit + 1)
+    if saved.keys is not None and page is not None:
+        metrics.key_pages.labels(query=name, source="engine" if keys is None else "index").inc()
+    if keys is not None:
+        # The text's structure is checked once per set of parameters (with no keys: cached by its text); the keys
+        # are terms bound into it, so a page's text is not parsed again (parsing a VALUES block of a page of IRIs
+        # would cost more than the page).
+        form = await check_query(saved.bind(params, scope=scope, keys=[]), pool=guard_pool)
+        answer = await run_query(
+            engine,
+            saved.bind(params, scope=scope, keys=keys[: page.limit]),
+            checked_form=form,
+            guard_pool=guard_pool,
+            work_pool=work_pool,
+            accept=accept,
+            timeout=timeout,
+            max_rows=max_rows,
+            max_answer_bytes=max_answer_bytes,
+            context=context,
+            context_url=context_url,
+        )
+        if len(keys) > page.limit and not answer.truncated and answer.media_type in formats.RESULT_MEDIA_TYPES:
+            return replace(answer, next_cursor=saved.cursor(params, page.offset + page.limit, scope=scope))
+        return answer
     if page is not None and by_rows:
         # One row more than the page, cut by the row cap: whether the answer goes on, without a second query.
         text = saved.bind(params, extra=1, scope=scope)

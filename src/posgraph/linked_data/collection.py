@@ -42,7 +42,7 @@ COLLECTIONS: dict[str, Collection] = {
             str(PG.Position),
             str(PG.summary),
             str(PG.statedOn),
-            ("party", "issue", "type", "stated_from", "stated_to", "as_of", "q"),
+            ("party", "issue", "person", "type", "stated_from", "stated_to", "as_of", "q"),
         ),
         Collection("parties", str(PG.Party), str(SKOS.prefLabel), None, ("q",)),
         Collection("people", str(PG.Person), str(SKOS.prefLabel), None, ("party", "q")),
@@ -78,6 +78,7 @@ COLLECTIONS: dict[str, Collection] = {
 _PARAMS = {
     "party": Param("party", "iri", False),
     "issue": Param("issue", "iri", False),
+    "person": Param("person", "iri", False),
     "stated_from": Param("stated_from", "date", False),
     "stated_to": Param("stated_to", "date", False),
     "as_of": Param("as_of", "date", False),
@@ -127,7 +128,7 @@ def _checked(spec: Collection, params: Mapping[str, str], sort: str | None, limi
     return sort.lstrip("-"), sort.startswith("-")
 
 
-_BOUND = ["party", "issue", "stated_from", "stated_to", "as_of", "q", "klass", "afterKey", "afterId"]
+_BOUND = ["party", "issue", "person", "stated_from", "stated_to", "as_of", "q", "klass", "afterKey", "afterId"]
 
 
 def request_terms(spec: Collection, params: Mapping[str, str], cursor: str | None) -> dict[str, rdflib.term.Node]:
@@ -160,6 +161,7 @@ def _membership(spec: Collection) -> list[str]:
             "FILTER (!BOUND(?klass) || ?type = ?klass)",
             f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.heldBy}> ?party }})",
             f"FILTER (!BOUND(?issue) || EXISTS {{ ?item <{PG.concerns}> ?issue }})",
+            f"FILTER (!BOUND(?person) || EXISTS {{ ?item <{PG.statedBy}> ?person }})",
         ]
     if spec.name == "events":
         return [typed, f"FILTER (!BOUND(?party) || EXISTS {{ ?item <{PG.participant}>|<{PG.mediator}> ?party }})"]
@@ -231,6 +233,16 @@ class CollectionIndexLike(Protocol):
         version: str | None = None,
     ) -> Page | None: ...
 
+    async def keys(
+        self,
+        spec: Collection,
+        values: Mapping[str, rdflib.term.Node],
+        offset: int,
+        limit: int,
+        *,
+        version: str | None = None,
+    ) -> list[tuple[str, str]] | None: ...
+
 
 # Derived indexes (posgraph.linked_data.index) by the engine they mirror; an engine without one is asked directly.
 _INDEXES: weakref.WeakKeyDictionary[Engine, CollectionIndexLike] = weakref.WeakKeyDictionary()
@@ -268,6 +280,26 @@ async def collection_page(
         if page is not None:
             return page
     return await _sparql_page(engine, spec, values, field, descending, limit)
+
+
+async def index_keys(
+    engine: Engine, name: str, values: Mapping[str, rdflib.term.Node], offset: int, limit: int
+) -> list[tuple[str, str]] | None:
+    """Up to ``limit`` (item, date key) pairs of collection ``name`` filtered by ``values`` (typed terms by filter
+    name), in date order (the date as written, then the item's IRI) after the first ``offset``: a saved query's
+    page of keys, read from the engine's derived index. None when the engine has no index or it does not hold the
+    dataset's current version (then the query must cut its keys itself). Raises NotFound for an unknown
+    collection, InvalidParameter for a filter it does not take."""
+    spec = COLLECTIONS.get(name)
+    if spec is None or not spec.date:
+        raise NotFound(f"no collection {name!r} in date order")
+    for key in values:
+        if key not in spec.filters:
+            raise InvalidParameter(key, f"/{spec.name} has no such filter (it takes: {', '.join(spec.filters)})")
+    index = _INDEXES.get(engine)
+    if index is None:
+        return None
+    return await index.keys(spec, values, offset, limit)
 
 
 async def sparql_collection_page(

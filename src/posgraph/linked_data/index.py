@@ -31,7 +31,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import rdflib
 
@@ -53,6 +53,7 @@ _RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 _MEMBERSHIPS: dict[tuple[str, str], str] = {
     ("positions", "party"): f"<{PG.heldBy}>",
     ("positions", "issue"): f"<{PG.concerns}>",
+    ("positions", "person"): f"<{PG.statedBy}>",
     ("events", "party"): f"<{PG.participant}>|<{PG.mediator}>",
     ("people", "party"): f"<{PG.holdsRole}>/<{PG.roleFor}>",
 }
@@ -345,15 +346,15 @@ def _glob(text: str) -> str:
     return "*" + re.sub(r"([*?\[])", r"[\1]", text) + "*"
 
 
-def _page_query(
-    spec: Collection, values: Mapping[str, rdflib.term.Node], field: str, descending: bool, limit: int, rare_q: bool
-) -> tuple[str, list]:
-    """The SQL of one page and its arguments: a seek in the B-tree of the sort (of the collection, or of one of
-    its memberships when the request filters by party or issue), the other filters checked along the way."""
-    column = _KEY_COLUMNS[field]
+def _filtered(
+    spec: Collection, values: Mapping[str, rdflib.term.Node], rare_q: bool
+) -> tuple[str, str, list[str], list]:
+    """Where a page is read (the collection's rows, or one of its memberships when the request filters by party
+    or issue, ``s`` in the SQL, whose B-tree of the sort is walked) and the filters checked along the way: the
+    FROM clause, ``s``, the conditions and their arguments."""
     args: list = []
-    kinds = [k for k in ("party", "issue") if k in values]
-    if kinds:  # start from the smaller set: the items of one party or issue, in the order of the sort
+    kinds = [k for k in ("person", "party", "issue") if k in values]
+    if kinds:  # start from the smaller set: the items of one person, party or issue, in the order of the sort
         source, s = "member s JOIN row r ON r.rid = s.rid", "s"
         where = ["s.coll = ?", "s.kind = ?", "s.value = ?"]
         args += [spec.name, kinds[0], str(values[kinds[0]])]
@@ -388,6 +389,16 @@ def _page_query(
     if "as_of" in values and spec.name == "positions":  # stated by then, and not yet superseded then
         where.append(f"r.dfirst <= ? AND {s}.dkey <= ? AND (r.superseded IS NULL OR r.superseded > ?)")
         args += [_last(str(values["as_of"]))] * 3
+    return source, s, where, args
+
+
+def _page_query(
+    spec: Collection, values: Mapping[str, rdflib.term.Node], field: str, descending: bool, limit: int, rare_q: bool
+) -> tuple[str, list]:
+    """The SQL of one page and its arguments: a seek in the B-tree of the sort (of the collection, or of one of
+    its memberships when the request filters by party or issue), the other filters checked along the way."""
+    column = _KEY_COLUMNS[field]
+    source, s, where, args = _filtered(spec, values, rare_q)
     op, order = ("<", "DESC") if descending else (">", "ASC")
     if "afterKey" in values:
         key, after = str(values["afterKey"]), str(values["afterId"])
@@ -407,6 +418,17 @@ def _page_query(
         f"ORDER BY {', '.join(k + ' ' + order for k in keys)}, {s}.rid LIMIT {limit + 1}"
     )
     return sql, args
+
+
+def _keys_query(spec: Collection, values: Mapping[str, rdflib.term.Node], offset: int, limit: int) -> tuple[str, list]:
+    """The SQL of one page of (item, date key) pairs in date order, the first ``offset`` pairs skipped: what a saved
+    query's key subquery selects (``SELECT DISTINCT ?position ?key … ORDER BY ?key STR(?position)``)."""
+    source, s, where, args = _filtered(spec, values, False)
+    sql = (
+        f"SELECT DISTINCT {s}.item, {s}.dkey FROM {source} WHERE {' AND '.join(where)} "
+        f"ORDER BY {s}.dkey, {s}.item LIMIT ? OFFSET ?"
+    )
+    return sql, [*args, limit, offset]
 
 
 def _node_rows(rows: Iterable[tuple]) -> list[dict[str, rdflib.term.Node]]:
@@ -457,6 +479,16 @@ class _Snapshot:
                 sql = "SELECT count(*) FROM (SELECT 1 FROM label_text WHERE lkey GLOB ? LIMIT ?)"
                 rare_q = self.db.execute(sql, (_glob(q), _RARE)).fetchone()[0] < _RARE
             return self.db.execute(*_page_query(spec, values, field, descending, limit, rare_q)).fetchall()
+
+    def keys(
+        self, spec: Collection, values: Mapping[str, rdflib.term.Node], offset: int, limit: int, version: str
+    ) -> list[tuple[str, str]] | None:
+        """Up to ``limit`` (item, date key) pairs after the first ``offset``, or None unless the database holds
+        ``version`` (checked under the lock, as ``page``)."""
+        with self.lock:
+            if self.version != version:
+                return None
+            return self.db.execute(*_keys_query(spec, values, offset, limit)).fetchall()
 
     def move(self, items: Iterable[str], collections: list[tuple], version: str, changes: int) -> int:
         """Replace ``items``' rows by ``collections``' and hold ``version`` from now on, in one step for readers;
@@ -525,7 +557,8 @@ class CollectionIndex:
 
     A move to a new version reads again only what the changes since touched, up to ``max_items`` items and
     ``max_changes`` changes; beyond, or when the feed cannot say, the index is built whole. ``full_rebuilds``,
-    ``incremental_refreshes`` and ``last`` (a Refresh) say what it did."""
+    ``incremental_refreshes`` and ``last`` (a Refresh) say what it did; ``key_pages`` counts the saved queries'
+    pages of keys it answered."""
 
     def __init__(
         self,
@@ -541,6 +574,7 @@ class CollectionIndex:
         self.max_items, self.max_changes, self.remembered_items = max_items, min(max_changes, 999), remembered_items
         self.full_rebuilds = 0
         self.incremental_refreshes = 0
+        self.key_pages = 0
         self.last: Refresh | None = None
         self._snapshot: _Snapshot | None = None
         self._task: asyncio.Task | None = None
@@ -778,14 +812,37 @@ class CollectionIndex:
         """The page from the index, or None when the index does not hold the engine's current version (``version``
         when the caller has just read it, else read here; then the engine must answer and the index is told to
         catch up)."""
+        rows = await self._read(version, lambda snapshot, at: snapshot.page(spec, values, field, descending, limit, at))
+        return None if rows is None else page_of(_node_rows(rows), spec, limit)
+
+    async def keys(
+        self,
+        spec: Collection,
+        values: Mapping[str, rdflib.term.Node],
+        offset: int,
+        limit: int,
+        *,
+        version: str | None = None,
+    ) -> list[tuple[str, str]] | None:
+        """Up to ``limit`` (item, date key) pairs of collection ``spec`` filtered by ``values``, in date order
+        after the first ``offset`` (a saved query's page of keys), or None when the index does not hold the
+        engine's current version (as ``page``)."""
+        rows = await self._read(version, lambda snapshot, at: snapshot.keys(spec, values, offset, limit, at))
+        if rows is None:
+            return None
+        self.key_pages += 1
+        return [(item, key) for item, key in rows]
+
+    async def _read(self, version: str | None, read: Callable[[_Snapshot, str], list | None]) -> list | None:
+        """``read`` of the snapshot at the engine's current version (``version``, or read here), in a thread; None
+        when the index holds another version (then it is told to catch up)."""
         snapshot = self._snapshot
         if snapshot is None:
             return None
         current = version or (await dataset_version(self.engine)).id
         rows = None
         if current == snapshot.version:  # checked again under the snapshot's lock, where it counts
-            rows = await asyncio.to_thread(snapshot.page, spec, values, field, descending, limit, current)
+            rows = await asyncio.to_thread(read, snapshot, current)
         if rows is None:
             self._wake.set()
-            return None
-        return page_of(_node_rows(rows), spec, limit)
+        return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from posgraph.api.state import app_state
 from posgraph.catalog import Param
 from posgraph.curation.writes import NEW_GRAPH_PATH
 from posgraph.errors import InvalidParameter, QuerySyntaxError, UnsupportedMediaType
+from posgraph.linked_data.collection import index_keys
 from posgraph.namespaces import PREFIXES, sparql_prologue
 
 __all__ = ["router"]
@@ -356,6 +358,8 @@ async def run_saved(name: str, request: Request) -> Response:
             max_answer_bytes=state.settings.max_answer_bytes,
             context=state.context,
             context_url=state.context_url,
+            # Pages of keys from the collections' index while it holds the current data: a seek, not a sort.
+            key_pages=partial(index_keys, state.engine),
         ),
         wait,
     )
