@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -869,3 +870,36 @@ def test_over_http_a_saved_querys_pages_are_cut_by_the_index_and_are_the_engines
     assert all(page == [] for page in expected[len(got) :])
     # Every page's keys were cut by the index, none by the engine.
     assert after == (before[0] + len(got), before[1])
+
+
+def test_the_index_lives_in_a_file_of_its_own_which_goes_with_it(seeded, tmp_path):
+    directory = tmp_path / "index"
+    directory.mkdir()
+    # A file a killed worker left (no such process), and one of a live process that is not this one.
+    orphan = directory / "posgraph-index-999999999-abc.sqlite"
+    alive = directory / "posgraph-index-1-abc.sqlite"
+    orphan.write_bytes(b"left behind")
+    alive.write_bytes(b"someone else's")
+
+    async def go():
+        async with Engine(seeded.url) as engine:
+            index = CollectionIndex(engine, directory=directory)
+            await index.refresh()
+            first = sorted(directory.iterdir())
+            assert not orphan.exists() and alive.exists()
+            (mine,) = [p for p in first if p != alive]
+            assert mine.name.startswith(f"posgraph-index-{os.getpid()}-") and mine.stat().st_size > 100_000
+            page = await _indexed(index, "positions", {"party": RUSSIA}, None, None, 5)
+            assert page.items
+            # Built whole again: the new file replaces the old one, which is deleted.
+            await index.refresh(full=True)
+            (second,) = [p for p in directory.iterdir() if p != alive]
+            assert second != mine and not mine.exists()
+            assert await _indexed(index, "positions", {"party": RUSSIA}, None, None, 5) == page
+            held = index._snapshot
+            await index.stop()
+            assert [p for p in directory.iterdir()] == [alive]
+            # A reader that took the snapshot before it was closed is told the index cannot answer.
+            assert held.page(COLLECTIONS["positions"], {}, "date", False, 5, held.version) is None
+
+    run(go())

@@ -16,9 +16,9 @@ def test_settings_come_from_the_environment(monkeypatch):
 
 
 def test_the_data_dir_holds_every_path_one_instance_writes(monkeypatch):
-    for name in ("DATA_DIR", "STORE_DIR", "STAGING_DIR", "TOKENS_FILE", "AUDIT_LOG", "DUMPS_DIR"):
+    for name in ("DATA_DIR", "STORE_DIR", "STAGING_DIR", "TOKENS_FILE", "AUDIT_LOG", "DUMPS_DIR", "INDEX_DIR"):
         monkeypatch.delenv(f"POSGRAPH_{name}", raising=False)
-    paths = ("store_dir", "staging_dir", "tokens_file", "audit_log", "dumps_dir")
+    paths = ("store_dir", "staging_dir", "tokens_file", "audit_log", "dumps_dir", "index_dir")
     default = load_settings()
     # The defaults are the paths posgraph always used, so existing stores stay where they are.
     assert [getattr(default, p) for p in paths] == [
@@ -27,6 +27,7 @@ def test_the_data_dir_holds_every_path_one_instance_writes(monkeypatch):
         Path("var/tokens.json"),
         Path("var/audit.jsonl"),
         Path("var/dumps"),
+        Path("var/index"),
     ]
     monkeypatch.setenv("POSGRAPH_DATA_DIR", "/srv/pg")
     monkeypatch.setenv("POSGRAPH_TOKENS_FILE", "/etc/pg/tokens.json")  # set on its own: wins
@@ -38,6 +39,7 @@ def test_the_data_dir_holds_every_path_one_instance_writes(monkeypatch):
         "/etc/pg/tokens.json",
         "/srv/pg/audit.jsonl",
         "/srv/pg/dumps",
+        "/srv/pg/index",
     ]
     assert load_settings(data_dir=Path("other")).store_dir == Path("other/store")  # --data-dir beats the variable
 

@@ -93,6 +93,7 @@ _UNDER_DATA_DIR = {
     "tokens_file": "tokens.json",
     "audit_log": "audit.jsonl",
     "dumps_dir": "dumps",
+    "index_dir": "index",
 }
 
 
@@ -103,7 +104,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         _DATA_DIR,
-        description="Everything one instance writes: store/, staging/, tokens.json, audit.jsonl and dumps/, "
+        description="Everything one instance writes: store/, staging/, tokens.json, audit.jsonl, dumps/ and index/, "
         "unless each is set on its own.",
     )
     store_dir: Path = Field(Path("var/store"), description="Store directory of the managed engine (DATA_DIR/store).")
@@ -200,6 +201,10 @@ class Settings(BaseSettings):
     allow_self_accept: bool = Field(False, description="Let a curator accept their own batches.")
     dumps_dir: Path = Field(
         Path("var/dumps"), description="Where generated dumps are kept, per dataset version (DATA_DIR/dumps)."
+    )
+    index_dir: Path = Field(
+        Path("var/index"),
+        description="Where each worker keeps its collections index, a file rebuilt on every start (DATA_DIR/index).",
     )
     tokens_file: Path = Field(
         Path("var/tokens.json"), description="Where hashed API tokens are kept (DATA_DIR/tokens.json)."

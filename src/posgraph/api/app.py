@@ -152,7 +152,7 @@ async def _start(state: AppState, base: str, staging_base: str | None) -> None:
     await state.guard_pool.start()
     await state.work_pool.start()
     # Built from the engine in the background; until it holds the current version the engine answers pages.
-    state.collection_index = CollectionIndex(state.engine)
+    state.collection_index = CollectionIndex(state.engine, directory=settings.index_dir)
     state.collection_index.start()
 
 
