@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -901,5 +902,25 @@ def test_the_index_lives_in_a_file_of_its_own_which_goes_with_it(seeded, tmp_pat
             assert [p for p in directory.iterdir()] == [alive]
             # A reader that took the snapshot before it was closed is told the index cannot answer.
             assert held.page(COLLECTIONS["positions"], {}, "date", False, 5, held.version) is None
+
+    run(go())
+
+
+def test_a_move_that_fails_leaves_the_index_as_it_was(seeded, tmp_path):
+    async def go():
+        async with Engine(seeded.url) as engine:
+            index = CollectionIndex(engine, directory=tmp_path)
+            await index.refresh()
+            before = await _indexed(index, "positions", {"party": RUSSIA}, None, None, 50)
+            snapshot, held = index._snapshot, index.version
+            # A page cache of a few pages: a move's changes reach the file before it ends (as a large one's would).
+            snapshot.db.execute("PRAGMA cache_size = 2")
+            # The rows of Russia's positions go out, then a malformed row fails to go in: nothing may have changed.
+            broken = [(COLLECTIONS["positions"], [("not", "a", "row")], [])]
+            with pytest.raises(sqlite3.Error):
+                snapshot.move([item["id"] for item in before.items], broken, "another-version", 0)
+            assert index.version == held
+            assert await _indexed(index, "positions", {"party": RUSSIA}, None, None, 50) == before
+            await index.stop()
 
     run(go())

@@ -17,8 +17,8 @@ lock that the move to a new version takes); otherwise the engine answers (``coll
 the reference the index must agree with) while the index catches up. So no page ever disagrees with the engine,
 only some pages are slower just after a write.
 
-Each worker process keeps its own index, in a private temporary file (a SQLite database without journal: it is
-rebuilt on every start anyway): a private one needs no locking between processes, nor a leader to build it, and
+Each worker process keeps its own index, in a private file (a SQLite database that is never synced to disk: it
+is rebuilt on every start anyway): a private one needs no locking between processes, nor a leader to build it, and
 cannot be read half-written by another process; on disk, it costs the process a small page cache, not its size in
 memory (about 190 MB at a million triples), and it is built one collection at a time, so that only one
 collection's rows are held in Python at once. Files a killed process left are removed when the next index starts.
@@ -317,8 +317,9 @@ def _new_database(directory: Path) -> tuple[sqlite3.Connection, Path]:
     fd, name = tempfile.mkstemp(prefix=f"{_FILE_PREFIX}{os.getpid()}-", suffix=".sqlite", dir=directory)
     os.close(fd)
     db = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
-    # Derived data, rebuilt on every start: no journal, no waiting for the disk; a modest page cache of its own.
-    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384;")
+    # Derived data, rebuilt on every start: no waiting for the disk, and a modest page cache of its own. The rollback
+    # journal stays (in memory: a move to a new version that fails must leave the rows as they were).
+    db.executescript("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384;")
     db.executescript(_SCHEMA)
     return db, Path(name)
 
