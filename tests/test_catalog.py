@@ -348,6 +348,14 @@ def test_keys_from_a_collection_are_declared_and_replace_the_subquery_that_cuts_
     terms = saved.keys.terms(saved.params, {"party": "urn:x:a", "when": "2025-07"})
     assert {k: str(v) for k, v in terms.items()} == {"party": "urn:x:a", "stated_from": "2025-07"}
     assert saved.keys.terms(saved.params, {"party": ["urn:x:a", "urn:x:b"]}) is None
+    # The subquery alone, with the query's prologue: the page of keys the engine cuts (one more than the page).
+    alone = saved.bind({"party": "urn:x:a", "limit": "2", "offset": "4"}, keys_only=True, extra=1)
+    assert alone.lstrip().startswith("#+ summary") and "SELECT DISTINCT ?position ?key WHERE" in alone
+    assert "LIMIT 3 OFFSET 4" in alone and "<urn:o>" not in alone and "#@keys" not in alone
+    assert [str(v) for v in prepareQuery(alone).algebra["PV"]] == ["position", "key"]
+    newest = SavedQuery.parse("k", KEYED.replace("stated_from=when", "stated_from=when descending=several:newest"))
+    assert newest.keys.descending == ("several", "newest") and not saved.keys.newest_first({"several": "newest"})
+    assert newest.keys.newest_first({"several": "newest"}) and not newest.keys.newest_first({"several": "oldest"})
     with pytest.raises(InvalidParameter, match="when"):
         saved.keys.terms(saved.params, {"party": "urn:x:a", "when": "July"})
     with pytest.raises(ValueError, match="no key source"):
@@ -362,7 +370,10 @@ def test_keys_from_a_collection_are_declared_and_replace_the_subquery_that_cuts_
         (KEYED.replace("#+ keys: positions party=party stated_from=when\n", ""), "no '#\\+ keys:'"),
         (KEYED.replace("max=50 key=position", "max=50"), "key=VAR"),
         (KEYED.replace("key=position", "key=position+o"), "key=VAR"),
-        (KEYED.replace("party=party stated_from", "party=party issue=several stated_from"), "'several'"),
+        (KEYED.replace("party=party stated_from", "party=party issue=limit stated_from"), "'limit'"),
+        (KEYED.replace("stated_from=when", "stated_from=when descending=nobody:x"), "descending=PARAM:VALUE"),
+        (KEYED.replace("stated_from=when", "stated_from=when descending=when"), "descending=PARAM:VALUE"),
+        (KEYED.replace("  {\n    SELECT DISTINCT", "  OPTIONAL {\n    SELECT DISTINCT"), "one braced group"),
         (KEYED.replace("party=party stated_from", "party=nobody stated_from"), "'nobody'"),
         (KEYED.replace("party=party stated_from=when", "party"), "bad '#\\+ keys"),
         (KEYED.replace("    #@page\n  }\n  #@keys-end", "  }\n  #@keys-end\n  #@page"), "then the #@page line"),

@@ -29,12 +29,14 @@ that key, a variable or several joined by ``+``) says so: ``#+ page: limit=… m
 A query paged by one key variable may say that its page of keys is also a page of a collection sorted by date (the
 collections' derived index keeps that order, so a page of keys is a seek there instead of a sort in the engine)::
 
-    #+ keys: positions party=party issue=issue stated_from=from stated_to=to
+    #+ keys: positions party=party issue=issue stated_from=from stated_to=to [descending=order:newest]
 
-names the collection and which of its filters each of the query's parameters is. The subquery that cuts the keys
-then lies between a ``#@keys`` line and a ``#@keys-end`` line, selects the key variable and ``?key`` (the
-collection's date key: the date as written, "" for none) and orders by ``?key`` then the key's IRI, exactly as the
-collection does, so that ``bind(..., keys=…)`` may replace it by a VALUES block of the same rows.
+names the collection and which of its filters each of the query's parameters is (and which parameter value, if
+any, asks for the newest first). The subquery that cuts the keys then lies between a ``#@keys`` line and a
+``#@keys-end`` line (one braced group), selects the key variable and ``?key`` (the collection's date key: the date
+as written, "" for none) and orders by ``?key`` then the key's IRI (both descending for the newest first), exactly
+as the collection does, so that ``bind(..., keys=…)`` may replace it by a VALUES block of the same rows, and
+``bind(..., keys_only=True)`` gives it alone: a page of keys the engine cuts.
 """
 
 from __future__ import annotations
@@ -190,6 +192,17 @@ class KeySource:
 
     collection: str
     filters: tuple[tuple[str, str], ...]
+    # The parameter and value that ask for the newest first (the collection's order reversed), if any.
+    descending: tuple[str, str] | None = None
+
+    def newest_first(self, values: Mapping[str, str | Sequence[str]]) -> bool:
+        """Whether ``values`` ask for the keys newest first."""
+        if self.descending is None:
+            return False
+        param, wanted = self.descending
+        value = values.get(param)
+        listed = [value] if isinstance(value, str) else list(value or ())
+        return [v.strip() for v in listed if v != ""] == [wanted]
 
     def terms(self, params: Sequence[Param], values: Mapping[str, str | Sequence[str]]) -> dict | None:
         """Return the collection's filter values for a request's ``values`` (typed terms by filter name, the ones
@@ -237,14 +250,16 @@ class SavedQuery:
         extra: int = 0,
         scope: Sequence[str] = (),
         keys: Sequence[tuple[str, str]] | None = None,
+        keys_only: bool = False,
     ) -> str:
         """Return the query text with ``values`` bound (a value or a list of values per name; several only for a
         ``many`` parameter); a paged query's ``#@page`` becomes the page ``values`` ask for (``cursor`` resolved as
         ``page`` does, with ``scope``), its LIMIT raised by ``extra``. Given ``keys`` (the page's keys and their
         date keys, in order, read elsewhere), a query with a ``#+ keys:`` source gets them as a VALUES block in
-        place of the subquery that would cut them. Raises InvalidParameter for an unknown, missing or bad value,
-        too many values, or a cursor that is not this query's with these values; ValueError for ``keys`` given to a
-        query without a key source."""
+        place of the subquery that would cut them; with ``keys_only``, the text is that subquery alone (with the
+        query's prologue): the page of keys. Raises InvalidParameter for an unknown, missing or bad value,
+        too many values, or a cursor that is not this query's with these values; ValueError for ``keys`` or
+        ``keys_only`` given to a query without a key source."""
         known = {p.name: p for p in self.params}
         given: dict[str, list[str]] = {}
         for name, value in values.items():
@@ -262,6 +277,8 @@ class SavedQuery:
         text = self.text
         if keys is not None:
             text = self._with_keys(text, keys)
+        elif keys_only:
+            text = self._keys_subquery()
         if self.paging is not None:
             page = self.page(values, scope=scope)
             text = text.replace(
@@ -289,12 +306,25 @@ class SavedQuery:
         block = "VALUES (" + " ".join(f"?{p.name}" for p in bound) + ") { " + rows + " }"
         return text.replace(VALUES_MARKER, block)
 
-    def _with_keys(self, text: str, keys: Sequence[tuple[str, str]]) -> str:
+    def _keys_block(self) -> tuple[list[str], int, int]:
+        """The text's lines, and where its ``#@keys`` and ``#@keys-end`` lines are."""
         if self.keys is None or self.paging is None:
             raise ValueError(f"{self.name}: has no key source")
-        lines = text.split("\n")
+        lines = self.text.split("\n")
         start = next(i for i, line in enumerate(lines) if line.strip() == KEYS_MARKER)
         end = next(i for i, line in enumerate(lines) if line.strip() == KEYS_END_MARKER)
+        return lines, start, end
+
+    def _keys_subquery(self) -> str:
+        # The prologue (everything before the query's own SELECT: its PREFIX lines) and the braced subquery between
+        # the markers, unbraced.
+        lines, start, end = self._keys_block()
+        select = next(i for i, line in enumerate(lines) if line.lstrip().upper().startswith("SELECT"))
+        body = "\n".join(lines[start + 1 : end]).strip()
+        return "\n".join(lines[:select]) + "\n" + body[1:-1].strip() + "\n"
+
+    def _with_keys(self, text: str, keys: Sequence[tuple[str, str]]) -> str:
+        lines, start, end = self._keys_block()
         # IRIs read from the store and date keys, each written as a term rdflib escapes: nothing pasted as text.
         rows = " ".join(f"({rdflib.URIRef(iri).n3()} {rdflib.Literal(key).n3()})" for iri, key in keys)
         block = f"VALUES (?{self.paging.key} ?key) {{ {rows} }}"
@@ -452,10 +482,19 @@ def _parse_keys(
     if paging is None or paging.key is None or "+" in paging.key:
         raise ValueError(f"{query}: '#+ keys:' needs '#+ page: … key=VAR' (one variable)")
     declared = {p.name: p for p in params}
-    filters = tuple(tuple(w.split("=", 1)) for w in words[1:])
+    pairs = [tuple(w.split("=", 1)) for w in words[1:]]
+    filters = tuple(pair for pair in pairs if pair[0] != "descending")
+    descending = None
+    for _, spec in (pair for pair in pairs if pair[0] == "descending"):
+        param, _, wanted = spec.partition(":")
+        if param not in declared or not wanted or descending is not None:
+            raise ValueError(f"{query}: bad '#+ keys: … descending=PARAM:VALUE' ({spec!r})")
+        descending = (param, wanted)
     for _, param in filters:
-        if param not in declared or declared[param].many or param in PAGE_PARAMS:
-            raise ValueError(f"{query}: '#+ keys:' names {param!r}, not a parameter of one value")
+        # A parameter that takes several values gives a collection filter only when it has one (else the engine
+        # cuts the keys).
+        if param not in declared or param in PAGE_PARAMS:
+            raise ValueError(f"{query}: '#+ keys:' names {param!r}, not one of its parameters")
     # The block that replaces the key subquery must hold its page marker, and nothing else may cut the answer.
     if (
         lines.count(KEYS_MARKER) != 1
@@ -466,7 +505,10 @@ def _parse_keys(
         raise ValueError(
             f"{query}: '#+ keys:' wants one {KEYS_MARKER} line, then the {PAGE_MARKER} line, then one {KEYS_END_MARKER}"
         )
-    return KeySource(words[0], filters)
+    block = "\n".join(lines[lines.index(KEYS_MARKER) + 1 : lines.index(KEYS_END_MARKER)]).strip()
+    if not (block.startswith("{") and block.endswith("}")):
+        raise ValueError(f"{query}: the subquery between {KEYS_MARKER} and {KEYS_END_MARKER} must be one braced group")
+    return KeySource(words[0], filters, descending)
 
 
 def _parse_param(query: str, spec: str) -> Param:

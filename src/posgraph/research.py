@@ -14,7 +14,7 @@ import rdflib
 from cachetools import LRUCache
 
 from posgraph import answer_limits, formats, guard, metrics, workers
-from posgraph.catalog import Catalog
+from posgraph.catalog import PAGE_PARAMS, Catalog
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, PayloadTooLarge, QueryRefused, QuerySyntaxError, WorkerFailed, WorkTimeout
 from posgraph.namespaces import DCTERMS, FORMATS, RDF, SD, VOID, XSD
@@ -31,8 +31,9 @@ __all__ = [
 ]
 
 # Reads a page of keys elsewhere than in the engine (the collections' derived index): called with a collection's
-# name, its filter values, the offset and the limit; None when it cannot answer for the current data.
-KeyPages = Callable[[str, Mapping[str, rdflib.term.Node], int, int], Awaitable[list[tuple[str, str]] | None]]
+# name, its filter values, the offset, the limit and whether newest first; None when it cannot answer for the current
+# data.
+KeyPages = Callable[[str, Mapping[str, rdflib.term.Node], int, int, bool], Awaitable[list[tuple[str, str]] | None]]
 
 # Verdicts on query texts already checked (their form), so a repeated query is not parsed again.
 _CHECKED: LRUCache = LRUCache(maxsize=4096)
@@ -159,9 +160,10 @@ async def run_saved(
     ``named_graphs`` name, if any). A paged query answers the page ``params`` ask for (``limit``, and ``offset`` or
     ``cursor``) with ``next_cursor`` and ``total`` set (see QueryAnswer); ``truncated`` then means a cap cut the
     page, not that the answer goes on. A query whose keys are a collection's (``#+ keys:``) over the published
-    dataset takes its page of keys from ``key_pages`` when that can answer (so the engine reads only the page's
-    rows), else cuts them itself: the same page either way. Raises NotFound, InvalidParameter (also for a name the
-    query does not take, a bad limit or a cursor of another query or other parameters) or as run_query."""
+    dataset takes its page of keys from ``key_pages`` when that can answer, else from the engine (its subquery
+    alone), and then the page's rows (so the engine reads only those): the same page either way. Raises NotFound,
+    InvalidParameter (also for a name the query does not take, a bad limit or a cursor of another query or other
+    parameters) or as run_query."""
     saved = catalog.get(name)
     default_graphs, named_graphs = list(default_graphs), list(named_graphs)
     # A cursor holds for one dataset too: the same query over other graphs is another answer.
@@ -169,15 +171,20 @@ async def run_saved(
     paging = saved.paging
     page = saved.page(params, scope=scope) if paging is not None else None
     by_rows = paging is not None and paging.key is None
-    keys = None
-    if page is not None and saved.keys is not None and key_pages is not None and not default_graphs + named_graphs:
+    if page is not None and saved.keys is not None and not default_graphs + named_graphs:
+        # A page of keys first (one more than the page: whether another follows), then the page's rows.
+        keys, source = None, "index"
         filters = saved.keys.terms(saved.params, params)
-        if filters is not None:
-            # One key more than the page: whether another page follows.
-            keys = await key_pages(saved.keys.collection, filters, page.offset, page.limit + 1)
-    if saved.keys is not None and page is not None:
-        metrics.key_pages.labels(query=name, source="engine" if keys is None else "index").inc()
-    if keys is not None:
+        newest = saved.keys.newest_first(params)
+        if key_pages is not None and filters is not None:
+            keys = await key_pages(saved.keys.collection, filters, page.offset, page.limit + 1, newest)
+        if keys is None:  # the engine cuts them, with the query's own subquery
+            # Checked as the first page (cached by its text): pages differ only in the integers of LIMIT and OFFSET.
+            unpaged = {k: v for k, v in params.items() if k not in PAGE_PARAMS}
+            await check_query(saved.bind(unpaged, scope=scope, keys_only=True), pool=guard_pool)
+            rows = await engine.select(saved.bind(params, scope=scope, extra=1, keys_only=True), timeout=timeout)
+            keys, source = [(str(row[paging.key]), str(row["key"])) for row in rows], "engine"
+        metrics.key_pages.labels(query=name, source=source).inc()
         # The text's structure is checked once per set of parameters (with no keys: cached by its text); the keys
         # are terms bound into it, so a page's text is not parsed again (parsing a VALUES block of a page of IRIs
         # would cost more than the page).

@@ -239,6 +239,7 @@ class CollectionIndexLike(Protocol):
         values: Mapping[str, rdflib.term.Node],
         offset: int,
         limit: int,
+        descending: bool = False,
         *,
         version: str | None = None,
     ) -> list[tuple[str, str]] | None: ...
@@ -283,10 +284,16 @@ async def collection_page(
 
 
 async def index_keys(
-    engine: Engine, name: str, values: Mapping[str, rdflib.term.Node], offset: int, limit: int
+    engine: Engine,
+    name: str,
+    values: Mapping[str, rdflib.term.Node],
+    offset: int,
+    limit: int,
+    descending: bool = False,
 ) -> list[tuple[str, str]] | None:
     """Up to ``limit`` (item, date key) pairs of collection ``name`` filtered by ``values`` (typed terms by filter
-    name), in date order (the date as written, then the item's IRI) after the first ``offset``: a saved query's
+    name), in date order (the date as written, then the item's IRI; both reversed when ``descending``) after the
+    first ``offset``: a saved query's
     page of keys, read from the engine's derived index. None when the engine has no index or it does not hold the
     dataset's current version (then the query must cut its keys itself). Raises NotFound for an unknown
     collection, InvalidParameter for a filter it does not take."""
@@ -299,7 +306,7 @@ async def index_keys(
     index = _INDEXES.get(engine)
     if index is None:
         return None
-    return await index.keys(spec, values, offset, limit)
+    return await index.keys(spec, values, offset, limit, descending)
 
 
 async def sparql_collection_page(

@@ -462,13 +462,17 @@ def _page_query(
     return sql, args
 
 
-def _keys_query(spec: Collection, values: Mapping[str, rdflib.term.Node], offset: int, limit: int) -> tuple[str, list]:
-    """The SQL of one page of (item, date key) pairs in date order, the first ``offset`` pairs skipped: what a saved
-    query's key subquery selects (``SELECT DISTINCT ?position ?key … ORDER BY ?key STR(?position)``)."""
+def _keys_query(
+    spec: Collection, values: Mapping[str, rdflib.term.Node], offset: int, limit: int, descending: bool
+) -> tuple[str, list]:
+    """The SQL of one page of (item, date key) pairs in date order (or its reverse), the first ``offset`` pairs
+    skipped: what a saved query's key subquery selects (``SELECT DISTINCT ?position ?key … ORDER BY ?key
+    STR(?position)``)."""
     source, s, where, args = _filtered(spec, values, False)
+    order = "DESC" if descending else "ASC"
     sql = (
         f"SELECT DISTINCT {s}.item, {s}.dkey FROM {source} WHERE {' AND '.join(where)} "
-        f"ORDER BY {s}.dkey, {s}.item LIMIT ? OFFSET ?"
+        f"ORDER BY {s}.dkey {order}, {s}.item {order} LIMIT ? OFFSET ?"
     )
     return sql, [*args, limit, offset]
 
@@ -533,14 +537,20 @@ class _Snapshot:
             return self.db.execute(*_page_query(spec, values, field, descending, limit, rare_q)).fetchall()
 
     def keys(
-        self, spec: Collection, values: Mapping[str, rdflib.term.Node], offset: int, limit: int, version: str
+        self,
+        spec: Collection,
+        values: Mapping[str, rdflib.term.Node],
+        offset: int,
+        limit: int,
+        descending: bool,
+        version: str,
     ) -> list[tuple[str, str]] | None:
         """Up to ``limit`` (item, date key) pairs after the first ``offset``, or None unless the database holds
         ``version`` (checked under the lock, as ``page``)."""
         with self.lock:
             if self.closed or self.version != version:
                 return None
-            return self.db.execute(*_keys_query(spec, values, offset, limit)).fetchall()
+            return self.db.execute(*_keys_query(spec, values, offset, limit, descending)).fetchall()
 
     def move(self, items: Iterable[str], collections: list[tuple], version: str, changes: int) -> int:
         """Replace ``items``' rows by ``collections``' and hold ``version`` from now on, in one step for readers;
@@ -893,13 +903,16 @@ class CollectionIndex:
         values: Mapping[str, rdflib.term.Node],
         offset: int,
         limit: int,
+        descending: bool = False,
         *,
         version: str | None = None,
     ) -> list[tuple[str, str]] | None:
-        """Up to ``limit`` (item, date key) pairs of collection ``spec`` filtered by ``values``, in date order
-        after the first ``offset`` (a saved query's page of keys), or None when the index does not hold the
-        engine's current version (as ``page``)."""
-        rows = await self._read(version, lambda snapshot, at: snapshot.keys(spec, values, offset, limit, at))
+        """Up to ``limit`` (item, date key) pairs of collection ``spec`` filtered by ``values``, in date order (or
+        its reverse) after the first ``offset`` (a saved query's page of keys), or None when the index does not
+        hold the engine's current version (as ``page``)."""
+        rows = await self._read(
+            version, lambda snapshot, at: snapshot.keys(spec, values, offset, limit, descending, at)
+        )
         if rows is None:
             return None
         self.key_pages += 1
