@@ -2,12 +2,23 @@
 
 import csv
 import io
+import json
+import re
 import threading
 import time
+from collections import Counter
 
 import httpx
 import pytest
+import virtuoso_support
+from conftest import run
 from rdflib.compare import isomorphic
+from test_saved_queries import CATALOG, FIXTURE, PAGE_THROUGH
+
+from posgraph import curation, research
+from posgraph.config import PROJECT_FILES
+from posgraph.engine import Engine
+from posgraph.supervisor import ManagedEngine
 
 pytestmark = pytest.mark.e2e
 
@@ -732,3 +743,94 @@ def test_an_undeclared_prefix_is_a_one_line_400_naming_it_and_its_line(server):
     assert "\n" not in detail and len(detail) < 300
     assert "pg:" in detail and "line 2" in detail
     assert "PREFIX pg: <https://w3id.org/posgraph/ns#>" in detail
+
+
+# ------------------------------------------------------------------------------ the same answers on Virtuoso
+
+# A list a saved query joins into one cell: GROUP_CONCAT(…; separator=" " or "; ") AS ?name. SPARQL leaves the
+# order of its members open (the engines differ), so such a cell is compared as the set of its members.
+_JOINED = re.compile(r'GROUP_CONCAT\s*\([^;]*;\s*separator\s*=\s*"(; | )"\s*\)\s*AS\s*\?(\w+)', re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def virtuoso_and_oxigraph(tmp_path_factory, validator):
+    """A Virtuoso and a managed Oxigraph, each loaded with the ontology, the seed and the saved queries' fixture
+    (tests/examples/valid/queries-0.2.ttl); yields (url, profile) of each, Virtuoso first; both stopped by PID."""
+    base = tmp_path_factory.mktemp("cross-engine")
+    virtuoso = virtuoso_support.VirtuosoInstance(base / "virtuoso")
+    oxigraph = ManagedEngine(base / "oxigraph" / "store")
+    engines = [(virtuoso, "virtuoso"), (oxigraph, "oxigraph")]
+
+    async def load():
+        for engine, profile in engines:
+            async with Engine(engine.url, profile=profile, timeout=120) as client:
+                await curation.ensure_bootstrapped(
+                    client, validator, PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files
+                )
+                await curation.load_batch(client, validator, curation.read_files([FIXTURE]), curator="tests")
+
+    try:
+        virtuoso.start()
+        oxigraph.start()
+        run(load())
+        yield [(engine.url, profile) for engine, profile in engines]
+    finally:
+        oxigraph.stop()
+        virtuoso.stop()
+
+
+def _comparable(rows: list[dict], joined: dict[str, str]) -> Counter:
+    """The rows of a SPARQL JSON answer as a multiset of whole terms (type, value, datatype, language), each joined
+    list cell (``joined``: variable → separator) as the sorted list of its members."""
+    out = []
+    for row in rows:
+        terms = {}
+        for name, term in row.items():
+            term = dict(term)
+            if name in joined and term["type"] == "literal":
+                term["value"] = sorted(term["value"].split(joined[name])) if term["value"] else []
+            terms[name] = term
+        out.append(json.dumps(terms, sort_keys=True))
+    return Counter(out)
+
+
+@pytest.mark.skipif(virtuoso_support.ENGINE != "virtuoso", reason="compares Virtuoso's answers with Oxigraph's")
+def test_every_saved_query_answers_the_same_on_virtuoso_as_on_oxigraph(virtuoso_and_oxigraph):
+    cases = list(PAGE_THROUGH) + [(saved.name, example) for saved in CATALOG for example in saved.examples]
+    assert {name for name, _ in cases} == {saved.name for saved in CATALOG}
+
+    async def answers() -> list[tuple[str, dict, list[Counter | str]]]:
+        out = []
+        async with (
+            Engine(virtuoso_and_oxigraph[0][0], profile="virtuoso", timeout=120) as virtuoso,
+            Engine(virtuoso_and_oxigraph[1][0], profile="oxigraph", timeout=120) as oxigraph,
+        ):
+            for name, params in cases:
+                saved = CATALOG.get(name)
+                joined = {variable: separator for separator, variable in _JOINED.findall(saved.text)}
+                params = {k: v for k, v in params.items() if k != "limit"}
+                if saved.paging is not None:
+                    params["limit"] = str(saved.paging.maximum)
+                both = []
+                for client in (virtuoso, oxigraph):
+                    try:
+                        answer = await research.run_saved(client, CATALOG, name, params)
+                        both.append(_comparable(json.loads(answer.content)["results"]["bindings"], joined))
+                    except Exception as error:  # an error on one engine is a difference too: show it
+                        both.append(f"{type(error).__name__}: {error}")
+                out.append((name, params, both))
+        return out
+
+    results = run(answers())
+    # The comparison is worth something only if the cases give rows: the paging cases all do on Oxigraph.
+    for name, params, (_, on_oxigraph) in results[: len(PAGE_THROUGH)]:
+        assert isinstance(on_oxigraph, Counter) and on_oxigraph, (name, params, on_oxigraph)
+    differences = []
+    for name, params, (on_virtuoso, on_oxigraph) in results:
+        if on_virtuoso != on_oxigraph:
+            if isinstance(on_virtuoso, Counter) and isinstance(on_oxigraph, Counter):
+                only_virtuoso, only_oxigraph = list(on_virtuoso - on_oxigraph), list(on_oxigraph - on_virtuoso)
+                differences.append(f"{name} {params}: only on Virtuoso {only_virtuoso}, on Oxigraph {only_oxigraph}")
+            else:
+                differences.append(f"{name} {params}: Virtuoso {on_virtuoso!s:.500}; Oxigraph {on_oxigraph!s:.500}")
+    assert not differences, "\n".join(differences)
