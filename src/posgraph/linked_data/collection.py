@@ -293,10 +293,9 @@ async def index_keys(
 ) -> list[tuple[str, str]] | None:
     """Up to ``limit`` (item, date key) pairs of collection ``name`` filtered by ``values`` (typed terms by filter
     name), in date order (the date as written, then the item's IRI; both reversed when ``descending``) after the
-    first ``offset``: a saved query's
-    page of keys, read from the engine's derived index. None when the engine has no index or it does not hold the
-    dataset's current version (then the query must cut its keys itself). Raises NotFound for an unknown
-    collection, InvalidParameter for a filter it does not take."""
+    first ``offset``: a saved query's page of keys, read from the engine's derived index. None when the engine has
+    no index or it does not hold the dataset's current version (then the query must cut its keys itself). Raises
+    NotFound for an unknown collection, InvalidParameter for a filter it does not take."""
     spec = COLLECTIONS.get(name)
     if spec is None or not spec.date:
         raise NotFound(f"no collection {name!r} in date order")
