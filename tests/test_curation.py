@@ -15,6 +15,7 @@ from posgraph.namespaces import batch_iri
 from posgraph.supervisor import ManagedEngine
 
 MINIMAL = EXAMPLES / "valid" / "minimal-demand.ttl"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 def _count(engine_url: str, query: str) -> int:
@@ -758,3 +759,42 @@ def test_a_file_that_cannot_be_read_is_named_in_the_error_whether_read_whole_or_
 
     with pytest.raises(BadInput, match=r"data\.ttl: cannot read"):
         run(load())
+
+
+def test_a_staged_batch_counts_types_and_sources_as_the_parsed_statements_say(tmp_path):
+    """Staging reads N-Quads text, not terms: its counts, sources and superclass types are what the parsed
+    statements give (``entailment.supertype_triples``), blank nodes, literals that look like terms and every
+    file of the corpus included."""
+    from posgraph.curation import loading
+    from posgraph.curation.entailment import superclasses, supertype_triples
+
+    sub, sup = next(iter(superclasses().items()))
+    tricky = tmp_path / "tricky.ttl"
+    tricky.write_text(
+        "@prefix pg: <https://w3id.org/posgraph/ns#> .\n"
+        "@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .\n"
+        f"<http://x/a> a <{sub}> .\n"
+        f"<http://x/b> a <{sub}>, <{sup[0]}> .\n"  # its superclass stated: not added again
+        f"[] a <{sub}> ; pg:source <http://x/src> .\n"
+        f'<http://x/c> pg:note "<http://x/d> <{RDF_TYPE}> <{sub}> ." ; pg:source "a literal source" .\n'
+        f'<http://x/c> <http://x/p> "x" .\n'
+    )
+    corpus = [p for p in sorted((EXAMPLES / "corpus").glob("*.ttl")) if "merge" not in p.name]
+    corpus = [p for p in corpus if "correction" not in p.name]
+    files = [tricky, *corpus, *sorted((EXAMPLES / "valid").glob("*.ttl"))]
+    staged = loading._stage(loading._file_chunks(files, None))
+    with staged.spool:
+        staged.spool.seek(0)
+        spooled = list(ox.parse(staged.spool.read(), format=ox.RdfFormat.N_TRIPLES))
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in spooled]
+    assert staged.triples == len(triples) > 1000
+    assert staged.digest == formats.content_hash(spooled)
+    assert staged.resources == len({t.subject for t in triples if isinstance(t.subject, ox.NamedNode)})
+    source = ox.NamedNode("https://w3id.org/posgraph/ns#source")
+    assert staged.sources == {t.object for t in triples if t.predicate == source}
+    assert ox.Literal("a literal source") in staged.sources
+    expected = [str(t).encode() for t in supertype_triples(triples)]
+    assert loading._supertype_lines(staged.typing) == expected
+    assert f"<http://x/a> <{RDF_TYPE}> <{sup[0]}>".encode() in expected
+    assert not any(line.startswith((b"<http://x/b>", b"<http://x/c>", b"<http://x/d>")) for line in expected)
+    assert any(line.startswith(b"_:") for line in expected)

@@ -5,10 +5,11 @@ pyoxigraph parses (fast, and its errors give line and column); rdflib holds grap
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-import heapq
 import itertools
 import json
+import operator
 import re
 import tempfile
 from dataclasses import dataclass
@@ -204,9 +205,15 @@ def _surely_xml_safe(data: bytes) -> bool:
 
 
 def _serialized_xml_safe(nquads: bytes) -> bool:
-    """True when N-Quads pyoxigraph wrote cannot hold a character XML cannot carry: it writes those escaped, as
-    \\uXXXX, \\b (U+0008) or \\f (U+000C); a mere backslash before a b or f only costs the slower look at terms."""
-    return _surely_xml_safe(nquads) and b"\\b" not in nquads and b"\\f" not in nquads
+    """True when N-Quads pyoxigraph wrote cannot hold a character XML cannot carry: raw, or escaped as \\uXXXX,
+    \\UXXXXXXXX, \\b (U+0008) or \\f (U+000C) (an escaped backslash before a u, b or f only costs the slower look
+    at terms). Unlike input, N-Quads has no other escape (``&#`` is text)."""
+    if len(nquads.translate(None, _C0_NOT_XML)) != len(nquads):
+        return False
+    # Each test is one scan for a byte most documents lack (a backslash; U+FFFE and U+FFFF begin EF BF in UTF-8).
+    if b"\xef\xbf" in nquads and ("\ufffe".encode() in nquads or "\uffff".encode() in nquads):
+        return False
+    return b"\\" not in nquads or not any(e in nquads for e in (b"\\u", b"\\U", b"\\b", b"\\f"))
 
 
 def _term_texts(term: object) -> Iterator[str]:
@@ -394,22 +401,13 @@ def content_hash(quads: Iterable[ox.Quad]) -> str:
     return hasher.hexdigest()
 
 
-def _has_blank(quad: ox.Quad) -> bool:
-    # A triple term (RDF 1.2) may hold blank nodes: canonicalised with them, whatever it holds.
-    return (
-        isinstance(quad.subject, ox.BlankNode)
-        or isinstance(quad.object, (ox.BlankNode, ox.Triple))
-        or isinstance(quad.graph_name, ox.BlankNode)
-    )
-
-
 class ContentHasher:
     """``content_hash`` fed chunk by chunk, in bounded memory except for the statements holding blank nodes.
 
     The digest is the SHA-256 of the sorted, distinct lines of the dataset's canonical N-Quads joined by newlines.
-    RDFC-1.0 labels a blank node by the statements that hold blank nodes alone, so only those are kept (in a
-    Dataset, canonicalised at the end); every other statement's line is already canonical, and those lines are
-    sorted in runs of ``run_bytes`` spilled to temporary files and merged at the end.
+    RDFC-1.0 labels a blank node by the statements that hold blank nodes alone, so only those are kept (as
+    lines, canonicalised together at the end: ``_rdfc``); every other statement's line is already canonical, and
+    those lines are sorted in runs of ``run_bytes`` spilled to temporary files and merged at the end.
     """
 
     def __init__(self, *, run_bytes: int = 32 << 20) -> None:
@@ -427,40 +425,53 @@ class ContentHasher:
         text = ox.serialize(quads, format=ox.RdfFormat.N_QUADS) if nquads is None else nquads
         lines = text.split(b"\n")
         lines.pop()  # after the last line's newline
-        run = self._run
-        for quad, line in zip(quads, lines, strict=True):
-            # A blank node is written "_:label", a triple term "<<(": a line without either is ground.
-            if (b"_:" in line or b"<<" in line) and _has_blank(quad):
-                self._blank.append(line)
-            else:
-                run.append(line)
+        self.add_lines(lines, text)
+
+    def add_lines(self, lines: list[bytes], text: bytes | None = None) -> None:
+        """Add statements given as the lines (without their newlines) of N-Quads ``ox.serialize`` wrote; ``text``,
+        when given, is those lines as written (newlines included), which saves joining them again."""
+        text = b"\n".join(lines) if text is None else text
+        # A blank node is written "_:label", a triple term "<<(": a line without either is ground, hence canonical
+        # already. A line with either is canonicalised: one that only seems to hold a blank node ("_:" in a literal)
+        # comes out of RDFC-1.0 as it went in (ground statements label no blank node), so the digest is the same.
+        if b"_:" not in text and b"<<" not in text:
+            self._run += lines
+        else:
+            blank = list(map(operator.contains, lines, itertools.repeat(b"_:")))
+            if b"<<" in text:
+                blank = list(map(operator.or_, blank, map(operator.contains, lines, itertools.repeat(b"<<"))))
+            self._blank += itertools.compress(lines, blank)
+            self._run += itertools.compress(lines, map(operator.not_, blank))
         self._size += len(text)
         if self._size >= self._run_bytes:
             self._spill()
 
     def _spill(self) -> None:
+        if not self._run:  # every line held a blank node: nothing to spill
+            self._size = 0
+            return
         self._run.sort()
         spill = tempfile.TemporaryFile()
-        spill.writelines(line + b"\n" for line in _distinct(self._run))
+        spill.write(b"\n".join(self._run) + b"\n")
         spill.seek(0)
         self._spilled.append(spill)
         self._run, self._size = [], 0
 
     def hexdigest(self) -> str:
         """The digest of everything added (``content_hash``'s answer for the same quads). Call it once."""
-        blank = sorted(_rdfc(self._blank))
+        blank = _rdfc(self._blank)
         self._blank = []
+        blank.sort()
         self._run.sort()
-        runs = [iter(self._run), iter(blank), *((line[:-1] for line in spill) for spill in self._spilled)]
+        runs = [_blocks_of(self._run), _blocks_of(blank), *map(_blocks_read, self._spilled)]
         digest = hashlib.sha256()
-        separator, pending = b"", []
-        for line in _distinct(heapq.merge(*runs)):
-            pending.append(line)
-            if len(pending) == 4096:  # hashed a few thousand lines at a time: one call per line costs more
-                digest.update(separator + b"\n".join(pending))
-                separator, pending = b"\n", []
-        if pending:
-            digest.update(separator + b"\n".join(pending))
+        separator, last = b"", None
+        for lines in _merged(runs):
+            if lines[0] == last:  # the previous block's last line again
+                del lines[0]
+            if lines:
+                digest.update(separator + b"\n".join(lines))
+                separator, last = b"\n", lines[-1]
         for spill in self._spilled:
             spill.close()
         self._spilled, self._run = [], []
@@ -469,18 +480,57 @@ class ContentHasher:
 
 def _rdfc(lines: list[bytes]) -> list[bytes]:
     """The N-Quads lines of the statements ``lines`` with their blank nodes labelled by RDFC-1.0 (pyoxigraph's)."""
-    dataset = ox.Dataset(ox.parse(b"".join(line + b"\n" for line in lines), format=ox.RdfFormat.N_QUADS))
+    if not lines:
+        return []
+    dataset = ox.Dataset(ox.parse(b"\n".join(lines) + b"\n", format=ox.RdfFormat.N_QUADS))
     dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
     return ox.serialize(dataset, format=ox.RdfFormat.N_QUADS).split(b"\n")[:-1]
 
 
-def _distinct(lines: Iterable[bytes]) -> Iterator[bytes]:
-    """Each line of sorted ``lines`` once."""
-    previous = None
-    for line in lines:
-        if line != previous:
-            yield line
-            previous = line
+# Lines taken from each sorted run per step of a merge (sorted together in C by list.sort).
+_MERGE_BLOCK = 1 << 16
+
+
+def _blocks_of(lines: list[bytes]) -> Iterator[list[bytes]]:
+    """Sorted ``lines`` in blocks of ``_MERGE_BLOCK``."""
+    for start in range(0, len(lines), _MERGE_BLOCK):
+        yield lines[start : start + _MERGE_BLOCK]
+
+
+def _blocks_read(spill: IO[bytes], size: int = 4 << 20) -> Iterator[list[bytes]]:
+    """A spilled run's lines (each ended by a newline in the file), a few megabytes at a time."""
+    rest = b""
+    while block := spill.read(size):
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        if lines:
+            yield lines
+
+
+def _merged(runs: Sequence[Iterator[list[bytes]]]) -> Iterator[list[bytes]]:
+    """The lines of sorted ``runs`` (each given a block at a time) in order, each once within a block yielded
+    (a line may end one block and begin the next).
+
+    Each step takes, from every run, the lines up to the smallest of the runs' current last lines, which no line
+    still to come precedes, and sorts them: the sort finds those sorted runs and merges them in C, where a merge a
+    line at a time (heapq.merge) spent a second a million lines in Python.
+    """
+    heads = [[block, 0, run] for run in runs if (block := next(run, None))]
+    while heads:
+        bound = min(block[-1] for block, _, _ in heads)
+        taken: list[bytes] = []
+        for head in heads:
+            block, start, run = head
+            cut = bisect.bisect_right(block, bound, start)
+            taken += block[start:cut]
+            if cut == len(block):
+                block = next(run, None)
+                head[0], head[1] = block, 0
+            else:
+                head[1] = cut
+        heads = [head for head in heads if head[0]]
+        taken.sort()
+        yield list(dict.fromkeys(taken))  # sorted: equal lines are neighbours, and the first of each is kept
 
 
 # ------------------------------------------------------------------------------------------ content negotiation

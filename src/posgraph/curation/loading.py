@@ -6,28 +6,34 @@ A load streams: files are parsed a chunk at a time, hashed incrementally (``form
 a spool file as N-Triples, all before anything is sent (so a syntax error anywhere writes nothing); the request
 body is then read from the spool, each chunk twice (the default graph and the batch's graph). Memory holds the
 statements with blank nodes (canonicalised together for the hash), the batch's typing statements (for the
-superclass types) and its subject IRIs (counted), never the whole batch.
+superclass types) and its subject IRIs (counted), as N-Quads text, never the whole batch.
+
+Past parsing, a batch is handled as the N-Quads lines pyoxigraph writes (``S P O .``: a subject is an IRI or a
+blank node label, a predicate an IRI, neither holds a space), not as pyoxigraph terms: a million terms cost
+seconds to make and compare, and kept alive they made every garbage collection walk them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import operator
 import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, AsyncIterator, Callable, ContextManager, Iterable, Iterator, Sequence
+from typing import IO, AsyncIterator, Awaitable, Callable, ContextManager, Iterable, Iterator, Sequence
 
 import pyoxigraph as ox
 
 from posgraph import formats, supervisor
 from posgraph.audit import AuditLog
 from posgraph.curation.amendments import is_amendment_quad, may_amend
-from posgraph.curation.entailment import missing_supertypes, supertype_triples, supertype_update
+from posgraph.curation.entailment import missing_supertypes, superclasses, supertype_update
 from posgraph.curation.intake import ParsedFile, json_ld_context, open_file, read_files, validate_files
 from posgraph.curation.provenance import batch_quads, batch_record, change_triples, change_update
 from posgraph.curation.records import find_batch_by_hash
@@ -53,8 +59,8 @@ SEED_BATCH_ID = "seed"
 _CHUNK = 1 << 20
 # Statements are spooled in memory up to this size, then in a temporary file.
 _SPOOL_IN_MEMORY = 16 << 20
-_TYPE = ox.NamedNode(str(RDF.type))
-_SOURCE = ox.NamedNode(str(PG.source))
+_TYPE = f"<{RDF.type}>".encode()
+_SOURCE = f"<{PG.source}>".encode()
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,9 @@ class _Staged:
     triples: int = 0
     resources: int = 0
     sources: set = field(default_factory=set)
-    typing: list[ox.Quad] = field(default_factory=list)  # its rdf:type statements: the superclass types follow
+    # Its typing statements as "subject class" (N-Triples terms; a subject holds no space): the superclass types
+    # follow from them.
+    typing: set[bytes] = field(default_factory=set)
 
 
 def _stage(chunks: Iterable[tuple[str, formats.QuadChunk]]) -> _Staged:
@@ -89,29 +97,56 @@ def _stage(chunks: Iterable[tuple[str, formats.QuadChunk]]) -> _Staged:
     staged = _Staged(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))
     try:
         hasher = formats.ContentHasher()
-        subjects: set[ox.NamedNode] = set()
+        subjects: set[bytes] = set()
+        source_lines: set[bytes] = set()
         amending: set[str] = set()
+        space = itertools.repeat(b" ")
         for source, chunk in chunks:
-            quads = chunk.quads
-            if may_amend(chunk.nquads) and any(is_amendment_quad(q) for q in quads):
+            text = chunk.nquads
+            if may_amend(text) and any(is_amendment_quad(q) for q in chunk.quads):
                 amending.add(source)
-            hasher.add(quads, chunk.nquads)
-            staged.spool.write(chunk.nquads)
-            staged.triples += len(quads)
-            subjects.update(q.subject for q in quads if isinstance(q.subject, ox.NamedNode))
-            staged.typing += [q for q in quads if q.predicate == _TYPE]
-            staged.sources.update(q.object for q in quads if q.predicate == _SOURCE)
+            lines = text.split(b"\n")
+            lines.pop()  # after the last newline
+            hasher.add_lines(lines, text)
+            staged.spool.write(text)
+            staged.triples += len(lines)
+            # Each statement's first term, in C (map and partition): IRIs, and blank node labels left out below.
+            subjects.update(map(operator.itemgetter(0), map(bytes.partition, lines, space)))
+            if _TYPE in text:
+                for line in itertools.compress(lines, map(operator.contains, lines, itertools.repeat(_TYPE))):
+                    subject, predicate, rest = line.split(b" ", 2)
+                    if predicate == _TYPE:
+                        staged.typing.add(subject + b" " + rest[:-2])  # rest ends " ."
+            if _SOURCE in text:
+                for line in itertools.compress(lines, map(operator.contains, lines, itertools.repeat(_SOURCE))):
+                    if line.split(b" ", 2)[1] == _SOURCE:
+                        source_lines.add(line)
         if amending:
             raise BadInput(
                 f"{', '.join(sorted(amending))}: carries amendments (pg:Retraction, pg:Merge), which change "
                 "published data and are applied only through review: submit it (posgraph submit, or POST /batches)"
             )
         staged.digest = hasher.hexdigest()
-        staged.resources = len(subjects)
+        staged.resources = sum(1 for subject in subjects if subject.startswith(b"<"))
+        statements = ox.parse(b"\n".join(source_lines) + b"\n", format=ox.RdfFormat.N_TRIPLES)
+        staged.sources = {q.object for q in statements}
         return staged
     except BaseException:
         staged.spool.close()
         raise
+
+
+def _supertype_lines(typing: set[bytes]) -> list[bytes]:
+    """The superclass types the typing statements ``typing`` ("subject class", see _Staged) imply and do not state
+    themselves, sorted, as N-Triples lines without their " ." (``entailment.supertype_triples``' answer, as text)."""
+    implied = {f"<{cls}>".encode(): [f"<{sup}>".encode() for sup in sups] for cls, sups in superclasses().items()}
+    added = set()
+    for pair in typing:
+        subject, cls = pair.split(b" ", 1)
+        for sup in implied.get(cls, ()):
+            if subject + b" " + sup not in typing:
+                added.add(b"%s %s %s" % (subject, _TYPE, sup))
+    return sorted(added)
 
 
 def _parsed_chunks(files: Sequence[ParsedFile]) -> Iterator[tuple[str, formats.QuadChunk]]:
@@ -150,10 +185,15 @@ def _file_chunks(
 
 
 async def _body(
-    staged: _Staged, graph: ox.NamedNode, record: list[ox.Quad], on_bytes: Callable[[int], None] | None
+    staged: _Staged,
+    graph: ox.NamedNode,
+    record: list[ox.Quad],
+    supertypes: Awaitable[list[bytes]],
+    on_bytes: Callable[[int], None] | None,
 ) -> AsyncIterator[bytes]:
     """The N-Quads publishing a staged batch, a chunk at a time: each spooled chunk in the default graph and again
-    in the batch's graph, then the superclass types they imply (in both) and the batch's record."""
+    in the batch's graph, then the superclass types they imply (``supertypes``: _supertype_lines' answer, in both)
+    and the batch's record."""
     tail = b" " + str(graph).encode() + b" .\n"
     spool = staged.spool
     spool.seek(0)
@@ -169,10 +209,9 @@ async def _body(
             yield part
             if on_bytes:
                 on_bytes(len(part))
-    default = ox.DefaultGraph()
-    supers = supertype_triples(staged.typing)
-    extra = [ox.Quad(t.subject, t.predicate, t.object, g) for g in (default, graph) for t in supers]
-    last = ox.serialize(extra + record, format=ox.RdfFormat.N_QUADS)
+    supers = await supertypes
+    last = b"".join(line + b" .\n" for line in supers) + b"".join(line + tail for line in supers)
+    last += ox.serialize(record, format=ox.RdfFormat.N_QUADS)
     yield last
     if on_bytes:
         on_bytes(len(last))
@@ -208,8 +247,10 @@ async def _publish(
         now=now,
     )
     graph = ox.NamedNode(batch_iri(batch_id))
+    # Worked out in a thread while the body streams: the engine reading it leaves this process waiting.
+    supertypes = asyncio.get_running_loop().run_in_executor(None, _supertype_lines, staged.typing)
     await engine.add_quads(
-        _body(staged, graph, record, on_upload),
+        _body(staged, graph, record, supertypes, on_upload),
         media_type="application/n-quads",
         timeout=max(engine.timeout, 600.0),
     )
