@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import os
 import sqlite3
 import time
@@ -26,7 +27,7 @@ from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES
 from posgraph.curation.provenance import change_triples
 from posgraph.engine import Engine
-from posgraph.linked_data import COLLECTIONS, CollectionIndex, Page, dataset_version, sparql_collection_page
+from posgraph.linked_data import COLLECTIONS, CollectionIndex, Page, collection, dataset_version, sparql_collection_page
 from posgraph.linked_data.collection import _checked, index_keys, request_terms
 from posgraph.supervisor import ManagedEngine
 
@@ -753,8 +754,6 @@ async def _saved_pages(engine: Engine, name: str, params: dict, limit: int, key_
 
 
 def _bindings(answer: research.QueryAnswer) -> list[dict]:
-    import json
-
     return json.loads(answer.content)["results"]["bindings"]
 
 
@@ -771,8 +770,6 @@ async def _keyed_pages_agree(engine: Engine, index: CollectionIndex, name: str, 
     """Page through ``name`` twice, its keys cut by the engine (the query's subquery alone) and by the index; assert
     the same pages, each the page the query's one text gives (its subquery cutting the keys); return how many."""
     use = _Counted(engine)
-    from posgraph.linked_data import collection
-
     collection.use_index(engine, index)
     try:
         by_engine = await _saved_pages(engine, name, params, limit, None)
@@ -833,8 +830,6 @@ def test_after_a_write_a_saved_query_is_the_engines_until_the_index_holds_it(wri
   pg:concerns <{PGI}territory> ; pg:statedOn "1999-01-01"^^xsd:date ."""
 
     async def go():
-        from posgraph.linked_data import collection
-
         async with Engine(public_engine.url, timeout=120) as public:
             index = CollectionIndex(public)
             await index.refresh()

@@ -766,7 +766,7 @@ def test_a_staged_batch_counts_types_and_sources_as_the_parsed_statements_say(tm
     statements give (``entailment.supertype_triples``), blank nodes, literals that look like terms and every
     file of the corpus included."""
     from posgraph.curation import loading
-    from posgraph.curation.entailment import superclasses, supertype_triples
+    from posgraph.curation.entailment import superclasses, supertype_lines, supertype_triples
 
     sub, sup = next(iter(superclasses().items()))
     tricky = tmp_path / "tricky.ttl"
@@ -794,7 +794,7 @@ def test_a_staged_batch_counts_types_and_sources_as_the_parsed_statements_say(tm
     assert staged.sources == {t.object for t in triples if t.predicate == source}
     assert ox.Literal("a literal source") in staged.sources
     expected = [str(t).encode() for t in supertype_triples(triples)]
-    assert loading._supertype_lines(staged.typing) == expected
+    assert supertype_lines(staged.typing) == expected
     assert f"<http://x/a> <{RDF_TYPE}> <{sup[0]}>".encode() in expected
     assert not any(line.startswith((b"<http://x/b>", b"<http://x/c>", b"<http://x/d>")) for line in expected)
     assert any(line.startswith(b"_:") for line in expected)

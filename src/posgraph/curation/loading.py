@@ -33,7 +33,7 @@ import pyoxigraph as ox
 from posgraph import formats, supervisor
 from posgraph.audit import AuditLog
 from posgraph.curation.amendments import is_amendment_quad, may_amend
-from posgraph.curation.entailment import missing_supertypes, superclasses, supertype_update
+from posgraph.curation.entailment import missing_supertypes, supertype_lines, supertype_update
 from posgraph.curation.intake import ParsedFile, json_ld_context, open_file, read_files, validate_files
 from posgraph.curation.provenance import batch_quads, batch_record, change_triples, change_update
 from posgraph.curation.records import find_batch_by_hash
@@ -84,7 +84,7 @@ class _Staged:
     resources: int = 0
     sources: set = field(default_factory=set)
     # Its typing statements as "subject class" (N-Triples terms; a subject holds no space): the superclass types
-    # follow from them.
+    # follow from them (entailment.supertype_lines).
     typing: set[bytes] = field(default_factory=set)
 
 
@@ -136,19 +136,6 @@ def _stage(chunks: Iterable[tuple[str, formats.QuadChunk]]) -> _Staged:
         raise
 
 
-def _supertype_lines(typing: set[bytes]) -> list[bytes]:
-    """The superclass types the typing statements ``typing`` ("subject class", see _Staged) imply and do not state
-    themselves, sorted, as N-Triples lines without their " ." (``entailment.supertype_triples``' answer, as text)."""
-    implied = {f"<{cls}>".encode(): [f"<{sup}>".encode() for sup in sups] for cls, sups in superclasses().items()}
-    added = set()
-    for pair in typing:
-        subject, cls = pair.split(b" ", 1)
-        for sup in implied.get(cls, ()):
-            if subject + b" " + sup not in typing:
-                added.add(b"%s %s %s" % (subject, _TYPE, sup))
-    return sorted(added)
-
-
 def _parsed_chunks(files: Sequence[ParsedFile]) -> Iterator[tuple[str, formats.QuadChunk]]:
     """Parsed files' statements as triples (graph names dropped), a chunk at a time."""
     size = formats.CHUNK_STATEMENTS
@@ -192,8 +179,8 @@ async def _body(
     on_bytes: Callable[[int], None] | None,
 ) -> AsyncIterator[bytes]:
     """The N-Quads publishing a staged batch, a chunk at a time: each spooled chunk in the default graph and again
-    in the batch's graph, then the superclass types they imply (``supertypes``: _supertype_lines' answer, in both)
-    and the batch's record."""
+    in the batch's graph, then the superclass types they imply (``supertypes``: entailment.supertype_lines'
+    answer, in both) and the batch's record."""
     tail = b" " + str(graph).encode() + b" .\n"
     spool = staged.spool
     spool.seek(0)
@@ -248,7 +235,7 @@ async def _publish(
     )
     graph = ox.NamedNode(batch_iri(batch_id))
     # Worked out in a thread while the body streams: the engine reading it leaves this process waiting.
-    supertypes = asyncio.get_running_loop().run_in_executor(None, _supertype_lines, staged.typing)
+    supertypes = asyncio.get_running_loop().run_in_executor(None, supertype_lines, staged.typing)
     await engine.add_quads(
         _body(staged, graph, record, supertypes, on_upload),
         media_type="application/n-quads",
