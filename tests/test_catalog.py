@@ -1,6 +1,7 @@
 import pytest
 import rdflib
 from rdflib.plugins.sparql import prepareQuery
+from rdflib.namespace import XSD
 
 from posgraph.catalog import Catalog, Page, Param, SavedQuery
 from posgraph.config import PROJECT_FILES
@@ -382,3 +383,83 @@ def test_keys_from_a_collection_are_declared_and_replace_the_subquery_that_cuts_
 def test_malformed_keys_are_refused(text, problem):
     with pytest.raises(ValueError, match=problem):
         SavedQuery.parse("k", text)
+
+
+# ------------------------------------------------------------------------------- facts read from the collections' index
+FACTED = """#+ summary: test
+#+ kind: select
+#+ param: party iri optional many — parties
+#+ param: date date optional — a date
+#+ page: limit=5 max=50
+#+ facts: in-force party,latest party=party date=date
+SELECT ?party ?latest ?label WHERE {
+  #@facts
+  {
+    SELECT ?party (MAX(STR(?d)) AS ?latest) WHERE {
+      #@values
+      ?p <urn:held> ?party ; <urn:on> ?d .
+    }
+    GROUP BY ?party
+  }
+  #@facts-end
+  OPTIONAL { ?party <urn:label> ?label }
+}
+ORDER BY ?party
+#@page"""
+
+
+def test_facts_are_declared_and_their_rows_replace_the_subquery_that_works_them_out():
+    saved = SavedQuery.parse("f", FACTED)
+    assert saved.facts.fact == "in-force" and saved.facts.variables == ("party", "latest")
+    assert saved.facts.filters == (("party", "party"), ("date", "date"))
+    # Without rows, the subquery works them out (the marker lines are comments).
+    plain = saved.bind({"party": "urn:x:a"})
+    assert "GROUP BY ?party" in plain and "VALUES (?party ?date) { (<urn:x:a> UNDEF) }" in plain
+    # With rows, a VALUES block of terms rdflib escapes takes its place; None is UNDEF.
+    rows = [(rdflib.URIRef("urn:x:a"), rdflib.Literal('a "quoted"\nvalue')), (rdflib.URIRef("urn:x:b"), None)]
+    text = saved.bind({"party": "urn:x:a", "limit": "2"}, facts=rows)
+    assert "GROUP BY" not in text and "#@facts" not in text and "LIMIT 2 OFFSET 0" in text
+    assert "VALUES (?party ?latest) { (<urn:x:a> " in text and "(<urn:x:b> UNDEF) }" in text
+    answer = rdflib.Graph().query(text)
+    assert sorted((str(r.party), r.latest and str(r.latest)) for r in answer) == [
+        ("urn:x:a", 'a "quoted"\nvalue'),
+        ("urn:x:b", None),
+    ]
+    # No rows: an answer that is empty, not the subquery's.
+    assert "VALUES (?party ?latest) {  }" in saved.bind({}, facts=[])
+    with pytest.raises(ValueError, match="does not bind"):
+        saved.bind({}, facts=[(rdflib.URIRef("urn:x:a"),)])
+    # The subquery alone, with the prologue, bound as the query is.
+    alone = saved.bind({"party": ["urn:x:a", "urn:x:b"]}, facts_only=True)
+    assert [str(v) for v in prepareQuery(alone).algebra["PV"]] == ["party", "latest"]
+    assert "<urn:label>" not in alone and "(<urn:x:b> UNDEF)" in alone
+    # The fact's filter values: one combination per row of the VALUES block, values typed, left-out ones absent.
+    combos = saved.facts.combinations(saved.params, {"party": ["urn:x:a", "urn:x:b", "urn:x:a"], "date": "2025-07"})
+    assert [{k: v.n3() for k, v in c.items()} for c in combos] == [
+        {"party": "<urn:x:a>", "date": rdflib.Literal("2025-07", datatype=XSD.gYearMonth).n3()},
+        {"party": "<urn:x:b>", "date": rdflib.Literal("2025-07", datatype=XSD.gYearMonth).n3()},
+    ]
+    assert saved.facts.combinations(saved.params, {}) == [{}]
+    with pytest.raises(InvalidParameter, match="date"):
+        saved.facts.combinations(saved.params, {"date": "July"})
+    with pytest.raises(ValueError, match="no fact source"):
+        SavedQuery.parse("p", PAGED).bind({}, facts=[])
+
+
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        (FACTED.replace("  #@facts-end\n", ""), "one #@facts-end line"),
+        (FACTED.replace("#+ facts: in-force party,latest party=party date=date\n", ""), "no '#\\+ facts:'"),
+        (FACTED.replace("party,latest party=party", "party party=party"), "selecting \\?party\\b"),
+        (FACTED.replace("party,latest party=party", "latest,party party=party"), "it selects \\?party \\?latest"),
+        (FACTED.replace("party,latest party=party", "party,party party=party"), "variables"),
+        (FACTED.replace("party=party date=date", "party=limit"), "'limit'"),
+        (FACTED.replace("party=party date=date", "party=nobody"), "'nobody'"),
+        (FACTED.replace("#+ facts: in-force party,latest party=party date=date", "#+ facts: in-force"), "bad"),
+        (FACTED.replace("  {\n    SELECT ?party (MAX", "  OPTIONAL {\n    SELECT ?party (MAX"), "one braced"),
+    ],
+)
+def test_malformed_facts_are_refused(text, problem):
+    with pytest.raises(ValueError, match=problem):
+        SavedQuery.parse("f", text)

@@ -37,6 +37,18 @@ any, asks for the newest first). The subquery that cuts the keys then lies betwe
 as written, "" for none) and orders by ``?key`` then the key's IRI (both descending for the newest first), exactly
 as the collection does, so that ``bind(..., keys=…)`` may replace it by a VALUES block of the same rows, and
 ``bind(..., keys_only=True)`` gives it alone: a page of keys the engine cuts.
+
+A query may also say that one of its subqueries is an aggregate the collections' index keeps (the positions in
+force per party and issue on a date, when each issue last moved, how many positions each issue has), so that the
+index's rows can stand in for it::
+
+    #+ facts: in-force asOf,party,issue,position,statedOn party=party issue=issue date=date
+
+names the fact, the variables its rows bind (in order) and which of the fact's filters each parameter gives. The
+subquery lies between a ``#@facts`` line and a ``#@facts-end`` line (one braced group) and must select exactly
+those variables, meaning for each combination of the parameters' values what the fact means (the index's rows for
+it are the union over them); ``bind(..., facts=rows)`` replaces it by a VALUES block of those rows, and
+``bind(..., facts_only=True)`` gives it alone.
 """
 
 from __future__ import annotations
@@ -65,6 +77,7 @@ __all__ = [
     "Page",
     "Paging",
     "KeySource",
+    "FactSource",
     "SavedQuery",
     "Catalog",
     "PARAM_TYPES",
@@ -72,12 +85,16 @@ __all__ = [
     "PAGE_MARKER",
     "KEYS_MARKER",
     "KEYS_END_MARKER",
+    "FACTS_MARKER",
+    "FACTS_END_MARKER",
 ]
 
 VALUES_MARKER = "#@values"
 PAGE_MARKER = "#@page"
 KEYS_MARKER = "#@keys"
 KEYS_END_MARKER = "#@keys-end"
+FACTS_MARKER = "#@facts"
+FACTS_END_MARKER = "#@facts-end"
 PAGE_PARAMS = ("limit", "offset", "cursor")
 _MAX_OFFSET = 10**9
 _MAX_VALUES = 50  # values of one ``many`` parameter
@@ -220,6 +237,32 @@ class KeySource:
         return terms
 
 
+@dataclass(frozen=True)
+class FactSource:
+    """An aggregate a subquery of a saved query stands for, which the collections' index may answer instead: fact
+    ``fact``, whose rows bind ``variables`` (in order), filtered by ``filters`` (pairs of the fact's filter and the
+    query's parameter that gives it)."""
+
+    fact: str
+    variables: tuple[str, ...]
+    filters: tuple[tuple[str, str], ...]
+
+    def combinations(
+        self, params: Sequence[Param], values: Mapping[str, str | Sequence[str]]
+    ) -> list[dict[str, rdflib.term.Node]]:
+        """The fact's filter values for a request's ``values``: one dict of typed terms by filter name (those left
+        out absent) per combination of the values given, as the query's VALUES block has a row per combination.
+        Raises InvalidParameter for a bad value."""
+        declared = {p.name: p for p in params}
+        columns = []
+        for filter_name, param in self.filters:
+            value = values.get(param)
+            listed = [v for v in ([value] if isinstance(value, str) else list(value or ())) if v != ""]
+            terms = list(dict.fromkeys(declared[param].to_term(v) for v in listed))
+            columns.append([(filter_name, t) for t in terms] or [None])
+        return [dict(pair for pair in row if pair is not None) for row in itertools.product(*columns)]
+
+
 def _iri(name: str, raw: str) -> rdflib.URIRef:
     prefix, _, local = raw.partition(":")
     if prefix in PREFIXES and not local.startswith("//"):
@@ -242,6 +285,7 @@ class SavedQuery:
     text: str = field(repr=False)
     paging: Paging | None = None
     keys: KeySource | None = None
+    facts: FactSource | None = None
 
     def bind(
         self,
@@ -251,15 +295,20 @@ class SavedQuery:
         scope: Sequence[str] = (),
         keys: Sequence[tuple[str, str]] | None = None,
         keys_only: bool = False,
+        facts: Sequence[Sequence[rdflib.term.Node | None]] | None = None,
+        facts_only: bool = False,
     ) -> str:
         """Return the query text with ``values`` bound (a value or a list of values per name; several only for a
         ``many`` parameter); a paged query's ``#@page`` becomes the page ``values`` ask for (``cursor`` resolved as
         ``page`` does, with ``scope``), its LIMIT raised by ``extra``. Given ``keys`` (the page's keys and their
         date keys, in order, read elsewhere), a query with a ``#+ keys:`` source gets them as a VALUES block in
         place of the subquery that would cut them; with ``keys_only``, the text is that subquery alone (with the
-        query's prologue): the page of keys. Raises InvalidParameter for an unknown, missing or bad value,
-        too many values, or a cursor that is not this query's with these values; ValueError for ``keys`` or
-        ``keys_only`` given to a query without a key source."""
+        query's prologue): the page of keys. Given ``facts`` (rows of terms, None for unbound, read elsewhere), a
+        query with a ``#+ facts:`` source gets them as a VALUES block in place of the subquery that works them out;
+        with ``facts_only``, the text is that subquery alone (with the prologue). Raises InvalidParameter for an
+        unknown, missing or bad value, too many values, or a cursor that is not this query's with these values;
+        ValueError for ``keys``, ``keys_only``, ``facts`` or ``facts_only`` given to a query without such a
+        source."""
         known = {p.name: p for p in self.params}
         given: dict[str, list[str]] = {}
         for name, value in values.items():
@@ -275,6 +324,10 @@ class SavedQuery:
                 raise InvalidParameter(name, f"takes at most {_MAX_VALUES} values")
             given[name] = listed
         text = self.text
+        if facts is not None:
+            text = self._with_facts(text, facts)
+        elif facts_only:
+            text = self._block_alone(*self._facts_block())
         if keys is not None:
             text = self._with_keys(text, keys)
         elif keys_only:
@@ -316,12 +369,34 @@ class SavedQuery:
         return lines, start, end
 
     def _keys_subquery(self) -> str:
+        return self._block_alone(*self._keys_block())
+
+    @staticmethod
+    def _block_alone(lines: list[str], start: int, end: int) -> str:
         # The prologue (everything before the query's own SELECT: its PREFIX lines) and the braced subquery between
         # the markers, unbraced.
-        lines, start, end = self._keys_block()
         select = next(i for i, line in enumerate(lines) if line.lstrip().upper().startswith("SELECT"))
         body = "\n".join(lines[start + 1 : end]).strip()
         return "\n".join(lines[:select]) + "\n" + body[1:-1].strip() + "\n"
+
+    def _facts_block(self) -> tuple[list[str], int, int]:
+        """The text's lines, and where its ``#@facts`` and ``#@facts-end`` lines are."""
+        if self.facts is None:
+            raise ValueError(f"{self.name}: has no fact source")
+        lines = self.text.split("\n")
+        start = next(i for i, line in enumerate(lines) if line.strip() == FACTS_MARKER)
+        end = next(i for i, line in enumerate(lines) if line.strip() == FACTS_END_MARKER)
+        return lines, start, end
+
+    def _with_facts(self, text: str, facts: Sequence[Sequence[rdflib.term.Node | None]]) -> str:
+        lines, start, end = self._facts_block()
+        width = len(self.facts.variables)
+        if any(len(row) != width for row in facts):
+            raise ValueError(f"{self.name}: a fact row that does not bind {', '.join(self.facts.variables)}")
+        # Terms read from the index, each written as rdflib escapes it: nothing pasted as text.
+        rows = " ".join("(" + " ".join("UNDEF" if t is None else t.n3() for t in row) + ")" for row in facts)
+        block = "VALUES (" + " ".join(f"?{v}" for v in self.facts.variables) + f") {{ {rows} }}"
+        return "\n".join(lines[:start] + [block] + lines[end + 1 :])
 
     def _with_keys(self, text: str, keys: Sequence[tuple[str, str]]) -> str:
         lines, start, end = self._keys_block()
@@ -427,6 +502,7 @@ class SavedQuery:
                 )
             params += paging.params()
         keys = _parse_keys(name, header.get("keys", []), text, params, paging)
+        facts = _parse_facts(name, header.get("facts", []), text, params)
         examples = tuple(dict(pair.split("=", 1) for pair in spec.split()) for spec in header.get("example", []))
         return cls(
             name=name,
@@ -438,6 +514,7 @@ class SavedQuery:
             text=text,
             paging=paging,
             keys=keys,
+            facts=facts,
         )
 
 
@@ -509,6 +586,62 @@ def _parse_keys(
     if not (block.startswith("{") and block.endswith("}")):
         raise ValueError(f"{query}: the subquery between {KEYS_MARKER} and {KEYS_END_MARKER} must be one braced group")
     return KeySource(words[0], filters, descending)
+
+
+_SELECTED = re.compile(r"(?is)^\{\s*SELECT\s+(?:DISTINCT\s+)?(.*?)\s+WHERE\b")
+_AS = re.compile(r"(?is)\bAS\s+\?([A-Za-z_][A-Za-z0-9_]*)\s*$")
+
+
+def _projected(clause: str) -> tuple[str, ...]:
+    """The variables a SELECT clause projects, in order: ``?v`` and ``(expression AS ?v)``."""
+    out, depth, group = [], 0, ""
+    for token in re.findall(r"\?[A-Za-z_][A-Za-z0-9_]*|[()]|[^()?]+|\?", clause):
+        if depth == 0 and token.startswith("?") and len(token) > 1:
+            out.append(token[1:])
+        elif token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+            if depth == 0:
+                named = _AS.search(group)
+                out.append(named.group(1) if named else "")
+                group = ""
+        if depth > 0 and not (token == "(" and depth == 1):
+            group += token
+    return tuple(out)
+
+
+def _parse_facts(query: str, specs: list[str], text: str, params: tuple[Param, ...]) -> FactSource | None:
+    lines = [line.strip() for line in text.splitlines()]
+    if not specs:
+        if FACTS_MARKER in lines or FACTS_END_MARKER in lines:
+            raise ValueError(f"{query}: has {FACTS_MARKER} lines but no '#+ facts:'")
+        return None
+    words = specs[0].split()
+    if len(specs) > 1 or len(words) < 2 or not all("=" in w for w in words[2:]):
+        raise ValueError(f"{query}: bad '#+ facts: {specs[0]}' (want: FACT VAR,VAR,... FILTER=PARAM ...)")
+    variables = tuple(words[1].split(","))
+    if not all(_NAME.match(v.lower()) for v in variables) or len(set(variables)) != len(variables):
+        raise ValueError(f"{query}: bad '#+ facts:' variables {words[1]!r}")
+    declared = {p.name for p in params}
+    filters = tuple(tuple(w.split("=", 1)) for w in words[2:])
+    for _, param in filters:
+        if param not in declared or param in PAGE_PARAMS:
+            raise ValueError(f"{query}: '#+ facts:' names {param!r}, not one of its parameters")
+    if lines.count(FACTS_MARKER) != 1 or lines.count(FACTS_END_MARKER) != 1:
+        raise ValueError(f"{query}: '#+ facts:' wants one {FACTS_MARKER} line and one {FACTS_END_MARKER} line")
+    start, end = lines.index(FACTS_MARKER), lines.index(FACTS_END_MARKER)
+    block = "\n".join(lines[start + 1 : end]).strip()
+    # What the block selects (a variable, or an expression AS a variable), in order: the fact's rows must bind the
+    # same, or the VALUES block would mean something else.
+    selected = _SELECTED.match(block)
+    projected = _projected(selected.group(1)) if selected else ()
+    if start > end or not block.endswith("}") or PAGE_MARKER in lines[start:end] or projected != variables:
+        raise ValueError(
+            f"{query}: the block between {FACTS_MARKER} and {FACTS_END_MARKER} must be one braced subquery selecting "
+            f"?{' ?'.join(variables)} (it selects {' '.join('?' + v for v in projected) or 'nothing'})"
+        )
+    return FactSource(words[0], variables, filters)
 
 
 def _parse_param(query: str, spec: str) -> Param:

@@ -14,6 +14,7 @@ __all__ = [
     "validation_seconds",
     "batches",
     "key_pages",
+    "fact_reads",
     "engine_memory",
     "engine_event",
     "render",
@@ -53,6 +54,13 @@ batches = Counter("posgraph_batches_total", "Curation batch actions", ["action"]
 key_pages = Counter(
     "posgraph_saved_query_key_pages_total",
     "Pages of keys of saved queries that page by a collection's keys, by who cut them (index or engine)",
+    ["query", "source"],
+    registry=REGISTRY,
+)
+
+fact_reads = Counter(
+    "posgraph_saved_query_fact_reads_total",
+    "Aggregates that saved queries stand on (#+ facts:), by who worked them out (index or engine)",
     ["query", "source"],
     registry=REGISTRY,
 )

@@ -35,6 +35,11 @@ __all__ = [
 # data.
 KeyPages = Callable[[str, Mapping[str, rdflib.term.Node], int, int, bool], Awaitable[list[tuple[str, str]] | None]]
 
+# Reads the rows of an aggregate a saved query stands on elsewhere than in the engine (the collections' derived
+# index): called with the fact's name and its filter values per combination; None when it cannot answer for the
+# current data.
+FactRows = Callable[[str, Sequence[Mapping[str, rdflib.term.Node]]], Awaitable[list[tuple] | None]]
+
 # Verdicts on query texts already checked (their form), so a repeated query is not parsed again.
 _CHECKED: LRUCache = LRUCache(maxsize=4096)
 
@@ -155,13 +160,16 @@ async def run_saved(
     work_pool: workers.WorkerPool | None = None,
     max_answer_bytes: int | None = None,
     key_pages: KeyPages | None = None,
+    facts: FactRows | None = None,
 ) -> QueryAnswer:
     """Bind ``params`` into saved query ``name`` and run it (over the dataset ``default_graphs`` and
     ``named_graphs`` name, if any). A paged query answers the page ``params`` ask for (``limit``, and ``offset`` or
     ``cursor``) with ``next_cursor`` and ``total`` set (see QueryAnswer); ``truncated`` then means a cap cut the
     page, not that the answer goes on. A query whose keys are a collection's (``#+ keys:``) over the published
     dataset takes its page of keys from ``key_pages`` when that can answer, else from the engine (its subquery
-    alone), and then the page's rows (so the engine reads only those): the same page either way. Raises NotFound,
+    alone), and then the page's rows (so the engine reads only those): the same page either way. Likewise a query
+    standing on an aggregate (``#+ facts:``) takes its rows from ``facts`` when that can answer (in place of the
+    subquery that works them out), else the engine works them out. Raises NotFound,
     InvalidParameter (also for a name the query does not take, a bad limit or a cursor of another query or other
     parameters) or as run_query."""
     saved = catalog.get(name)
@@ -171,6 +179,19 @@ async def run_saved(
     paging = saved.paging
     page = saved.page(params, scope=scope) if paging is not None else None
     by_rows = paging is not None and paging.key is None
+    # The aggregate's rows, when read elsewhere; then the text is checked with none (cached by its text) and bound
+    # with them unparsed: they are terms, which cannot change its structure.
+    fact_rows, form = None, None
+    if saved.facts is not None and not default_graphs + named_graphs:
+        if facts is not None:
+            fact_rows = await facts(saved.facts.fact, saved.facts.combinations(saved.params, params))
+        metrics.fact_reads.labels(query=name, source="engine" if fact_rows is None else "index").inc()
+        if fact_rows is not None:
+            form = await check_query(saved.bind(params, scope=scope, facts=[]), pool=guard_pool)
+
+    def bind(**how) -> str:
+        return saved.bind(params, scope=scope, facts=fact_rows, **how)
+
     if page is not None and saved.keys is not None and not default_graphs + named_graphs:
         # A page of keys first (one more than the page: whether another follows), then the page's rows.
         keys, source = None, "index"
@@ -188,10 +209,10 @@ async def run_saved(
         # The text's structure is checked once per set of parameters (with no keys: cached by its text); the keys
         # are terms bound into it, so a page's text is not parsed again (parsing a VALUES block of a page of IRIs
         # would cost more than the page).
-        form = await check_query(saved.bind(params, scope=scope, keys=[]), pool=guard_pool)
+        form = await check_query(bind(keys=[]), pool=guard_pool)
         answer = await run_query(
             engine,
-            saved.bind(params, scope=scope, keys=keys[: page.limit]),
+            bind(keys=keys[: page.limit]),
             checked_form=form,
             guard_pool=guard_pool,
             work_pool=work_pool,
@@ -207,13 +228,14 @@ async def run_saved(
         return answer
     if page is not None and by_rows:
         # One row more than the page, cut by the row cap: whether the answer goes on, without a second query.
-        text = saved.bind(params, extra=1, scope=scope)
+        text = bind(extra=1)
         cap = page.limit if max_rows is None else min(page.limit, max_rows)
     else:
-        text, cap = saved.bind(params, scope=scope), max_rows
+        text, cap = bind(), max_rows
     answer = await run_query(
         engine,
         text,
+        checked_form=form,
         default_graphs=default_graphs,
         named_graphs=named_graphs,
         guard_pool=guard_pool,

@@ -10,7 +10,7 @@ import base64
 import json
 import weakref
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import Mapping, Protocol, Sequence
 
 import rdflib
 
@@ -244,6 +244,10 @@ class CollectionIndexLike(Protocol):
         version: str | None = None,
     ) -> list[tuple[str, str]] | None: ...
 
+    async def facts(
+        self, fact: str, combinations: Sequence[Mapping[str, rdflib.term.Node]], *, version: str | None = None
+    ) -> list[tuple] | None: ...
+
 
 # Derived indexes (posgraph.linked_data.index) by the engine they mirror; an engine without one is asked directly.
 _INDEXES: weakref.WeakKeyDictionary[Engine, CollectionIndexLike] = weakref.WeakKeyDictionary()
@@ -306,6 +310,19 @@ async def index_keys(
     if index is None:
         return None
     return await index.keys(spec, values, offset, limit, descending)
+
+
+async def index_facts(
+    engine: Engine, fact: str, combinations: Sequence[Mapping[str, rdflib.term.Node]]
+) -> list[tuple] | None:
+    """The rows of aggregate ``fact`` (posgraph.linked_data.aggregates) for any of ``combinations`` (its filter
+    values as typed terms by name): what a saved query's ``#@facts`` subquery would give, read from the engine's
+    derived index. None when the engine has no index or it does not hold the dataset's current version (then the
+    query works them out itself). Raises KeyError for an unknown fact or filter."""
+    index = _INDEXES.get(engine)
+    if index is None:
+        return None
+    return await index.facts(fact, combinations)
 
 
 async def sparql_collection_page(

@@ -1,6 +1,7 @@
 """A derived index of the collections in SQLite (which Python ships): one row per item (and per sort key, as the
 engine would list it), a B-tree per collection and sort, so that a page is an index seek plus LIMIT whatever the
-store's size and the page's depth.
+store's size and the page's depth. The positions are also kept per party and issue ("cells", ordered by first day
+and by date), from which the aggregates saved queries stand on are read (posgraph.linked_data.aggregates).
 
 It is derived, never authoritative. It is built from the engine when the app starts (in the background) and kept
 at the dataset's version (``dataset_version``: every write path records a change). When the version moves, the
@@ -43,6 +44,7 @@ import rdflib
 
 from posgraph.engine import Engine
 from posgraph.errors import EngineError, InvalidParameter
+from posgraph.linked_data.aggregates import CELL_INDEXES, CELL_SCHEMA, CELLS_FROM, FACTS, fact_rows
 from posgraph.linked_data.changes import changes
 from posgraph.linked_data.collection import COLLECTIONS, Collection, Page, page_of, use_index
 from posgraph.linked_data.resources import dataset_version
@@ -95,6 +97,8 @@ _RARE = 2000
 _KEY_COLUMNS = {"date": "dkey", "label": "lkey", "id": "item"}
 # Items named in one VALUES block when an incremental refresh reads items again.
 _CHUNK = 400
+# Sets of fact rows kept for the version held.
+_MEMO = 256
 
 
 # ------------------------------------------------------------------------------------------ reading the engine
@@ -320,7 +324,7 @@ def _new_database(directory: Path) -> tuple[sqlite3.Connection, Path]:
     # Derived data, rebuilt on every start: no waiting for the disk, and a modest page cache of its own. The rollback
     # journal stays (in memory: a move to a new version that fails must leave the rows as they were).
     db.executescript("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384;")
-    db.executescript(_SCHEMA)
+    db.executescript(_SCHEMA + CELL_SCHEMA)
     return db, Path(name)
 
 
@@ -333,8 +337,11 @@ def _insert_collection(db: sqlite3.Connection, built: tuple[Collection, list[tup
 
 def _finish(db: sqlite3.Connection) -> None:
     """Build the B-trees and the trigram index of a database whose rows are in (faster than keeping them up to
-    date row by row), and the statistics the query planner reads."""
+    date row by row), the positions' cells of party and issue (aggregates.CELL_SCHEMA) and the statistics the
+    query planner reads."""
     db.executescript(_INDEXES)
+    db.execute(CELLS_FROM, (0,))
+    db.executescript(CELL_INDEXES)
     db.execute("ANALYZE")
 
 
@@ -374,7 +381,10 @@ def _replace(db: sqlite3.Connection, items: Iterable[str], collections: list[tup
             db.execute(f"INSERT INTO label_text (label_text, rowid, lkey) SELECT 'delete', rid, lkey {old}", (name,))
             db.execute(f"DELETE FROM member WHERE rid IN (SELECT rid {old})", (name,))
             db.execute(f"DELETE {old}", (name,))
-        _insert_rows(db, collections, db.execute("SELECT coalesce(max(rid), -1) + 1 FROM row").fetchone()[0], text=True)
+        db.execute("DELETE FROM cell WHERE item IN (SELECT item FROM stale)")
+        start = db.execute("SELECT coalesce(max(rid), -1) + 1 FROM row").fetchone()[0]
+        _insert_rows(db, collections, start, text=True)
+        db.execute(CELLS_FROM, (start,))
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -506,6 +516,8 @@ class _Snapshot:
     path: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False
+    # Fact rows read at this version, by fact and filter values (oldest first).
+    memo: dict = field(default_factory=dict)
 
     def close(self) -> None:
         """Close the database and delete its file, once no reader is in it; later reads answer None."""
@@ -552,6 +564,22 @@ class _Snapshot:
                 return None
             return self.db.execute(*_keys_query(spec, values, offset, limit, descending)).fetchall()
 
+    def facts(self, fact: str, combinations: list[dict], version: str) -> list[tuple] | None:
+        """The rows of ``fact`` for ``combinations`` (see aggregates.fact_rows), or None unless the database holds
+        ``version`` (checked under the lock, as ``page``). Kept for the version they were read at: one set of
+        rows costs a few seeks per party and issue, and the same request again costs nothing until a write."""
+        key = (fact, repr(sorted(sorted((k, v.n3()) for k, v in c.items()) for c in combinations)))
+        with self.lock:
+            if self.closed or self.version != version:
+                return None
+            rows = self.memo.get(key)
+            if rows is None:
+                rows = fact_rows(self.db, fact, combinations)
+                if len(self.memo) >= _MEMO:
+                    self.memo.pop(next(iter(self.memo)))
+                self.memo[key] = rows
+            return rows
+
     def move(self, items: Iterable[str], collections: list[tuple], version: str, changes: int) -> int:
         """Replace ``items``' rows by ``collections``' and hold ``version`` from now on, in one step for readers;
         return the rows now there. Raises sqlite3.Error (then nothing changed)."""
@@ -560,6 +588,7 @@ class _Snapshot:
                 raise sqlite3.ProgrammingError("the index was closed")
             rows = _replace(self.db, items, collections)
             self.version, self.changes = version, changes
+            self.memo.clear()
             return rows
 
 
@@ -622,7 +651,7 @@ class CollectionIndex:
     A move to a new version reads again only what the changes since touched, up to ``max_items`` items and
     ``max_changes`` changes; beyond, or when the feed cannot say, the index is built whole. ``full_rebuilds``,
     ``incremental_refreshes`` and ``last`` (a Refresh) say what it did; ``key_pages`` counts the saved queries'
-    pages of keys it answered."""
+    pages of keys it answered, ``fact_reads`` the sets of fact rows (aggregates) it gave them."""
 
     def __init__(
         self,
@@ -641,6 +670,7 @@ class CollectionIndex:
         self.full_rebuilds = 0
         self.incremental_refreshes = 0
         self.key_pages = 0
+        self.fact_reads = 0
         self.last: Refresh | None = None
         self._snapshot: _Snapshot | None = None
         self._task: asyncio.Task | None = None
@@ -917,6 +947,20 @@ class CollectionIndex:
             return None
         self.key_pages += 1
         return [(item, key) for item, key in rows]
+
+    async def facts(
+        self, fact: str, combinations: Sequence[Mapping[str, rdflib.term.Node]], *, version: str | None = None
+    ) -> list[tuple] | None:
+        """The rows of ``fact`` (aggregates.FACTS) for any of ``combinations`` (its filter values by name), or None
+        when the index does not hold the engine's current version (as ``page``). Raises KeyError for an unknown
+        fact or filter."""
+        if fact not in FACTS:
+            raise KeyError(f"no fact {fact!r}")
+        combos = [dict(c) for c in combinations]
+        rows = await self._read(version, lambda snapshot, at: snapshot.facts(fact, combos, at))
+        if rows is not None:
+            self.fact_reads += 1
+        return rows
 
     async def _read(self, version: str | None, read: Callable[[_Snapshot, str], list | None]) -> list | None:
         """``read`` of the snapshot at the engine's current version (``version``, or read here), in a thread; None

@@ -18,7 +18,7 @@ from posgraph.api.state import app_state
 from posgraph.catalog import Param
 from posgraph.curation.writes import NEW_GRAPH_PATH
 from posgraph.errors import InvalidParameter, QuerySyntaxError, UnsupportedMediaType
-from posgraph.linked_data.collection import index_keys
+from posgraph.linked_data.collection import index_facts, index_keys
 from posgraph.namespaces import PREFIXES, sparql_prologue
 
 __all__ = ["router"]
@@ -360,6 +360,8 @@ async def run_saved(name: str, request: Request) -> Response:
             context_url=state.context_url,
             # Pages of keys from the collections' index while it holds the current data: a seek, not a sort.
             key_pages=partial(index_keys, state.engine),
+            # Aggregates (the positions in force, when issues last moved, counts) likewise: seeks, not a scan.
+            facts=partial(index_facts, state.engine),
         ),
         wait,
     )

@@ -1,0 +1,320 @@
+"""The aggregates saved queries stand on (linked_data/aggregates.py: ``#+ facts:``), read from the collections'
+index, against the engine's own reading of each query's ``#@facts`` subquery: the same rows for every case, on the
+seed with the 0.2 fixture and awkward data, and on a generated store; every page of each query the same whichever
+worked the aggregate out; after a write and its revert, the engine's answer until the index holds the new data;
+and over real HTTP, answered from the index (the metric says so) with the engine's rows."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from conftest import Server, run, start_server
+from test_collection_index import PGI, PGID, RUSSIA, _load, _loaded, generated  # noqa: F401, F811 (a fixture)
+
+from posgraph import curation, research
+from posgraph.catalog import Catalog
+from posgraph.config import PROJECT_FILES
+from posgraph.engine import Engine
+from posgraph.linked_data import CollectionIndex, collection
+from posgraph.linked_data.aggregates import FACTS
+from posgraph.linked_data.collection import index_facts
+from posgraph.supervisor import ManagedEngine
+
+pytestmark = pytest.mark.e2e
+
+CATALOG = Catalog.from_dir(PROJECT_FILES.queries_dir)
+JSON = "application/sparql-results+json"
+UKRAINE = f"{PGID}party/ukraine"
+TERRITORY, CEASEFIRE = f"{PGI}territory", f"{PGI}ceasefire"
+# What the aggregates must read as the engine does: a position of two kinds, of two parties on two issues; a month,
+# its first day and a later day in one cell (the day-dated one displaces only day-dated ones); a date longer than a
+# day; a year after everything; an untyped subject and a literal issue (no position, nor an issue: neither counts).
+ODD = """
+@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix pos: <https://w3id.org/posgraph/id/position/> .
+@prefix party: <https://w3id.org/posgraph/id/party/> . @prefix pgi: <https://w3id.org/posgraph/issue/> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+pos:zz-two-kinds a pg:Demand, pg:Offer ; pg:heldBy party:russia, party:ukraine ; pg:concerns pgi:territory,
+  pgi:ceasefire ; pg:statedOn "2025-08"^^xsd:gYearMonth .
+pos:zz-month-first a pg:Demand ; pg:heldBy party:ukraine ; pg:concerns pgi:territory ;
+  pg:statedOn "2025-08-01"^^xsd:date .
+pos:zz-month-later a pg:Offer ; pg:heldBy party:ukraine ; pg:concerns pgi:territory ;
+  pg:statedOn "2025-08-20"^^xsd:date .
+pos:zz-long-date a pg:Statement ; pg:heldBy party:russia ; pg:concerns pgi:ceasefire ;
+  pg:statedOn "2025-09-02T10:00:00"^^xsd:dateTime .
+pos:zz-late-year a pg:Statement ; pg:heldBy party:russia ; pg:concerns pgi:sanctions ;
+  pg:statedOn "2031"^^xsd:gYear .
+pos:zz-untyped pg:heldBy party:russia ; pg:concerns pgi:territory ; pg:statedOn "2032-01-01"^^xsd:date .
+pos:zz-literal-issue a pg:Demand ; pg:heldBy party:russia ; pg:concerns "territory" ;
+  pg:statedOn "2025-08-05"^^xsd:date .
+"""
+
+CASES = [
+    ("issues", {}),
+    ("quiet-issues", {"since": "2025-07-01"}),
+    ("quiet-issues", {"since": "2040"}),
+    ("quiet-issues", {"since": "2040", "party": RUSSIA}),
+    ("quiet-issues", {"since": "2025-08", "party": UKRAINE}),
+    ("state-of-play", {"date": "2025-07-31"}),
+    ("state-of-play", {"date": "2025-08"}),
+    ("state-of-play", {"date": "2025-06-30", "party": UKRAINE}),
+    ("state-of-play", {"date": "2024", "party": RUSSIA, "issue": TERRITORY}),
+    ("state-of-play", {"date": "2025-08-31", "issue": TERRITORY}),
+    ("state-of-play", {"date": "1990"}),
+    ("gap-matrix", {}),
+    ("gap-matrix", {"date": "2025-07-31", "party": [RUSSIA, UKRAINE]}),
+    ("gap-matrix", {"party": RUSSIA, "issue": [TERRITORY, CEASEFIRE]}),
+    ("gap-matrix", {"date": "2025-09", "issue": TERRITORY}),
+    ("gap-matrix", {"date": "2025-08-10", "party": UKRAINE, "issue": TERRITORY}),
+]
+
+
+def _with_odd_data(url: str) -> None:
+    async def go():
+        async with Engine(url) as engine:
+            await engine.graph_write("POST", None, ODD.encode(), media_type="text/turtle")
+
+    run(go())
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, validator) -> Iterator[ManagedEngine]:
+    managed = ManagedEngine(tmp_path_factory.mktemp("aggregates") / "store")
+    managed.start()
+    _load(managed.url, validator, fixture=True)
+    _with_odd_data(managed.url)
+    yield managed
+    managed.stop()
+
+
+def test_the_queries_that_stand_on_facts_are_the_ones_checked_here_and_bind_what_the_facts_give():
+    assert {q.name for q in CATALOG if q.facts is not None} == {name for name, _ in CASES}
+    for saved in CATALOG:
+        if saved.facts is not None:
+            variables, filters, _ = FACTS[saved.facts.fact]
+            assert saved.facts.variables == variables, saved.name
+            assert {f for f, _ in saved.facts.filters} <= set(filters), saved.name
+
+
+class _Counted:
+    """The index's fact rows (collection.index_facts), counting the reads it answered and those it could not."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.answered, self.declined = engine, 0, 0
+
+    async def __call__(self, fact: str, combinations):
+        rows = await index_facts(self.engine, fact, combinations)
+        if rows is None:
+            self.declined += 1
+        else:
+            self.answered += 1
+        return rows
+
+
+async def _engine_facts(engine: Engine, name: str, params: dict) -> set[tuple]:
+    """The rows the query's ``#@facts`` subquery gives on the engine, as tuples of terms."""
+    saved = CATALOG.get(name)
+    rows = await engine.select(saved.bind(params, facts_only=True))
+    return {tuple(row.get(v) for v in saved.facts.variables) for row in rows}
+
+
+def _normal(rows: list[dict]) -> list[dict]:
+    return [
+        {k: (" ".join(sorted(v["value"].split())) if k == "sources" else v["value"]) for k, v in r.items()}
+        for r in rows
+    ]
+
+
+async def _pages(engine: Engine, name: str, params: dict, limit: int, facts) -> list[list[dict]]:
+    """Every page of saved query ``name`` from the first, following its cursors; rows with each space-joined set
+    (gap-matrix's sources, joined in the order the engine met them) in one order."""
+    pages, cursor = [], None
+    while len(pages) < 200:
+        ask = params | {"limit": str(limit)} | ({"cursor": cursor} if cursor else {})
+        answer = await research.run_saved(engine, CATALOG, name, ask, accept=JSON, facts=facts)
+        pages.append(_normal(json.loads(answer.content)["results"]["bindings"]))
+        cursor = answer.next_cursor
+        if cursor is None:
+            break
+    return pages
+
+
+async def _agree(engine: Engine, index: CollectionIndex, name: str, params: dict, limit: int) -> tuple[int, int]:
+    """Assert the index's fact rows are the engine's, and every page the same whichever worked them out; return
+    the fact rows and the answer's rows."""
+    saved = CATALOG.get(name)
+    expected = await _engine_facts(engine, name, params)
+    got = await index.facts(saved.facts.fact, saved.facts.combinations(saved.params, params))
+    assert got is not None, "the index did not answer"
+    assert len(got) == len(set(got)) and set(got) == expected, (name, params, set(got) ^ expected)
+    use = _Counted(engine)
+    collection.use_index(engine, index)
+    try:
+        by_index = await _pages(engine, name, params, limit, use)
+        by_engine = await _pages(engine, name, params, limit, None)
+    finally:
+        collection.use_index(engine, None)
+    assert use.answered == len(by_index) and use.declined == 0, "who worked the facts out"
+    assert by_index == by_engine, (name, params, limit)
+    return len(expected), sum(len(p) for p in by_engine)
+
+
+def test_the_indexs_facts_are_the_engines_and_so_is_every_page(store, generated):  # noqa: F811
+    async def go():
+        facts = answered = 0
+        async with Engine(store.url, timeout=120) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            try:
+                for n, (name, params) in enumerate(CASES):
+                    f, a = await _agree(engine, index, name, params, 3 if n % 2 else 7)
+                    facts, answered = facts + f, answered + a
+                # The odd data reads as meant: the untyped subject and the literal issue count nowhere; a month and
+                # its first day stand together, a later day displaces both; the long date sets gap-matrix's day.
+                saved = CATALOG.get("gap-matrix")
+
+                async def in_force(params: dict) -> tuple[set, set]:
+                    combinations = saved.facts.combinations(saved.params, params | {"party": UKRAINE})
+                    rows = await index.facts("in-force", combinations)
+                    on_territory = {str(r[3]).rsplit("/", 1)[1] for r in rows if str(r[2]) == TERRITORY}
+                    return {str(r[0]) for r in rows}, on_territory
+
+                assert await in_force({"date": "2025-08-10"}) == ({"2025-08-10"}, {"zz-two-kinds", "zz-month-first"})
+                assert await in_force({}) == ({"2031-01-01"}, {"zz-month-later"})
+                counts = {str(r[0]): int(r[1]) for r in await index.facts("issue-counts", [{}])}
+                kinds = await engine.select(
+                    f"SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE {{ ?p <https://w3id.org/posgraph/ns#concerns> "
+                    f"<{TERRITORY}> ; a ?k . ?k <http://www.w3.org/2000/01/rdf-schema#subClassOf> "
+                    "<https://w3id.org/posgraph/ns#Position> }"
+                )
+                assert counts[TERRITORY] == int(kinds[0]["n"]) and "territory" not in counts
+            finally:
+                await index.stop()
+        async with Engine(generated.url, timeout=120) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            try:
+                for name, params in [
+                    ("issues", {}),
+                    ("quiet-issues", {"since": "2030"}),
+                    ("quiet-issues", {"since": "2030", "party": f"{PGID}party/bench-3"}),
+                    ("state-of-play", {"date": "2022-06-30"}),
+                    ("state-of-play", {"date": "2022-03", "party": f"{PGID}party/bench-1"}),
+                    ("gap-matrix", {"issue": TERRITORY}),
+                ]:
+                    f, a = await _agree(engine, index, name, params, 25)
+                    facts, answered = facts + f, answered + a
+            finally:
+                await index.stop()
+        # Not agreement on nothing: the cases have facts and answers.
+        assert facts > 300 and answered > 300, (facts, answered)
+
+    run(go())
+
+
+def test_after_a_write_and_its_revert_the_facts_are_the_engines_until_the_index_holds_them(
+    store, validator, tmp_path, tmp_path_factory
+):
+    staging = ManagedEngine(tmp_path_factory.mktemp("aggregates-staging") / "store")
+    staging.start()
+    new = f"{PGID}position/zz-facts-after-a-write"
+    turtle = f"""@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<{new}> a pg:Demand ; pg:summary "Facts after a write"@en ; pg:heldBy <{RUSSIA}> ;
+  pg:concerns <{TERRITORY}> ; pg:statedOn "2039-01-01"^^xsd:date ."""
+    ask = {"date": "2039", "party": RUSSIA, "issue": TERRITORY}
+
+    async def positions(engine: Engine, use) -> list[str]:
+        answer = await research.run_saved(engine, CATALOG, "state-of-play", ask, accept=JSON, facts=use)
+        return [r["position"]["value"] for r in json.loads(answer.content)["results"]["bindings"]]
+
+    async def go():
+        async with Engine(store.url, timeout=120) as public, Engine(staging.url) as stage:
+            index = CollectionIndex(public)
+            await index.refresh()
+            collection.use_index(public, index)
+            use = _Counted(public)
+            try:
+                before = await positions(public, use)
+                assert use.answered == 1 and before and new not in before
+                batch = (await _loaded(public, validator, tmp_path, "facts-after", turtle)).batch_id
+                # The index still holds the version before the write: the engine works the facts out, and they are
+                # the new ones (the new position displaces the old in its cell).
+                assert await positions(public, use) == [new] and use.declined == 1
+                await index.refresh()
+                assert await positions(public, use) == [new] and use.answered == 2
+                await curation.revert_batch(public, stage, batch, actor="rev", role="reviewer")
+                assert await positions(public, use) == before and use.declined == 2
+                await index.refresh()
+                assert index.last is not None and index.last.kind == "incremental"
+                assert await positions(public, use) == before and use.answered == 3
+                for name, params in CASES:
+                    await _agree(public, index, name, params, 50)
+            finally:
+                collection.use_index(public, None)
+                await index.stop()
+
+    try:
+        run(go())
+    finally:
+        staging.stop()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, validator) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("aggregates-served")
+    public, staging = ManagedEngine(base / "public"), ManagedEngine(base / "staging")
+    public.start()
+    staging.start()
+    _load(public.url, validator, fixture=True)
+    _with_odd_data(public.url)
+    env = {"POSGRAPH_ENGINE_URL": public.url, "POSGRAPH_STAGING_ENGINE_URL": staging.url}
+    srv = start_server(base / "unused", base / "serve.log", env=env)
+    srv.engine_url = public.url
+    yield srv
+    srv.stop()
+    public.stop()
+    staging.stop()
+
+
+def _fact_reads(client, name: str, source: str) -> float:
+    line = f'posgraph_saved_query_fact_reads_total{{query="{name}",source="{source}"}} '
+    for text in client.get("/metrics").text.splitlines():
+        if text.startswith(line):
+            return float(text.split()[-1])
+    return 0.0
+
+
+def _wait_indexed(server: Server) -> None:
+    """Wait until the server's log says its index holds the data (its first build)."""
+    deadline = time.monotonic() + 60
+    while "collection index holds version" not in Path(server.log).read_text():
+        assert time.monotonic() < deadline, Path(server.log).read_text()[-2000:]
+        time.sleep(0.1)
+
+
+def test_over_http_the_facts_come_from_the_index_and_the_answers_are_the_engines(served):
+    _wait_indexed(served)
+
+    async def engine_pages(name: str, params: dict) -> list[list[dict]]:
+        async with Engine(served.engine_url) as engine:
+            return await _pages(engine, name, params, 1000, None)
+
+    for name, params in [
+        ("issues", {}),
+        ("quiet-issues", {"since": "2025-07-01"}),
+        ("state-of-play", {"date": "2025-07-31"}),
+        ("state-of-play", {"date": "2025-06-30", "party": UKRAINE}),
+        ("gap-matrix", {"party": [RUSSIA, UKRAINE]}),
+    ]:
+        expected = run(engine_pages(name, params))
+        with served.client() as client:
+            before = (_fact_reads(client, name, "index"), _fact_reads(client, name, "engine"))
+            response = client.get(f"/queries/{name}", params=params | {"limit": "1000"}, headers={"Accept": JSON})
+            assert response.status_code == 200, response.text
+            after = (_fact_reads(client, name, "index"), _fact_reads(client, name, "engine"))
+        got = _normal(response.json()["results"]["bindings"])
+        assert [got] == expected and got, name
+        assert after == (before[0] + 1, before[1]), (name, before, after)
