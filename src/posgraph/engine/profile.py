@@ -37,6 +37,9 @@ class EngineProfile:
     opaque_datatypes: tuple[tuple[str, str], ...] = ()
     # A request parameter that caps the rows of a SELECT answer in the engine (with ``rewrite_results``).
     max_rows_parameter: str | None = None
+    # Whether a query over the engine's own dataset is sent as an ``application/sparql-query`` body (the protocol's
+    # "POST directly": nothing to form-encode) rather than form-encoded; bare Virtuoso 7.2 hangs on it.
+    query_body: bool = False
     # Whether the engine takes blank nodes in ``INSERT DATA``; if not, such an operation is sent as the
     # ``INSERT … WHERE {}`` that means the same.
     data_blank_nodes: bool = True
