@@ -1,7 +1,7 @@
 import pytest
 import rdflib
-from rdflib.plugins.sparql import prepareQuery
 from rdflib.namespace import XSD
+from rdflib.plugins.sparql import prepareQuery
 
 from posgraph.catalog import Catalog, Page, Param, SavedQuery
 from posgraph.config import PROJECT_FILES

@@ -631,7 +631,7 @@ def _parse_facts(query: str, specs: list[str], text: str, params: tuple[Param, .
     if lines.count(FACTS_MARKER) != 1 or lines.count(FACTS_END_MARKER) != 1:
         raise ValueError(f"{query}: '#+ facts:' wants one {FACTS_MARKER} line and one {FACTS_END_MARKER} line")
     start, end = lines.index(FACTS_MARKER), lines.index(FACTS_END_MARKER)
-    block = "\n".join(lines[start + 1 : end]).strip()
+    block = "\n".join(line for line in lines[start + 1 : end] if not line.startswith("#")).strip()
     # What the block selects (a variable, or an expression AS a variable), in order: the fact's rows must bind the
     # same, or the VALUES block would mean something else.
     selected = _SELECTED.match(block)
