@@ -132,6 +132,7 @@ clean:
 # Benchmarks are not part of `make test`: they build large synthetic stores under bench/.data/.
 bench: $(TESTED)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench.saved_queries
 	$(BIN)/python -m bench.compare
 	$(BIN)/python -m bench.virtuoso
 	$(BIN)/python -m bench.validation_in_context

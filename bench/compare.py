@@ -486,7 +486,111 @@ def report(results: list[dict]) -> str:
             )
         lines += _virtuoso_lines(result.get("virtuoso"))
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines[:4] + _targets(results) + lines[4:])
+
+
+def _by_size(results: list[dict]) -> dict[int, dict]:
+    return {int(r["size"]): r for r in results}
+
+
+def _targets(results: list[dict]) -> list[str]:
+    """Issue #16's targets against the figures of this run (and of bench.saved_queries' latest run)."""
+    sizes = _by_size(results)
+    small, large = min(sizes, default=0), max(sizes, default=0)
+    rows: list[tuple[str, str, str]] = []
+    if large >= 1_000_000 and small < large:
+        pages = [n for n in sizes[large]["workloads"] if n.startswith("collection page")]
+        worst_ms = max((sizes[large]["workloads"][n]["posgraph"]["median_ms"], n) for n in pages)
+        ratios = [
+            (
+                sizes[large]["workloads"][n]["posgraph"]["median_ms"]
+                / sizes[small]["workloads"][n]["posgraph"]["median_ms"],
+                n,
+            )
+            for n in pages
+            if n in sizes[small]["workloads"]
+        ]
+        over = [f"{n.removeprefix('collection page ')} {r:.1f}x" for r, n in sorted(ratios, reverse=True) if r > 2]
+        rows.append(
+            (
+                f"collection page (first and 100th) at {large:,}: median <= 50 ms and <= 2x {small:,}",
+                f"slowest {worst_ms[0]:.1f} ms ({worst_ms[1].removeprefix('collection page ')}); "
+                f"{len(ratios) - len(over)} of {len(ratios)} within 2x"
+                + (f" (over: {'; '.join(over)})" if over else ""),
+                "met" if worst_ms[0] <= 50 and not over else "not met",
+            )
+        )
+    saved = RESULTS / "saved-queries.json"
+    if saved.exists():
+        pages = json.loads(saved.read_text())
+        judged = []
+        for page in pages:
+            cells = page.get("posgraph") or {}
+            if len(cells) >= 2:
+                a, b = (cells[k]["ms"] for k in sorted(cells, key=int)[:: len(cells) - 1])
+                judged.append(b / a if a and b else None)
+        within = sum(1 for r in judged if r is not None and r <= 5)
+        when = time.strftime("%Y-%m-%d", time.gmtime(saved.stat().st_mtime))
+        rows.append(
+            (
+                "saved query, per page: largest store <= 5x smallest (bench.saved_queries)",
+                f"{within} of {len(judged)} pages (run of {when}; per page in saved-queries.md)",
+                "met" if within == len(judged) else "not met",
+            )
+        )
+    for size, result in sorted(sizes.items()):
+        row = result["workloads"].get("JSON-LD resource GET, uncached", {})
+        ratio = _ratio(row.get("posgraph", {}).get("rps"), row.get("oxigraph", {}).get("rps"))
+        if ratio != "–":
+            rows.append(
+                (
+                    f"uncached resource GET at {size:,}: >= 0.6x the engine's CONSTRUCT throughput",
+                    f"{ratio}x",
+                    "met" if float(ratio) >= 0.6 else "not met",
+                )
+            )
+    if large:
+        load, memory = sizes[large]["load"], sizes[large]["memory_mib"]
+        ratio = _ratio(load.get("posgraph load, revertable (s)"), load.get("oxigraph load (s)"))
+        peak = load.get("posgraph load, revertable: peak MiB, posgraph process", 0)
+        rows.append(
+            (
+                f"revertable load at {large:,}: <= 5x `oxigraph load`, posgraph process < 1 GB",
+                f"{ratio}x; {peak:.0f} MiB",
+                "met" if ratio != "–" and float(ratio) <= 5 and peak < 1024 else "not met",
+            )
+        )
+        both = memory.get("peak MiB: posgraph service + engine", 0)
+        rows.append(
+            (
+                f"service + engine memory at {large:,} < 1 GB",
+                f"{both:.0f} MiB",
+                "met" if 0 < both < 1024 else "not met",
+            )
+        )
+    for size, result in sorted(sizes.items()):
+        if result.get("virtuoso"):
+            workloads = result["virtuoso"]["workloads"].values()
+            rps = [
+                float(_ratio(w["posgraph"].get("rps"), w["virtuoso"].get("rps")))
+                for w in workloads
+                if _ratio(w.get("posgraph", {}).get("rps"), w.get("virtuoso", {}).get("rps")) != "–"
+            ]
+            if rps:
+                rows.append(
+                    (
+                        f"posgraph on Virtuoso against bare Virtuoso at {size:,} (throughput)",
+                        f"{min(rps):.2f}-{max(rps):.2f}x over {len(rps)} workloads",
+                        "measured",
+                    )
+                )
+    if not rows:
+        return []
+    return (
+        ["## Targets (issue #16) in this run", "", "| target | measured | |", "|---|---|---|"]
+        + [f"| {t} | {m} | {v} |" for t, m, v in rows]
+        + [""]
+    )
 
 
 def _virtuoso_lines(measured: dict | None) -> list[str]:
