@@ -401,7 +401,7 @@ all of the rows that precede the cut: 20-40 ms for 2,000 dates on this machine, 
   rows: a page of 10 costs about the same at both sizes. Their `first` page holds 200 or more positions at 1M
   against the 4 or 5 that exist at 10k: more rows, not a dearer page. Just after a write, until the index has
   caught up, the engine cuts the page itself (the `engine` columns).
-- state-of-play, gap-matrix, quiet-issues and issues stand on an aggregate (the positions in force per party and
+- state-of-play, quiet-issues and issues stand on an aggregate (the positions in force per party and
   issue on a date, when each issue last moved, positions per issue). The index keeps the positions per party and
   issue in first-day and date order, so the aggregate is a few seeks per party and issue (kept until the next
   write), and the engine reads only the rows around it. The `engine` columns show what the engine alone costs
@@ -411,6 +411,8 @@ all of the rows that precede the cut: 20-40 ms for 2,000 dates on this machine, 
   conditions (about 450 and 180 of them at 1M), 30-50 ms, however short the page.
 - disputed-figures: the party's positions on the issue, with their reports (none are disputed in the synthetic
   graph: the cost is finding that out).
+- gap-matrix works the same aggregate out in the engine for several parties at once: on Virtuoso 7.2 the forms
+  that keep it to typed positions lose rows there (docs/scaling.md), so it stays the engine's.
 - meet-or-collide's `first` page likewise holds 200 pairs at 1M against the 8 at 10k.
 """
 
