@@ -183,11 +183,12 @@ async def run_saved(
     # with them unparsed: they are terms, which cannot change its structure.
     fact_rows, form = None, None
     if saved.facts is not None and not default_graphs + named_graphs:
+        unread = saved.bind(params, scope=scope, facts=[])  # the parameters checked before the index is asked
         if facts is not None:
             fact_rows = await facts(saved.facts.fact, saved.facts.combinations(saved.params, params))
         metrics.fact_reads.labels(query=name, source="engine" if fact_rows is None else "index").inc()
         if fact_rows is not None:
-            form = await check_query(saved.bind(params, scope=scope, facts=[]), pool=guard_pool)
+            form = await check_query(unread, pool=guard_pool)
 
     def bind(**how) -> str:
         return saved.bind(params, scope=scope, facts=fact_rows, **how)
@@ -209,7 +210,7 @@ async def run_saved(
         # The text's structure is checked once per set of parameters (with no keys: cached by its text); the keys
         # are terms bound into it, so a page's text is not parsed again (parsing a VALUES block of a page of IRIs
         # would cost more than the page).
-        form = await check_query(bind(keys=[]), pool=guard_pool)
+        form = await check_query(saved.bind(params, scope=scope, keys=[], facts=fact_rows and []), pool=guard_pool)
         answer = await run_query(
             engine,
             bind(keys=keys[: page.limit]),
