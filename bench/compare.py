@@ -489,13 +489,9 @@ def report(results: list[dict]) -> str:
     return "\n".join(lines[:4] + _targets(results) + lines[4:])
 
 
-def _by_size(results: list[dict]) -> dict[int, dict]:
-    return {int(r["size"]): r for r in results}
-
-
 def _targets(results: list[dict]) -> list[str]:
     """Issue #16's targets against the figures of this run (and of bench.saved_queries' latest run)."""
-    sizes = _by_size(results)
+    sizes = {int(r["size"]): r for r in results}
     small, large = min(sizes, default=0), max(sizes, default=0)
     rows: list[tuple[str, str, str]] = []
     if large >= 1_000_000 and small < large:
@@ -570,12 +566,11 @@ def _targets(results: list[dict]) -> list[str]:
         )
     for size, result in sorted(sizes.items()):
         if result.get("virtuoso"):
-            workloads = result["virtuoso"]["workloads"].values()
-            rps = [
-                float(_ratio(w["posgraph"].get("rps"), w["virtuoso"].get("rps")))
-                for w in workloads
-                if _ratio(w.get("posgraph", {}).get("rps"), w.get("virtuoso", {}).get("rps")) != "–"
+            pairs = [
+                (w.get("posgraph", {}).get("rps"), w.get("virtuoso", {}).get("rps"))
+                for w in result["virtuoso"]["workloads"].values()
             ]
+            rps = [a / b for a, b in pairs if a and b]
             if rps:
                 rows.append(
                     (

@@ -7,15 +7,24 @@ and over real HTTP, answered from the index (the metric says so) with the engine
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
+from functools import partial
 from typing import Iterator
 
 import pytest
 from conftest import Server, run, start_server
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
-from test_collection_index import PGI, PGID, RUSSIA, _load, _loaded, generated  # noqa: F401, F811 (a fixture)
+from test_collection_index import (  # noqa: F401, F811 (generated: a fixture)
+    PGI,
+    PGID,
+    RUSSIA,
+    _Counted,
+    _load,
+    _loaded,
+    _served_page,
+    _wait_indexed,
+    generated,
+)
 
 from posgraph import curation, research
 from posgraph.catalog import Catalog
@@ -99,21 +108,6 @@ def test_the_queries_that_stand_on_facts_are_the_ones_checked_here_and_bind_what
             assert {f for f, _ in saved.facts.filters} <= set(filters), saved.name
 
 
-class _Counted:
-    """The index's fact rows (collection.index_facts), counting the reads it answered and those it could not."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine, self.answered, self.declined = engine, 0, 0
-
-    async def __call__(self, fact: str, combinations):
-        rows = await index_facts(self.engine, fact, combinations)
-        if rows is None:
-            self.declined += 1
-        else:
-            self.answered += 1
-        return rows
-
-
 async def _engine_facts(engine: Engine, name: str, params: dict) -> set[tuple]:
     """The rows the query's ``#@facts`` subquery gives on the engine, as tuples of terms."""
     saved = CATALOG.get(name)
@@ -150,7 +144,7 @@ async def _agree(engine: Engine, index: CollectionIndex, name: str, params: dict
     got = await index.facts(saved.facts.fact, saved.facts.combinations(saved.params, params))
     assert got is not None, "the index did not answer"
     assert len(got) == len(set(got)) and set(got) == expected, (name, params, set(got) ^ expected)
-    use = _Counted(engine)
+    use = _Counted(partial(index_facts, engine))
     collection.use_index(engine, index)
     try:
         by_index = await _pages(engine, name, params, limit, use)
@@ -184,8 +178,9 @@ def test_the_indexs_facts_are_the_engines_and_so_is_every_page(store, generated)
                     return {str(r[0]) for r in rows}, on_territory
 
                 assert await in_force({"date": "2025-08-10"}) == ({"2025-08-10"}, {"zz-two-kinds", "zz-month-first"})
-                # Without a date (a use no saved query makes now): the latest first day of any position.
-                assert await in_force({}) == ({"2031-01-01"}, {"zz-month-later"})
+                # The date is what the fact is about: without one it is refused.
+                with pytest.raises(KeyError, match="date"):
+                    await in_force({})
                 counts = {str(r[0]): int(r[1]) for r in await index.facts("issue-counts", [{}])}
                 kinds = await engine.select(
                     f"SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE {{ ?p <https://w3id.org/posgraph/ns#concerns> "
@@ -237,7 +232,7 @@ def test_after_a_write_and_its_revert_the_facts_are_the_engines_until_the_index_
             index = CollectionIndex(public)
             await index.refresh()
             collection.use_index(public, index)
-            use = _Counted(public)
+            use = _Counted(partial(index_facts, public))
             try:
                 before = await positions(public, use)
                 assert use.answered == 1 and before and new not in before
@@ -289,16 +284,9 @@ def _fact_reads(client, name: str, source: str) -> float:
     return 0.0
 
 
-def _wait_indexed(server: Server) -> None:
-    """Wait until the server's log says its index holds the data (its first build)."""
-    deadline = time.monotonic() + 60
-    while "collection index holds version" not in Path(server.log).read_text():
-        assert time.monotonic() < deadline, Path(server.log).read_text()[-2000:]
-        time.sleep(0.1)
-
-
 def test_over_http_the_facts_come_from_the_index_and_the_answers_are_the_engines(served):
-    _wait_indexed(served)
+    with served.client() as client:
+        _wait_indexed(served, _served_page(client, "positions", {})[0])
 
     async def engine_pages(name: str, params: dict) -> list[list[dict]]:
         async with Engine(served.engine_url) as engine:

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlparse
@@ -726,18 +727,19 @@ def test_the_queries_that_take_keys_from_the_index_are_the_ones_checked_here():
 
 
 class _Counted:
-    """The index's pages of keys (collection.index_keys), counting those it answered and those it could not."""
+    """An index read (collection.index_keys or index_facts, bound to an engine), counting the reads it answered and
+    those it could not (None: the index did not hold the current data)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine, self.answered, self.declined = engine, 0, 0
+    def __init__(self, read) -> None:
+        self.read, self.answered, self.declined = read, 0, 0
 
-    async def __call__(self, collection: str, values: dict, offset: int, limit: int, descending: bool):
-        keys = await index_keys(self.engine, collection, values, offset, limit, descending)
-        if keys is None:
+    async def __call__(self, *args):
+        got = await self.read(*args)
+        if got is None:
             self.declined += 1
         else:
             self.answered += 1
-        return keys
+        return got
 
 
 async def _saved_pages(engine: Engine, name: str, params: dict, limit: int, key_pages) -> list[research.QueryAnswer]:
@@ -769,7 +771,7 @@ def _comparable(page: list[dict]) -> list[dict]:
 async def _keyed_pages_agree(engine: Engine, index: CollectionIndex, name: str, params: dict, limit: int) -> int:
     """Page through ``name`` twice, its keys cut by the engine (the query's subquery alone) and by the index; assert
     the same pages, each the page the query's one text gives (its subquery cutting the keys); return how many."""
-    use = _Counted(engine)
+    use = _Counted(partial(index_keys, engine))
     collection.use_index(engine, index)
     try:
         by_engine = await _saved_pages(engine, name, params, limit, None)
@@ -834,7 +836,7 @@ def test_after_a_write_a_saved_query_is_the_engines_until_the_index_holds_it(wri
             index = CollectionIndex(public)
             await index.refresh()
             collection.use_index(public, index)
-            use = _Counted(public)
+            use = _Counted(partial(index_keys, public))
             ask = {"party": RUSSIA, "issue": f"{PGI}territory", "limit": "1"}
             try:
                 first = await research.run_saved(public, CATALOG, "positions", ask, accept=JSON, key_pages=use)

@@ -31,7 +31,7 @@ def superclasses() -> dict[str, tuple[str, ...]]:
     for path in PROJECT_FILES.ontology_files:
         ontology.parse(path, format="turtle")
     closure = {}
-    for sub in set(ontology.subjects(RDFS.subClassOf, None)):
+    for sub in sorted(set(ontology.subjects(RDFS.subClassOf, None))):  # sorted: the same order every run
         if not str(sub).startswith(str(PG)) or str(sub) in MANAGED_TYPES:
             continue
         found = {str(s) for s in ontology.transitive_objects(sub, RDFS.subClassOf)} - {str(sub)}

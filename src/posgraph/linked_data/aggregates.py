@@ -4,9 +4,9 @@ Each fact means what a saved query's subquery means (the one between its ``#@fac
 the index holds (items typed with a subclass of pg:Position, their IRI parties and issues, their dates as written):
 
 - ``in-force`` (asOf, party, issue, position, statedOn): per party and issue, the positions stated on the latest
-  first day on or before the date (a month or year counting from its first day), and those dated to the day on the
-  latest such day among day-dated ones; without a date, the date is the latest first day of any position (a day's
-  date cut to its first ten characters). Filters: party, issue, date.
+  first day on or before the date (a month or year counting from its first day; a month or year as the date means
+  its last day), and those dated to the day on the latest such day among day-dated ones. Filters: party, issue,
+  date (required: the date is what the fact is about).
 - ``last-moved`` (issue, lastMoved, lastDay): per issue, the greatest date as written and the greatest last day a
   position's date covers; with a party, over that party's positions only. Filter: party.
 - ``issue-counts`` (issue, counted): per issue, how many positions concern it.
@@ -23,6 +23,8 @@ import sqlite3
 from typing import Callable, Iterator, Mapping, Sequence
 
 import rdflib
+
+from posgraph.linked_data.collection import last_day
 
 __all__ = ["FACTS", "CELL_SCHEMA", "CELL_INDEXES", "CELLS_FROM", "fact_rows"]
 
@@ -50,22 +52,9 @@ Row = tuple[rdflib.term.Node | None, ...]
 Combination = Mapping[str, rdflib.term.Node]
 
 
-def _first(d: str) -> str:
-    return d + "-01-01" if len(d) == 4 else d + "-01" if len(d) == 7 else d
-
-
-def _last(d: str) -> str:
-    return d + "-12-31" if len(d) == 4 else d + "-31" if len(d) == 7 else d
-
-
-def _first_cut(d: str) -> str:
-    """The first day as gap-matrix's latest day of all takes it: a day's date cut to its first ten characters."""
-    return d + "-01-01" if len(d) == 4 else d + "-01" if len(d) == 7 else d[:10]
-
-
 def _extremes(greatest: str, exists: Callable[[str], bool], day: Callable[[str], str]) -> str:
     """The greatest ``day(d)`` over a set of dates whose greatest (as a string) is ``greatest``: ``day`` appends to
-    a year or a month and keeps (or cuts) anything else, so a smaller date can beat the greatest only when it is a
+    a year or a month and keeps anything else, so a smaller date can beat the greatest only when it is a
     prefix of it, its year or its month (``exists`` says whether the set holds one)."""
     candidates = [greatest] + [greatest[:n] for n in (4, 7) if len(greatest) > n and exists(greatest[:n])]
     return max(day(d) for d in candidates)
@@ -101,30 +90,12 @@ def _cells(db: sqlite3.Connection, party: str | None, issue: str | None) -> Iter
                 yield p, i
 
 
-def _latest_first_day(db: sqlite3.Connection) -> str | None:
-    """The latest first day (a day's date cut to ten characters) of any dated position."""
-    row = db.execute(
-        "SELECT dkey FROM row WHERE coll = 'positions' AND date IS NOT NULL ORDER BY dkey DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        return None
-
-    def exists(d: str) -> bool:
-        sql = "SELECT 1 FROM row WHERE coll = 'positions' AND dkey = ? AND date IS NOT NULL LIMIT 1"
-        return db.execute(sql, (d,)).fetchone() is not None
-
-    return _extremes(row[0], exists, _first_cut)
-
-
 def _date(value: str, datatype: str | None) -> rdflib.Literal:
     return rdflib.Literal(value, datatype=rdflib.URIRef(datatype) if datatype else None)
 
 
 def _in_force(db: sqlite3.Connection, combination: Combination) -> Iterator[Row]:
-    date = combination.get("date")
-    as_of = _last(str(date)) if date is not None else _latest_first_day(db)
-    if as_of is None:
-        return
+    as_of = last_day(str(combination["date"]))
     party, issue = (str(combination[k]) if k in combination else None for k in ("party", "issue"))
     latest_sql = "SELECT max(dfirst) FROM cell WHERE party = ? AND issue = ? AND day = ? AND dfirst <= ?"
     for p, i in _cells(db, party, issue):
@@ -180,7 +151,7 @@ def _last_moved(db: sqlite3.Connection, combination: Combination) -> Iterator[Ro
         def exists(d: str, issue: str = issue) -> bool:
             return db.execute(exists_sql, (*args, issue, d)).fetchone() is not None
 
-        yield rdflib.URIRef(issue), rdflib.Literal(greatest), rdflib.Literal(_extremes(greatest, exists, _last))
+        yield rdflib.URIRef(issue), rdflib.Literal(greatest), rdflib.Literal(_extremes(greatest, exists, last_day))
 
 
 def _issue_counts(db: sqlite3.Connection, combination: Combination) -> Iterator[Row]:
@@ -201,7 +172,7 @@ FACTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Reading]] = {
 
 def fact_rows(db: sqlite3.Connection, fact: str, combinations: Sequence[Combination]) -> list[Row]:
     """The distinct rows of ``fact`` for any of ``combinations`` (filter values by name), in a stable order.
-    Raises KeyError for an unknown fact or filter."""
+    Raises KeyError for an unknown fact or filter, or a required filter left out."""
     variables, filters, rows_of = FACTS[fact]
     out: dict[Row, None] = {}
     for combination in combinations:

@@ -92,6 +92,16 @@ def _span(expr: str, template: str) -> str:
     return template % ((expr,) * 5)
 
 
+def first_day(d: str) -> str:
+    """The first day a date value covers, as the engine's filters compute it (``_FIRST``)."""
+    return d + "-01-01" if len(d) == 4 else d + "-01" if len(d) == 7 else d
+
+
+def last_day(d: str) -> str:
+    """The last day a date value covers, as the engine's filters compute it (``_LAST``)."""
+    return d + "-12-31" if len(d) == 4 else d + "-31" if len(d) == 7 else d
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of a collection: its items and the cursor of the next page (None on the last)."""

@@ -46,7 +46,7 @@ from posgraph.engine import Engine
 from posgraph.errors import EngineError, InvalidParameter
 from posgraph.linked_data.aggregates import CELL_INDEXES, CELL_SCHEMA, CELLS_FROM, FACTS, fact_rows
 from posgraph.linked_data.changes import changes
-from posgraph.linked_data.collection import COLLECTIONS, Collection, Page, page_of, use_index
+from posgraph.linked_data.collection import COLLECTIONS, Collection, Page, first_day, last_day, page_of, use_index
 from posgraph.linked_data.resources import dataset_version
 from posgraph.namespaces import PG, PGI, PGID, PROV, RDF, RDFS, SKOS
 
@@ -143,16 +143,6 @@ def _rows(tsv: bytes) -> list[list[_Term | None]]:
     run (a C parser of a large JSON answer would hold the interpreter for its whole length)."""
     lines = tsv.decode("utf-8").split("\n")
     return [[_term(cell) for cell in line.rstrip("\r").split("\t")] for line in lines[1:] if line]
-
-
-def _first(d: str) -> str:
-    """The first day a date value covers, as the engine's filters compute it (``collection._FIRST``)."""
-    return d + "-01-01" if len(d) == 4 else d + "-01" if len(d) == 7 else d
-
-
-def _last(d: str) -> str:
-    """The last day a date value covers, as the engine's filters compute it (``collection._LAST``)."""
-    return d + "-12-31" if len(d) == 4 else d + "-31" if len(d) == 7 else d
 
 
 class _Reader:
@@ -257,7 +247,7 @@ def _assemble(spec: Collection, raw: dict[str, list[list[_Term | None]]]) -> tup
     # When an item stops being in force: the first day of the earliest statement of a position superseding it.
     superseded: dict[str, str] = {}
     for item, lows in _by_item(raw.get("superseded", [])).items():
-        superseded[item] = min(_first(t.value) for t, _ in lows)
+        superseded[item] = min(first_day(t.value) for t, _ in lows)
     kinds = {name.split(":", 1)[1]: _by_item(rows) for name, rows in raw.items() if name.startswith("member:")}
     rows: list[tuple] = []
     members_of: list[tuple] = []
@@ -282,8 +272,8 @@ def _assemble(spec: Collection, raw: dict[str, list[list[_Term | None]]]) -> tup
                             date.datatype if date is not None else None,
                             lkey,
                             d or "",
-                            _first(d) if d is not None else None,
-                            _last(d) if d is not None else None,
+                            first_day(d) if d is not None else None,
+                            last_day(d) if d is not None else None,
                             superseded.get(item),
                         )
                     )
@@ -432,15 +422,15 @@ def _filtered(
     # Each date filter also bounds the date key itself (a value is a prefix of its first and last days), so
     # that a page sorted by date seeks to the range instead of walking up to it.
     if "stated_from" in values:
-        first = _first(str(values["stated_from"]))
+        first = first_day(str(values["stated_from"]))
         where.append(f"r.dlast >= ? AND {s}.dkey >= ?")
         args += [first, first[:4]]
     if "stated_to" in values:
         where.append(f"r.dfirst <= ? AND {s}.dkey <= ?")
-        args += [_last(str(values["stated_to"]))] * 2
+        args += [last_day(str(values["stated_to"]))] * 2
     if "as_of" in values and spec.name == "positions":  # stated by then, and not yet superseded then
         where.append(f"r.dfirst <= ? AND {s}.dkey <= ? AND (r.superseded IS NULL OR r.superseded > ?)")
-        args += [_last(str(values["as_of"]))] * 3
+        args += [last_day(str(values["as_of"]))] * 3
     return source, s, where, args
 
 
