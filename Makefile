@@ -96,7 +96,10 @@ test: $(TESTED) node_modules/.all ui
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/posgraph check
-	$(BIN)/python -m pytest -q -m "not browser" --durations=15
+	# Two processes (the tests mostly wait on the engines and servers they start), then the tests that measure
+	# time or memory (marked serial) alone, so that a neighbour's load cannot make them fail.
+	$(BIN)/python -m pytest -q -n 2 -m "not browser and not serial" --durations=15
+	$(BIN)/python -m pytest -q -m "serial and not browser" --durations=5
 
 # The tests in a real browser (Debian's chromium driven by Playwright; .ci/run installs it): the pages, the charts,
 # the query page, /docs and the curator workbench, with axe-core. They skip without chromium, except under CI=true.

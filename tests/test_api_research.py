@@ -414,6 +414,7 @@ def _engine_cpu_ticks(data_dir) -> int:
     reason="checks that the managed Oxigraph stops the abandoned query at its own --timeout-s deadline, by the CPU "
     "time of the engine process named in its runtime file (posgraph-engine.json)"
 )
+@pytest.mark.serial
 def test_a_query_that_never_ends_is_stopped_while_others_are_answered(limited_server):
     import threading
     import time
@@ -537,6 +538,7 @@ def _from(srv, address):
     )
 
 
+@pytest.mark.serial
 def test_an_anonymous_client_that_used_its_query_time_gets_429_and_others_do_not(metered):
     with _from(metered, "127.0.0.3") as heavy, _from(metered, "127.0.0.4") as other:
         started = time.monotonic()
@@ -634,6 +636,7 @@ def _memory_mib(pid: int, key: str) -> int:
         return next(int(line.split()[1]) // 1024 for line in status if line.startswith(key + ":"))
 
 
+@pytest.mark.serial
 def test_the_service_memory_stays_bounded_while_huge_answers_are_read(capped_server):
     """Three concurrent million-row CSV SELECTs and two million-triple CONSTRUCTs. Before answers were streamed
     through the caps, the service read each whole (peak RSS +3.9 GB over 72 s for the same mix at 1.5M rows)."""
@@ -665,6 +668,7 @@ def test_the_service_memory_stays_bounded_while_huge_answers_are_read(capped_ser
     assert sorted(statuses) == [200, 200, 200, 200, 413]
 
 
+@pytest.mark.serial
 def test_a_query_longer_than_the_query_cap_is_413_without_being_parsed(server):
     query = 'SELECT * WHERE { ?s ?p "' + "x" * 200_000 + '" }'  # well under the body cap, over the query cap
     with server.client() as client:

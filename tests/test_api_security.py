@@ -154,6 +154,7 @@ def test_json_ld_with_a_local_file_context_is_refused_never_read(staged):
     assert response.status_code == 400 and "root:" not in response.text
 
 
+@pytest.mark.serial
 def test_rdf_xml_entity_expansion_is_refused_unparsed(staged):
     bomb = b"""<?xml version="1.0"?><!DOCTYPE rdf [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">
 <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;">]>
@@ -253,6 +254,7 @@ def test_json_nested_200000_deep_is_a_400_everywhere_a_body_is_json(staged):
     assert state == "submitted"  # the refused note decided nothing
 
 
+@pytest.mark.serial
 def test_a_token_holder_takes_no_place_in_the_one_validation_per_anonymous_address(staged):
     import threading
 

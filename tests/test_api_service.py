@@ -113,6 +113,7 @@ def loaded(tmp_path_factory):
     srv.stop()
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("work", list(_HEAVY))
 def test_health_answers_within_200_ms_while_heavy_work_runs(loaded, work):
     import threading

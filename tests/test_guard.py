@@ -222,6 +222,7 @@ def test_control_characters_in_update_literals_are_refused(literal):
     guard.check_update('INSERT DATA { <urn:a> <urn:b> "tab\\tand\\nnewline" }')
 
 
+@pytest.mark.serial
 def test_the_guards_cost_grows_linearly():
     # The lexical guard's regexes were quadratic: a 60 kB query of "'" and "\\'" froze the service for 41 s.
     def cost(repeats: int) -> float:
@@ -348,6 +349,7 @@ def test_load_is_refused_in_every_form(form, endpoint, before):
         'SELECT * WHERE { ?s ?p "' + "}" * 3000 + '" ' + "{ " * 300 + " }" * 300 + " }",
     ],
 )
+@pytest.mark.serial
 def test_deep_nesting_is_refused_before_parsing(query):
     started = time.perf_counter()
     with pytest.raises(QueryRefused, match="nests"):
@@ -366,6 +368,7 @@ def test_brackets_in_strings_iris_and_comments_do_not_count():
 @pytest.mark.parametrize(
     "tail", ["'" + "\\'" * 30_000, "'" + "a\\" * 60_000, '"""' + 'a"' * 60_000, "<" + "(" * 100_000]
 )
+@pytest.mark.serial
 def test_the_nesting_count_is_linear_on_hostile_text(tail):
     started = time.perf_counter()
     guard.nesting_depth("SELECT * WHERE { ?s ?p ?o } " + tail)

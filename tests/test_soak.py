@@ -11,6 +11,7 @@ from bench import soak
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.serial
 def test_a_short_soak_has_no_unexpected_errors_and_flat_memory(tmp_path):
     # Sixteen clients from one address: let them all run at once (the per-client cap has its own test).
     srv = start_server(

@@ -99,6 +99,7 @@ def _wait_for(predicate, within: float, step: float = 0.05) -> bool:
     return predicate()
 
 
+@pytest.mark.serial
 def test_the_supervisor_never_gives_up_and_backs_off_within_its_cap(tmp_path):
     # Deaths in a row used to end supervision after five ("giving up"), leaving the service up with no engine.
     events: list[tuple[float, str, str]] = []
@@ -131,6 +132,7 @@ def test_the_supervisor_never_gives_up_and_backs_off_within_its_cap(tmp_path):
         managed.stop()
 
 
+@pytest.mark.serial
 def test_the_backoff_is_reset_after_a_healthy_period(tmp_path):
     events: list[tuple[float, str]] = []
     managed = ManagedEngine(
@@ -177,6 +179,7 @@ def _engine_state(managed: ManagedEngine) -> tuple[float, set[str]]:
     return (after.user + after.system - before.user - before.system) / 0.5, states
 
 
+@pytest.mark.serial
 def test_a_busy_engine_is_left_alone_while_its_client_waits_and_ended_once_the_client_gave_up(tmp_path):
     # Oxigraph cannot cancel every query: once posgraph's engine client gives up (it closes the connection, which
     # the engine sees as CLOSE_WAIT) a query may burn a core for minutes. Past the grace the engine is restarted.
@@ -218,6 +221,7 @@ def test_a_busy_engine_is_left_alone_while_its_client_waits_and_ended_once_the_c
         managed.stop()
 
 
+@pytest.mark.serial
 def test_ordinary_traffic_is_never_taken_for_abandoned_work(tmp_path):
     # Connections the client closes while idle, back-to-back and concurrent queries, and a long write whose client
     # waits for it must not look abandoned, even to a short grace.
