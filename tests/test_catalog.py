@@ -446,6 +446,22 @@ def test_facts_are_declared_and_their_rows_replace_the_subquery_that_works_them_
         SavedQuery.parse("p", PAGED).bind({}, facts=[])
 
 
+def test_a_fact_read_as_a_prefix_is_asked_for_as_many_rows_as_the_pages_end():
+    saved = SavedQuery.parse("f", FACTED.replace("date=date\n", "date=date first\n"))
+    assert saved.facts.first and saved.facts.filters == (("party", "party"), ("date", "date"))
+    values = {"party": ["urn:x:a", "urn:x:b"], "limit": "3", "offset": "4"}
+    combos = saved.facts.combinations(saved.params, values, saved.page(values))
+    # offset 4 + limit 3, and one more: whether another page follows.
+    assert [{k: v.n3() for k, v in c.items()} for c in combos] == [
+        {"party": "<urn:x:a>", "first": rdflib.Literal(8).n3()},
+        {"party": "<urn:x:b>", "first": rdflib.Literal(8).n3()},
+    ]
+    with pytest.raises(ValueError, match="give the page"):
+        saved.facts.combinations(saved.params, values)
+    # The subquery stays the whole: the engine cuts the page from it as before.
+    assert "GROUP BY ?party" in saved.bind(values) and "LIMIT 3 OFFSET 4" in saved.bind(values)
+
+
 @pytest.mark.parametrize(
     "text,problem",
     [
@@ -458,6 +474,17 @@ def test_facts_are_declared_and_their_rows_replace_the_subquery_that_works_them_
         (FACTED.replace("party=party date=date", "party=nobody"), "'nobody'"),
         (FACTED.replace("#+ facts: in-force party,latest party=party date=date", "#+ facts: in-force"), "bad"),
         (FACTED.replace("  {\n    SELECT ?party (MAX", "  OPTIONAL {\n    SELECT ?party (MAX"), "one braced"),
+        # A prefix needs a page counted in rows.
+        (
+            FACTED.replace("date=date\n", "date=date first\n")
+            .replace("#+ page: limit=5 max=50\n", "")
+            .replace("\n#@page", ""),
+            "paged by rows",
+        ),
+        (
+            FACTED.replace("date=date\n", "date=date first\n").replace("max=50", "max=50 key=party"),
+            "paged by rows",
+        ),
     ],
 )
 def test_malformed_facts_are_refused(text, problem):

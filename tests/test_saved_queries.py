@@ -522,7 +522,7 @@ def _unpaged(engine: ManagedEngine, name: str, params: dict) -> list[dict]:
     """The whole answer of saved query ``name``: its text without its page lines (no LIMIT anywhere)."""
     saved = CATALOG.get(name)
     lines = [
-        line
+        line.removesuffix(" first") if line.startswith("#+ facts:") else line  # a prefix of a page, with no page
         for line in saved.text.splitlines()
         if line.strip() not in ("#@page", "#@keys", "#@keys-end") and not line.startswith(("#+ page:", "#+ keys:"))
     ]

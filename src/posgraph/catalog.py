@@ -48,7 +48,9 @@ names the fact, the variables its rows bind (in order) and which of the fact's f
 subquery lies between a ``#@facts`` line and a ``#@facts-end`` line (one braced group) and must select exactly
 those variables, meaning for each combination of the parameters' values what the fact means (the index's rows for
 it are the union over them); ``bind(..., facts=rows)`` replaces it by a VALUES block of those rows, and
-``bind(..., facts_only=True)`` gives it alone.
+``bind(..., facts_only=True)`` gives it alone. A row-paged query may end the line with ``first``: the fact is then
+read as a prefix, the first rows of its order up to the page's end (offset + limit + 1, its filter ``first``),
+which must hold every row the page needs; the subquery stays the whole (a superset the page is cut from).
 """
 
 from __future__ import annotations
@@ -246,13 +248,21 @@ class FactSource:
     fact: str
     variables: tuple[str, ...]
     filters: tuple[tuple[str, str], ...]
+    # Read as a prefix: the first rows of the fact's order, as many as the page's end needs.
+    first: bool = False
 
     def combinations(
-        self, params: Sequence[Param], values: Mapping[str, str | Sequence[str]]
+        self, params: Sequence[Param], values: Mapping[str, str | Sequence[str]], page: Page | None = None
     ) -> list[dict[str, rdflib.term.Node]]:
         """The fact's filter values for a request's ``values``: one dict of typed terms by filter name (those left
-        out absent) per combination of the values given, as the query's VALUES block has a row per combination.
-        Raises InvalidParameter for a bad value."""
+        out absent) per combination of the values given, as the query's VALUES block has a row per combination;
+        for a prefix fact, each with ``first``: the end of ``page`` and one more. Raises InvalidParameter for a bad
+        value; ValueError for a prefix fact without a page."""
+        extra = {}
+        if self.first:
+            if page is None:
+                raise ValueError(f"fact {self.fact!r} is read up to a page's end: give the page")
+            extra = {"first": rdflib.Literal(page.offset + page.limit + 1)}
         declared = {p.name: p for p in params}
         columns = []
         for filter_name, param in self.filters:
@@ -260,7 +270,7 @@ class FactSource:
             listed = [v for v in ([value] if isinstance(value, str) else list(value or ())) if v != ""]
             terms = list(dict.fromkeys(declared[param].to_term(v) for v in listed))
             columns.append([(filter_name, t) for t in terms] or [None])
-        return [dict(pair for pair in row if pair is not None) for row in itertools.product(*columns)]
+        return [dict(pair for pair in row if pair is not None) | extra for row in itertools.product(*columns)]
 
 
 def _iri(name: str, raw: str) -> rdflib.URIRef:
@@ -502,7 +512,7 @@ class SavedQuery:
                 )
             params += paging.params()
         keys = _parse_keys(name, header.get("keys", []), text, params, paging)
-        facts = _parse_facts(name, header.get("facts", []), text, params)
+        facts = _parse_facts(name, header.get("facts", []), text, params, paging)
         examples = tuple(dict(pair.split("=", 1) for pair in spec.split()) for spec in header.get("example", []))
         return cls(
             name=name,
@@ -611,15 +621,22 @@ def _projected(clause: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _parse_facts(query: str, specs: list[str], text: str, params: tuple[Param, ...]) -> FactSource | None:
+def _parse_facts(
+    query: str, specs: list[str], text: str, params: tuple[Param, ...], paging: Paging | None
+) -> FactSource | None:
     lines = [line.strip() for line in text.splitlines()]
     if not specs:
         if FACTS_MARKER in lines or FACTS_END_MARKER in lines:
             raise ValueError(f"{query}: has {FACTS_MARKER} lines but no '#+ facts:'")
         return None
     words = specs[0].split()
+    first = len(words) > 2 and words[-1] == "first"
+    if first:
+        words = words[:-1]
+        if paging is None or paging.key is not None:
+            raise ValueError(f"{query}: '#+ facts: … first' wants a query paged by rows ('#+ page:' without key=)")
     if len(specs) > 1 or len(words) < 2 or not all("=" in w for w in words[2:]):
-        raise ValueError(f"{query}: bad '#+ facts: {specs[0]}' (want: FACT VAR,VAR,... FILTER=PARAM ...)")
+        raise ValueError(f"{query}: bad '#+ facts: {specs[0]}' (want: FACT VAR,VAR,... FILTER=PARAM ... [first])")
     variables = tuple(words[1].split(","))
     if not all(_NAME.match(v.lower()) for v in variables) or len(set(variables)) != len(variables):
         raise ValueError(f"{query}: bad '#+ facts:' variables {words[1]!r}")
@@ -641,7 +658,7 @@ def _parse_facts(query: str, specs: list[str], text: str, params: tuple[Param, .
             f"{query}: the block between {FACTS_MARKER} and {FACTS_END_MARKER} must be one braced subquery selecting "
             f"?{' ?'.join(variables)} (it selects {' '.join('?' + v for v in projected) or 'nothing'})"
         )
-    return FactSource(words[0], variables, filters)
+    return FactSource(words[0], variables, filters, first)
 
 
 def _parse_param(query: str, spec: str) -> Param:

@@ -185,7 +185,7 @@ async def run_saved(
     if saved.facts is not None and not default_graphs + named_graphs:
         unread = saved.bind(params, scope=scope, facts=[])  # the parameters checked before the index is asked
         if facts is not None:
-            fact_rows = await facts(saved.facts.fact, saved.facts.combinations(saved.params, params))
+            fact_rows = await facts(saved.facts.fact, saved.facts.combinations(saved.params, params, page))
         metrics.fact_reads.labels(query=name, source="engine" if fact_rows is None else "index").inc()
         if fact_rows is not None:
             form = await check_query(unread, pool=guard_pool)

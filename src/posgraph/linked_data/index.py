@@ -44,7 +44,7 @@ import rdflib
 
 from posgraph.engine import Engine
 from posgraph.errors import EngineError, InvalidParameter
-from posgraph.linked_data.aggregates import CELL_INDEXES, CELL_SCHEMA, CELLS_FROM, FACTS, fact_rows
+from posgraph.linked_data.aggregates import CELL_INDEXES, CELL_SCHEMA, CELLS_FROM, FACTS, Unanswerable, fact_rows
 from posgraph.linked_data.changes import changes
 from posgraph.linked_data.collection import COLLECTIONS, Collection, Page, first_day, last_day, page_of, use_index
 from posgraph.linked_data.resources import dataset_version
@@ -942,12 +942,15 @@ class CollectionIndex:
         self, fact: str, combinations: Sequence[Mapping[str, rdflib.term.Node]], *, version: str | None = None
     ) -> list[tuple] | None:
         """The rows of ``fact`` (aggregates.FACTS) for any of ``combinations`` (its filter values by name), or None
-        when the index does not hold the engine's current version (as ``page``). Raises KeyError for an unknown
-        fact or filter."""
+        when the index does not hold the engine's current version (as ``page``) or lacks what the fact needs.
+        Raises KeyError for an unknown fact or filter."""
         if fact not in FACTS:
             raise KeyError(f"no fact {fact!r}")
         combos = [dict(c) for c in combinations]
-        rows = await self._read(version, lambda snapshot, at: snapshot.facts(fact, combos, at))
+        try:
+            rows = await self._read(version, lambda snapshot, at: snapshot.facts(fact, combos, at))
+        except Unanswerable:
+            return None
         if rows is not None:
             self.fact_reads += 1
         return rows
