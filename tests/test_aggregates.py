@@ -78,6 +78,29 @@ pos:zz-d3 a pg:Demand ; pg:heldBy party:russia ; pg:concerns pgi:zz-two-labels .
 pos:zz-d4 a pg:Demand ; pg:heldBy party:zz-elsewhere ; pg:concerns <https://example.org/issue/x>, pgi:territory ;
   pg:statedOn "2025-07-01"^^xsd:date .
 """
+# What a party's conditional positions must read as the engine does: a position of two parties with a condition
+# of its own; one conditioned through one of two terms (the other's condition lacks what it requires); one whose
+# only condition lacks it (not conditional, until a write completes it); a term with no condition yet (and a
+# condition on nothing yet); an untyped
+# subject and a literal party with conditions (no position, nor a party: neither counts).
+CONDITIONS = """
+@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix pos: <https://w3id.org/posgraph/id/position/> .
+@prefix party: <https://w3id.org/posgraph/id/party/> . @prefix term: <https://w3id.org/posgraph/id/term/> .
+@prefix cond: <https://w3id.org/posgraph/id/condition/> .
+pos:zz-c1 a pg:Demand ; pg:heldBy party:russia, party:ukraine ;
+  pg:hasCondition [ pg:conditionType pg:reciprocity ; pg:requires term:zz-t1 ] .
+pos:zz-c2 a pg:Offer ; pg:heldBy party:russia ; pg:hasTerm term:zz-t1, term:zz-t2 .
+term:zz-t1 pg:wording "a first term"@en ; pg:hasCondition [ pg:conditionType pg:precondition ; pg:requires pos:zz-c1 ] .
+term:zz-t2 pg:hasCondition cond:zz-half .
+cond:zz-half pg:conditionType pg:package .
+pos:zz-c3 a pg:Demand ; pg:heldBy party:russia ; pg:hasCondition cond:zz-half .
+pos:zz-c4 a pg:Offer ; pg:heldBy party:ukraine ; pg:hasTerm term:zz-t3 .
+term:zz-t3 pg:wording "a term without a condition"@en .
+cond:zz-full pg:conditionType pg:approval ; pg:requires pos:zz-c1 .
+pos:zz-c5 pg:heldBy party:russia ; pg:hasCondition [ pg:conditionType pg:precondition ; pg:requires term:zz-t1 ] .
+pos:zz-c6 a pg:Demand ; pg:heldBy "Russia" ;
+  pg:hasCondition [ pg:conditionType pg:precondition ; pg:requires term:zz-t1 ] .
+"""
 
 CASES = [
     ("issues", {}),
@@ -97,13 +120,17 @@ CASES = [
     ("demands-by-issue", {"party": RUSSIA}),
     ("demands-by-issue", {"party": UKRAINE}),
     ("demands-by-issue", {"party": f"{PGID}party/united-states"}),
+    ("conditional-positions", {}),
+    ("conditional-positions", {"party": RUSSIA}),
+    ("conditional-positions", {"party": UKRAINE}),
+    ("conditional-positions", {"party": f"{PGID}party/united-states"}),
 ]
 
 
 def _with_odd_data(url: str) -> None:
     async def go():
         async with Engine(url) as engine:
-            await engine.graph_write("POST", None, (ODD + DEMANDS).encode(), media_type="text/turtle")
+            await engine.graph_write("POST", None, (ODD + DEMANDS + CONDITIONS).encode(), media_type="text/turtle")
 
     run(go())
 
@@ -201,6 +228,12 @@ def test_the_indexs_facts_are_the_engines_and_so_is_every_page(store, generated)
                     return {str(r[0]) for r in rows}, on_territory
 
                 assert await in_force({"date": "2025-08-10"}) == ({"2025-08-10"}, {"zz-two-kinds", "zz-month-first"})
+                # Conditional: a condition of its own or of a term, complete; neither the untyped subject nor the
+                # literal party, nor a position whose only condition requires nothing.
+                rows = await index.facts("conditioned-positions", [{"first": Literal(1000)}])
+                ours = {(str(r[0]).rsplit("/", 1)[1], str(r[1]).rsplit("/", 1)[1]) for r in rows if "zz-" in str(r[1])}
+                assert ours == {("russia", "zz-c1"), ("ukraine", "zz-c1"), ("russia", "zz-c2")}, ours
+                assert rows == sorted(rows, key=lambda r: (str(r[0]), str(r[1])))
                 # The date is what the fact is about: without one it is refused.
                 with pytest.raises(KeyError, match="date"):
                     await in_force({})
@@ -238,6 +271,8 @@ def test_the_indexs_facts_are_the_engines_and_so_is_every_page(store, generated)
                     ("state-of-play", {"date": "2022-03", "party": f"{PGID}party/bench-1"}),
                     ("state-of-play", {"date": "2023", "issue": TERRITORY}),
                     ("demands-by-issue", {"party": f"{PGID}party/bench-2"}),
+                    ("conditional-positions", {"party": f"{PGID}party/bench-2"}),
+                    ("conditional-positions", {}),
                 ]:
                     f, a = await _agree(engine, index, name, params, 25)
                     facts, answered = facts + f, answered + a
@@ -257,12 +292,21 @@ def test_after_a_write_and_its_revert_the_facts_are_the_engines_until_the_index_
     new = f"{PGID}position/zz-facts-after-a-write"
     turtle = f"""@prefix pg: <https://w3id.org/posgraph/ns#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
 <{new}> a pg:Demand ; pg:summary "Facts after a write"@en ; pg:heldBy <{RUSSIA}> ;
-  pg:concerns <{TERRITORY}> ; pg:statedOn "2039-01-01"^^xsd:date ."""
+  pg:concerns <{TERRITORY}> ; pg:statedOn "2039-01-01"^^xsd:date .
+<{PGID}condition/zz-half> pg:requires <{PGID}term/zz-t1> .
+<{PGID}term/zz-t3> pg:hasCondition <{PGID}condition/zz-full> ."""
+    # The write completes the condition zz-c3 alone has (zz-c2 has it too, through a term, and more) and puts a
+    # complete one on zz-c4's term: neither position is in the batch, both are conditional after it (the index
+    # must follow).
+    conditional = {f"{PGID}position/zz-c3", f"{PGID}position/zz-c4"}
     ask = {"date": "2039", "party": RUSSIA, "issue": TERRITORY}
 
     async def positions(engine: Engine, use) -> list[str]:
         answer = await research.run_saved(engine, CATALOG, "state-of-play", ask, accept=JSON, facts=use)
         return [r["position"]["value"] for r in json.loads(answer.content)["results"]["bindings"]]
+
+    async def conditioned(index: CollectionIndex) -> set[str]:
+        return {str(r[1]) for r in await index.facts("conditioned-positions", [{"first": Literal(1000)}])}
 
     async def go():
         async with Engine(store.url, timeout=120) as public, Engine(staging.url) as stage:
@@ -278,12 +322,19 @@ def test_after_a_write_and_its_revert_the_facts_are_the_engines_until_the_index_
                 # the new ones (the new position displaces the old in its cell).
                 assert await positions(public, use) == [new] and use.declined == 1
                 await index.refresh()
+                assert index.last is not None and index.last.kind == "incremental"
                 assert await positions(public, use) == [new] and use.answered == 2
+                assert conditional <= await conditioned(index)
+                for name, params in CASES:
+                    if name == "conditional-positions":
+                        await _agree(public, index, name, params, 2)
+                collection.use_index(public, index)  # _agree lets go of it
                 await curation.revert_batch(public, stage, batch, actor="rev", role="reviewer")
                 assert await positions(public, use) == before and use.declined == 2
                 await index.refresh()
                 assert index.last is not None and index.last.kind == "incremental"
                 assert await positions(public, use) == before and use.answered == 3
+                assert not conditional & await conditioned(index)
                 for name, params in CASES:
                     await _agree(public, index, name, params, 50)
             finally:

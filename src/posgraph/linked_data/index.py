@@ -8,7 +8,8 @@ at the dataset's version (``dataset_version``: every write path records a change
 change feed says what changed since the version the index holds: a batch loaded or accepted (its graph, and the
 ledger graphs of its amendments), or reverted (what the index read of that batch when it was published). Only the
 items those triples describe, and the items whose rows depend on them (a position superseded by one whose date
-changed, a person holding a role whose party changed), are read again, and the index moves to the new version in
+changed, a person holding a role whose party changed, a position one of whose terms gained or lost a condition),
+are read again, and the index moves to the new version in
 one SQLite transaction. When the feed cannot say (a direct SPARQL update or Graph Store write, an ontology load or
 migration, a bulk load, a batch reverted that this index never saw published, too many items, a version the feed
 does not reach, a change recorded out of order), it is built again whole.
@@ -70,13 +71,19 @@ _SCHEMA = """
 CREATE TABLE row (
   rid INTEGER PRIMARY KEY, coll TEXT NOT NULL, item TEXT NOT NULL, type TEXT NOT NULL,
   label TEXT, label_lang TEXT, label_dt TEXT, label_prop TEXT, date TEXT, date_dt TEXT,
-  lkey TEXT NOT NULL, dkey TEXT NOT NULL, dfirst TEXT, dlast TEXT, superseded TEXT
+  lkey TEXT NOT NULL, dkey TEXT NOT NULL, dfirst TEXT, dlast TEXT, superseded TEXT, conditioned INTEGER NOT NULL
 );
 CREATE TABLE member (
   coll TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, rid INTEGER NOT NULL,
   item TEXT NOT NULL, lkey TEXT NOT NULL, dkey TEXT NOT NULL
 );
 """
+# A position with a condition (of a type, requiring something) on itself or on one of its terms: what
+# conditional-positions lists (aggregates: conditioned-positions).
+_CONDITIONED = (
+    f"{{ ?item <{PG.hasCondition}> ?c }} UNION {{ ?item <{PG.hasTerm}> ?t . ?t <{PG.hasCondition}> ?c }} "
+    f"?c <{PG.conditionType}> ?ct ; <{PG.requires}> ?r ."
+)
 # Built after the rows are in (faster than keeping them up to date row by row). rowid (= rid) ends every index.
 _INDEXES = """
 CREATE INDEX row_date ON row (coll, dkey, item);
@@ -200,6 +207,7 @@ class _Reader:
             raw["superseded"] = await self.rows(
                 "SELECT ?item ?v", f"?later <{PG.supersedes}> ?item ; <{PG.statedOn}> ?v"
             )
+            raw["conditioned"] = await self.rows("SELECT DISTINCT ?item", _CONDITIONED)
         for (name, kind), path in _MEMBERSHIPS.items():
             if name == spec.name:
                 raw["member:" + kind] = await self.values(path)
@@ -249,6 +257,7 @@ def _assemble(spec: Collection, raw: dict[str, list[list[_Term | None]]]) -> tup
     for item, lows in _by_item(raw.get("superseded", [])).items():
         superseded[item] = min(first_day(t.value) for t, _ in lows)
     kinds = {name.split(":", 1)[1]: _by_item(rows) for name, rows in raw.items() if name.startswith("member:")}
+    conditioned = {row[0].value for row in raw.get("conditioned", []) if row and row[0] is not None and row[0].iri}
     rows: list[tuple] = []
     members_of: list[tuple] = []
     for item, types in members.items():
@@ -275,6 +284,7 @@ def _assemble(spec: Collection, raw: dict[str, list[list[_Term | None]]]) -> tup
                             first_day(d) if d is not None else None,
                             last_day(d) if d is not None else None,
                             superseded.get(item),
+                            int(item in conditioned),
                         )
                     )
         for kind, values in kinds.items():
@@ -342,7 +352,7 @@ def _insert_rows(
     trigram index too (a new database gets that index whole, from its rows, once they are in)."""
     for spec, rows, members_of in collections:
         db.executemany(
-            "INSERT INTO row VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO row VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ((rid + n, *row) for n, row in enumerate(rows)),
         )
         db.executemany(
@@ -627,10 +637,22 @@ def _published(batch: str) -> str:
     )
 
 
-# What an item's rows are made of, besides its own statements (see _Reader.fetch): the date of a position that
-# supersedes it, and the party of a role it holds. A change to the class hierarchy changes which items are
-# positions: the feed cannot follow that.
-_DEPENDENTS = f"{{ ?s <{PG.supersedes}> ?item }} UNION {{ ?item <{PG.holdsRole}> ?s }}"
+# What an item's rows are made of, besides its own statements (see _Reader.fetch), as the statements of another
+# subject ?s that change them and the items ?item that depend on ?s through them: the date of a position that
+# supersedes it, the party of a role it holds, a condition on one of its terms, the type or requirement of a
+# condition on it or on one of its terms. A change to the class hierarchy changes which items are positions: the
+# feed cannot follow that.
+_DEPENDS_ON: tuple[tuple[tuple[rdflib.URIRef, ...], str], ...] = (
+    ((PG.statedOn,), f"?s <{PG.supersedes}> ?item"),
+    ((PG.roleFor,), f"?item <{PG.holdsRole}> ?s"),
+    ((PG.hasCondition,), f"?item <{PG.hasTerm}> ?s"),
+    (
+        (PG.conditionType, PG.requires),
+        f"{{ ?item <{PG.hasCondition}> ?s }} UNION {{ ?item <{PG.hasTerm}> ?t . ?t <{PG.hasCondition}> ?s }}",
+    ),
+)
+_DEPENDENTS = " UNION ".join(f"{{ {pattern} }}" for _, pattern in _DEPENDS_ON)
+_SEED_PROPERTIES = ", ".join(f"<{prop}>" for props, _ in _DEPENDS_ON for prop in props)
 
 
 # ------------------------------------------------------------------------------------------ the index
@@ -855,22 +877,21 @@ class CollectionIndex:
         items = {str(row["item"]) for row in rows}
         seeds = await self.engine.select(
             f"""SELECT DISTINCT ?s ?p WHERE {{ {triples}
-              FILTER (?p IN (<{PG.statedOn}>, <{PG.roleFor}>, <{RDFS.subClassOf}>)) }}""",
+              FILTER (?p IN ({_SEED_PROPERTIES}, <{RDFS.subClassOf}>)) }}""",
             timeout=self.timeout,
         )
         if any(str(row["p"]) == str(RDFS.subClassOf) for row in seeds):
             raise _CannotSay(f"batch {batch} changes the class hierarchy")
         named = frozenset(str(row["s"]) for row in seeds if isinstance(row["s"], rdflib.URIRef))
         items |= await self._dependents(named)
-        # A blank node (a role, as most data writes one) can only be joined to within one query. Joined after
-        # the batch's few triples are found: an engine asked for both at once may walk every pg:supersedes first.
-        for prop, dependents in (
-            (PG.roleFor, f"?item <{PG.holdsRole}> ?s"),
-            (PG.statedOn, f"?s <{PG.supersedes}> ?item"),
-        ):
-            if any(str(row["p"]) == str(prop) and isinstance(row["s"], rdflib.BNode) for row in seeds):
+        # A blank node (a role or a condition, as most data writes them) can only be joined to within one query.
+        # Joined after the batch's few triples are found: an engine asked for both at once may walk every
+        # pg:supersedes first.
+        for props, dependents in _DEPENDS_ON:
+            if any(row["p"] in props and isinstance(row["s"], rdflib.BNode) for row in seeds):
                 found = await self.engine.select(
-                    f"""SELECT DISTINCT ?item WHERE {{ {triples} FILTER (?p = <{prop}> && isBlank(?s))
+                    f"""SELECT DISTINCT ?item WHERE {{ {triples}
+                      FILTER (?p IN ({", ".join(f"<{p}>" for p in props)}) && isBlank(?s))
                       {dependents} FILTER (isIRI(?item)) }}""",
                     timeout=self.timeout,
                 )
