@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import EXAMPLES, Server, create_token, run, start_server
+from rdflib import Literal, URIRef
 
 from bench.generate import write_graph
 from posgraph import curation, research
@@ -29,6 +31,7 @@ from posgraph.config import PROJECT_FILES
 from posgraph.curation.provenance import change_triples
 from posgraph.engine import Engine
 from posgraph.linked_data import COLLECTIONS, CollectionIndex, Page, collection, dataset_version, sparql_collection_page
+from posgraph.linked_data import index as index_module
 from posgraph.linked_data.collection import _checked, index_keys, request_terms
 from posgraph.supervisor import ManagedEngine
 
@@ -136,6 +139,8 @@ POSITION_FILTERS = [
     {"stated_from": "2024"},
     {"stated_to": "2024-03"},
     {"stated_from": "2023-12-31", "stated_to": "2024-06-30"},
+    {"stated_from": "2024-03-15"},  # zz-french, of March 2024: a month overlaps from a day inside it
+    {"stated_from": "2025-05-20", "party": RUSSIA},
     {"as_of": "2024-07-01"},
     {"as_of": "2025-07", "party": RUSSIA},
     {"q": "same"},
@@ -236,6 +241,59 @@ def test_a_generated_store_pages_deep_as_the_engine_does(generated):
                 await _walk(engine, index, name, {}, "-label", 25, 100)
 
     run(go())
+
+
+def test_a_page_filtered_by_date_and_sorted_otherwise_walks_its_sort_or_sorts_the_range(generated, monkeypatch):
+    # A wide date range is walked along the label's (or IRI's) B-tree, a narrow one sorted; a walk past its budget
+    # sorts after all. Every way, each page is the engine's. (The store is small: "wide" is made 100 rows.)
+    monkeypatch.setattr(index_module, "_WIDE", 100)
+    party = f"{PGID}party/bench-1"
+    wide = {"stated_from": "2022-01-05", "stated_to": "2022-01-25"}  # 21 days, 30 positions a day
+    narrow = {"stated_from": "2022-01-10", "stated_to": "2022-01-10"}
+
+    async def pages(index: CollectionIndex, engine: Engine, cases) -> tuple[Counter, int]:
+        """How the pages of ``cases`` were read, and how many pages there were."""
+        before, n = index.walks, 0
+        for params, sort in cases:
+            n += await _walk(engine, index, "positions", params, sort, 9, 4)
+        return index.walks - before, n
+
+    async def go():
+        async with Engine(generated.url) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            try:
+                walked = [(wide, "label"), (wide, "-label"), (wide, "id"), (wide | {"type": "Demand"}, "-id")]
+                assert await pages(index, engine, walked) == (Counter(walked=16), 16)
+                few = [(narrow, "label"), ({"as_of": "2022-01-20"} | narrow, "-id"), (wide | {"party": party}, "label")]
+                got, n = await pages(index, engine, few)
+                assert got == Counter(sorted=n) and n >= 5, (got, n)
+                # A party's memberships are walked too, when its range counts as wide.
+                monkeypatch.setattr(index_module, "_WIDE", 5)
+                got, n = await pages(index, engine, [(wide | {"party": party}, "-label")])
+                assert got == Counter(walked=n) and n >= 2, (got, n)
+                monkeypatch.setattr(index_module, "_WALK_STEPS", 100)
+                assert await pages(index, engine, walked) == (Counter(abandoned=16), 16)
+                # Sorted by date, or with a rare q, a page takes other ways.
+                got, n = await pages(index, engine, [(wide, "date"), (wide | {"q": "position 11"}, "label")])
+                assert got == Counter() and n >= 5, (got, n)
+            finally:
+                await index.stop()
+
+    run(go())
+
+
+def test_a_walk_reads_along_the_sorts_b_tree_without_sorting(tmp_path):
+    db, _ = index_module._new_database(tmp_path)
+    index_module._finish(db)
+    spec = COLLECTIONS["positions"]
+    for extra, index in (({}, "row_label"), ({"party": URIRef(RUSSIA)}, "member_label")):
+        values = {"stated_from": Literal("2023-01"), "afterKey": Literal("m"), "afterId": Literal("x")} | extra
+        sql, args = index_module._page_query(spec, values, "label", True, 10, False, walk=True)
+        plan = " ".join(str(row[-1]) for row in db.execute("EXPLAIN QUERY PLAN " + sql, args))
+        # (Only an item's own rows, which tie on the sort, are put in the engine's order: the "right part".)
+        assert f"USING INDEX {index}" in plan and "TEMP B-TREE FOR ORDER BY" not in plan, plan
+    db.close()
 
 
 # ------------------------------------------------------------------------------------------ incremental

@@ -36,7 +36,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -103,6 +103,21 @@ INSERT INTO label_text (label_text) VALUES ('rebuild');
 # A ``q`` matching fewer rows than this is looked up in the trigram index of the labels, then sorted; a commoner
 # one is checked along the sort's own B-tree (its matches are dense enough to fill a page soon).
 _RARE = 2000
+# A page sorted by label or IRI but filtered by date is read one of two ways: the rows in the date range, sorted
+# (cost: the range's rows), or a walk along the sort's own B-tree from the cursor, checking the dates (cost: the
+# page over the share of rows in the range). A range of fewer rows than this is sorted; a wider one is walked,
+# within a budget of SQLite steps (a share that is not spread evenly over the order, e.g. labels that begin with
+# their date, can make the walk long: past the budget the range is sorted after all).
+_WIDE = 500
+_WALK_STEPS = 50_000
+_DATE_FILTERS = ("stated_from", "stated_to", "as_of")
+# The B-tree of each sort but the date's, by where a page is read from.
+_SORT_INDEXES = {
+    ("r", "label"): "row_label",
+    ("r", "id"): "row_id",
+    ("s", "label"): "member_label",
+    ("s", "id"): "member_id",
+}
 _KEY_COLUMNS = {"date": "dkey", "label": "lkey", "id": "item"}
 # Items named in one VALUES block when an incremental refresh reads items again.
 _CHUNK = 400
@@ -432,11 +447,12 @@ def _filtered(
         where.append("r.label IS NOT NULL AND instr(r.lkey, ?) > 0")
         args.append(str(values["q"]).lower())
     # Each date filter also bounds the date key itself (a value is a prefix of its first and last days), so
-    # that a page sorted by date seeks to the range instead of walking up to it.
+    # that a page sorted by date seeks to the range instead of walking up to it. A value written before the
+    # range's first day can reach into it only as that day's year or month: those two keys, not all before.
     if "stated_from" in values:
         first = first_day(str(values["stated_from"]))
-        where.append(f"r.dlast >= ? AND {s}.dkey >= ?")
-        args += [first, first[:4]]
+        where.append(f"r.dlast >= ? AND ({s}.dkey >= ? OR {s}.dkey IN (?, ?))")
+        args += [first, first, first[:4], first[:7]]
     if "stated_to" in values:
         where.append(f"r.dfirst <= ? AND {s}.dkey <= ?")
         args += [last_day(str(values["stated_to"]))] * 2
@@ -447,12 +463,22 @@ def _filtered(
 
 
 def _page_query(
-    spec: Collection, values: Mapping[str, rdflib.term.Node], field: str, descending: bool, limit: int, rare_q: bool
+    spec: Collection,
+    values: Mapping[str, rdflib.term.Node],
+    field: str,
+    descending: bool,
+    limit: int,
+    rare_q: bool,
+    walk: bool = False,
 ) -> tuple[str, list]:
     """The SQL of one page and its arguments: a seek in the B-tree of the sort (of the collection, or of one of
-    its memberships when the request filters by party or issue), the other filters checked along the way."""
+    its memberships when the request filters by party or issue), the other filters checked along the way; with
+    ``walk``, that B-tree even when a date filter offers another (see _WIDE)."""
     column = _KEY_COLUMNS[field]
     source, s, where, args = _filtered(spec, values, rare_q)
+    if walk and not rare_q and field != "date":
+        table = "member s" if s == "s" else "row r"
+        source = source.replace(table, f"{table} INDEXED BY {_SORT_INDEXES[(s, field)]}", 1)
     op, order = ("<", "DESC") if descending else (">", "ASC")
     if "afterKey" in values:
         key, after = str(values["afterKey"]), str(values["afterId"])
@@ -520,6 +546,9 @@ class _Snapshot:
     closed: bool = False
     # Fact rows read at this version, by fact and filter values (oldest first).
     memo: dict = field(default_factory=dict)
+    # How the pages sorted otherwise than by date but filtered by date were read (see _WIDE): "walked", "sorted"
+    # (few rows in the range) or "abandoned" (the walk ran past its budget, then sorted).
+    walks: Counter = field(default_factory=Counter)
 
     def close(self) -> None:
         """Close the database and delete its file, once no reader is in it; later reads answer None."""
@@ -548,7 +577,34 @@ class _Snapshot:
             if len(q) >= 3:  # the trigram index needs three characters
                 sql = "SELECT count(*) FROM (SELECT 1 FROM label_text WHERE lkey GLOB ? LIMIT ?)"
                 rare_q = self.db.execute(sql, (_glob(q), _RARE)).fetchone()[0] < _RARE
+            if field != "date" and not rare_q and any(k in values for k in _DATE_FILTERS):
+                rows = self._walked(spec, values, field, descending, limit)
+                if rows is not None:
+                    return rows
             return self.db.execute(*_page_query(spec, values, field, descending, limit, rare_q)).fetchall()
+
+    def _walked(
+        self, spec: Collection, values: Mapping[str, rdflib.term.Node], field: str, descending: bool, limit: int
+    ) -> list[tuple] | None:
+        """The page read along the sort's B-tree, or None when the date filters leave few rows (then sorting them
+        is cheaper) or the walk ran past its budget (see _WIDE). Called under the lock."""
+        source, _, where, args = _filtered(spec, values, False)
+        count = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {' AND '.join(where)} LIMIT ?)"
+        if self.db.execute(count, (*args, _WIDE)).fetchone()[0] < _WIDE:
+            self.walks["sorted"] += 1
+            return None
+        self.db.set_progress_handler(lambda: 1, _WALK_STEPS)  # called once the budget is spent: stop
+        try:
+            rows = self.db.execute(*_page_query(spec, values, field, descending, limit, False, walk=True)).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "interrupted" not in str(exc):
+                raise
+            self.walks["abandoned"] += 1
+            return None
+        finally:
+            self.db.set_progress_handler(None, 0)
+        self.walks["walked"] += 1
+        return rows
 
     def keys(
         self,
@@ -698,6 +754,13 @@ class CollectionIndex:
     def version(self) -> str | None:
         """The dataset version the index holds (None before it is first built)."""
         return self._snapshot.version if self._snapshot else None
+
+    @property
+    def walks(self) -> Counter:
+        """How the pages sorted by label or IRI and filtered by date were read at the version held: "walked"
+        along the sort, "sorted" (the range had few rows), "abandoned" (the walk ran past its budget, then the
+        range was sorted)."""
+        return Counter(self._snapshot.walks) if self._snapshot else Counter()
 
     def start(self) -> None:
         """Serve collection pages of the engine from this index (when current) and keep it current, in a task of
