@@ -9,10 +9,10 @@ change feed says what changed since the version the index holds: a batch loaded 
 ledger graphs of its amendments), or reverted (what the index read of that batch when it was published). Only the
 items those triples describe, and the items whose rows depend on them (a position superseded by one whose date
 changed, a person holding a role whose party changed, a position one of whose terms gained or lost a condition),
-are read again, and the index moves to the new version in
-one SQLite transaction. When the feed cannot say (a direct SPARQL update or Graph Store write, an ontology load or
-migration, a bulk load, a batch reverted that this index never saw published, too many items, a version the feed
-does not reach, a change recorded out of order), it is built again whole.
+are read again, and the index moves to the new version in one SQLite transaction. When the feed cannot say (a
+direct SPARQL update or Graph Store write, an ontology load or migration, a bulk load, a batch reverted that this
+index never saw published, too many items, a version the feed does not reach, a change recorded out of order), it
+is built again whole.
 
 A page is answered from it only when it holds the version the engine holds at that moment (checked under the
 lock that the move to a new version takes); otherwise the engine answers (``collection.sparql_collection_page``,
@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
@@ -126,7 +127,7 @@ _MEMO = 256
 
 
 # ------------------------------------------------------------------------------------------ reading the engine
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # millions of them while an index of 1M triples is built: no __dict__ each
 class _Term:
     """An RDF term as read from a SPARQL TSV answer: ``value``, and for literals the language and datatype."""
 
@@ -150,7 +151,8 @@ def _term(text: str) -> _Term | None:
     if not text or text.startswith("_:"):
         return None
     if text.startswith("<"):
-        return _Term(True, _ESCAPES.sub(_unescape, text[1:-1]) if "\\" in text else text[1:-1])
+        # One string per IRI however many answers of a build name it (an item in each, a party in thousands).
+        return _Term(True, sys.intern(_ESCAPES.sub(_unescape, text[1:-1]) if "\\" in text else text[1:-1]))
     if text.startswith('"'):
         end = text.rindex('"')
         value = text[1:end]
@@ -162,11 +164,22 @@ def _term(text: str) -> _Term | None:
     return _Term(False, text)  # an abbreviated number or boolean: never asked for here
 
 
-def _rows(tsv: bytes) -> list[list[_Term | None]]:
+_Row = tuple[_Term | None, ...]
+
+
+def _rows(tsv: bytes) -> list[_Row]:
     """The rows of a SPARQL TSV answer. Parsed in Python, line by line, so a thread doing it lets the event loop
-    run (a C parser of a large JSON answer would hold the interpreter for its whole length)."""
+    run (a C parser of a large JSON answer would hold the interpreter for its whole length). A value repeated
+    past the first column (a party, an issue, a type) is one term, however many rows hold it."""
     lines = tsv.decode("utf-8").split("\n")
-    return [[_term(cell) for cell in line.rstrip("\r").split("\t")] for line in lines[1:] if line]
+    seen: dict[str, _Term | None] = {}
+    out = []
+    for line in lines[1:]:
+        if line:
+            first, *rest = line.rstrip("\r").split("\t")
+            values = [seen[cell] if cell in seen else seen.setdefault(cell, _term(cell)) for cell in rest]
+            out.append((_term(first), *values))
+    return out
 
 
 class _Reader:
@@ -178,7 +191,7 @@ class _Reader:
 
     def __init__(self, engine: Engine, timeout: float, items: Sequence[str] | None = None) -> None:
         self.engine, self.timeout = engine, timeout
-        self._cache: dict[str, list[list[_Term | None]]] = {}
+        self._cache: dict[str, list[_Row]] = {}
         if items is None:
             self._blocks = [""]
         else:
@@ -187,11 +200,11 @@ class _Reader:
                 "VALUES ?item { " + " ".join(terms[n : n + _CHUNK]) + " } " for n in range(0, len(terms), _CHUNK)
             ]
 
-    async def rows(self, select: str, where: str) -> list[list[_Term | None]]:
+    async def rows(self, select: str, where: str) -> list[_Row]:
         """The rows of ``select`` WHERE { ``where`` } (restricted to the reader's items, when it has some)."""
         key = select + where
         if key not in self._cache:
-            out: list[list[_Term | None]] = []
+            out: list[_Row] = []
             for block in self._blocks:
                 query = f"{select} WHERE {{ {block}{where} }}"
                 response = await self.engine.query(query, accept=_TSV, timeout=self.timeout)
@@ -199,13 +212,13 @@ class _Reader:
             self._cache[key] = out
         return self._cache[key]
 
-    async def values(self, path: str, lowered: bool = False) -> list[list[_Term | None]]:
+    async def values(self, path: str, lowered: bool = False) -> list[_Row]:
         """Subjects and objects along ``path``, with the engine's LCASE of the object's string when ``lowered``
         (the label sort key, computed by the engine so that it sorts as the engine sorts)."""
         extra = " (LCASE(STR(?v)) AS ?k)" if lowered else ""
         return await self.rows(f"SELECT ?item ?v{extra}", f"?item {path} ?v")
 
-    async def fetch(self, spec: Collection) -> dict[str, list[list[_Term | None]]]:
+    async def fetch(self, spec: Collection) -> dict[str, list[_Row]]:
         """All the engine answers one collection is built from, by name."""
         if spec.name == "positions":
             members = await self.rows(
@@ -232,7 +245,7 @@ class _Reader:
 
 
 # ------------------------------------------------------------------------------------------ building
-def _by_item(rows: list[list[_Term | None]]) -> dict[str, list[tuple[_Term, str]]]:
+def _by_item(rows: list[_Row]) -> dict[str, list[tuple[_Term, str]]]:
     """Each IRI subject's distinct (object, sort key) pairs, in the engine's order."""
     out: dict[str, list[tuple[_Term, str]]] = {}
     for row in rows:
@@ -257,7 +270,7 @@ def _labels(spec: Collection, labels: list, fallback: list) -> list[tuple[_Term 
     return [(None, prop, "")]
 
 
-def _assemble(spec: Collection, raw: dict[str, list[list[_Term | None]]]) -> tuple[list[tuple], list[tuple]]:
+def _assemble(spec: Collection, raw: dict[str, list[_Row]]) -> tuple[list[tuple], list[tuple]]:
     """The index rows of one collection (one per item, type, label and date, as the engine's query lists them)
     and its membership rows (kind, value, row number). Run in a thread: it is a loop over every item."""
     members: dict[str, list[str]] = {}
