@@ -96,8 +96,8 @@ test: $(TESTED) node_modules/.all ui
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/posgraph check
-	# Two processes (the tests mostly wait on the engines and servers they start), then the tests that measure
-	# time or memory (marked serial) alone, so that a neighbour's load cannot make them fail.
+	@# Two processes (the tests mostly wait on the engines and servers they start), then the tests that measure
+	@# time or memory (marked serial) alone, so that a neighbour's load cannot make them fail.
 	$(BIN)/python -m pytest -q -n 2 -m "not browser and not serial" --durations=15
 	$(BIN)/python -m pytest -q -m "serial and not browser" --durations=5
 

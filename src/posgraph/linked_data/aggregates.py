@@ -186,13 +186,18 @@ def _party_demands(db: sqlite3.Connection, combination: Combination) -> Iterator
     ).fetchall()
     # The issue's sort key as the query's ORDER BY STR(?issueLabel) makes it: unbound (no English label) first,
     # then its least English label (an issue with two has a row for each; its first row has the least).
+    english: dict[str, list[str]] = {}
+    for issue, label, lang in db.execute(
+        "SELECT item, label, label_lang FROM row WHERE coll = 'issues' AND item IN (SELECT issue FROM cell "
+        "WHERE party = ?)",
+        (party,),
+    ):
+        english.setdefault(issue, []).extend([label] if lang == "en" and label is not None else [])
     label_key: dict[str, str] = {}
     for issue in {issue for issue, _, _ in pairs}:
-        labels = db.execute("SELECT label, label_lang FROM row WHERE coll = 'issues' AND item = ?", (issue,)).fetchall()
-        if not labels:
+        if issue not in english:
             raise Unanswerable(f"{issue} is not an issue the index holds")
-        english = [label for label, lang in labels if lang == "en" and label is not None]
-        label_key[issue] = "1" + min(english) if english else "0"
+        label_key[issue] = "1" + min(english[issue]) if english[issue] else "0"
     pairs.sort(key=lambda p: (label_key[p[0]], p[2], p[1], p[0]))
     for issue, item, _ in pairs[:first]:
         yield rdflib.URIRef(issue), rdflib.URIRef(item)
