@@ -81,8 +81,8 @@ pos:zz-d4 a pg:Demand ; pg:heldBy party:zz-elsewhere ; pg:concerns <https://exam
 # What a party's conditional positions must read as the engine does: a position of two parties with a condition
 # of its own; one conditioned through one of two terms (the other's condition lacks what it requires); one whose
 # only condition lacks it (not conditional, until a write completes it); a term with no condition yet (and a
-# condition on nothing yet); an untyped
-# subject and a literal party with conditions (no position, nor a party: neither counts).
+# condition on nothing yet); an untyped subject and a literal party with conditions (no position, nor a party:
+# neither counts).
 CONDITIONS = """
 @prefix pg: <https://w3id.org/posgraph/ns#> . @prefix pos: <https://w3id.org/posgraph/id/position/> .
 @prefix party: <https://w3id.org/posgraph/id/party/> . @prefix term: <https://w3id.org/posgraph/id/term/> .
