@@ -429,19 +429,22 @@ def _glob(text: str) -> str:
 
 
 def _filtered(
-    spec: Collection, values: Mapping[str, rdflib.term.Node], rare_q: bool
+    spec: Collection, values: Mapping[str, rdflib.term.Node], rare_q: bool, walk: str | None = None
 ) -> tuple[str, str, list[str], list]:
     """Where a page is read (the collection's rows, or one of its memberships when the request filters by party
-    or issue, ``s`` in the SQL, whose B-tree of the sort is walked) and the filters checked along the way: the
-    FROM clause, ``s``, the conditions and their arguments."""
+    or issue, ``s`` in the SQL, whose B-tree of the sort is walked; with ``walk`` (a sort field), that sort's
+    B-tree even when a date filter offers another, see _WIDE) and the filters checked along the way: the FROM
+    clause, ``s``, the conditions and their arguments."""
     args: list = []
     kinds = [k for k in ("person", "party", "issue") if k in values]
     if kinds:  # start from the smaller set: the items of one person, party or issue, in the order of the sort
-        source, s = "member s JOIN row r ON r.rid = s.rid", "s"
+        s = "s"
+        source = f"member s{_indexed_by(s, walk)} JOIN row r ON r.rid = s.rid"
         where = ["s.coll = ?", "s.kind = ?", "s.value = ?"]
         args += [spec.name, kinds[0], str(values[kinds[0]])]
     else:
-        source, s = "row r", "r"
+        s = "r"
+        source = f"row r{_indexed_by(s, walk)}"
         where = ["r.coll = ?"]
         args.append(spec.name)
     if rare_q:  # start from the few labels that contain q (CROSS JOIN keeps that order of the loops)
@@ -475,6 +478,10 @@ def _filtered(
     return source, s, where, args
 
 
+def _indexed_by(s: str, walk: str | None) -> str:
+    return f" INDEXED BY {_SORT_INDEXES[(s, walk)]}" if walk is not None else ""
+
+
 def _page_query(
     spec: Collection,
     values: Mapping[str, rdflib.term.Node],
@@ -488,10 +495,7 @@ def _page_query(
     its memberships when the request filters by party or issue), the other filters checked along the way; with
     ``walk``, that B-tree even when a date filter offers another (see _WIDE)."""
     column = _KEY_COLUMNS[field]
-    source, s, where, args = _filtered(spec, values, rare_q)
-    if walk and not rare_q and field != "date":
-        table = "member s" if s == "s" else "row r"
-        source = source.replace(table, f"{table} INDEXED BY {_SORT_INDEXES[(s, field)]}", 1)
+    source, s, where, args = _filtered(spec, values, rare_q, field if walk and not rare_q and field != "date" else None)
     op, order = ("<", "DESC") if descending else (">", "ASC")
     if "afterKey" in values:
         key, after = str(values["afterKey"]), str(values["afterId"])
