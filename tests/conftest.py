@@ -145,18 +145,6 @@ def start_server(
 ) -> Server:
     """Start ``posgraph serve`` (with ``args``, in ``cwd``) and wait until it listens (and, by default, until
     /health says 200). The store is ``data_dir``; staging, tokens, audit log and dumps go beside it."""
-    port = port or free_port()
-    full_env = {
-        **os.environ,
-        "POSGRAPH_DATA_DIR": str(data_dir.parent),
-        "POSGRAPH_STORE_DIR": str(data_dir),
-        "POSGRAPH_PUBLIC_BASE": f"http://127.0.0.1:{port}",
-        "POSGRAPH_STAGING_DIR": str(data_dir.parent / "staging"),
-        "POSGRAPH_DUMPS_DIR": str(data_dir.parent / "dumps"),
-        "POSGRAPH_TOKENS_FILE": str(data_dir.parent / "tokens.json"),
-        "POSGRAPH_AUDIT_LOG": str(data_dir.parent / "audit.jsonl"),
-        **(env or {}),
-    }
     engines = []
     if virtuoso_support.ENGINE == "virtuoso" and "POSGRAPH_ENGINE_URL" not in (env or {}):
         # A fresh public and staging Virtuoso for this server (stopped with it), unless the test names its engine.
@@ -168,8 +156,22 @@ def start_server(
             for engine in engines:
                 engine.stop()
             raise
-        full_env.update(virtuoso_support.engine_env(*engines))
         _ENGINE_ENV[str(data_dir)] = virtuoso_support.engine_env(*engines)
+    # The server's port is chosen after its engines are up: their start-up polls use ephemeral ports and could take
+    # one chosen before.
+    port = port or free_port()
+    full_env = {
+        **os.environ,
+        "POSGRAPH_DATA_DIR": str(data_dir.parent),
+        "POSGRAPH_STORE_DIR": str(data_dir),
+        "POSGRAPH_PUBLIC_BASE": f"http://127.0.0.1:{port}",
+        "POSGRAPH_STAGING_DIR": str(data_dir.parent / "staging"),
+        "POSGRAPH_DUMPS_DIR": str(data_dir.parent / "dumps"),
+        "POSGRAPH_TOKENS_FILE": str(data_dir.parent / "tokens.json"),
+        "POSGRAPH_AUDIT_LOG": str(data_dir.parent / "audit.jsonl"),
+        **(env or {}),
+        **(virtuoso_support.engine_env(*engines) if engines else {}),
+    }
     with open(log, "wb") as sink:
         process = subprocess.Popen(
             [POSGRAPH, "serve", "--port", str(port), "--workers", str(workers), *args],

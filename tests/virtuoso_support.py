@@ -113,6 +113,20 @@ DB.DBA.RDF_DEFAULT_USER_PERMS_SET ('nobody', 7);
 """
 
 
+# What the server prints when a port in its ini is taken, and how many times start() tries fresh ports.
+_PORT_TAKEN = "Failed to start listening"
+_START_ATTEMPTS = 4
+
+
+def _two_free_ports() -> tuple[int, int]:
+    """Two distinct free local ports (SQL, HTTP)."""
+    first = free_port()
+    second = free_port()
+    while second == first:
+        second = free_port()
+    return first, second
+
+
 def virtuoso_binary() -> str | None:
     """The ``virtuoso-t`` server binary on PATH (Debian's package installs it in /usr/bin), or None."""
     return shutil.which("virtuoso-t")
@@ -124,19 +138,20 @@ def isql_binary() -> str | None:
 
 
 class VirtuosoInstance:
-    """One ``virtuoso-t +foreground`` on ``directory`` with free local ports; ``start`` waits until its /sparql
-    answers and the grants are in, ``stop`` ends it by PID."""
+    """One ``virtuoso-t +foreground`` on ``directory`` with free local ports (chosen when it starts); ``start`` waits
+    until its /sparql answers and the grants are in, ``stop`` ends it by PID."""
 
     def __init__(self, directory: Path, *, start_timeout: float = 120.0) -> None:
         self.directory = directory
         self.start_timeout = start_timeout
-        self.sql_port = free_port()
-        self.http_port = free_port()
+        # Chosen by start(), just before the server binds them: chosen earlier, another instance's start (its HTTP
+        # polls use ephemeral ports) could take them in between.
+        self.sql_port = self.http_port = 0
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        """The instance's HTTP base URL (its endpoints are /sparql and /sparql-graph-crud)."""
+        """The instance's HTTP base URL once started (its endpoints are /sparql and /sparql-graph-crud)."""
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> str:
@@ -147,20 +162,19 @@ class VirtuosoInstance:
             raise RuntimeError("virtuoso-t not found: apt-get install virtuoso-opensource")
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "vsp").mkdir(exist_ok=True)
-        ini = self.directory / "virtuoso.ini"
-        ini.write_text(_INI.format(dir=self.directory, sql_port=self.sql_port, http_port=self.http_port))
-        with open(self.directory / "stdout.log", "wb") as sink:
-            self.process = subprocess.Popen(
-                [binary, "+foreground", "+configfile", str(ini)],
-                cwd=self.directory,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # a Ctrl-C in the test run reaches it only through stop()
-            )
+        self.sql_port, self.http_port = _two_free_ports()
+        self._launch(binary)
         deadline = time.monotonic() + self.start_timeout
+        attempts = 1
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                # A port found free a moment ago can be taken before the server binds it (an outgoing connection's
+                # ephemeral port, another instance): try again on fresh ports, a few times, before failing.
+                if _PORT_TAKEN in self._stdout() and attempts < _START_ATTEMPTS:
+                    attempts += 1
+                    self.sql_port, self.http_port = _two_free_ports()
+                    self._launch(binary)
+                    continue
                 raise RuntimeError(f"virtuoso-t exited {self.process.returncode}: {self.log_tail()}")
             try:
                 answer = httpx.get(
@@ -181,6 +195,21 @@ class VirtuosoInstance:
         self.sql(_GRANTS)
         return self.url
 
+    def _launch(self, binary: str) -> None:
+        """Write ``virtuoso.ini`` for the current ports and start ``virtuoso-t`` on it (its output to a fresh
+        stdout.log)."""
+        ini = self.directory / "virtuoso.ini"
+        ini.write_text(_INI.format(dir=self.directory, sql_port=self.sql_port, http_port=self.http_port))
+        with open(self.directory / "stdout.log", "wb") as sink:
+            self.process = subprocess.Popen(
+                [binary, "+foreground", "+configfile", str(ini)],
+                cwd=self.directory,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C in the test run reaches it only through stop()
+            )
+
     def sql(self, statements: str) -> str:
         """Run SQL statements through isql-vt on the SQL port as dba; return its output. Raises RuntimeError when
         a statement fails."""
@@ -197,6 +226,11 @@ class VirtuosoInstance:
         if result.returncode != 0 or "*** Error" in result.stdout:
             raise RuntimeError(f"isql-vt failed: {result.stdout}{result.stderr}")
         return result.stdout
+
+    def _stdout(self) -> str:
+        """What the current launch printed (stdout.log is new for each launch; virtuoso.log keeps them all)."""
+        path = self.directory / "stdout.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def log_tail(self, size: int = 4000) -> str:
         """The end of the server's own log (for failures)."""
