@@ -36,6 +36,21 @@ def test_header_is_parsed(saved):
     assert saved.examples == ({"party": "pgid:party/russia"},)
 
 
+def test_an_example_that_names_a_parameter_twice_keeps_both_values():
+    saved = SavedQuery.parse(
+        "t2", QUERY.replace("#+ example: party=pgid:party/russia", "#+ example: n=1 n=2 n=3 label=x")
+    )
+    assert saved.examples == ({"n": ["1", "2", "3"], "label": "x"},)
+    # gap-matrix's first example asks for two parties; bound, both are in its VALUES block.
+    gap = Catalog.from_dir(PROJECT_FILES.queries_dir).get("gap-matrix")
+    example = gap.examples[0]
+    assert example["party"] == ["pgid:party/russia", "pgid:party/ukraine"]
+    text = gap.bind(example)
+    assert (
+        "<https://w3id.org/posgraph/id/party/russia>" in text and "<https://w3id.org/posgraph/id/party/ukraine>" in text
+    )
+
+
 def test_values_block_binds_typed_terms_and_undef(saved):
     text = saved.bind({"party": "pgid:party/russia", "when": "2025-07"})
     assert (

@@ -484,6 +484,8 @@ PAGE_THROUGH = [
     ("disputed-figures", {}),
     ("document-versions", {"document": "pgid:example/plan"}),
     ("gap-matrix", {"date": "2025-07-31"}),
+    ("gap-matrix", {"date": "2025-07-31", "party": ["pgid:party/russia", "pgid:party/ukraine"]}),
+    ("gap-matrix", {"party": ["pgid:party/russia", "pgid:party/ukraine"], "issue": ["pgi:territory", "pgi:ceasefire"]}),
     ("issues", {}),
     ("meet-or-collide", {"a": "pgid:example/a", "b": "pgid:example/b"}),
     ("meet-or-collide", {"a": "pgid:party/russia", "b": "pgid:party/ukraine"}),

@@ -6,7 +6,7 @@ Header lines::
     #+ description: more text (may repeat)
     #+ kind: select | ask | construct | describe
     #+ param: NAME TYPE required|optional [many] — what it means
-    #+ example: NAME=VALUE NAME=VALUE
+    #+ example: NAME=VALUE NAME=VALUE   (a name given twice: both values, for a parameter that takes several)
     #+ page: limit=DEFAULT max=MAXIMUM
 
 The query body holds a ``#@values`` line where the parameters are bound: it becomes a ``VALUES`` block of RDF
@@ -273,6 +273,16 @@ class FactSource:
         return [dict(pair for pair in row if pair is not None) | extra for row in itertools.product(*columns)]
 
 
+def _parse_example(spec: str) -> dict[str, str | list[str]]:
+    """An ``#+ example:`` line's parameters: a name given more than once (``party=A party=B``, a parameter that
+    takes several values) maps to the list of its values, in order; any other to its value."""
+    values: dict[str, list[str]] = {}
+    for pair in spec.split():
+        name, _, value = pair.partition("=")
+        values.setdefault(name, []).append(value)
+    return {name: listed[0] if len(listed) == 1 else listed for name, listed in values.items()}
+
+
 def _iri(name: str, raw: str) -> rdflib.URIRef:
     prefix, _, local = raw.partition(":")
     if prefix in PREFIXES and not local.startswith("//"):
@@ -291,7 +301,7 @@ class SavedQuery:
     summary: str
     description: str
     params: tuple[Param, ...]
-    examples: tuple[dict[str, str], ...]
+    examples: tuple[dict[str, str | list[str]], ...]
     text: str = field(repr=False)
     paging: Paging | None = None
     keys: KeySource | None = None
@@ -513,7 +523,7 @@ class SavedQuery:
             params += paging.params()
         keys = _parse_keys(name, header.get("keys", []), text, params, paging)
         facts = _parse_facts(name, header.get("facts", []), text, params, paging)
-        examples = tuple(dict(pair.split("=", 1) for pair in spec.split()) for spec in header.get("example", []))
+        examples = tuple(_parse_example(spec) for spec in header.get("example", []))
         return cls(
             name=name,
             kind=kind,
