@@ -251,11 +251,11 @@ def test_a_page_filtered_by_date_and_sorted_otherwise_walks_its_sort_or_sorts_th
     wide = {"stated_from": "2022-01-05", "stated_to": "2022-01-25"}  # 21 days, 30 positions a day
     narrow = {"stated_from": "2022-01-10", "stated_to": "2022-01-10"}
 
-    async def pages(index: CollectionIndex, engine: Engine, cases) -> tuple[Counter, int]:
+    async def pages(index: CollectionIndex, engine: Engine, cases, limit: int = 9) -> tuple[Counter, int]:
         """How the pages of ``cases`` were read, and how many pages there were."""
         before, n = index.walks, 0
         for params, sort in cases:
-            n += await _walk(engine, index, "positions", params, sort, 9, 4)
+            n += await _walk(engine, index, "positions", params, sort, limit, 4)
         return index.walks - before, n
 
     async def go():
@@ -268,15 +268,26 @@ def test_a_page_filtered_by_date_and_sorted_otherwise_walks_its_sort_or_sorts_th
                 few = [(narrow, "label"), ({"as_of": "2022-01-20"} | narrow, "-id"), (wide | {"party": party}, "label")]
                 got, n = await pages(index, engine, few)
                 assert got == Counter(sorted=n) and n >= 5, (got, n)
-                # A party's memberships are walked too, when its range counts as wide.
+                # Above the floor, a range is wide from sqrt(limit * the rows read from) on: one day (30 rows of
+                # ~850) for pages of 9 is sorted, the 21 days walked.
                 monkeypatch.setattr(index_module, "_WIDE", 5)
-                got, n = await pages(index, engine, [(wide | {"party": party}, "-label")])
+                got, n = await pages(index, engine, [(narrow, "label"), (narrow, "-id")])
+                assert got == Counter(sorted=n) and n >= 5, (got, n)
+                assert await pages(index, engine, walked[:1]) == (Counter(walked=4), 4)
+                # A party's memberships are walked too, when its range counts as wide (~16 rows of the party's ~40,
+                # for pages of 2).
+                got, n = await pages(index, engine, [(wide | {"party": party}, "-label")], limit=2)
                 assert got == Counter(walked=n) and n >= 2, (got, n)
                 monkeypatch.setattr(index_module, "_WALK_STEPS", 100)
                 assert await pages(index, engine, walked) == (Counter(abandoned=16), 16)
                 # Sorted by date, or with a rare q, a page takes other ways.
                 got, n = await pages(index, engine, [(wide, "date"), (wide | {"q": "position 11"}, "label")])
                 assert got == Counter() and n >= 5, (got, n)
+                # Whether a q is rare is counted once for the version held: the next pages do not count again.
+                counts: list[str] = []
+                index._snapshot.db.set_trace_callback(lambda sql: counts.append(sql) if "GLOB" in sql else None)
+                _, n = await pages(index, engine, [({"q": "position 2"}, "label")], limit=3)
+                assert n == 4 and len([sql for sql in counts if "count(*)" in sql]) == 1, (n, counts)
             finally:
                 await index.stop()
 

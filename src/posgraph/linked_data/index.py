@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import re
 import sqlite3
@@ -105,10 +106,11 @@ INSERT INTO label_text (label_text) VALUES ('rebuild');
 # one is checked along the sort's own B-tree (its matches are dense enough to fill a page soon).
 _RARE = 2000
 # A page sorted by label or IRI but filtered by date is read one of two ways: the rows in the date range, sorted
-# (cost: the range's rows), or a walk along the sort's own B-tree from the cursor, checking the dates (cost: the
-# page over the share of rows in the range). A range of fewer rows than this is sorted; a wider one is walked,
-# within a budget of SQLite steps (a share that is not spread evenly over the order, e.g. labels that begin with
-# their date, can make the walk long: past the budget the range is sorted after all).
+# (cost: the range's n rows), or a walk along the sort's own B-tree from the cursor, checking the dates (cost: the
+# page over the share of rows in the range, limit * N / n of the N rows read from). The two meet at n = sqrt(limit
+# * N): a range of fewer rows than that, or than this floor, is sorted; a wider one is walked, within a budget of
+# SQLite steps (a share that is not spread evenly over the order, e.g. labels that begin with their date, can make
+# the walk long: past the budget the range is sorted after all).
 _WIDE = 500
 _WALK_STEPS = 50_000
 _DATE_FILTERS = ("stated_from", "stated_to", "as_of")
@@ -122,7 +124,7 @@ _SORT_INDEXES = {
 _KEY_COLUMNS = {"date": "dkey", "label": "lkey", "id": "item"}
 # Items named in one VALUES block when an incremental refresh reads items again.
 _CHUNK = 400
-# Sets of fact rows kept for the version held.
+# Entries of a version's memo (fact rows, q counts, sizes) kept for the version held.
 _MEMO = 256
 
 
@@ -561,7 +563,8 @@ class _Snapshot:
     path: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False
-    # Fact rows read at this version, by fact and filter values (oldest first).
+    # What was read at this version (oldest first): fact rows by fact and filter values, whether a q is rare, the
+    # rows a page is read from.
     memo: dict = field(default_factory=dict)
     # How the pages sorted otherwise than by date but filtered by date were read (see _WIDE): "walked", "sorted"
     # (few rows in the range) or "abandoned" (the walk ran past its budget, then sorted).
@@ -589,11 +592,8 @@ class _Snapshot:
         with self.lock:
             if self.closed or self.version != version:
                 return None
-            rare_q = False
             q = str(values["q"]).lower() if "q" in values else ""
-            if len(q) >= 3:  # the trigram index needs three characters
-                sql = "SELECT count(*) FROM (SELECT 1 FROM label_text WHERE lkey GLOB ? LIMIT ?)"
-                rare_q = self.db.execute(sql, (_glob(q), _RARE)).fetchone()[0] < _RARE
+            rare_q = len(q) >= 3 and self._rare(q)  # the trigram index needs three characters
             if field != "date" and not rare_q and any(k in values for k in _DATE_FILTERS):
                 rows = self._walked(spec, values, field, descending, limit)
                 if rows is not None:
@@ -605,9 +605,8 @@ class _Snapshot:
     ) -> list[tuple] | None:
         """The page read along the sort's B-tree, or None when the date filters leave few rows (then sorting them
         is cheaper) or the walk ran past its budget (see _WIDE). Called under the lock."""
-        source, _, where, args = _filtered(spec, values, False)
-        count = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {' AND '.join(where)} LIMIT ?)"
-        if self.db.execute(count, (*args, _WIDE)).fetchone()[0] < _WIDE:
+        wide = max(_WIDE, math.isqrt(limit * self._size(spec, values)) + 1)
+        if self._in_range(spec, values, wide) < wide:
             self.walks["sorted"] += 1
             return None
         self.db.set_progress_handler(lambda: 1, _WALK_STEPS)  # called once the budget is spent: stop
@@ -622,6 +621,56 @@ class _Snapshot:
             self.db.set_progress_handler(None, 0)
         self.walks["walked"] += 1
         return rows
+
+    def _remembered(self, key: tuple, work: Callable[[], object]) -> object:
+        """What ``work`` gives, kept in ``memo`` for the version held (under the lock)."""
+        if key not in self.memo:
+            if len(self.memo) >= _MEMO:
+                self.memo.pop(next(iter(self.memo)))
+            self.memo[key] = work()
+        return self.memo[key]
+
+    def _rare(self, q: str) -> bool:
+        """Whether fewer than _RARE labels contain ``q`` (lower case, three characters or more): a count in the
+        trigram index (milliseconds at a million triples), kept for the version, so that the next pages of a
+        search do not count again."""
+        sql = "SELECT count(*) FROM (SELECT 1 FROM label_text WHERE lkey GLOB ? LIMIT ?)"
+        return self._remembered(("rare", q), lambda: self.db.execute(sql, (_glob(q), _RARE)).fetchone()[0] < _RARE)
+
+    @staticmethod
+    def _source(spec: Collection, values: Mapping[str, rdflib.term.Node]) -> tuple[str, tuple]:
+        """The table a page of ``spec`` filtered by ``values`` is read from, with the conditions that pick its rows
+        (the collection's, or the first person's, party's or issue's memberships, as _filtered starts from)."""
+        kind = next((k for k in ("person", "party", "issue") if k in values), None)
+        if kind is None:
+            return "row WHERE coll = ?", (spec.name,)
+        return "member WHERE coll = ? AND kind = ? AND value = ?", (spec.name, kind, str(values[kind]))
+
+    def _size(self, spec: Collection, values: Mapping[str, rdflib.term.Node]) -> int:
+        """How many rows a page of ``spec`` filtered by ``values`` is read from, kept for the version."""
+        table, args = self._source(spec, values)
+        return self._remembered(
+            ("size", *args), lambda: self.db.execute(f"SELECT count(*) FROM {table}", args).fetchone()[0]
+        )
+
+    def _in_range(self, spec: Collection, values: Mapping[str, rdflib.term.Node], cap: int) -> int:
+        """How many of the rows a page is read from have a date key the date filters admit (the bounds on the key
+        that _filtered writes), counting up to ``cap``: at least the rows in the range (the other filters are not
+        applied), read from the date's B-tree alone, without a look at the rows."""
+        table, args = self._source(spec, values)
+        high = min((last_day(str(values[k])) for k in ("stated_to", "as_of") if k in values), default="\uffff")
+        low, early = "\x01", ()  # "" is no date
+        if "stated_from" in values:
+            low = first_day(str(values["stated_from"]))
+            early = tuple(k for k in dict.fromkeys((low[:4], low[:7])) if k <= high)
+        ranged = f"SELECT count(*) FROM (SELECT 1 FROM {table} AND dkey >= ? AND dkey <= ? LIMIT ?)"
+        n = self.db.execute(ranged, (*args, low, high, cap)).fetchone()[0]
+        for key in early:  # a year or month written before the range's first day reaches into it
+            if n < cap:
+                n += self.db.execute(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {table} AND dkey = ? LIMIT ?)", (*args, key, cap)
+                ).fetchone()[0]
+        return n
 
     def keys(
         self,
@@ -647,13 +696,7 @@ class _Snapshot:
         with self.lock:
             if self.closed or self.version != version:
                 return None
-            rows = self.memo.get(key)
-            if rows is None:
-                rows = fact_rows(self.db, fact, combinations)
-                if len(self.memo) >= _MEMO:
-                    self.memo.pop(next(iter(self.memo)))
-                self.memo[key] = rows
-            return rows
+            return self._remembered(key, lambda: fact_rows(self.db, fact, combinations))
 
     def move(self, items: Iterable[str], collections: list[tuple], version: str, changes: int) -> int:
         """Replace ``items``' rows by ``collections``' and hold ``version`` from now on, in one step for readers;
