@@ -123,7 +123,11 @@ COLLECTION_PAGES = [
     ("positions", {"sort": "-label"}),
     ("positions", {"party": PARAMS["party"], "issue": PARAMS["issue"], "sort": "-date"}),
     ("positions", {"type": "Demand", "as_of": PARAMS["date"]}),
+    # A wide range that only the largest store reaches (empty at 10k and 100k), and one month that every size
+    # holds (30 positions a day from 2022-01-01: 930 of the 1,000 dated positions at 10k, 1 in 8 at 100k, 1 in
+    # 76 at 1M).
     ("positions", {"stated_from": "2023-01", "stated_to": "2023-06", "sort": "label"}),
+    ("positions", {"stated_from": "2022-01", "stated_to": "2022-01", "sort": "label"}),
     ("positions", {"q": "ceasefire"}),
     ("positions", {"q": "no such words", "sort": "-date"}),
     ("parties", {}),
