@@ -121,10 +121,7 @@ _START_ATTEMPTS = 4
 def _two_free_ports() -> tuple[int, int]:
     """Two distinct free local ports (SQL, HTTP)."""
     first = free_port()
-    second = free_port()
-    while second == first:
-        second = free_port()
-    return first, second
+    return first, free_port(avoid={first})
 
 
 def virtuoso_binary() -> str | None:

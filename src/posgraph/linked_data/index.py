@@ -438,7 +438,7 @@ def _filtered(
     B-tree even when a date filter offers another, see _WIDE) and the filters checked along the way: the FROM
     clause, ``s``, the conditions and their arguments."""
     args: list = []
-    kinds = [k for k in ("person", "party", "issue") if k in values]
+    kinds = _member_kinds(values)
     if kinds:  # start from the smaller set: the items of one person, party or issue, in the order of the sort
         s = "s"
         source = f"member s{_indexed_by(s, walk)} JOIN row r ON r.rid = s.rid"
@@ -478,6 +478,11 @@ def _filtered(
         where.append(f"r.dfirst <= ? AND {s}.dkey <= ? AND (r.superseded IS NULL OR r.superseded > ?)")
         args += [last_day(str(values["as_of"]))] * 3
     return source, s, where, args
+
+
+def _member_kinds(values: Mapping[str, rdflib.term.Node]) -> list[str]:
+    """The memberships a request filters by, the first of them the one a page is read from."""
+    return [k for k in ("person", "party", "issue") if k in values]
 
 
 def _indexed_by(s: str, walk: str | None) -> str:
@@ -641,10 +646,10 @@ class _Snapshot:
     def _source(spec: Collection, values: Mapping[str, rdflib.term.Node]) -> tuple[str, tuple]:
         """The table a page of ``spec`` filtered by ``values`` is read from, with the conditions that pick its rows
         (the collection's, or the first person's, party's or issue's memberships, as _filtered starts from)."""
-        kind = next((k for k in ("person", "party", "issue") if k in values), None)
-        if kind is None:
+        kinds = _member_kinds(values)
+        if not kinds:
             return "row WHERE coll = ?", (spec.name,)
-        return "member WHERE coll = ? AND kind = ? AND value = ?", (spec.name, kind, str(values[kind]))
+        return "member WHERE coll = ? AND kind = ? AND value = ?", (spec.name, kinds[0], str(values[kinds[0]]))
 
     def _size(self, spec: Collection, values: Mapping[str, rdflib.term.Node]) -> int:
         """How many rows a page of ``spec`` filtered by ``values`` is read from, kept for the version."""
