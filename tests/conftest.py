@@ -245,3 +245,16 @@ def create_token(state_dir: Path, role: str, name: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+def wait_indexed(server: Server, version: str, timeout: float = 60) -> str:
+    """Wait until the server's log says its index holds ``version``; return how it got there ("incremental" or
+    "built whole")."""
+    deadline = time.monotonic() + timeout
+    said = f"collection index holds version {version} ("
+    while time.monotonic() < deadline:
+        for line in server.log.read_text().splitlines():
+            if said in line:
+                return line.split(said, 1)[1].split(":", 1)[0]
+        time.sleep(0.1)
+    raise AssertionError(f"the index never held {version}: {server.log.read_text()[-2000:]}")

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Iterator
 
 import pytest
-from conftest import Server, run, start_server
+from conftest import Server, run, start_server, wait_indexed
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 from test_collection_index import (  # noqa: F401, F811 (generated: a fixture)
@@ -22,7 +22,6 @@ from test_collection_index import (  # noqa: F401, F811 (generated: a fixture)
     _load,
     _loaded,
     _served_page,
-    _wait_indexed,
     generated,
 )
 
@@ -199,10 +198,14 @@ async def _agree(engine: Engine, index: CollectionIndex, name: str, params: dict
     try:
         by_index = await _pages(engine, name, params, limit, use)
         by_engine = await _pages(engine, name, params, limit, None)
+        # The rows posgraph's own pages read (research.select_saved): the first page, its facts from the index.
+        rows = await research.select_saved(engine, CATALOG, name, params | {"limit": str(limit)}, facts=use)
     finally:
         collection.use_index(engine, None)
-    assert use.answered == len(by_index) and use.declined == 0, "who worked the facts out"
+    assert use.answered == len(by_index) + 1 and use.declined == 0, "who worked the facts out"
     assert by_index == by_engine, (name, params, limit)
+    as_json = [{k: {"value": str(v)} for k, v in row.items()} for row in rows]
+    assert _normal(as_json) == by_engine[0], ("select_saved", name, params, limit)
     return len(expected), sum(len(p) for p in by_engine)
 
 
@@ -374,7 +377,7 @@ def _fact_reads(client, name: str, source: str) -> float:
 
 def test_over_http_the_facts_come_from_the_index_and_the_answers_are_the_engines(served):
     with served.client() as client:
-        _wait_indexed(served, _served_page(client, "positions", {})[0])
+        wait_indexed(served, _served_page(client, "positions", {})[0])
 
     async def engine_pages(name: str, params: dict) -> list[list[dict]]:
         async with Engine(served.engine_url) as engine:

@@ -12,7 +12,7 @@ from typing import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from conftest import EXAMPLES, Server, posgraph_cli, start_server
+from conftest import EXAMPLES, Server, posgraph_cli, start_server, wait_indexed
 
 pytestmark = pytest.mark.e2e
 
@@ -167,6 +167,34 @@ def test_the_timeline_page_keeps_the_dom_contract_and_links_its_data(client):
     assert {b["position"]["value"] for b in answer.json()["results"]["bindings"]} == shown(page.text)
     for script in ("/static/charts.js",):
         assert client.get(script).status_code == 200
+
+
+def _reads(client) -> dict[tuple[str, str, str], float]:
+    """posgraph's counts of saved queries' keys and aggregates read, by (metric, query, source)."""
+    counts = {}
+    for line in client.get("/metrics").text.splitlines():
+        for metric in ("posgraph_saved_query_key_pages_total", "posgraph_saved_query_fact_reads_total"):
+            if line.startswith(metric + "{"):
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+                counts[(metric.split("_")[3], labels["query"], labels["source"])] = float(line.split()[-1])
+    return counts
+
+
+def test_the_pages_read_keys_and_counts_from_the_index_as_the_saved_queries_do(server, client):
+    # Once the index holds the current data, a page's newest positions are a page of keys it cuts and the form's
+    # issue counts are its aggregate, not the engine's sort and count (what makes a page cost the same at 1M).
+    wait_indexed(server, client.get("/positions").headers["x-posgraph-version"])
+    before = _reads(client)
+    # Parameters no other test asks for: built now, not answered from the representation cache.
+    timeline = client.get("/timeline", params={"party": "pgid:party/russia", "to": "2025-07-30"})
+    gaps = client.get("/gaps", params={"as_of": "2025-07-30"})
+    assert timeline.status_code == gaps.status_code == 200
+    after = _reads(client)
+    grew = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    # The timeline's page of keys, and the newest page that chooses the gap matrix's parties; both forms' counts.
+    assert grew == {("key", "timeline", "index"): 2, ("fact", "issues", "index"): 2}, grew
+    expected = positions_of(client, f"FILTER (?party = <{PARTY}russia> && STR(?on) <= '2025-07-30')")
+    assert shown(timeline.text) == expected and expected
 
 
 def gap_rows(html: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from typing import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import EXAMPLES, Server, create_token, run, start_server
+from conftest import EXAMPLES, Server, create_token, run, start_server, wait_indexed
 from rdflib import Literal, URIRef
 
 from bench.generate import write_graph
@@ -659,19 +659,6 @@ def _reference_after(url: str, name: str, params: dict, cursor: str) -> Page:
     return run(go())
 
 
-def _wait_indexed(server: Server, version: str, timeout: float = 60) -> str:
-    """Wait until the server's log says its index holds ``version``; return how it got there ("incremental" or
-    "built whole")."""
-    deadline = time.monotonic() + timeout
-    said = f"collection index holds version {version} ("
-    while time.monotonic() < deadline:
-        for line in server.log.read_text().splitlines():
-            if said in line:
-                return line.split(said, 1)[1].split(":", 1)[0]
-        time.sleep(0.1)
-    raise AssertionError(f"the index never held {version}: {server.log.read_text()[-2000:]}")
-
-
 def _ids(server: Server, name: str, params: dict) -> list[str]:
     with server.client() as client:
         return [item["id"] for item in _served_page(client, name, params)[1].items]
@@ -683,7 +670,7 @@ PUT_POSITION = f"{PGID}position/zz-written-through-the-store"
 
 def test_pages_after_every_kind_of_write_are_the_engines(served):
     version = _agree(served)
-    _wait_indexed(served, version)
+    wait_indexed(served, version)
     assert _agree(served, deep=True) == version  # now answered by the index
 
     curator = {"Authorization": f"Bearer {served.tokens['curator']}"}
@@ -698,7 +685,7 @@ def test_pages_after_every_kind_of_write_are_the_engines(served):
     # Right after the write: the new position is listed (an index left at the old version would not list it).
     assert NEW_DEMAND in _ids(served, "positions", {"q": "peninsula"})
     version = _agree(served)
-    assert _wait_indexed(served, version) == "incremental"  # only what the batch touched was read again
+    assert wait_indexed(served, version) == "incremental"  # only what the batch touched was read again
     assert _agree(served, deep=True) == version
 
     with served.client() as client:
@@ -706,7 +693,7 @@ def test_pages_after_every_kind_of_write_are_the_engines(served):
         assert reverted.status_code == 200, reverted.text
     assert NEW_DEMAND not in _ids(served, "positions", {"q": "peninsula"})
     version = _agree(served)
-    assert _wait_indexed(served, version) == "incremental"
+    assert wait_indexed(served, version) == "incremental"
     assert _agree(served, deep=True) == version
 
     turtle = (
@@ -721,7 +708,7 @@ def test_pages_after_every_kind_of_write_are_the_engines(served):
         assert written.status_code in (200, 201, 204), written.text
     assert _ids(served, "positions", {"sort": "-date"})[0] == PUT_POSITION
     version = _agree(served)
-    assert _wait_indexed(served, version) == "built whole"  # a direct write does not say what it touched
+    assert wait_indexed(served, version) == "built whole"  # a direct write does not say what it touched
     assert _agree(served, deep=True) == version
 
     update = (
@@ -736,7 +723,7 @@ def test_pages_after_every_kind_of_write_are_the_engines(served):
     assert _ids(served, "positions", {"sort": "label", "q": "written through"}) == [PUT_POSITION]
     assert _ids(served, "positions", {"sort": "-label"})[0] == PUT_POSITION
     version = _agree(served)
-    assert _wait_indexed(served, version) == "built whole"
+    assert wait_indexed(served, version) == "built whole"
     assert _agree(served, deep=True) == version
 
 
@@ -744,10 +731,10 @@ def test_a_restarted_server_rebuilds_and_serves_the_same_pages(served):
     with served.client() as client:
         before = {(n, tuple(p.items())): _served_page(client, n, p) for n, p in CHECKED}
     version = next(iter(before.values()))[0]
-    _wait_indexed(served, version)
+    wait_indexed(served, version)
     again = start_server(served.base / "unused", served.base / "restart.log", env=served.env)
     try:
-        _wait_indexed(again, version)
+        wait_indexed(again, version)
         with again.client() as client:
             for (name, params), (_, page) in before.items():
                 assert _served_page(client, name, dict(params)) == (version, page)
@@ -866,17 +853,23 @@ async def _keyed_pages_agree(engine: Engine, index: CollectionIndex, name: str, 
     try:
         by_engine = await _saved_pages(engine, name, params, limit, None)
         by_index = await _saved_pages(engine, name, params, limit, use)
+        one_value_each = all(isinstance(v, str) for v in params.values())
+        assert use.declined == 0 and use.answered == (len(by_index) if one_value_each else 0), "who cut the pages"
+        got = [_comparable(_bindings(a)) for a in by_index]
+        assert got == [_comparable(_bindings(a)) for a in by_engine], (name, params, limit)
+        for n, page in enumerate(got):
+            ask = params | {"limit": str(limit), "offset": str(n * limit)}
+            reference = await engine.select(CATALOG.get(name).bind(ask))
+            as_json = [{k: {"value": str(v)} for k, v in row.items()} for row in reference]
+            assert _comparable(as_json) == page, (name, params, limit, n)
+            # The rows posgraph's own pages read (research.select_saved): the same page, its keys cut the same way.
+            answered = use.answered
+            rows = await research.select_saved(engine, CATALOG, name, ask, key_pages=use)
+            assert use.answered == answered + one_value_each, "select_saved took its keys from the index"
+            as_json = [{k: {"value": str(v)} for k, v in row.items()} for row in rows]
+            assert _comparable(as_json) == page, ("select_saved", name, params, limit, n)
     finally:
         collection.use_index(engine, None)
-    one_value_each = all(isinstance(v, str) for v in params.values())
-    assert use.declined == 0 and use.answered == (len(by_index) if one_value_each else 0), "who cut the pages"
-    got = [_comparable(_bindings(a)) for a in by_index]
-    assert got == [_comparable(_bindings(a)) for a in by_engine], (name, params, limit)
-    for n, page in enumerate(got):
-        ask = params | {"limit": str(limit), "offset": str(n * limit)}
-        reference = await engine.select(CATALOG.get(name).bind(ask))
-        as_json = [{k: {"value": str(v)} for k, v in row.items()} for row in reference]
-        assert _comparable(as_json) == page, (name, params, limit, n)
     assert all(len({r["position"] for r in page}) <= limit for page in got)
     return len(got)
 
@@ -955,7 +948,7 @@ def _key_pages_metric(client, source: str) -> float:
 def test_over_http_a_saved_querys_pages_are_cut_by_the_index_and_are_the_engines(served):
     with served.client() as client:
         version, _ = _served_page(client, "positions", {})
-    _wait_indexed(served, version)
+    wait_indexed(served, version)
     params = {"party": RUSSIA}
 
     async def engine_pages():

@@ -14,7 +14,7 @@ import rdflib
 from cachetools import LRUCache
 
 from posgraph import answer_limits, formats, guard, metrics, workers
-from posgraph.catalog import PAGE_PARAMS, Catalog
+from posgraph.catalog import PAGE_PARAMS, Catalog, Page, SavedQuery
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, PayloadTooLarge, QueryRefused, QuerySyntaxError, WorkerFailed, WorkTimeout
 from posgraph.namespaces import DCTERMS, FORMATS, RDF, SD, VOID, XSD
@@ -24,6 +24,7 @@ __all__ = [
     "check_query",
     "run_query",
     "run_saved",
+    "select_saved",
     "service_description",
     "read_graph",
     "prepare_query",
@@ -184,9 +185,7 @@ async def run_saved(
     fact_rows, form = None, None
     if saved.facts is not None and not default_graphs + named_graphs:
         unread = saved.bind(params, scope=scope, facts=[])  # the parameters checked before the index is asked
-        if facts is not None:
-            fact_rows = await facts(saved.facts.fact, saved.facts.combinations(saved.params, params, page))
-        metrics.fact_reads.labels(query=name, source="engine" if fact_rows is None else "index").inc()
+        fact_rows = await _fact_rows(saved, name, params, page, facts)
         if fact_rows is not None:
             form = await check_query(unread, pool=guard_pool)
 
@@ -195,18 +194,10 @@ async def run_saved(
 
     if page is not None and saved.keys is not None and not default_graphs + named_graphs:
         # A page of keys first (one more than the page: whether another follows), then the page's rows.
-        keys, source = None, "index"
-        filters = saved.keys.terms(saved.params, params)
-        newest = saved.keys.newest_first(params)
-        if key_pages is not None and filters is not None:
-            keys = await key_pages(saved.keys.collection, filters, page.offset, page.limit + 1, newest)
-        if keys is None:  # the engine cuts them, with the query's own subquery
-            # Checked as the first page (cached by its text): pages differ only in the integers of LIMIT and OFFSET.
-            unpaged = {k: v for k, v in params.items() if k not in PAGE_PARAMS}
-            await check_query(saved.bind(unpaged, scope=scope, keys_only=True), pool=guard_pool)
-            rows = await engine.select(saved.bind(params, scope=scope, extra=1, keys_only=True), timeout=timeout)
-            keys, source = [(str(row[paging.key]), str(row["key"])) for row in rows], "engine"
-        metrics.key_pages.labels(query=name, source=source).inc()
+        async def check(text: str) -> None:
+            await check_query(text, pool=guard_pool)
+
+        keys = await _page_keys(engine, saved, name, params, scope, page, key_pages, timeout, check)
         # The text's structure is checked once per set of parameters (with no keys: cached by its text); the keys
         # are terms bound into it, so a page's text is not parsed again (parsing a VALUES block of a page of IRIs
         # would cost more than the page).
@@ -262,6 +253,76 @@ async def run_saved(
     if keys >= page.limit and not answer.truncated:
         return replace(answer, next_cursor=saved.cursor(params, page.offset + page.limit, scope=scope))
     return answer
+
+
+async def select_saved(
+    engine: Engine,
+    catalog: Catalog,
+    name: str,
+    params: Mapping[str, str | Sequence[str]],
+    *,
+    timeout: float | None = None,
+    key_pages: KeyPages | None = None,
+    facts: FactRows | None = None,
+) -> list[dict[str, rdflib.term.Node]]:
+    """Bind ``params`` into saved SELECT query ``name`` and return its rows (one page of a paged query) as
+    ``Engine.select`` does: for posgraph's own pages, which read a saved query's answer rather than send it. A
+    keyed query's keys and an aggregate's rows come from ``key_pages`` and ``facts`` when they can answer, as in
+    ``run_saved`` (the same rows either way). Not checked by the guard: the text is a saved query's, with typed
+    terms bound into it. Raises NotFound, InvalidParameter, or what the engine raises."""
+    saved = catalog.get(name)
+    page = saved.page(params) if saved.paging is not None else None
+    fact_rows = None
+    if saved.facts is not None:
+        saved.bind(params, facts=[])  # the parameters checked before the index is asked
+        fact_rows = await _fact_rows(saved, name, params, page, facts)
+    if page is not None and saved.keys is not None:
+        keys = await _page_keys(engine, saved, name, params, [], page, key_pages, timeout)
+        text = saved.bind(params, facts=fact_rows, keys=keys[: page.limit])
+    else:
+        text = saved.bind(params, facts=fact_rows)
+    return await engine.select(text, timeout=timeout)
+
+
+async def _fact_rows(
+    saved: SavedQuery, name: str, params: Mapping, page: Page | None, facts: FactRows | None
+) -> list[tuple] | None:
+    """The rows of the aggregate ``saved`` stands on, read by ``facts``; None when that cannot answer (then the
+    query works them out)."""
+    rows = None
+    if facts is not None:
+        rows = await facts(saved.facts.fact, saved.facts.combinations(saved.params, params, page))
+    metrics.fact_reads.labels(query=name, source="engine" if rows is None else "index").inc()
+    return rows
+
+
+async def _page_keys(
+    engine: Engine,
+    saved: SavedQuery,
+    name: str,
+    params: Mapping,
+    scope: list[str],
+    page: Page,
+    key_pages: KeyPages | None,
+    timeout: float | None,
+    check: Callable[[str], Awaitable[None]] | None = None,
+) -> list[tuple[str, str]]:
+    """A keyed query's page of keys (one more than the page: whether another follows), from ``key_pages`` when it
+    can answer, else cut by the engine with the query's own subquery (its text passed to ``check`` first)."""
+    keys, source = None, "index"
+    filters = saved.keys.terms(saved.params, params)
+    if key_pages is not None and filters is not None:
+        newest = saved.keys.newest_first(params)
+        keys = await key_pages(saved.keys.collection, filters, page.offset, page.limit + 1, newest)
+    if keys is None:
+        if check is not None:
+            # Checked as the first page (cached by its text): pages differ only in the integers of LIMIT and OFFSET.
+            unpaged = {k: v for k, v in params.items() if k not in PAGE_PARAMS}
+            await check(saved.bind(unpaged, scope=scope, keys_only=True))
+        rows = await engine.select(saved.bind(params, scope=scope, extra=1, keys_only=True), timeout=timeout)
+        keys, source = [(str(row[saved.paging.key]), str(row["key"])) for row in rows], "engine"
+    metrics.key_pages.labels(query=name, source=source).inc()
+    return keys
 
 
 def _count_rows(content: bytes, media_type: str, key: str | None) -> tuple[int, int]:

@@ -14,7 +14,7 @@ import rdflib
 from posgraph.catalog import Catalog
 from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter
-from posgraph.overview.timeline import Filters, period
+from posgraph.overview.timeline import Filters, period, select
 
 __all__ = ["RELATIONS", "CellPosition", "Cell", "Gap", "GapRow", "GapMatrix", "relation_of", "build_gaps", "load_gaps"]
 
@@ -122,9 +122,7 @@ async def default_parties(
     """The ``n`` parties that stated positions most recently on or before ``as_of`` (none: ever), in IRI order so
     that the columns do not swap places, and the first day of the most recent position (or ""). Raises what the
     engine raises."""
-    rows = await engine.select(
-        catalog.get("timeline").bind({"order": "newest", "to": as_of, "limit": str(_RECENT)}), timeout=timeout
-    )
+    rows = await select(engine, catalog, "timeline", {"order": "newest", "to": as_of, "limit": str(_RECENT)}, timeout)
     dated = [(period(_text(r, "statedOn"))[0], _text(r, "position"), _text(r, "party")) for r in rows if _dated(r)]
     # Newest first, ties by IRI (two stable sorts): within a day the page's own order is the engine's.
     dated.sort(key=lambda d: d[1])
@@ -211,9 +209,8 @@ async def _pages(engine: Engine, catalog: Catalog, params: dict, timeout: float 
     """Every row of meet-or-collide for one pair, page by page (at most ``pages`` pages of 2000)."""
     found: list = []
     for page in range(pages):
-        rows = await engine.select(
-            catalog.get("meet-or-collide").bind(params | {"limit": "2000", "offset": str(page * 2000)}),
-            timeout=timeout,
+        rows = await select(
+            engine, catalog, "meet-or-collide", params | {"limit": "2000", "offset": str(page * 2000)}, timeout
         )
         found += rows
         if len(rows) < 2000:
@@ -249,7 +246,7 @@ async def load_gaps(engine: Engine, catalog: Catalog, filters: Filters, *, timeo
         # Without a date, gap-matrix's date is the latest first day of any position: the newest page just gave it.
         date = date or latest
     params = {"date": date, "party": list(parties), "issue": list(filters.issues)}
-    rows = await engine.select(catalog.get("gap-matrix").bind(params), timeout=timeout) if parties else []
+    rows = await select(engine, catalog, "gap-matrix", params, timeout) if parties else []
     in_force: dict[str, list[str]] = {}
     for row in rows:
         in_force.setdefault(_text(row, "party"), []).append(_text(row, "position"))

@@ -7,13 +7,16 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Mapping, Sequence
 
 import rdflib
 
+from posgraph import research
 from posgraph.catalog import Catalog, Param
 from posgraph.engine import Engine
 from posgraph.linked_data import collection_page
+from posgraph.linked_data.collection import index_facts, index_keys
 
 __all__ = [
     "PAGE",
@@ -27,6 +30,7 @@ __all__ = [
     "period",
     "build_timeline",
     "load_timeline",
+    "select",
 ]
 
 Row = Mapping[str, rdflib.term.Node]
@@ -258,8 +262,20 @@ def build_timeline(
     return Timeline(lanes, tuple(parties.items()), links, unique_events, as_of, truncated, sources)
 
 
-async def _select(engine: Engine, catalog: Catalog, name: str, params: Mapping, timeout: float | None) -> list:
-    return await engine.select(catalog.get(name).bind(params), timeout=timeout)
+async def select(engine: Engine, catalog: Catalog, name: str, params: Mapping, timeout: float | None) -> list[Row]:
+    """The rows of saved query ``name`` bound with ``params`` (its page they ask for), a keyed query's keys and an
+    aggregate's rows read from the collections' index while it holds the current data (as /queries/{name} reads
+    them): the pages cost what the researchers' saved queries cost. Raises InvalidParameter, or what the engine
+    raises."""
+    return await research.select_saved(
+        engine,
+        catalog,
+        name,
+        params,
+        timeout=timeout,
+        key_pages=partial(index_keys, engine),
+        facts=partial(index_facts, engine),
+    )
 
 
 async def load_timeline(
@@ -271,12 +287,12 @@ async def load_timeline(
     params = {"party": list(filters.parties), "issue": list(filters.issues), "from": filters.start, "to": filters.end}
     # The most recent positions: what a reader opening the timeline looks for first, and a bounded amount of work
     # however large the store (the oldest-first page would be the same work, and show the start of the record).
-    rows = await _select(engine, catalog, "timeline", params | TIMELINE_PAGE | {"limit": str(limit)}, timeout)
+    rows = await select(engine, catalog, "timeline", params | TIMELINE_PAGE | {"limit": str(limit)}, timeout)
     event_params = {"party": list(filters.parties), "from": filters.start, "to": filters.end, "limit": "1000"}
-    events = await _select(engine, catalog, "timeline-events", event_params, timeout)
+    events = await select(engine, catalog, "timeline-events", event_params, timeout)
     in_force = None
     if filters.as_of:
-        state = await _select(
+        state = await select(
             engine,
             catalog,
             "gap-matrix",
@@ -295,6 +311,6 @@ async def load_choices(
     parties collection (its first ``limit``) and the issues saved query. Raises what the engine raises."""
     page = await collection_page(engine, "parties", {}, sort="label", limit=limit)
     parties = tuple((item["id"], (item.get("prefLabel") or {}).get("en") or _local(item["id"])) for item in page.items)
-    rows = await engine.select(catalog.get("issues").bind({}), timeout=timeout)
+    rows = await select(engine, catalog, "issues", {}, timeout)
     issues = {_text(r, "issue"): _text(r, "label") or _local(_text(r, "issue")) for r in rows}
     return parties, tuple(sorted(issues.items(), key=lambda kv: (kv[1].casefold(), kv[0])))
