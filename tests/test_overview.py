@@ -9,13 +9,19 @@ import re
 
 import pytest
 import rdflib
+from conftest import run
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 
-from posgraph import overview
+from posgraph import metrics, overview
 from posgraph.api import pages
+from posgraph.catalog import Catalog
+from posgraph.config import PROJECT_FILES
+from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter
+from posgraph.linked_data import CollectionIndex, collection
 from posgraph.overview.gaps import relation_of
+from posgraph.overview.timeline import in_force_on
 
 P = "https://w3id.org/posgraph/id/position/"
 PARTY = "https://w3id.org/posgraph/id/party/"
@@ -280,3 +286,49 @@ def test_a_rdflib_literal_row_and_a_plain_string_row_read_the_same():
     plain = {k: str(v) for k, v in ROWS[0].items()}
     assert overview.build_timeline([plain]).marks == overview.build_timeline([ROWS[0]]).marks
     assert isinstance(rdflib.Literal("x"), rdflib.term.Node)
+
+
+def test_in_force_on_is_state_of_play_every_page_whoever_works_it_out(seeded_engine):
+    # The timeline's "as of" marks: every page of state-of-play's answer, filtered by the one party or issue named,
+    # the same when the index reads the positions in force (as the pages do) and when the engine works them out.
+    catalog = Catalog.from_dir(PROJECT_FILES.queries_dir)
+    ukraine, ceasefire = "https://w3id.org/posgraph/id/party/ukraine", "https://w3id.org/posgraph/issue/ceasefire"
+
+    def index_reads() -> float:
+        labels = {"query": "state-of-play", "source": "index"}
+        return metrics.REGISTRY.get_sample_value("posgraph_saved_query_fact_reads_total", labels) or 0.0
+
+    async def go():
+        async with Engine(seeded_engine.url) as engine:
+
+            async def case(filters: overview.Filters, **params) -> tuple:
+                rows = await engine.select(catalog.get("state-of-play").bind(params | {"limit": "5000"}))
+                return filters, {str(r["position"]) for r in rows}, len(rows)
+
+            every = await case(overview.Filters(as_of="2025-07-31"), date="2025-07-31")
+            cases = [
+                every,
+                # Two parties: state-of-play takes one, so every party's (the timeline shows only its own marks).
+                (overview.Filters(parties=(ukraine, "https://x.example/p"), as_of="2025-07-31"), *every[1:]),
+                await case(overview.Filters(parties=(ukraine,), as_of="2025-07-31"), date="2025-07-31", party=ukraine),
+                await case(overview.Filters(issues=(ceasefire,), as_of="2025-07"), date="2025-07", issue=ceasefire),
+            ]
+            assert every[2] > 10 and all(0 < len(c[1]) < len(every[1]) for c in cases[2:])
+            index = CollectionIndex(engine)
+            await index.refresh()
+            try:
+                for filters, expected, rows in cases:
+                    assert await in_force_on(engine, catalog, filters) == expected, filters
+                    assert await in_force_on(engine, catalog, filters, page=3) == expected, filters
+                    collection.use_index(engine, index)
+                    try:
+                        before = index_reads()
+                        assert await in_force_on(engine, catalog, filters, page=3) == expected, filters
+                        # Every page asked (the last one short), each page's facts read from the index.
+                        assert index_reads() - before == rows // 3 + 1, filters
+                    finally:
+                        collection.use_index(engine, None)
+            finally:
+                await index.stop()
+
+    run(go())
