@@ -185,7 +185,7 @@ async def run_saved(
     fact_rows, form = None, None
     if saved.facts is not None and not default_graphs + named_graphs:
         unread = saved.bind(params, scope=scope, facts=[])  # the parameters checked before the index is asked
-        fact_rows = await _fact_rows(saved, name, params, page, facts)
+        fact_rows = await _fact_rows(engine, saved, name, params, page, facts)
         if fact_rows is not None:
             form = await check_query(unread, pool=guard_pool)
 
@@ -275,7 +275,7 @@ async def select_saved(
     fact_rows = None
     if saved.facts is not None:
         saved.bind(params, facts=[])  # the parameters checked before the index is asked
-        fact_rows = await _fact_rows(saved, name, params, page, facts)
+        fact_rows = await _fact_rows(engine, saved, name, params, page, facts)
     if page is not None and saved.keys is not None:
         keys = await _page_keys(engine, saved, name, params, [], page, key_pages, timeout)
         text = saved.bind(params, facts=fact_rows, keys=keys[: page.limit])
@@ -285,12 +285,13 @@ async def select_saved(
 
 
 async def _fact_rows(
-    saved: SavedQuery, name: str, params: Mapping, page: Page | None, facts: FactRows | None
+    engine: Engine, saved: SavedQuery, name: str, params: Mapping, page: Page | None, facts: FactRows | None
 ) -> list[tuple] | None:
-    """The rows of the aggregate ``saved`` stands on, read by ``facts``; None when that cannot answer (then the
-    query works them out)."""
+    """The rows of the aggregate ``saved`` stands on, read by ``facts``; None when that cannot answer or the
+    engine does not answer a text with them bound in as it answers the subquery (its profile's
+    ``bound_aggregates``): then the query works them out."""
     rows = None
-    if facts is not None:
+    if facts is not None and engine.profile.bound_aggregates:
         rows = await facts(saved.facts.fact, saved.facts.combinations(saved.params, params, page))
     metrics.fact_reads.labels(query=name, source="engine" if rows is None else "index").inc()
     return rows

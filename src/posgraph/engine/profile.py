@@ -43,3 +43,8 @@ class EngineProfile:
     # Whether the engine takes blank nodes in ``INSERT DATA``; if not, such an operation is sent as the
     # ``INSERT … WHERE {}`` that means the same.
     data_blank_nodes: bool = True
+    # Whether the engine answers a saved query whose aggregate's rows are bound in as a VALUES block (``#+ facts:``,
+    # read from the collections' index) as it answers the subquery they stand for. Virtuoso 7.2 does not: FILTERs
+    # on those variables inside NOT EXISTS let rows through, and rows are dropped or multiplied; there the engine
+    # works the aggregate out itself.
+    bound_aggregates: bool = True

@@ -40,6 +40,7 @@ VIRTUOSO = EngineProfile(
     opaque_datatypes=(("http://www.w3.org/2001/XMLSchema#duration", "urn:x-posgraph:datatype:xsd-duration"),),
     max_rows_parameter="maxrows",
     data_blank_nodes=False,
+    bound_aggregates=False,
 )
 
 # A dataset named in the query text (FROM / FROM NAMED): then the text's dataset is the query's, as the standard says.

@@ -7,6 +7,13 @@ the index holds (items typed with a subclass of pg:Position, their IRI parties a
   first day on or before the date (a month or year counting from its first day; a month or year as the date means
   its last day), and those dated to the day on the latest such day among day-dated ones. Filters: party, issue,
   date (required: the date is what the fact is about).
+- ``in-force-cells`` (the same variables): what ``in-force`` gives, but over whatever the engine's pattern
+  ``?p pg:heldBy ?party ; pg:concerns ?issue ; pg:statedOn ?on`` binds, typed or not (gap-matrix's subquery);
+  without a date, as of the latest first day any position was stated on (its first ten characters). The index
+  holds only typed positions with IRI parties and issues, so it answers only while every subject of a
+  ``pg:statedOn`` is a position it holds (which the engine's count of them says: EVERY_DATE_HELD) and no position
+  has a party or an issue that is not an IRI; else Unanswerable, and the engine works it out. Filters: party, issue,
+  date.
 - ``last-moved`` (issue, lastMoved, lastDay): per issue, the greatest date as written and the greatest last day a
   position's date covers; with a party, over that party's positions only. Filter: party.
 - ``issue-counts`` (issue, counted): per issue, how many positions concern it.
@@ -36,10 +43,10 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import rdflib
 
-from posgraph.linked_data.collection import last_day
+from posgraph.linked_data.collection import first_day, last_day
 from posgraph.namespaces import PG
 
-__all__ = ["FACTS", "CELL_SCHEMA", "CELL_INDEXES", "CELLS_FROM", "Unanswerable", "fact_rows"]
+__all__ = ["FACTS", "EVERY_DATE_HELD", "CELL_SCHEMA", "CELL_INDEXES", "CELLS_FROM", "Unanswerable", "fact_rows"]
 
 # One row per position, date, party and issue of the positions that have all three (what the engine's pattern
 # ``?p pg:heldBy ?party ; pg:concerns ?issue ; pg:statedOn ?on`` binds), made from the index's rows and memberships.
@@ -136,6 +143,24 @@ def _in_force(db: sqlite3.Connection, combination: Combination) -> Iterator[Row]
             )
 
 
+def _in_force_cells(db: sqlite3.Connection, combination: Combination) -> Iterator[Row]:
+    if db.execute("SELECT 1 FROM row WHERE odd = 1 LIMIT 1").fetchone():  # only positions' rows are odd
+        raise Unanswerable("a position's party or issue is not an IRI")
+    if "date" not in combination:
+        # The latest first day any position was stated on, its first ten characters (as the engine's SUBSTR of it;
+        # the first ten characters of the greatest first day are the greatest first ten characters).
+        greatest = db.execute("SELECT max(dkey) FROM row WHERE coll = 'positions'").fetchone()[0]
+        if not greatest:
+            return
+
+        def exists(d: str) -> bool:
+            return db.execute("SELECT 1 FROM row WHERE coll = 'positions' AND dkey = ? LIMIT 1", (d,)).fetchone()
+
+        latest = _extremes(greatest, exists, first_day)[:10]
+        combination = {**combination, "date": rdflib.Literal(latest)}
+    yield from _in_force(db, combination)
+
+
 def _issues(db: sqlite3.Connection) -> Iterator[str]:
     """The issues positions concern (IRIs), one seek each."""
     yield from _skip(db, "SELECT min(value) FROM member WHERE coll = 'positions' AND kind = 'issue' AND value > ?", ())
@@ -220,11 +245,17 @@ def _conditioned_positions(db: sqlite3.Connection, combination: Combination) -> 
 Reading = Callable[[sqlite3.Connection, Combination], Iterator[Row]]
 FACTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Reading]] = {
     "in-force": (("asOf", "party", "issue", "position", "statedOn"), ("party", "issue", "date"), _in_force),
+    "in-force-cells": (("asOf", "party", "issue", "position", "statedOn"), ("party", "issue", "date"), _in_force_cells),
     "last-moved": (("issue", "lastMoved", "lastDay"), ("party",), _last_moved),
     "issue-counts": (("issue", "counted"), (), _issue_counts),
     "party-demands": (("issue", "demand"), ("party", "first"), _party_demands),
     "conditioned-positions": (("party", "position"), ("party", "first"), _conditioned_positions),
 }
+
+# The facts the index answers only while every pg:statedOn triple in the engine is one of a position it holds
+# (CollectionIndex asks the engine to count them, once per version): those that mean what the engine's untyped
+# pattern binds.
+EVERY_DATE_HELD = frozenset({"in-force-cells"})
 
 
 def fact_rows(db: sqlite3.Connection, fact: str, combinations: Sequence[Combination]) -> list[Row]:

@@ -46,8 +46,16 @@ from typing import Callable, Iterable, Mapping, Sequence
 import rdflib
 
 from posgraph.engine import Engine
-from posgraph.errors import EngineError, InvalidParameter
-from posgraph.linked_data.aggregates import CELL_INDEXES, CELL_SCHEMA, CELLS_FROM, FACTS, Unanswerable, fact_rows
+from posgraph.errors import EngineError, InvalidParameter, QuerySyntaxError
+from posgraph.linked_data.aggregates import (
+    CELL_INDEXES,
+    CELL_SCHEMA,
+    CELLS_FROM,
+    EVERY_DATE_HELD,
+    FACTS,
+    Unanswerable,
+    fact_rows,
+)
 from posgraph.linked_data.changes import changes
 from posgraph.linked_data.collection import COLLECTIONS, Collection, Page, first_day, last_day, page_of, use_index
 from posgraph.linked_data.resources import dataset_version
@@ -73,7 +81,8 @@ _SCHEMA = """
 CREATE TABLE row (
   rid INTEGER PRIMARY KEY, coll TEXT NOT NULL, item TEXT NOT NULL, type TEXT NOT NULL,
   label TEXT, label_lang TEXT, label_dt TEXT, label_prop TEXT, date TEXT, date_dt TEXT,
-  lkey TEXT NOT NULL, dkey TEXT NOT NULL, dfirst TEXT, dlast TEXT, superseded TEXT, conditioned INTEGER NOT NULL
+  lkey TEXT NOT NULL, dkey TEXT NOT NULL, dfirst TEXT, dlast TEXT, superseded TEXT, conditioned INTEGER NOT NULL,
+  odd INTEGER NOT NULL
 );
 CREATE TABLE member (
   coll TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, rid INTEGER NOT NULL,
@@ -93,6 +102,7 @@ _INDEXES = """
 CREATE INDEX row_date ON row (coll, dkey, item);
 CREATE INDEX row_label ON row (coll, lkey, item);
 CREATE INDEX row_id ON row (coll, item);
+CREATE INDEX row_odd ON row (odd) WHERE odd = 1;
 CREATE INDEX member_date ON member (coll, kind, value, dkey, item, rid);
 CREATE INDEX member_label ON member (coll, kind, value, lkey, item, rid);
 CREATE INDEX member_id ON member (coll, kind, value, item, rid);
@@ -122,6 +132,8 @@ _SORT_INDEXES = {
     ("s", "id"): "member_id",
 }
 _KEY_COLUMNS = {"date": "dkey", "label": "lkey", "id": "item"}
+# Every pg:statedOn triple, counted (a scan of one predicate: ~60 ms at 1M triples).
+_COUNT_DATES = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s <{PG.statedOn}> ?d }}"
 # Items named in one VALUES block when an incremental refresh reads items again.
 _CHUNK = 400
 # Entries of a version's memo (fact rows, q counts, sizes) kept for the version held.
@@ -290,6 +302,15 @@ def _assemble(spec: Collection, raw: dict[str, list[_Row]]) -> tuple[list[tuple]
         superseded[item] = min(first_day(t.value) for t, _ in lows)
     kinds = {name.split(":", 1)[1]: _by_item(rows) for name, rows in raw.items() if name.startswith("member:")}
     conditioned = {row[0].value for row in raw.get("conditioned", []) if row and row[0] is not None and row[0].iri}
+    # A position with a party or an issue that is not an IRI (a literal; a blank node, read as None): the engine's
+    # ``?p pg:heldBy ?party ; pg:concerns ?issue`` binds it where the index's cells hold none (see
+    # aggregates: in-force-cells).
+    odd = {
+        row[0].value
+        for name in ("member:party", "member:issue")
+        for row in (raw.get(name, []) if spec.name == "positions" else [])
+        if row[0] is not None and row[0].iri and (row[1] is None or not row[1].iri)
+    }
     rows: list[tuple] = []
     members_of: list[tuple] = []
     for item, types in members.items():
@@ -317,6 +338,7 @@ def _assemble(spec: Collection, raw: dict[str, list[_Row]]) -> tuple[list[tuple]
                             last_day(d) if d is not None else None,
                             superseded.get(item),
                             int(item in conditioned),
+                            int(item in odd),
                         )
                     )
         for kind, values in kinds.items():
@@ -384,7 +406,7 @@ def _insert_rows(
     trigram index too (a new database gets that index whole, from its rows, once they are in)."""
     for spec, rows, members_of in collections:
         db.executemany(
-            "INSERT INTO row VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO row VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ((rid + n, *row) for n, row in enumerate(rows)),
         )
         db.executemany(
@@ -574,6 +596,9 @@ class _Snapshot:
     # How the pages sorted otherwise than by date but filtered by date were read (see _WIDE): "walked", "sorted"
     # (few rows in the range) or "abandoned" (the walk ran past its budget, then sorted).
     walks: Counter = field(default_factory=Counter)
+    # Whether every pg:statedOn triple in the engine at this version is a position's the index holds (None: not
+    # yet asked; see CollectionIndex._every_date_held).
+    every_date_held: bool | None = None
 
     def close(self) -> None:
         """Close the database and delete its file, once no reader is in it; later reads answer None."""
@@ -626,6 +651,15 @@ class _Snapshot:
             self.db.set_progress_handler(None, 0)
         self.walks["walked"] += 1
         return rows
+
+    def dated_positions(self, version: str) -> int | None:
+        """How many (position, date) pairs the index holds (each a ``pg:statedOn`` triple of a position), or None
+        unless the database holds ``version``; kept for the version."""
+        sql = "SELECT count(*) FROM (SELECT DISTINCT item, date, date_dt FROM row WHERE coll = ? AND date IS NOT NULL)"
+        with self.lock:
+            if self.closed or self.version != version:
+                return None
+            return self._remembered(("dated",), lambda: self.db.execute(sql, ("positions",)).fetchone()[0])
 
     def _remembered(self, key: tuple, work: Callable[[], object]) -> object:
         """What ``work`` gives, kept in ``memo`` for the version held (under the lock)."""
@@ -854,7 +888,9 @@ class CollectionIndex:
                 if current != self.version:
                     await self.refresh(current)
                 failures = 0
-            except (EngineError, OSError, sqlite3.Error) as exc:  # the engine away or restarting: try again later
+            # The engine away or restarting, or refusing a query of the index's (a dialect quirk): try again later,
+            # and say so, rather than end the task (the pages would then never be read from the index again).
+            except (EngineError, QuerySyntaxError, OSError, sqlite3.Error) as exc:
                 failures += 1
                 if failures == 1:
                     log.warning("the collection index could not be built: %s", exc)
@@ -997,8 +1033,10 @@ class CollectionIndex:
         _CannotSay when they touch more than ``max_items`` items or the class hierarchy."""
         triples = _published(batch)
         rows = await self.engine.select(
+            # The predicate given by VALUES, not by FILTER (?p = …): Virtuoso 7.2 fails to compile the FILTER here
+            # ("SP031 … sparp_gp_deprecate(): equiv replaces filter but under deprecation").
             f"""SELECT DISTINCT ?item WHERE {{ {{ {triples} BIND (?s AS ?item) }}
-              UNION {{ {triples} FILTER (?p = <{PG.supersedes}>) BIND (?o AS ?item) }}
+              UNION {{ VALUES ?p {{ <{PG.supersedes}> }} {triples} BIND (?o AS ?item) }}
               FILTER (isIRI(?item)) }} LIMIT {self.max_items + 1}""",
             timeout=self.timeout,
         )
@@ -1097,6 +1135,8 @@ class CollectionIndex:
         Raises KeyError for an unknown fact or filter."""
         if fact not in FACTS:
             raise KeyError(f"no fact {fact!r}")
+        if fact in EVERY_DATE_HELD and not await self._every_date_held():
+            return None
         combos = [dict(c) for c in combinations]
         try:
             rows = await self._read(version, lambda snapshot, at: snapshot.facts(fact, combos, at))
@@ -1105,6 +1145,23 @@ class CollectionIndex:
         if rows is not None:
             self.fact_reads += 1
         return rows
+
+    async def _every_date_held(self) -> bool:
+        """Whether every ``pg:statedOn`` triple in the engine is one of a position the index holds (the engine's
+        count of them equals the index's; the index's are some of them), at the version the index holds: checked
+        once per version, and only when the version did not move while the engine counted."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return False
+        if snapshot.every_date_held is None:
+            before = (await dataset_version(self.engine)).id
+            rows = await self.engine.select(_COUNT_DATES, timeout=self.timeout)
+            if before != snapshot.version or (await dataset_version(self.engine)).id != before:
+                self._wake.set()
+                return False
+            held = await asyncio.to_thread(snapshot.dated_positions, before)
+            snapshot.every_date_held = held is not None and int(rows[0]["n"]) == held
+        return snapshot.every_date_held
 
     async def _read(self, version: str | None, read: Callable[[_Snapshot, str], list | None]) -> list | None:
         """``read`` of the snapshot at the engine's current version (``version``, or read here), in a thread; None
