@@ -416,8 +416,11 @@ all of the rows that precede the cut: 20-40 ms for 2,000 dates on this machine, 
   rows at 1M against 3 at 10k.
 - disputed-figures: the party's positions on the issue, with their reports (none are disputed in the synthetic
   graph: the cost is finding that out).
-- gap-matrix works the same aggregate out in the engine for several parties at once: on Virtuoso 7.2 the forms
-  that keep it to typed positions lose rows there (docs/scaling.md), so it stays the engine's.
+- gap-matrix stands on the same aggregate for several parties at once, as its own untyped subquery means it:
+  the index answers while every subject of a pg:statedOn is a position it holds with IRI parties and issues
+  (true of the synthetic graph; the engine counts the dates once per version), and the engine then reads only
+  the positions in force and whether each was superseded by the date. The `engine` columns: what it costs just
+  after a write, or on data the index cannot answer for.
 - meet-or-collide's `first` page likewise holds 200 pairs at 1M against the 8 at 10k.
 """
 

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Awaitable, Callable, Iterable, Mapping, Sequence
 from xml.etree import ElementTree
 
@@ -194,9 +195,7 @@ async def run_saved(
 
     if page is not None and saved.keys is not None and not default_graphs + named_graphs:
         # A page of keys first (one more than the page: whether another follows), then the page's rows.
-        async def check(text: str) -> None:
-            await check_query(text, pool=guard_pool)
-
+        check = partial(check_query, pool=guard_pool)
         keys = await _page_keys(engine, saved, name, params, scope, page, key_pages, timeout, check)
         # The text's structure is checked once per set of parameters (with no keys: cached by its text); the keys
         # are terms bound into it, so a page's text is not parsed again (parsing a VALUES block of a page of IRIs
@@ -306,7 +305,7 @@ async def _page_keys(
     page: Page,
     key_pages: KeyPages | None,
     timeout: float | None,
-    check: Callable[[str], Awaitable[None]] | None = None,
+    check: Callable[[str], Awaitable[object]] | None = None,
 ) -> list[tuple[str, str]]:
     """A keyed query's page of keys (one more than the page: whether another follows), from ``key_pages`` when it
     can answer, else cut by the engine with the query's own subquery (its text passed to ``check`` first)."""
