@@ -7,9 +7,11 @@ write (batch accept and revert, Graph Store write, SPARQL update) and after a re
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -30,6 +32,7 @@ from posgraph.catalog import Catalog
 from posgraph.config import PROJECT_FILES
 from posgraph.curation.provenance import change_triples
 from posgraph.engine import Engine
+from posgraph.errors import QuerySyntaxError, UnsupportedMediaType
 from posgraph.linked_data import COLLECTIONS, CollectionIndex, Page, collection, dataset_version, sparql_collection_page
 from posgraph.linked_data import index as index_module
 from posgraph.linked_data.collection import _checked, index_keys, request_terms
@@ -768,6 +771,34 @@ def test_health_stays_fast_while_the_index_is_built(served, validator, tmp_path)
             srv.stop()
     finally:
         engine.stop()
+
+
+@pytest.mark.parametrize(
+    "path, refusal",
+    [
+        # 400: a request the engine cannot take (Virtuoso 7.2 refused one query of an incremental refresh so).
+        ("/query?default-graph-uri=not%20an%20iri", QuerySyntaxError),
+        # 415: a wrong path configured (Oxigraph's update endpoint takes no query).
+        ("/update", UnsupportedMediaType),
+    ],
+)
+def test_the_index_keeps_trying_while_the_engine_refuses_its_queries(seeded, caplog, path, refusal):
+    # A real engine refusing every query of the index's: the task that keeps the index current says so once and
+    # goes on polling, rather than ending (stop would then raise its error, and no page would come from it again).
+    async def go():
+        async with Engine(seeded.url, query_path=path) as refusing:
+            with pytest.raises(refusal):
+                await dataset_version(refusing)
+            index = CollectionIndex(refusing, poll=0.05)
+            with caplog.at_level(logging.WARNING, logger="posgraph.linked_data"):
+                index.start()
+                await asyncio.sleep(0.6)  # several polls
+                await index.stop()
+            assert index.version is None and index.full_rebuilds == 0
+        said = [r for r in caplog.records if "could not be built" in r.getMessage()]
+        assert len(said) == 1, said
+
+    run(go())
 
 
 # ------------------------------------------------------------------------------------------ saved queries' keys

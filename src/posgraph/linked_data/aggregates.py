@@ -154,7 +154,8 @@ def _in_force_cells(db: sqlite3.Connection, combination: Combination) -> Iterato
             return
 
         def exists(d: str) -> bool:
-            return db.execute("SELECT 1 FROM row WHERE coll = 'positions' AND dkey = ? LIMIT 1", (d,)).fetchone()
+            sql = "SELECT 1 FROM row WHERE coll = 'positions' AND dkey = ? LIMIT 1"
+            return db.execute(sql, (d,)).fetchone() is not None
 
         latest = _extremes(greatest, exists, first_day)[:10]
         combination = {**combination, "date": rdflib.Literal(latest)}

@@ -46,7 +46,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import rdflib
 
 from posgraph.engine import Engine
-from posgraph.errors import EngineError, InvalidParameter, QuerySyntaxError
+from posgraph.errors import InvalidParameter, PosgraphError
 from posgraph.linked_data.aggregates import (
     CELL_INDEXES,
     CELL_SCHEMA,
@@ -888,9 +888,10 @@ class CollectionIndex:
                 if current != self.version:
                     await self.refresh(current)
                 failures = 0
-            # The engine away or restarting, or refusing a query of the index's (a dialect quirk): try again later,
-            # and say so, rather than end the task (the pages would then never be read from the index again).
-            except (EngineError, QuerySyntaxError, OSError, sqlite3.Error) as exc:
+            # The engine away or restarting, or refusing a query of the index's (a dialect quirk, a wrong path): try
+            # again later, and say so, rather than end the task (the pages would then never be read from the index
+            # again). Any error an engine's answer stands for: a fault in posgraph's own code still ends it.
+            except (PosgraphError, OSError, sqlite3.Error) as exc:
                 failures += 1
                 if failures == 1:
                     log.warning("the collection index could not be built: %s", exc)

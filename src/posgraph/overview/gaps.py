@@ -14,7 +14,7 @@ import rdflib
 from posgraph.catalog import Catalog
 from posgraph.engine import Engine
 from posgraph.errors import InvalidParameter
-from posgraph.overview.timeline import Filters, period, select
+from posgraph.overview.timeline import Filters, period, select, select_pages
 
 __all__ = ["RELATIONS", "CellPosition", "Cell", "Gap", "GapRow", "GapMatrix", "relation_of", "build_gaps", "load_gaps"]
 
@@ -205,19 +205,6 @@ def build_gaps(
     return GapMatrix(tuple((p, party_labels[p]) for p in parties), as_of, tuple(matrix_rows), tuple(sorted(sources)))
 
 
-async def _pages(engine: Engine, catalog: Catalog, params: dict, timeout: float | None, pages: int = 5) -> list:
-    """Every row of meet-or-collide for one pair, page by page (at most ``pages`` pages of 2000)."""
-    found: list = []
-    for page in range(pages):
-        rows = await select(
-            engine, catalog, "meet-or-collide", params | {"limit": "2000", "offset": str(page * 2000)}, timeout
-        )
-        found += rows
-        if len(rows) < 2000:
-            break
-    return found
-
-
 def _in_force_params(catalog: Catalog, a: list[str], b: list[str]) -> dict:
     """meet-or-collide's parameters naming the two parties' positions in force (only those pairs are shown), when
     the query takes them and the pairs fit in one request; otherwise none (every pair is asked, then sifted)."""
@@ -254,11 +241,14 @@ async def load_gaps(engine: Engine, catalog: Catalog, filters: Filters, *, timeo
     issue = filters.issues[0] if len(filters.issues) == 1 else ""
     answers = await asyncio.gather(
         *(
-            _pages(
+            # Every pair of positions of the two, at most five of meet-or-collide's largest pages.
+            select_pages(
                 engine,
                 catalog,
+                "meet-or-collide",
                 {"a": a, "b": b, "issue": issue} | _in_force_params(catalog, in_force.get(a, []), in_force.get(b, [])),
                 timeout,
+                pages=5,
             )
             for a, b in pairs
             # A pair with no position in force for one side has no relation to show.

@@ -5,6 +5,7 @@ and which marks are in force on an "as of" date."""
 from __future__ import annotations
 
 import calendar
+import itertools
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -31,6 +32,7 @@ __all__ = [
     "build_timeline",
     "load_timeline",
     "select",
+    "select_pages",
 ]
 
 Row = Mapping[str, rdflib.term.Node]
@@ -278,6 +280,29 @@ async def select(engine: Engine, catalog: Catalog, name: str, params: Mapping, t
     )
 
 
+async def select_pages(
+    engine: Engine,
+    catalog: Catalog,
+    name: str,
+    params: Mapping,
+    timeout: float | None,
+    *,
+    size: int | None = None,
+    pages: int | None = None,
+) -> list[Row]:
+    """Every row of saved query ``name`` bound with ``params``, read as ``select`` reads a page, ``size`` rows (or
+    keys) a page (none: the query's largest page, the fewest requests), until a page comes back short or after
+    ``pages`` pages (none: no bound). Raises as ``select``."""
+    size = size or catalog.get(name).paging.maximum
+    found: list[Row] = []
+    for n in itertools.count() if pages is None else range(pages):
+        rows = await select(engine, catalog, name, params | {"limit": str(size), "offset": str(n * size)}, timeout)
+        found += rows
+        if len(rows) < size:
+            break
+    return found
+
+
 async def load_timeline(
     engine: Engine, catalog: Catalog, filters: Filters, *, limit: int = PAGE, timeout: float | None = None
 ) -> Timeline:
@@ -305,20 +330,13 @@ async def in_force_on(
     filters name, if they name one; else of every party or issue (the timeline shows only its own marks). Every
     page of the answer, ``page`` rows at a time (none: the query's largest page, the fewest requests). Raises
     InvalidParameter, or what the engine raises."""
-    size = page or catalog.get("state-of-play").paging.maximum
-    params = {"date": filters.as_of, "limit": str(size)}
+    params = {"date": filters.as_of}
     if len(filters.parties) == 1:
         params["party"] = filters.parties[0]
     if len(filters.issues) == 1:
         params["issue"] = filters.issues[0]
-    found: set[str] = set()
-    offset = 0
-    while True:
-        rows = await select(engine, catalog, "state-of-play", params | {"offset": str(offset)}, timeout)
-        found |= {str(r["position"]) for r in rows}
-        if len(rows) < size:
-            return found
-        offset += size
+    rows = await select_pages(engine, catalog, "state-of-play", params, timeout, size=page)
+    return {str(r["position"]) for r in rows}
 
 
 async def load_choices(
