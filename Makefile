@@ -136,6 +136,7 @@ clean:
 bench: $(TESTED)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.saved_queries
+	$(BIN)/python -m bench.collection_pages
 	$(BIN)/python -m bench.compare
 	$(BIN)/python -m bench.virtuoso
 	$(BIN)/python -m bench.validation_in_context

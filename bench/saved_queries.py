@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
@@ -42,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlencode
 
 import httpx
@@ -387,6 +389,57 @@ def _up(process: subprocess.Popen, base: str, limit: float = 120) -> None:
     raise RuntimeError(f"{base} did not come up")
 
 
+@contextlib.contextmanager
+def served(sizes: list[int], cache: Path, scratch: Path | None, posgraph: bool = True) -> Iterator[dict]:
+    """Each size's store (a copy, under a temporary directory in ``scratch``) behind a bare engine and, with
+    ``posgraph``, a ``posgraph serve`` in front of it whose collections index is current: yields their URLs,
+    {"engine": {size: url}, "posgraph": {size: url}}, and stops them all at the end (also on SIGTERM or SIGHUP).
+    Raises RuntimeError when a service does not come up."""
+    if scratch:
+        scratch.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="posgraph-bench-", dir=scratch))
+    engines: dict[int, ManagedEngine] = {}
+    staging: dict[int, ManagedEngine] = {}
+    services: dict[int, subprocess.Popen] = {}
+    # `kill PID` (or a closed terminal) ends the run through the finally below, which stops what it served.
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _interrupted)
+    try:
+        for size in sizes:
+            copy = home / f"store-{size}"
+            shutil.copytree(store(size, cache), copy)
+            engines[size] = ManagedEngine(copy)
+            engines[size].start()
+        urls: dict[str, dict[int, str]] = {"engine": {s: e.url for s, e in engines.items()}}
+        if posgraph:
+            bases = {}
+            for size in sizes:
+                own = home / f"posgraph-{size}"
+                own.mkdir()
+                staging[size] = ManagedEngine(own / "staging")
+                staging[size].start()
+                env = service_env(
+                    own, {"POSGRAPH_ENGINE_URL": engines[size].url, "POSGRAPH_STAGING_ENGINE_URL": staging[size].url}
+                )
+                env["POSGRAPH_DATA_DIR"] = str(own)  # nothing the service writes lands in the working directory
+                port = free_port()
+                services[size] = serve(port, env)
+                bases[size] = f"http://127.0.0.1:{port}"
+            for size in sizes:
+                _up(services[size], bases[size])
+                started = time.monotonic()
+                _wait_collections(bases[size])
+                print(f"posgraph at {size:,}: collections index current after {time.monotonic() - started:.0f} s")
+            urls["posgraph"] = bases
+        yield urls
+    finally:
+        for process in services.values():
+            _stop(process)
+        for engine in [*staging.values(), *engines.values()]:
+            engine.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
 # Why a page's cost still grows with the store where it does: what each such query must read for one page.
 NOTES = """## Where a page's cost still grows with the store, and why
 
@@ -595,50 +648,8 @@ def main() -> None:
     if args.before:
         work += cases(Catalog.from_dir(args.before), "before", only)
     work += cases(Catalog.from_dir(PROJECT_FILES.queries_dir), "after" if args.before else "now", only)
-    if args.scratch:
-        args.scratch.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="saved-queries-", dir=args.scratch))
-    engines: dict[int, ManagedEngine] = {}
-    staging: dict[int, ManagedEngine] = {}
-    services: dict[int, subprocess.Popen] = {}
-    # `kill PID` (or a closed terminal) ends the run through the finally below, which stops what it served.
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, _interrupted)
-    try:
-        for size in sizes:
-            copy = scratch / f"store-{size}"
-            shutil.copytree(store(size, args.cache), copy)
-            engines[size] = ManagedEngine(copy)
-            engines[size].start()
-        urls = {"engine": {s: e.url for s, e in engines.items()}}
-        if args.through != "engine":
-            bases = {}
-            for size in sizes:
-                home = scratch / f"posgraph-{size}"
-                home.mkdir()
-                staging[size] = ManagedEngine(home / "staging")
-                staging[size].start()
-                env = service_env(
-                    home,
-                    {"POSGRAPH_ENGINE_URL": engines[size].url, "POSGRAPH_STAGING_ENGINE_URL": staging[size].url},
-                )
-                env["POSGRAPH_DATA_DIR"] = str(home)  # nothing the service writes lands in the working directory
-                port = free_port()
-                services[size] = serve(port, env)
-                bases[size] = f"http://127.0.0.1:{port}"
-            for size in sizes:
-                _up(services[size], bases[size])
-                started = time.monotonic()
-                _wait_collections(bases[size])
-                print(f"posgraph at {size:,}: collections index current after {time.monotonic() - started:.0f} s")
-            urls["posgraph"] = bases
+    with served(sizes, args.cache, args.scratch, posgraph=args.through != "engine") as urls:
         results = measure(urls, work, args.through, args.samples, args.deep_limit, args.deep_pages, args.timeout)
-    finally:
-        for process in services.values():
-            _stop(process)
-        for engine in [*staging.values(), *engines.values()]:
-            engine.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.out}.json").write_text(json.dumps(results, indent=1))
     text = report(results, sizes, args.deep_limit, args.deep_pages, args.samples)

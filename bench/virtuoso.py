@@ -8,7 +8,7 @@ measures the workloads of bench.compare on both: posgraph's requests as they are
 Virtuoso with that graph as the request's default graph. Results merge into bench/results/comparison.json (under
 ``virtuoso`` of the size) and the report.
 
-    python -m bench.virtuoso [--sizes 100000] [--seconds 4]
+    python -m bench.virtuoso [--sizes 100000] [--seconds 6]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bench.compare import (
     _wait_collections,
     chart,
     collection_workloads,
-    measure,
+    measure_in_turn,
     report,
     serve,
     service_env,
@@ -90,13 +90,10 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
         _wait(pg_url, "/health")
         _wait_collections(pg_url)
         for work in workloads() + collection_workloads(pg_url):
-            row = {}
-            for system, base, request in (
-                ("posgraph", pg_url, work.posgraph),
-                ("virtuoso", public.url, bare(work.oxigraph)),
-            ):
-                if request is not None:
-                    row[system] = measure(base, request, seconds, samples)
+            turns = {"posgraph": (pg_url, work.posgraph)}
+            if work.oxigraph is not None:
+                turns["virtuoso"] = (public.url, bare(work.oxigraph))
+            row = measure_in_turn(turns, seconds, samples)
             result["workloads"][work.name] = row
             print(
                 f"{size:>9} virtuoso {work.name:<36} "
@@ -120,7 +117,7 @@ def run_size(size: int, seconds: float, samples: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000")
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="Throughput time per system and workload")
     parser.add_argument("--samples", type=int, default=30)
     args = parser.parse_args()
     if virtuoso_binary() is None:

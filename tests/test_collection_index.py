@@ -297,6 +297,38 @@ def test_a_page_filtered_by_date_and_sorted_otherwise_walks_its_sort_or_sorts_th
     run(go())
 
 
+def test_a_walks_budget_is_the_same_every_time_the_page_is_asked(generated, monkeypatch):
+    # SQLite counts a cached statement's steps over all its runs: a handler set for the whole budget came anywhere
+    # within it, and a walk needing two thirds of the budget was abandoned every other time (10 of these 20). Now a
+    # walk within the budget is walked every time, and one past it never.
+    monkeypatch.setattr(index_module, "_WIDE", 100)
+    spec, params = COLLECTIONS["positions"], {"stated_from": "2022-01-05", "stated_to": "2022-01-25"}
+
+    async def go():
+        async with Engine(generated.url) as engine:
+            index = CollectionIndex(engine)
+            await index.refresh()
+            try:
+                values = request_terms(spec, params, None)
+                db = index._snapshot.db
+                steps = itertools.count()
+                db.set_progress_handler(lambda: next(steps) and 0, 1)  # every step, none stopped
+                db.execute(*index_module._page_query(spec, values, "label", False, 9, False, walk=True)).fetchall()
+                db.set_progress_handler(None, 0)
+                need = next(steps)
+                assert need > 200, need  # a walk of some length, not a seek
+                for budget, way in ((3 * need // 2, "walked"), (need // 2, "abandoned")):
+                    monkeypatch.setattr(index_module, "_WALK_STEPS", budget)
+                    before = index.walks
+                    for _ in range(20):
+                        await _indexed(index, "positions", params, "label", None, 9)
+                    assert index.walks - before == Counter({way: 20}), (budget, need, index.walks - before)
+            finally:
+                await index.stop()
+
+    run(go())
+
+
 def test_a_tsv_answer_reads_as_terms_and_a_repeated_value_is_one_term():
     party, month = "http://x/party", "http://www.w3.org/2001/XMLSchema#gYearMonth"
     tsv = (

@@ -73,10 +73,12 @@ def create_app(
     app.state.posgraph = state  # the one attribute: routes read it through api.state.app_state
     install_problem_handlers(app)
     install_observability(app)
+    # Routes are matched in order, one by one: the linked data (resource GETs and collection pages, the integrators'
+    # hot path) first; no path of it overlaps another router's.
+    app.include_router(linked_data.router)
     app.include_router(service.router)
     app.include_router(research.router)
     app.include_router(curation.router)
-    app.include_router(linked_data.router)
     app.include_router(views.router)
     app.include_router(workbench.router)
     # Reads are open to pages on any origin; writes need a token, which browsers never send cross-origin here.
