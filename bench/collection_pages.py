@@ -1,6 +1,6 @@
 """Collection pages at every store size side by side: issue #16's target that a page costs the same whatever the
-store's size and however deep the page (median at the largest size <= 50 ms and <= 2x the same page at the
-smallest).
+store's size and however deep the page (median at the largest size <= 50 ms, and at every larger size <= 2x the
+same page at the smallest).
 
 A posgraph in front of each size's store (bench.saved_queries.served: copies of the bootstrapped synthetic
 stores, each service's collections index current) runs at once; every page of bench.compare's COLLECTION_PAGES,
@@ -79,23 +79,30 @@ def measure(bases: dict[int, str], samples: int) -> list[dict]:
 
 def verdict(results: list[dict]) -> tuple[str, str, bool] | None:
     """The target's row for bench.compare's table: what it says, the figures measured, and whether it is met
-    (None without two sizes)."""
+    (None without two sizes): at the largest size no page's median over TARGET_MS, and at every size above the
+    smallest no page over TARGET_RATIO times its median at the smallest."""
     sizes = sorted({int(s) for page in results for s in page["sizes"]})
     if len(sizes) < 2:
         return None
     small, large = str(sizes[0]), str(sizes[-1])
     worst = max(results, key=lambda page: page["sizes"][large]["median_ms"])
     ratios = sorted(
-        ((page["sizes"][large]["median_ms"] / page["sizes"][small]["median_ms"], page["page"]) for page in results),
+        (
+            (page["sizes"][str(size)]["median_ms"] / page["sizes"][small]["median_ms"], size, page["page"])
+            for page in results
+            for size in sizes[1:]
+        ),
         reverse=True,
     )
-    over = [f"{name} {ratio:.1f}x" for ratio, name in ratios if ratio > TARGET_RATIO]
+    over = [f"{name} at {size:,} {ratio:.1f}x" for ratio, size, name in ratios if ratio > TARGET_RATIO]
     slowest = worst["sizes"][large]["median_ms"]
+    larger = " and ".join(f"{size:,}" for size in sizes[1:])
     return (
-        f"collection page (first and 100th) at {sizes[-1]:,}: median <= {TARGET_MS:g} ms and <= {TARGET_RATIO:g}x "
-        f"{sizes[0]:,} (bench.collection_pages, sizes in turn)",
+        f"collection page (first and 100th): median at {sizes[-1]:,} <= {TARGET_MS:g} ms, at {larger} <= "
+        f"{TARGET_RATIO:g}x {sizes[0]:,} (bench.collection_pages, sizes in turn)",
         f"slowest {slowest:.1f} ms ({worst['page']}); {len(ratios) - len(over)} of {len(ratios)} within "
-        f"{TARGET_RATIO:g}x, the largest {ratios[0][0]:.2f}x" + (f" (over: {'; '.join(over)})" if over else ""),
+        f"{TARGET_RATIO:g}x, the largest {ratios[0][0]:.2f}x ({ratios[0][2]} at {ratios[0][1]:,})"
+        + (f" (over: {'; '.join(over)})" if over else ""),
         slowest <= TARGET_MS and not over,
     )
 
@@ -103,7 +110,7 @@ def verdict(results: list[dict]) -> tuple[str, str, bool] | None:
 def report(results: list[dict], samples: int) -> str:
     """The markdown report of ``results``."""
     sizes = sorted({int(s) for page in results for s in page["sizes"]})
-    small, large = str(sizes[0]), str(sizes[-1])
+    small = str(sizes[0])
     lines = [
         "# Collection pages at every store size, side by side (issue #16)",
         "",
@@ -121,8 +128,10 @@ def report(results: list[dict], samples: int) -> str:
     lines += [
         "| page | "
         + " | ".join(f"ms at {s:,} (p90)" for s in sizes)
-        + f" | items ({' / '.join(f'{s:,}' for s in sizes)}) | {int(large):,} / {int(small):,} |",
-        "|---|" + "---|" * (len(sizes) + 2),
+        + f" | items ({' / '.join(f'{s:,}' for s in sizes)}) | "
+        + " | ".join(f"{s:,} / {sizes[0]:,}" for s in sizes[1:])
+        + " |",
+        "|---|" + "---|" * (2 * len(sizes)),
     ]
     for page in results:
         cells = page["sizes"]
@@ -130,7 +139,8 @@ def report(results: list[dict], samples: int) -> str:
             f"| {page['page']} | "
             + " | ".join(f"{cells[str(s)]['median_ms']:.2f} ({cells[str(s)]['p90_ms']:.2f})" for s in sizes)
             + f" | {' / '.join(str(cells[str(s)]['items']) for s in sizes)} | "
-            + f"{cells[large]['median_ms'] / cells[small]['median_ms']:.2f}x |"
+            + " | ".join(f"{cells[str(s)]['median_ms'] / cells[small]['median_ms']:.2f}x" for s in sizes[1:])
+            + " |"
         )
     return "\n".join(lines) + "\n"
 
