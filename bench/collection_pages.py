@@ -7,7 +7,7 @@ stores, each service's collections index current) runs at once; every page of be
 first and 100th (reached by following the cursors, untimed), is asked of each size in turn, the order rotating,
 so a burst of the shared machine's noise falls on every size alike instead of on whichever size ran in it (in
 bench.compare the sizes run minutes apart). Results: bench/results/collection-pages.md and .json; bench.compare's
-targets table reads the verdict from there.
+targets table judges the target on them (compare.collection_verdict).
 
     python -m bench.collection_pages [--sizes 10000,100000,1000000] [--samples 41]
 """
@@ -22,10 +22,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.compare import DATA, RESULTS, collection_workloads
+from bench.compare import DATA, RESULTS, collection_verdict, collection_workloads, in_turn
 from bench.saved_queries import served
-
-TARGET_MS, TARGET_RATIO = 50.0, 2.0
 
 
 def measure(bases: dict[int, str], samples: int) -> list[dict]:
@@ -41,7 +39,7 @@ def measure(bases: dict[int, str], samples: int) -> list[dict]:
             times: dict[int, list[float]] = {size: [] for size in sizes}
             items: dict[int, int] = {}
             for turn in range(samples + 2):
-                for size in sizes[turn % len(sizes) :] + sizes[: turn % len(sizes)]:
+                for size in in_turn(sizes, turn):
                     if name not in pages[size]:
                         raise RuntimeError(f"{name} has no page at {size:,}")
                     method, path, kwargs = pages[size][name]
@@ -77,36 +75,6 @@ def measure(bases: dict[int, str], samples: int) -> list[dict]:
     return results
 
 
-def verdict(results: list[dict]) -> tuple[str, str, bool] | None:
-    """The target's row for bench.compare's table: what it says, the figures measured, and whether it is met
-    (None without two sizes): at the largest size no page's median over TARGET_MS, and at every size above the
-    smallest no page over TARGET_RATIO times its median at the smallest."""
-    sizes = sorted({int(s) for page in results for s in page["sizes"]})
-    if len(sizes) < 2:
-        return None
-    small, large = str(sizes[0]), str(sizes[-1])
-    worst = max(results, key=lambda page: page["sizes"][large]["median_ms"])
-    ratios = sorted(
-        (
-            (page["sizes"][str(size)]["median_ms"] / page["sizes"][small]["median_ms"], size, page["page"])
-            for page in results
-            for size in sizes[1:]
-        ),
-        reverse=True,
-    )
-    over = [f"{name} at {size:,} {ratio:.1f}x" for ratio, size, name in ratios if ratio > TARGET_RATIO]
-    slowest = worst["sizes"][large]["median_ms"]
-    larger = " and ".join(f"{size:,}" for size in sizes[1:])
-    return (
-        f"collection page (first and 100th): median at {sizes[-1]:,} <= {TARGET_MS:g} ms, at {larger} <= "
-        f"{TARGET_RATIO:g}x {sizes[0]:,} (bench.collection_pages, sizes in turn)",
-        f"slowest {slowest:.1f} ms ({worst['page']}); {len(ratios) - len(over)} of {len(ratios)} within "
-        f"{TARGET_RATIO:g}x, the largest {ratios[0][0]:.2f}x ({ratios[0][2]} at {ratios[0][1]:,})"
-        + (f" (over: {'; '.join(over)})" if over else ""),
-        slowest <= TARGET_MS and not over,
-    )
-
-
 def report(results: list[dict], samples: int) -> str:
     """The markdown report of ``results``."""
     sizes = sorted({int(s) for page in results for s in page["sizes"]})
@@ -122,7 +90,7 @@ def report(results: list[dict], samples: int) -> str:
         "the client, the services and the engines), the ratios are what to read.",
         "",
     ]
-    row = verdict(results)
+    row = collection_verdict(results)
     if row:
         lines += [f"**Target:** {row[0]}. **Measured:** {row[1]}: **{'met' if row[2] else 'not met'}**.", ""]
     lines += [

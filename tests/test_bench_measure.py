@@ -1,5 +1,5 @@
 """The benchmarks' measuring: systems take turns in throughput windows (bench.compare.measure_in_turn), and the
-collection-page target is judged at every larger size (bench.collection_pages.verdict)."""
+collection-page target is judged at every larger size (bench.compare.collection_verdict)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.collection_pages import report, verdict
+from bench.collection_pages import report
+from bench.compare import collection_verdict as verdict
 from bench.compare import measure_in_turn
 
 
