@@ -1,10 +1,14 @@
 """Schemathesis against the OpenAPI document of a real server: generated requests for every operation never get
-a 5xx, and responses come with the status codes, media types and schemas the document declares."""
+a 5xx, responses come with the status codes, media types and schemas the document declares, and every query slot
+they took is given back."""
 
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -33,3 +37,13 @@ def test_no_generated_request_gets_a_server_error(server):
     summary = "\n".join(result.stdout.splitlines()[-40:])
     assert result.returncode == 0, summary
     assert " passed" in summary and "failure" not in summary.lower().split("summary")[-1]
+    # Every query slot the generated requests took is given back (a refused request once kept one for good).
+    deadline = time.monotonic() + 10
+    while (flying := _in_flight(server.url)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert flying == 0
+
+
+def _in_flight(url: str) -> float:
+    text = httpx.get(url + "/metrics", timeout=10, trust_env=False).text
+    return float(re.search(r"^posgraph_queries_in_flight (\S+)$", text, re.M).group(1))

@@ -19,6 +19,7 @@ from test_saved_queries import CATALOG, FIXTURE, PAGE_THROUGH
 from posgraph import curation, research
 from posgraph.config import PROJECT_FILES
 from posgraph.engine import Engine
+from posgraph.errors import InvalidParameter
 from posgraph.linked_data import CollectionIndex, collection
 from posgraph.linked_data.collection import index_facts, index_keys
 from posgraph.supervisor import ManagedEngine
@@ -539,6 +540,51 @@ def _from(srv, address):
     return httpx.Client(
         base_url=srv.url, timeout=30, trust_env=False, transport=httpx.HTTPTransport(local_address=address)
     )
+
+
+def _in_flight(srv) -> float:
+    text = httpx.get(srv.url + "/metrics", timeout=10, trust_env=False).text
+    return float(re.search(r"^posgraph_queries_in_flight (\S+)$", text, re.M).group(1))
+
+
+def test_refused_parameters_take_no_query_slot(metered):
+    # metered runs one anonymous query at a time: one slot kept by a refused request would refuse every anonymous
+    # query after it, from any client, for as long as the worker lives.
+    bad = {"default-graph-uri": "not an iri", "named-graph-uri": "not an iri"}
+    with _from(metered, "127.0.0.5") as client:
+        for _ in range(3):
+            for key, value in bad.items():
+                for path, params in (("/sparql", {"query": "ASK {}"}), ("/queries/positions", {})):
+                    response = client.get(path, params=params | {key: value})
+                    assert response.status_code == 400 and response.json()["parameter"] == key, response.text
+    assert _in_flight(metered) == 0
+    with _from(metered, "127.0.0.6") as other:
+        assert other.get("/sparql", params={"query": "ASK {}"}).status_code == 200
+
+
+def test_a_query_that_fails_before_it_runs_gives_its_slot_back():
+    import asyncio
+
+    from fastapi import Request
+
+    from posgraph.api.admission import limited
+    from posgraph.api.app import create_app
+    from posgraph.config import load_settings
+
+    app = create_app(load_settings(engine_url="http://127.0.0.1:9"))  # never started: no engine is reached
+    limiter = app.state.posgraph.limiter
+    request = Request({"type": "http", "app": app, "headers": [], "client": ("127.0.0.7", 1), "method": "GET"})
+
+    def refused():
+        raise InvalidParameter("default-graph-uri", "not an IRI")  # as a route's argument parsing raises
+
+    async def answered():
+        return "answer"
+
+    for _ in range(limiter.per_client + limiter.concurrent):
+        with pytest.raises(InvalidParameter):
+            asyncio.run(limited(request, refused, 1.0))
+    assert asyncio.run(limited(request, answered, 1.0)) == "answer"
 
 
 @pytest.mark.serial

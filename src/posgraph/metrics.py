@@ -16,6 +16,8 @@ __all__ = [
     "key_pages",
     "fact_reads",
     "engine_memory",
+    "queries_in_flight",
+    "queries_refused",
     "engine_event",
     "render",
 ]
@@ -49,6 +51,17 @@ validation_seconds = Histogram(
 )
 engine_memory = Gauge(
     "posgraph_engine_resident_mib", "Resident memory of a managed engine", ["engine"], registry=REGISTRY
+)
+queries_in_flight = Gauge(
+    "posgraph_queries_in_flight",
+    "Admitted queries not yet answered by the engine (a client that gave up still holds its slot)",
+    registry=REGISTRY,
+)
+queries_refused = Counter(
+    "posgraph_queries_refused_total",
+    "Queries refused at admission, by which limit refused them",
+    ["limit"],
+    registry=REGISTRY,
 )
 batches = Counter("posgraph_batches_total", "Curation batch actions", ["action"], registry=REGISTRY)
 key_pages = Counter(

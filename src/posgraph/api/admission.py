@@ -11,6 +11,7 @@ from typing import Awaitable, Callable, TypeVar
 
 from fastapi import Request
 
+from posgraph import metrics
 from posgraph.api.requests import client_address
 from posgraph.api.security import is_anonymous
 from posgraph.api.state import app_state
@@ -61,23 +62,28 @@ class QueryLimiter:
         """
         now = time.monotonic()
         if self._active.get(client, 0) >= self.per_client:
+            metrics.queries_refused.labels(limit="per-client").inc()
             raise TooManyRequests(f"more than {self.per_client} concurrent queries from one client; retry shortly")
         if anonymous:
             if self._used(client, now) >= self.seconds_per_minute:
+                metrics.queries_refused.labels(limit="seconds-per-minute").inc()
                 raise TooManyRequests(
                     f"this client used its {self.seconds_per_minute:g} s of query time per minute; "
                     "send a token, or retry later",
                     retry_after=self._retry_after(client, now),
                 )
             if self._anonymous >= self.concurrent:
+                metrics.queries_refused.labels(limit="anonymous-concurrent").inc()
                 raise Overloaded(f"{self.concurrent} anonymous queries are running; retry shortly")
             self._anonymous += 1
         self._active[client] = self._active.get(client, 0) + 1
+        metrics.queries_in_flight.inc()
         return Ticket(client, anonymous, now)
 
     def release(self, ticket: "Ticket", *, timed_out: bool) -> None:
         """Give back ``ticket``'s slot and charge its client the engine time used (twice that if it timed out)."""
         self._active[ticket.client] -= 1
+        metrics.queries_in_flight.dec()
         if not self._active[ticket.client]:
             del self._active[ticket.client]
         if ticket.anonymous:
@@ -107,7 +113,13 @@ async def limited(request: Request, run: Callable[[], Awaitable[T]], wait: float
     """
     limiter = app_state(request).limiter
     ticket = limiter.admit(client_address(request), anonymous=is_anonymous(request))
-    task = asyncio.ensure_future(run())
+    try:
+        task = asyncio.ensure_future(run())
+    except BaseException:
+        # ``run()`` failed before there was a task to release the slot when done: a slot kept here would be kept for
+        # good, and a client repeating the request would take every slot of the worker.
+        limiter.release(ticket, timed_out=False)
+        raise
 
     def finished(done: asyncio.Future) -> None:
         failed = None if done.cancelled() else done.exception()

@@ -147,6 +147,9 @@ async def _sparql(request: Request) -> Response:
     if len(queries) != 1:
         raise QuerySyntaxError("the request must carry exactly one 'query' parameter")
     timeouts = [value for key, value in fields if key == "timeout"]
+    # Bad parameters are refused before the query takes a slot.
+    default_graphs, named_graphs = _graph_iris(fields, "default-graph-uri"), _graph_iris(fields, "named-graph-uri")
+    wait = _wait(request, timeouts[0] if timeouts else None)
     answer = await limited(
         request,
         lambda: research.run_query(
@@ -156,15 +159,15 @@ async def _sparql(request: Request) -> Response:
             work_pool=state.work_pool,
             max_query_bytes=state.settings.max_query_bytes,
             accept=request.headers.get("accept"),
-            default_graphs=_graph_iris(fields, "default-graph-uri"),
-            named_graphs=_graph_iris(fields, "named-graph-uri"),
+            default_graphs=default_graphs,
+            named_graphs=named_graphs,
             timeout=state.settings.query_timeout,
             max_rows=state.settings.max_rows,
             max_answer_bytes=state.settings.max_answer_bytes,
             context=state.context,
             context_url=state.context_url,
         ),
-        _wait(request, timeouts[0] if timeouts else None),
+        wait,
     )
     return _respond(answer, request)
 
@@ -341,6 +344,7 @@ async def run_saved(name: str, request: Request) -> Response:
                 f"and {', '.join(_SAVED_PROTOCOL_PARAMS)} as on /sparql",
             )
     wait = _wait(request, request.query_params.get("timeout"))
+    default_graphs, named_graphs = _graph_iris(fields, "default-graph-uri"), _graph_iris(fields, "named-graph-uri")
     answer = await limited(
         request,
         lambda: research.run_saved(
@@ -348,8 +352,8 @@ async def run_saved(name: str, request: Request) -> Response:
             state.catalog,
             name,
             params,
-            default_graphs=_graph_iris(fields, "default-graph-uri"),
-            named_graphs=_graph_iris(fields, "named-graph-uri"),
+            default_graphs=default_graphs,
+            named_graphs=named_graphs,
             guard_pool=state.guard_pool,
             work_pool=state.work_pool,
             accept=request.headers.get("accept"),
