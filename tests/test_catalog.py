@@ -350,7 +350,7 @@ def test_keys_from_a_collection_are_declared_and_replace_the_subquery_that_cuts_
     plain = saved.bind({"party": "urn:x:a", "limit": "2", "offset": "4"})
     assert "LIMIT 2 OFFSET 4" in plain and "SELECT DISTINCT ?position ?key" in plain
     # With keys, a VALUES block of terms rdflib escapes takes the subquery's place, limit and offset with it.
-    keys = [("urn:x:p1", "2025-07"), ("urn:x:p2", 'a "quoted"\nkey')]
+    keys = [("urn:x:p1", "2025-07"), ("urn:x:p2", 'a "quoted"\nkey'), ("urn:x:é", "back\\slash\r\t'single'")]
     text = saved.bind({"party": "urn:x:a", "limit": "2", "offset": "4"}, keys=keys)
     assert "SELECT DISTINCT" not in text and "LIMIT" not in text and "#@keys" not in text
     assert 'VALUES (?position ?key) { (<urn:x:p1> "2025-07") (<urn:x:p2> ' in text
@@ -358,6 +358,10 @@ def test_keys_from_a_collection_are_declared_and_replace_the_subquery_that_cuts_
     assert {str(v) for v in parsed.algebra["PV"]} == {"position", "key", "o"}
     rows = rdflib.Graph().query(text.replace("?position <urn:o> ?o .", "BIND (1 AS ?o)"))
     assert sorted((str(r.position), str(r.key)) for r in rows) == sorted(keys)
+    # An IRI that no IRI reference can hold is refused, not written.
+    for bad in ("urn:x:a b", "urn:x:a>", 'urn:x:"', "urn:x:{", "urn:x:\\", "urn:x:\n"):
+        with pytest.raises(ValueError, match="not an IRI"):
+            saved.bind({"party": "urn:x:a"}, keys=[(bad, "")])
     # No keys: a page that is empty, not the subquery's.
     assert "VALUES (?position ?key) {  }" in saved.bind({"party": "urn:x:a"}, keys=[])
     # The collection's filter values: typed terms, the ones left out absent; several values cannot be a filter.
