@@ -475,6 +475,8 @@ def test_concurrent_queries_per_client_are_capped_with_429(limited_server):
     thread.join()
     assert response.status_code == 429 and response.headers["retry-after"] == "1"
     assert response.json()["type"].endswith("/too-many-requests")
+    metrics = httpx.get(limited_server.url + "/metrics", timeout=10, trust_env=False).text
+    assert float(re.search(r'^posgraph_queries_refused_total\{limit="per-client"\} (\S+)$', metrics, re.M)[1]) >= 1
     with limited_server.client() as client:  # the slot is free again
         time.sleep(4.5)  # let the engine drop the abandoned query
         assert client.get("/sparql", params={"query": "ASK {}"}).status_code == 200

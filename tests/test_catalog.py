@@ -349,7 +349,7 @@ def test_keys_from_a_collection_are_declared_and_replace_the_subquery_that_cuts_
     # Without keys, the subquery cuts the page (the marker lines are comments).
     plain = saved.bind({"party": "urn:x:a", "limit": "2", "offset": "4"})
     assert "LIMIT 2 OFFSET 4" in plain and "SELECT DISTINCT ?position ?key" in plain
-    # With keys, a VALUES block of terms rdflib escapes takes the subquery's place, limit and offset with it.
+    # With keys, a VALUES block of escaped terms takes the subquery's place, limit and offset with it.
     keys = [("urn:x:p1", "2025-07"), ("urn:x:p2", 'a "quoted"\nkey'), ("urn:x:é", "back\\slash\r\t'single'")]
     text = saved.bind({"party": "urn:x:a", "limit": "2", "offset": "4"}, keys=keys)
     assert "SELECT DISTINCT" not in text and "LIMIT" not in text and "#@keys" not in text
