@@ -15,6 +15,7 @@ from typing import Iterator, Sequence
 import httpx
 import pytest
 import virtuoso_support
+from prometheus_client.parser import text_string_to_metric_families
 
 from posgraph import curation
 from posgraph.config import PROJECT_FILES
@@ -117,6 +118,15 @@ class Server:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0, trust_env=False)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The value of the sample ``name`` with ``labels`` on the server's /metrics: 0 for labels the metric has
+        not counted yet. Raises LookupError for a metric the server does not expose."""
+        text = httpx.get(self.url + "/metrics", timeout=10, trust_env=False).text
+        families = [f for f in text_string_to_metric_families(text) if name in (f.name, f.name + "_total")]
+        if not families:
+            raise LookupError(f"{self.url}/metrics has no {name}")
+        return next((s.value for f in families for s in f.samples if s.name == name and s.labels == labels), 0.0)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -475,8 +475,7 @@ def test_concurrent_queries_per_client_are_capped_with_429(limited_server):
     thread.join()
     assert response.status_code == 429 and response.headers["retry-after"] == "1"
     assert response.json()["type"].endswith("/too-many-requests")
-    metrics = httpx.get(limited_server.url + "/metrics", timeout=10, trust_env=False).text
-    assert float(re.search(r'^posgraph_queries_refused_total\{limit="per-client"\} (\S+)$', metrics, re.M)[1]) >= 1
+    assert limited_server.metric("posgraph_queries_refused_total", limit="per-client") >= 1
     with limited_server.client() as client:  # the slot is free again
         time.sleep(4.5)  # let the engine drop the abandoned query
         assert client.get("/sparql", params={"query": "ASK {}"}).status_code == 200
@@ -544,11 +543,6 @@ def _from(srv, address):
     )
 
 
-def _in_flight(srv) -> float:
-    text = httpx.get(srv.url + "/metrics", timeout=10, trust_env=False).text
-    return float(re.search(r"^posgraph_queries_in_flight (\S+)$", text, re.M).group(1))
-
-
 def test_refused_parameters_take_no_query_slot(metered):
     # metered runs one anonymous query at a time: one slot kept by a refused request would refuse every anonymous
     # query after it, from any client, for as long as the worker lives.
@@ -559,7 +553,7 @@ def test_refused_parameters_take_no_query_slot(metered):
                 for path, params in (("/sparql", {"query": "ASK {}"}), ("/queries/positions", {})):
                     response = client.get(path, params=params | {key: value})
                     assert response.status_code == 400 and response.json()["parameter"] == key, response.text
-    assert _in_flight(metered) == 0
+    assert metered.metric("posgraph_queries_in_flight") == 0
     with _from(metered, "127.0.0.6") as other:
         assert other.get("/sparql", params={"query": "ASK {}"}).status_code == 200
 

@@ -133,9 +133,14 @@ def _respond(answer: research.QueryAnswer, request: Request, extra: dict[str, st
     return Response(answer.content, media_type=answer.media_type, headers=headers)
 
 
-def _graph_iris(fields: list[tuple[str, str]], name: str) -> list[str]:
-    """The values of a dataset parameter, each an absolute IRI (or a known prefixed name); else 400 naming it."""
-    return [str(Param(name, "iri", True).to_term(value)) for key, value in fields if key == name]
+def _dataset(fields: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """The request's default-graph-uri and named-graph-uri values, each an absolute IRI (or a known prefixed
+    name); raises InvalidParameter (400) naming the parameter of the first that is not."""
+
+    def iris(name: str) -> list[str]:
+        return [str(Param(name, "iri", True).to_term(value)) for key, value in fields if key == name]
+
+    return iris("default-graph-uri"), iris("named-graph-uri")
 
 
 async def _sparql(request: Request) -> Response:
@@ -148,7 +153,7 @@ async def _sparql(request: Request) -> Response:
         raise QuerySyntaxError("the request must carry exactly one 'query' parameter")
     timeouts = [value for key, value in fields if key == "timeout"]
     # Bad parameters are refused before the query takes a slot.
-    default_graphs, named_graphs = _graph_iris(fields, "default-graph-uri"), _graph_iris(fields, "named-graph-uri")
+    default_graphs, named_graphs = _dataset(fields)
     wait = _wait(request, timeouts[0] if timeouts else None)
     answer = await limited(
         request,
@@ -344,7 +349,7 @@ async def run_saved(name: str, request: Request) -> Response:
                 f"and {', '.join(_SAVED_PROTOCOL_PARAMS)} as on /sparql",
             )
     wait = _wait(request, request.query_params.get("timeout"))
-    default_graphs, named_graphs = _graph_iris(fields, "default-graph-uri"), _graph_iris(fields, "named-graph-uri")
+    default_graphs, named_graphs = _dataset(fields)
     answer = await limited(
         request,
         lambda: research.run_saved(
