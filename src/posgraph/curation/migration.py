@@ -22,10 +22,10 @@ import pyoxigraph as ox
 
 from posgraph.curation.entailment import supertype_update
 from posgraph.curation.intake import read_files
-from posgraph.curation.provenance import agent, change_triples
+from posgraph.curation.provenance import NEWEST_ONLY, agent, change_triples
 from posgraph.engine import Engine
 from posgraph.errors import ConfigError
-from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI, OWL, PG, PGID, PROV, RDFS, sparql_prologue
+from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI, OWL, PG, PGID, PROV, RDFS, VERSION_GRAPH, sparql_prologue
 
 __all__ = [
     "MIGRATION_KIND",
@@ -164,13 +164,15 @@ def _ontology_replacement(ontology_files: Sequence[Path]) -> list[str]:
 def migration_update(ontology_files: Sequence[Path], current: str, target: str, actor: str) -> tuple[str, str]:
     """The one SPARQL update migrating a store at ``current`` to ``target`` (the version of ``ontology_files``):
     the data rewrites, the ontology's replacement, the superclass types the new ontology implies, and a change
-    record (kind ``MIGRATION_KIND``, by the agent ``actor``, with a comment naming both versions). Returns the
-    update and the change's id (the dataset's version once it is applied)."""
+    record (kind ``MIGRATION_KIND``, by the agent ``actor``, with a comment naming both versions) made the dataset's
+    version. Returns the update and the change's id (the dataset's version once it is applied)."""
     change = change_triples(MIGRATION_KIND, actor)
     iri, who = change[0][0], agent(actor)
     note = ox.Literal(f"model {current} migrated to {target}")
     record = " ".join(f"{s} {p} {o} ." for s, p, o in change)
     record += f" {iri} <{RDFS.comment}> {note} . {who} a <{PROV.Agent}> ; <{RDFS.label}> {ox.Literal(actor)} ."
+    at = next(f"{s} {p} {o} ." for s, p, o in change if p.value == str(PROV.atTime))
+    record += f" GRAPH <{VERSION_GRAPH}> {{ {at} }}"  # and NEWEST_ONLY last: the dataset's version (provenance)
     operations = [
         # First, and only while the store is not at the target yet: a second migration racing this one records
         # nothing (its other operations then find nothing left to rewrite and put back the same ontology).
@@ -179,6 +181,7 @@ def migration_update(ontology_files: Sequence[Path], current: str, target: str, 
         *_steps_between(current, target),
         *_ontology_replacement(ontology_files),
         supertype_update(batch_graphs=True),
+        NEWEST_ONLY,
     ]
     return sparql_prologue(("pg", "rdfs")) + " ;\n".join(operations), iri.value.rsplit("/", 1)[-1]
 

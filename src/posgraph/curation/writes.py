@@ -11,7 +11,7 @@ import pyoxigraph as ox
 from posgraph import formats, guard, workers
 from posgraph.curation.entailment import supertype_triples, supertype_update
 from posgraph.curation.intake import NT, refuse_simple_body
-from posgraph.curation.provenance import change_update
+from posgraph.curation.provenance import change_update, settle_version
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, QueryRefused, QuerySyntaxError, UnsupportedMediaType, WorkerFailed, WorkTimeout
 from posgraph.namespaces import is_managed_graph
@@ -70,6 +70,7 @@ async def run_update(
     )
     if scoped:
         await engine.update(supertype_update(), timeout=timeout)
+        await settle_version(engine)  # the USING dataset hid the version graph from the update's own NEWEST_ONLY
 
 
 async def write_graph(
