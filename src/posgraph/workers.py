@@ -20,11 +20,25 @@ from pebble import ProcessExpired, ProcessPool
 
 from posgraph.errors import Overloaded, WorkerFailed, WorkTimeout
 
-__all__ = ["WorkerPool", "run", "with_deep_stack"]
+__all__ = ["WorkerPool", "preload_in_workers", "run", "with_deep_stack"]
 
 T = TypeVar("T")
 _STACK_BYTES = 256 * 1024 * 1024
 _RECURSION_LIMIT = 200_000
+
+
+# What the forkserver imports once, for every worker it forks. It is one per process and reads its list when it
+# starts (at the first pool's first worker): the list is the union of every pool's, not the last pool's.
+_PRELOAD: set[str] = set()
+
+
+def preload_in_workers(*modules: str) -> None:
+    """Have the worker processes' forkserver import ``modules`` once, before it forks any worker (a call after the
+    first pool has started a worker has no effect). A program whose main module imports much should name what
+    it imports: each new worker imports the main module again itself (Python's own preload of "__main__" does
+    not take a script), and what the forkserver holds already costs it nothing."""
+    _PRELOAD.update(modules)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(sorted(_PRELOAD))
 
 
 def _ready() -> bool:
@@ -60,7 +74,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         # forkserver: a worker is forked from a clean server process, never from this threaded one.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(preload))  # imported once in the server, not in every new worker
+        preload_in_workers(*preload)
         self._pool = ProcessPool(
             max_workers=processes,
             max_tasks=max_tasks,

@@ -7,8 +7,13 @@ migrate), ``remote`` (a running server over HTTP: submit, batches), ``tokens`` (
 
 from __future__ import annotations
 
+from posgraph import workers
 from posgraph.cli import local, remote, serve, tokens  # noqa: F401  (importing them registers their commands)
 from posgraph.cli.common import cli
+
+# The command line is the main module of `posgraph serve`, which every new worker process imports again: held by
+# the forkserver they are forked from, it costs them nothing (see workers.preload_in_workers).
+workers.preload_in_workers(__name__)
 
 __all__ = ["main", "cli"]
 
