@@ -42,7 +42,8 @@ class Version:
 
 
 # The newest change, from the version graph every change-recording write keeps (see
-# curation.provenance.NEWEST_ONLY): a lookup in a graph of about one triple, however many changes there are.
+# curation.provenance.NEWEST_ONLY): a lookup in a graph of about one triple (the engine passes over the entries
+# deleted since it last compacted: 8 ms after 100,000 writes, where sorting the records took 385 ms).
 _NEWEST = f"""SELECT ?change ?at WHERE {{ GRAPH <{VERSION_GRAPH}> {{ ?change <{PROV.atTime}> ?at }} }}
     ORDER BY DESC(?at) DESC(?change) LIMIT 1"""
 # The same from the change records themselves (a sort of all of them), for a store whose version graph is empty:
