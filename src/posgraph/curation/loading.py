@@ -521,5 +521,6 @@ async def ensure_bootstrapped(
             supertype_update(batch_graphs=True) + " ;\n" + change_update("updated", "posgraph"),
             timeout=max(engine.timeout, 600.0),
         )
+        await settle_version(engine)
         loaded.append("superclass types")
     return loaded

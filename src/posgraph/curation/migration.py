@@ -22,7 +22,7 @@ import pyoxigraph as ox
 
 from posgraph.curation.entailment import supertype_update
 from posgraph.curation.intake import read_files
-from posgraph.curation.provenance import NEWEST_ONLY, agent, change_triples
+from posgraph.curation.provenance import agent, change_triples, settle_version
 from posgraph.engine import Engine
 from posgraph.errors import ConfigError
 from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI, OWL, PG, PGID, PROV, RDFS, VERSION_GRAPH, sparql_prologue
@@ -172,7 +172,7 @@ def migration_update(ontology_files: Sequence[Path], current: str, target: str, 
     record = " ".join(f"{s} {p} {o} ." for s, p, o in change)
     record += f" {iri} <{RDFS.comment}> {note} . {who} a <{PROV.Agent}> ; <{RDFS.label}> {ox.Literal(actor)} ."
     at = next(f"{s} {p} {o} ." for s, p, o in change if p.value == str(PROV.atTime))
-    record += f" GRAPH <{VERSION_GRAPH}> {{ {at} }}"  # and NEWEST_ONLY last: the dataset's version (provenance)
+    record += f" GRAPH <{VERSION_GRAPH}> {{ {at} }}"  # the dataset's version (see provenance.NEWEST_ONLY)
     operations = [
         # First, and only while the store is not at the target yet: a second migration racing this one records
         # nothing (its other operations then find nothing left to rewrite and put back the same ontology).
@@ -181,7 +181,6 @@ def migration_update(ontology_files: Sequence[Path], current: str, target: str, 
         *_steps_between(current, target),
         *_ontology_replacement(ontology_files),
         supertype_update(batch_graphs=True),
-        NEWEST_ONLY,
     ]
     return sparql_prologue(("pg", "rdfs")) + " ;\n".join(operations), iri.value.rsplit("/", 1)[-1]
 
@@ -207,6 +206,7 @@ async def migrate(
     before = await _count_reports(engine)
     update, change = migration_update(ontology_files, current, target, actor)
     await engine.update(update, timeout=max(engine.timeout, 600.0))
+    await settle_version(engine)
     reports = await _count_reports(engine) - before
     log.info("store migrated from model %s to %s by %s: %d report(s) made", current, target, actor, reports)
     return MigrationResult(current, target, True, reports, change)

@@ -7,6 +7,7 @@ what public queries see, and it is described with PROV-O in the default graph.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -79,10 +80,12 @@ def change_triples(
 
 # The dataset's version is its newest change. Sorting every change record to find it costs in proportion to their
 # number (Oxigraph keeps no index in value order: 0.5 ms with one change, 0.4 s with 100,000), on nearly every
-# request. So each change's prov:atTime is also written into VERSION_GRAPH, and each write then deletes there every
-# entry that a newer one outranks (``NEWEST_ONLY``; the order is the version's: time, then IRI). Only ever dropping
-# an outranked entry keeps the newest change there whatever order concurrent writes commit in; a write that could
-# not run NEWEST_ONLY in its own request leaves two entries until the next write, and the version is still right.
+# request. So each change's prov:atTime is also written into VERSION_GRAPH, in the same request as the change, and
+# each write then deletes there every entry that a newer one outranks (``NEWEST_ONLY``, run by ``settle_version``;
+# the order is the version's: time, then IRI). Only ever dropping an outranked entry keeps the newest change there
+# whatever order concurrent writes commit in, and the pruning is a request of its own, best effort: when it fails,
+# the entries left still give the right version, and the next write's prune takes them away. (On Virtuoso 7.2 it is
+# not run at all: see EngineProfile.prune_versions.)
 _VERSION = f"<{VERSION_GRAPH}>"
 # The entry kept is picked as the version is read: one sort, where comparing every pair of entries took 11 s for
 # 1,000 (a store whose entries piled up: a write's prune failed, or records were written some other way).
@@ -101,14 +104,21 @@ NEWEST_FROM_RECORDS = (
 )
 
 
-async def settle_version(engine: Engine) -> None:
-    """Run ``NEWEST_ONLY`` after a write that could only add (a POST of quads recording a change). An engine error is
-    logged, not raised: the write is done, and the version graph still gives the right version (the next write
-    drops the outranked entry)."""
-    try:
-        await engine.update(NEWEST_ONLY)
-    except EngineError as exc:
-        log.warning("version graph not pruned (the next write does it): %s", exc)
+async def settle_version(engine: Engine, attempts: int = 3) -> None:
+    """Run ``NEWEST_ONLY`` after a write that recorded a change, up to ``attempts`` times. An engine error is logged,
+    not raised: the write is done, and the version graph still gives the right version (a later write drops the
+    outranked entries). Nothing is run for an engine whose profile keeps every entry (``prune_versions``)."""
+    if not engine.profile.prune_versions:
+        return
+    for attempt in range(attempts):
+        try:
+            await engine.update(NEWEST_ONLY)
+            return
+        except EngineError as exc:
+            if attempt == attempts - 1:
+                log.warning("version graph not pruned (a later write does it): %s", exc)
+            else:
+                await asyncio.sleep(0.05 * 4**attempt)
 
 
 def change_quads(triples: list[_Triple]) -> list[ox.Quad]:
@@ -120,13 +130,15 @@ def change_quads(triples: list[_Triple]) -> list[ox.Quad]:
 
 
 def change_update(kind: str, actor: str, batch: str | None = None, comment: str | None = None) -> str:
-    """The SPARQL update (operations joined by ';') recording one change (see ``change_triples``) and making it
-    the dataset's version; the terms are pyoxigraph's own serialisations, so a ``comment`` of any text stays one
-    escaped literal."""
+    """The SPARQL update (two ``INSERT DATA`` operations) recording one change (see ``change_triples``) and its
+    entry in the version graph (the writer runs ``settle_version`` after it); the terms are pyoxigraph's own
+    serialisations, so a ``comment`` of any text stays one escaped literal."""
     triples = change_triples(kind, actor, batch=batch, comment=comment)
     body = " ".join(f"{s} {p} {o} ." for s, p, o in triples)
     at = next(f"{s} {p} {o} ." for s, p, o in triples if p.value == str(PROV.atTime))
-    return f"INSERT DATA {{ {body} GRAPH {_VERSION} {{ {at} }} }} ;\n{NEWEST_ONLY}"
+    # Two operations of one request (one transaction on Oxigraph): an INSERT DATA naming several graphs leaves
+    # Virtuoso 7.2 holding the version graph's new row from the readers that every request makes, for 30 s.
+    return f"INSERT DATA {{ {body} }} ;\nINSERT DATA {{ GRAPH {_VERSION} {{ {at} }} }}"
 
 
 def _agent_triples(name: str) -> list[_Triple]:
@@ -247,7 +259,7 @@ def batch_record(
 ) -> list[ox.Quad]:
     """The batch's record, in the default graph: its PROV description (``triples`` statements about ``resources``
     IRIs, ``sources`` its pg:source values, its primary sources), its review, and the change that published it
-    (with its entry in the version graph: see ``change_quads``; the writer runs ``NEWEST_ONLY`` after it).
+    (with its entry in the version graph: see ``change_quads``; the writer runs ``settle_version`` after it).
     What ``batch_quads`` adds after the data; for a batch whose data is written some other way (streamed).
     Keyword arguments as ``batch_quads``'s."""
     graph = ox.NamedNode(batch_iri(batch_id))

@@ -70,7 +70,7 @@ async def run_update(
     )
     if scoped:
         await engine.update(supertype_update(), timeout=timeout)
-        await settle_version(engine)  # the USING dataset hid the version graph from the update's own NEWEST_ONLY
+    await settle_version(engine)
 
 
 async def write_graph(
@@ -107,6 +107,7 @@ async def write_graph(
     status = await engine.graph_write(method, graph, payload, timeout=timeout)
     # A Graph Store request cannot carry the change record too: it follows in a second, tiny transaction.
     await engine.update(change_update("updated", actor), timeout=timeout)
+    await settle_version(engine)
     return status, len(quads)
 
 
@@ -115,6 +116,7 @@ async def delete_graph(engine: Engine, graph: str | None, *, actor: str, timeout
     _refuse_managed_graph(graph, "DELETE")
     await engine.graph_delete(graph, timeout=timeout)
     await engine.update(change_update("updated", actor), timeout=timeout)
+    await settle_version(engine)
 
 
 # Where graphs created by a Graph Store POST to the store itself are named (under the server's public base).

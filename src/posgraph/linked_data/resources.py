@@ -72,11 +72,12 @@ class Summary:
 
 async def dataset_summary(engine: Engine) -> Summary:
     """Return the dataset's version and size from one query, so the two always describe the same data."""
+    # The version graph joined, not a subquery: Virtuoso 7.2 takes 30 s and more over OPTIONAL { SELECT … } here.
     rows = await engine.select(
         f"""SELECT ?change ?at ?n WHERE {{
           {{ SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o }} }}
-          OPTIONAL {{ {_NEWEST} }}
-        }}"""
+          OPTIONAL {{ GRAPH <{VERSION_GRAPH}> {{ ?change <{PROV.atTime}> ?at }} }}
+        }} ORDER BY DESC(?at) DESC(?change) LIMIT 1"""
     )
     row = rows[0]
     if "change" not in row:  # no version graph yet: read both again, the version the slow way
