@@ -141,4 +141,3 @@ bench: $(TESTED)
 	$(BIN)/python -m bench.virtuoso
 	$(BIN)/python -m bench.validation_in_context
 	$(BIN)/python -m bench.views
-	$(BIN)/python -m bench.change_history

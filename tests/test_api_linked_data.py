@@ -780,49 +780,6 @@ def test_describe_versioned_is_one_engine_request_with_the_version_and_the_descr
     assert described.merged_into is None and missing.quads == []
 
 
-def test_the_version_is_read_from_the_version_graph_and_from_the_records_when_it_is_empty(fresh_engine, validator):
-    """Every reader of the dataset's version (dataset_version, dataset_summary, describe_versioned, for a resource
-    and for none, and version_and_merge) takes it from the version graph, not by sorting the change records: an
-    entry written there alone is what they all say. With that graph gone they fall back to the records' newest, and
-    a bootstrap starts the graph again from it (once)."""
-    from posgraph import curation
-    from posgraph.linked_data.resources import dataset_summary, describe_versioned, version_and_merge
-    from posgraph.namespaces import PROV, VERSION_GRAPH
-
-    planted = "29991231T000000000000Z-ffff"
-    at = '"2999-12-31T00:00:00+00:00"^^<http://www.w3.org/2001/XMLSchema#dateTime>'
-
-    async def versions(engine):
-        return [
-            (await linked_data.dataset_version(engine)).id,
-            (await dataset_summary(engine)).version.id,
-            (await describe_versioned(engine, ID + "party/russia")).version.id,
-            (await describe_versioned(engine, ID + "party/no-such-party")).version.id,
-            (await describe_versioned(engine, "not an IRI")).version.id,
-            (await version_and_merge(engine, ID + "party/russia"))[0].id,
-            (await version_and_merge(engine, "not an IRI"))[0].id,
-        ]
-
-    async def go():
-        async with Engine(fresh_engine.url) as engine:
-            recorded = await versions(engine)
-            await engine.update(
-                f"INSERT DATA {{ GRAPH <{VERSION_GRAPH}> {{ <{ID}change/{planted}> <{PROV.atTime}> {at} }} }}"
-            )
-            read = await versions(engine)
-            await engine.update(f"DROP GRAPH <{VERSION_GRAPH}>")
-            fallen_back = await versions(engine)
-            files = PROJECT_FILES.ontology_files, PROJECT_FILES.seed_files
-            boot = [await curation.ensure_bootstrapped(engine, validator, *files) for _ in range(2)]
-            return recorded, read, fallen_back, boot, await versions(engine)
-
-    recorded, read, fallen_back, boot, restarted = run(go())
-    assert len(set(recorded)) == 1 and recorded[0] not in ("empty", planted)
-    assert read == [planted] * len(read)
-    assert fallen_back == recorded and restarted == recorded
-    assert boot == [["version graph"], []]
-
-
 def test_an_uncached_resource_get_shows_a_write_in_body_and_etag_together(tmp_path):
     """An uncached GET reads the description and the version it belongs to in one engine query; a write between
     two GETs shows in both the body and the ETag (never new data under an old ETag, or the reverse)."""

@@ -1,6 +1,5 @@
-"""The benchmarks' measuring: systems take turns in throughput windows (bench.compare.measure_in_turn), the
-collection-page target is judged at every larger size (bench.compare.collection_verdict), and bench.change_history
-grows a store's change records as posgraph keeps them."""
+"""The benchmarks' measuring: systems take turns in throughput windows (bench.compare.measure_in_turn), and the
+collection-page target is judged at every larger size (bench.compare.collection_verdict)."""
 
 from __future__ import annotations
 
@@ -102,33 +101,3 @@ def test_the_collection_target_is_judged_at_every_larger_size():
     text = report(met, 41)
     assert "| 1: /a | 4.00 (4.00) | 7.90 (7.90) | 6.00 (6.00) | 50 / 50 / 50 | 1.98x | 1.50x |" in text
     assert "**met**" in text
-
-
-def test_the_change_history_bench_grows_the_records_as_posgraph_keeps_them(empty_engine):
-    """bench.change_history grows a store's change records to a count: exactly that many, newer than those there,
-    and the version graph left holding the newest alone (as every write leaves it), however many were added."""
-    import httpx
-
-    from bench.change_history import _changes, _grow
-    from posgraph.namespaces import PROV, VERSION_GRAPH
-
-    newest = f"""SELECT ?c WHERE {{ ?c a <https://w3id.org/posgraph/ns#Change> ; <{PROV.atTime}> ?at }}
-        ORDER BY DESC(?at) DESC(?c) LIMIT 1"""
-    entries = f"SELECT ?c WHERE {{ GRAPH <{VERSION_GRAPH}> {{ ?c ?p ?o }} }}"
-    seen = []
-    with httpx.Client(timeout=120, trust_env=False) as client:
-
-        def select(query):
-            answer = client.post(
-                empty_engine.url + "/query",
-                data={"query": query},
-                headers={"Accept": "application/sparql-results+json"},
-            )
-            return [row["c"]["value"] for row in answer.json()["results"]["bindings"]]
-
-        for count in (3, 25_000):  # the second grows in two posts (20,000 at most each)
-            _grow(client, empty_engine.url, count)
-            seen.append((_changes(client, empty_engine.url), select(entries), select(newest)))
-    (three, first_entries, first_newest), (many, entries_after, newest_after) = seen
-    assert (three, many) == (3, 25_000)
-    assert first_entries == first_newest and entries_after == newest_after and newest_after != first_newest

@@ -11,8 +11,7 @@ from posgraph.config import PROJECT_FILES
 from posgraph.curation.loading import load_files
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, Conflict, NotConformant, RdfSyntaxError
-from posgraph.linked_data import dataset_version
-from posgraph.namespaces import PG, PGID, PROV, VERSION_GRAPH, batch_iri
+from posgraph.namespaces import PG, batch_iri
 from posgraph.supervisor import ManagedEngine
 
 MINIMAL = EXAMPLES / "valid" / "minimal-demand.ttl"
@@ -800,108 +799,3 @@ def test_a_staged_batch_counts_types_and_sources_as_the_parsed_statements_say(tm
     assert f"<http://x/a> <{RDF_TYPE}> <{sup[0]}>".encode() in expected
     assert not any(line.startswith((b"<http://x/b>", b"<http://x/c>", b"<http://x/d>")) for line in expected)
     assert any(line.startswith(b"_:") for line in expected)
-
-
-# ------------------------------------------------------------------------------------------ the dataset's version
-async def _version_entries(engine: Engine) -> list[tuple[str, str]]:
-    rows = await engine.select(f"SELECT ?c ?at WHERE {{ GRAPH <{VERSION_GRAPH}> {{ ?c <{PROV.atTime}> ?at }} }}")
-    return sorted((str(r["c"]), str(r["at"])) for r in rows)
-
-
-async def _newest_recorded(engine: Engine) -> tuple[str, str]:
-    """The newest change found the slow way: every change record, sorted."""
-    rows = await engine.select(
-        f"SELECT ?c ?at WHERE {{ ?c a <{PG.Change}> ; <{PROV.atTime}> ?at }} ORDER BY DESC(?at) DESC(?c) LIMIT 1"
-    )
-    return str(rows[0]["c"]), str(rows[0]["at"])
-
-
-def test_every_write_that_records_a_change_leaves_it_alone_in_the_version_graph(review_engines, validator, tmp_path):
-    """Each write path records a change and makes it the only entry of the version graph, so the version read there
-    is the newest change of all the records: a bootstrap, a load, an accept (plain and with amendments), a revert,
-    a SPARQL update (plain and with a USING dataset), a graph written and deleted, a bulk load's record."""
-    other = "http://example.org/graph/version-test"
-    turtle = b'<http://example.org/v> <http://www.w3.org/2000/01/rdf-schema#label> "v" .'
-    army = curation.read_files([BATCHES / "army-cap-figure.ttl"])
-
-    async def steps(public, staging):
-        seen = []
-
-        async def after(name):
-            version = (await dataset_version(public)).id
-            seen.append((name, await _version_entries(public), await _newest_recorded(public), version))
-
-        await after("bootstrap")
-        await curation.load_batch(public, validator, curation.read_files([MINIMAL]), curator="c")
-        await after("load")
-        accepted = await _submit_accept(public, staging, validator, army)
-        await after("accept")
-        sharper = await curation.submit_batch(public, staging, validator, curation.read_files([_SHARPEN]), curator="c")
-        await curation.accept_batch(public, staging, validator, sharper["id"], reviewer="rita", role="reviewer")
-        await after("accept with amendments")
-        await curation.revert_batch(public, staging, accepted["id"], actor="rita", role="reviewer")
-        await after("revert")
-        await curation.run_update(
-            public, 'INSERT DATA { <http://example.org/u> <http://example.org/p> "u" }', actor="u"
-        )
-        await after("update")
-        await curation.run_update(
-            public,
-            'INSERT { <http://example.org/u> <http://example.org/p> "scoped" } WHERE { }',
-            actor="u",
-            using_graphs=[batch_iri("seed")],
-        )
-        await after("update with a USING dataset")
-        await curation.write_graph(public, "POST", other, turtle, "text/turtle", actor="g")
-        await after("graph written")
-        await curation.delete_graph(public, other, actor="g")
-        await after("graph deleted")
-        await curation.record_bulk_batch(public, validator, [MINIMAL], 3, curator="bulk")
-        await after("bulk load recorded")
-        return seen
-
-    seen = _review(review_engines, validator, steps)
-    for name, entries, newest, version in seen:
-        assert entries == [newest], name
-        assert version == newest[0].rsplit("/", 1)[-1], name
-    assert len({newest for _, _, newest, _ in seen}) == len(seen)  # every write recorded a change of its own
-
-
-def test_newest_only_keeps_the_newest_entry_whatever_order_they_came_in(empty_engine):
-    """Entries older than another go, a tie in time goes to the greater IRI (the version's order), and a graph
-    with one entry is left as it is."""
-    stamp = "^^<http://www.w3.org/2001/XMLSchema#dateTime>"
-    at = f"<{PROV.atTime}>"
-    entries = [
-        (f"<{PGID}change/b>", f'"2026-01-02T00:00:00Z"{stamp}'),
-        (f"<{PGID}change/c>", f'"2026-01-01T00:00:00Z"{stamp}'),
-        (f"<{PGID}change/a>", f'"2026-01-02T00:00:00Z"{stamp}'),
-    ]
-
-    async def go():
-        async with Engine(empty_engine.url) as engine:
-            kept = []
-            for n in range(1, len(entries) + 1):
-                body = " ".join(f"{c} {at} {t} ." for c, t in entries[:n])
-                await engine.update(
-                    f"CLEAR SILENT GRAPH <{VERSION_GRAPH}> ; INSERT DATA {{ GRAPH <{VERSION_GRAPH}> {{ {body} }} }}"
-                )
-                await engine.update(curation.NEWEST_ONLY)
-                kept.append([c for c, _ in await _version_entries(engine)])
-            return kept
-
-    assert run(go()) == [[f"{PGID}change/b"]] * 3
-
-
-def test_settling_the_version_when_the_engine_is_gone_logs_and_does_not_raise(caplog):
-    """A POST of quads has published the batch when the prune after it fails: the failure is no failure of the
-    write (the version graph still gives the right version), so it is logged."""
-    from posgraph.supervisor import free_port
-
-    async def go():
-        async with Engine(f"http://127.0.0.1:{free_port()}", timeout=2) as engine:
-            await curation.settle_version(engine)
-
-    with caplog.at_level("WARNING", logger="posgraph.curation"):
-        run(go())
-    assert any("version graph not pruned" in r.getMessage() for r in caplog.records)

@@ -187,8 +187,6 @@ def test_staging_dataset_parameters_are_refused_and_public_ones_pass():
         "CLEAR DEFAULT",
         f"DROP GRAPH <{PGID}batch/seed>",
         f"DROP GRAPH <{PGID}graph/ontology>",
-        f"DROP GRAPH <{PGID}graph/version>",
-        f'INSERT DATA {{ GRAPH <{PGID}graph/version> {{ <urn:c> <urn:p> "x" }} }}',
         "ADD <urn:x> TO DEFAULT",
         "MOVE DEFAULT TO <urn:x>",
         f"COPY <{PGID}batch/seed> TO <urn:x>",

@@ -25,8 +25,6 @@ from posgraph.namespaces import (
     ONTOLOGY_IRI,
     PG,
     PGID,
-    PROV,
-    VERSION_GRAPH,
     batch_iri,
     served_context_urls,
 )
@@ -185,12 +183,7 @@ def test_migration_rewrites_the_01_forms_and_keeps_every_other_triple(v01):
     old_ontology = _file_triples(V01_ONTOLOGY)
     new_ontology = _file_triples(PROJECT_FILES.ontology_files)
     ontology_graph = _iri(str(ONTOLOGY_GRAPH))
-    version_graph = _iri(str(VERSION_GRAPH))
-    kept = {
-        q
-        for q in before
-        if q not in old and q[0] != version_graph and not (q[0] in ("", ontology_graph) and q[1:] in old_ontology)
-    }
+    kept = {q for q in before if q not in old and not (q[0] in ("", ontology_graph) and q[1:] in old_ontology)}
     assert kept <= after, sorted(kept - after)[:5]
     # The ontology graph is exactly the package's ontology, which is in the default graph too.
     assert {q[1:] for q in after if q[0] == ontology_graph} == new_ontology
@@ -210,13 +203,6 @@ def test_migration_rewrites_the_01_forms_and_keeps_every_other_triple(v01):
         and q[2] != _iri(str(PG.report))
     }
     assert all(q[2] == _iri("http://www.w3.org/1999/02/22-rdf-syntax-ns#type") for q in extra), sorted(extra)[:5]
-    # The migration's change is the dataset's version: the version graph holds its time, and nothing else.
-    assert {q for q in after if q[0] == version_graph} == {
-        (version_graph, change, _iri(str(PROV.atTime)), o)
-        for g, s, p, o in after
-        if g == "" and s == change and p == _iri(str(PROV.atTime))
-    }
-    assert len({q for q in after if q[0] == version_graph}) == 1
 
     # The second run changes nothing.
     assert not second.migrated and second.from_version == "0.2.0" and again == after

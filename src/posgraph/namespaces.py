@@ -35,7 +35,6 @@ __all__ = [
     "ONTOLOGY_IRI",
     "SHAPES_IRI",
     "ONTOLOGY_GRAPH",
-    "VERSION_GRAPH",
     "batch_iri",
     "sparql_prologue",
     "is_managed_graph",
@@ -98,9 +97,6 @@ def served_context_urls(base: str) -> tuple[str, ...]:
 
 # The ontology and vocabularies also live in a graph of their own, so they can be replaced as a unit.
 ONTOLOGY_GRAPH = PGID["graph/ontology"]
-# The dataset's newest change, as its prov:atTime triple, kept here by every write that records a change: the
-# dataset's version is read from this graph of (about) one triple instead of by sorting every change record.
-VERSION_GRAPH = PGID["graph/version"]
 
 # What posgraph itself writes and only its curation workflow may change: batch graphs, staging graphs, the ontology
 # graph, and in the default graph the PROV description of batches, their agents and the change records.
@@ -192,9 +188,8 @@ def sparql_prologue(names: tuple[str, ...] | None = None) -> str:
 
 
 def is_managed_graph(iri: str) -> bool:
-    """True for a named graph only posgraph's curation workflow writes: a batch's, a staging graph, the ontology's,
-    the version's."""
-    return iri.startswith(_MANAGED_GRAPH_PREFIXES) or iri in (str(ONTOLOGY_GRAPH), str(VERSION_GRAPH))
+    """True for a named graph only posgraph's curation workflow writes: a batch's, a staging graph, the ontology's."""
+    return iri.startswith(_MANAGED_GRAPH_PREFIXES) or iri == str(ONTOLOGY_GRAPH)
 
 
 def is_managed_resource(iri: str) -> bool:

@@ -52,7 +52,7 @@ from posgraph.curation.loading import (
     record_bulk_batch,
 )
 from posgraph.curation.minting import MINT_RULE, mint_iri, unique_iri
-from posgraph.curation.provenance import NEWEST_ONLY, batch_quads, change_triples, publication_body, settle_version
+from posgraph.curation.provenance import batch_quads, change_triples, publication_body
 from posgraph.curation.records import (
     batch_triples,
     batches_about,
@@ -118,8 +118,6 @@ __all__ = [
     "batch_quads",
     "change_triples",
     "publication_body",
-    "NEWEST_ONLY",
-    "settle_version",
     "may_accept",
     "may_reject",
     "may_revert",

@@ -35,19 +35,11 @@ from posgraph.audit import AuditLog
 from posgraph.curation.amendments import is_amendment_quad, may_amend
 from posgraph.curation.entailment import missing_supertypes, supertype_lines, supertype_update
 from posgraph.curation.intake import ParsedFile, json_ld_context, open_file, read_files, validate_files
-from posgraph.curation.provenance import (
-    NEWEST_FROM_RECORDS,
-    batch_quads,
-    batch_record,
-    change_quads,
-    change_triples,
-    change_update,
-    settle_version,
-)
+from posgraph.curation.provenance import batch_quads, batch_record, change_triples, change_update
 from posgraph.curation.records import find_batch_by_hash
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, NotConformant
-from posgraph.namespaces import ONTOLOGY_GRAPH, PG, RDF, VERSION_GRAPH, batch_iri
+from posgraph.namespaces import ONTOLOGY_GRAPH, PG, RDF, batch_iri
 from posgraph.validation import ValidationReport, Validator
 
 __all__ = [
@@ -249,7 +241,6 @@ async def _publish(
         media_type="application/n-quads",
         timeout=max(engine.timeout, 600.0),
     )
-    await settle_version(engine)  # a POST of quads can only add: the outranked version entry goes now
     log.info("batch %s loaded by %s: %d triples", batch_id, curator, staged.triples)
     return LoadResult(batch_id, batch_iri(batch_id), staged.triples, False, report)
 
@@ -402,7 +393,6 @@ async def record_bulk_batch(
         bulk_count=count,
     )
     await engine.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
-    await settle_version(engine)
     log.info("batch %s bulk-loaded by %s: %d triples", batch_id, curator, count)
     return LoadResult(batch_id, batch_iri(batch_id), count, False, None)
 
@@ -475,9 +465,7 @@ async def ensure_bootstrapped(
 ) -> list[str]:
     """Load the ontology (once, into its own graph and the default graph) and the seed batch into an empty store,
     migrate a store whose ontology is older than ``ontology_files`` to their model (see ``migration.migrate``),
-    start the version graph of a store whose changes were recorded before it was kept (see
-    ``provenance.NEWEST_ONLY``), and add the superclass types (see ``entailment``) that data stored before they
-    were materialised lacks.
+    and add the superclass types (see ``entailment``) that data stored before they were materialised lacks.
 
     Returns what was loaded or migrated (empty when the store was already set up). Safe to call on every start.
     Raises ConfigError when the store's model is newer than ``ontology_files``, or an engine error.
@@ -489,16 +477,10 @@ async def ensure_bootstrapped(
         triples = [ox.Triple(q.subject, q.predicate, q.object) for f in read_files(ontology_files) for q in f.quads]
         graph = ox.NamedNode(str(ONTOLOGY_GRAPH))
         quads = [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples for g in (ox.DefaultGraph(), graph)]
-        quads += change_quads(change_triples("ontology", "posgraph"))
+        quads += [ox.Quad(s, p, o, ox.DefaultGraph()) for s, p, o in change_triples("ontology", "posgraph")]
         await engine.add_quads(ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
-        await settle_version(engine)
         loaded.append("ontology")
     else:
-        if not await engine.ask(f"ASK {{ GRAPH <{VERSION_GRAPH}> {{ ?s ?p ?o }} }}"):
-            # Changes recorded before posgraph kept the version graph: their newest starts it.
-            await engine.update(NEWEST_FROM_RECORDS, timeout=max(engine.timeout, 600.0))
-            if await engine.ask(f"ASK {{ GRAPH <{VERSION_GRAPH}> {{ ?s ?p ?o }} }}"):
-                loaded.append("version graph")
         # Before the seed: a 0.1 store's seed batch is there already and is migrated with the rest of its data.
         migrated = await migrate(engine, ontology_files, actor="posgraph")
         if migrated.migrated:
@@ -521,6 +503,5 @@ async def ensure_bootstrapped(
             supertype_update(batch_graphs=True) + " ;\n" + change_update("updated", "posgraph"),
             timeout=max(engine.timeout, 600.0),
         )
-        await settle_version(engine)
         loaded.append("superclass types")
     return loaded

@@ -22,10 +22,10 @@ import pyoxigraph as ox
 
 from posgraph.curation.entailment import supertype_update
 from posgraph.curation.intake import read_files
-from posgraph.curation.provenance import agent, change_triples, settle_version
+from posgraph.curation.provenance import agent, change_triples
 from posgraph.engine import Engine
 from posgraph.errors import ConfigError
-from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI, OWL, PG, PGID, PROV, RDFS, VERSION_GRAPH, sparql_prologue
+from posgraph.namespaces import ONTOLOGY_GRAPH, ONTOLOGY_IRI, OWL, PG, PGID, PROV, RDFS, sparql_prologue
 
 __all__ = [
     "MIGRATION_KIND",
@@ -164,15 +164,13 @@ def _ontology_replacement(ontology_files: Sequence[Path]) -> list[str]:
 def migration_update(ontology_files: Sequence[Path], current: str, target: str, actor: str) -> tuple[str, str]:
     """The one SPARQL update migrating a store at ``current`` to ``target`` (the version of ``ontology_files``):
     the data rewrites, the ontology's replacement, the superclass types the new ontology implies, and a change
-    record (kind ``MIGRATION_KIND``, by the agent ``actor``, with a comment naming both versions) made the dataset's
-    version. Returns the update and the change's id (the dataset's version once it is applied)."""
+    record (kind ``MIGRATION_KIND``, by the agent ``actor``, with a comment naming both versions). Returns the
+    update and the change's id (the dataset's version once it is applied)."""
     change = change_triples(MIGRATION_KIND, actor)
     iri, who = change[0][0], agent(actor)
     note = ox.Literal(f"model {current} migrated to {target}")
     record = " ".join(f"{s} {p} {o} ." for s, p, o in change)
     record += f" {iri} <{RDFS.comment}> {note} . {who} a <{PROV.Agent}> ; <{RDFS.label}> {ox.Literal(actor)} ."
-    at = next(f"{s} {p} {o} ." for s, p, o in change if p.value == str(PROV.atTime))
-    record += f" GRAPH <{VERSION_GRAPH}> {{ {at} }}"  # the dataset's version (see provenance.NEWEST_ONLY)
     operations = [
         # First, and only while the store is not at the target yet: a second migration racing this one records
         # nothing (its other operations then find nothing left to rewrite and put back the same ontology).
@@ -206,7 +204,6 @@ async def migrate(
     before = await _count_reports(engine)
     update, change = migration_update(ontology_files, current, target, actor)
     await engine.update(update, timeout=max(engine.timeout, 600.0))
-    await settle_version(engine)
     reports = await _count_reports(engine) - before
     log.info("store migrated from model %s to %s by %s: %d report(s) made", current, target, actor, reports)
     return MigrationResult(current, target, True, reports, change)

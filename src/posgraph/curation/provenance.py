@@ -7,8 +7,6 @@ what public queries see, and it is described with PROV-O in the default graph.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
 import secrets
 from datetime import datetime, timezone
@@ -19,25 +17,11 @@ import pyoxigraph as ox
 from posgraph import formats
 from posgraph.curation.entailment import supertype_triples
 from posgraph.curation.intake import NT
-from posgraph.engine import Engine
-from posgraph.errors import EngineError
-from posgraph.namespaces import PG, PGID, PROV, RDF, RDFS, VERSION_GRAPH, XSD, batch_iri
+from posgraph.namespaces import PG, PGID, PROV, RDF, RDFS, XSD, batch_iri
 
-__all__ = [
-    "agent",
-    "change_triples",
-    "change_quads",
-    "change_update",
-    "NEWEST_ONLY",
-    "NEWEST_FROM_RECORDS",
-    "settle_version",
-    "batch_quads",
-    "batch_record",
-    "publication_body",
-]
+__all__ = ["agent", "change_triples", "change_update", "batch_quads", "batch_record", "publication_body"]
 
 _Triple = tuple[ox.NamedNode, ox.NamedNode, object]
-log = logging.getLogger("posgraph.curation")
 
 
 def _slug(text: str) -> str:
@@ -78,67 +62,11 @@ def change_triples(
     return triples
 
 
-# The dataset's version is its newest change. Sorting every change record to find it costs in proportion to their
-# number (Oxigraph keeps no index in value order: 0.5 ms with one change, 0.4 s with 100,000), on nearly every
-# request. So each change's prov:atTime is also written into VERSION_GRAPH, in the same request as the change, and
-# each write then deletes there every entry that a newer one outranks (``NEWEST_ONLY``, run by ``settle_version``;
-# the order is the version's: time, then IRI). Only ever dropping an outranked entry keeps the newest change there
-# whatever order concurrent writes commit in, and the pruning is a request of its own, best effort: when it fails,
-# the entries left still give the right version, and the next write's prune takes them away. (On Virtuoso 7.2 it is
-# not run at all: see EngineProfile.prune_versions.)
-_VERSION = f"<{VERSION_GRAPH}>"
-# The entry kept is picked as the version is read: one sort, where comparing every pair of entries took 11 s for
-# 1,000 (a store whose entries piled up: a write's prune failed, or records were written some other way).
-NEWEST_ONLY = (
-    f"DELETE {{ GRAPH {_VERSION} {{ ?old <{PROV.atTime}> ?t }} }} WHERE {{ "
-    f"{{ SELECT ?keep WHERE {{ GRAPH {_VERSION} {{ ?keep <{PROV.atTime}> ?k }} }} "
-    "ORDER BY DESC(?k) DESC(?keep) LIMIT 1 } "
-    f"GRAPH {_VERSION} {{ ?old <{PROV.atTime}> ?t }} FILTER (?old != ?keep) }}"
-)
-# For a store whose changes were recorded before VERSION_GRAPH was kept (or none of them were written there): its
-# newest change, found the slow way once.
-NEWEST_FROM_RECORDS = (
-    f"INSERT {{ GRAPH {_VERSION} {{ ?change <{PROV.atTime}> ?at }} }} WHERE {{ "
-    f"{{ SELECT ?change ?at WHERE {{ ?change a <{PG.Change}> ; <{PROV.atTime}> ?at }} "
-    "ORDER BY DESC(?at) DESC(?change) LIMIT 1 } }"
-)
-
-
-async def settle_version(engine: Engine, attempts: int = 3) -> None:
-    """Run ``NEWEST_ONLY`` after a write that recorded a change, up to ``attempts`` times. An engine error is logged,
-    not raised: the write is done, and the version graph still gives the right version (a later write drops the
-    outranked entries). Nothing is run for an engine whose profile keeps every entry (``prune_versions``)."""
-    if not engine.profile.prune_versions:
-        return
-    for attempt in range(attempts):
-        try:
-            await engine.update(NEWEST_ONLY)
-            return
-        except EngineError as exc:
-            if attempt == attempts - 1:
-                log.warning("version graph not pruned (a later write does it): %s", exc)
-            else:
-                await asyncio.sleep(0.05 * 4**attempt)
-
-
-def change_quads(triples: list[_Triple]) -> list[ox.Quad]:
-    """``triples`` (from ``change_triples``) as the quads that record the change: the triples in the default
-    graph, and its time in the version graph (see ``NEWEST_ONLY``)."""
-    default, at = ox.DefaultGraph(), ox.NamedNode(str(PROV.atTime))
-    quads = [ox.Quad(s, p, o, default) for s, p, o in triples]
-    return quads + [ox.Quad(s, p, o, ox.NamedNode(str(VERSION_GRAPH))) for s, p, o in triples if p == at]
-
-
 def change_update(kind: str, actor: str, batch: str | None = None, comment: str | None = None) -> str:
-    """The SPARQL update (two ``INSERT DATA`` operations) recording one change (see ``change_triples``) and its
-    entry in the version graph (the writer runs ``settle_version`` after it); the terms are pyoxigraph's own
+    """A SPARQL ``INSERT DATA`` recording one change (see ``change_triples``); the terms are pyoxigraph's own
     serialisations, so a ``comment`` of any text stays one escaped literal."""
-    triples = change_triples(kind, actor, batch=batch, comment=comment)
-    body = " ".join(f"{s} {p} {o} ." for s, p, o in triples)
-    at = next(f"{s} {p} {o} ." for s, p, o in triples if p.value == str(PROV.atTime))
-    # Two operations of one request (one transaction on Oxigraph): an INSERT DATA naming several graphs leaves
-    # Virtuoso 7.2 holding the version graph's new row from the readers that every request makes, for 30 s.
-    return f"INSERT DATA {{ {body} }} ;\nINSERT DATA {{ GRAPH {_VERSION} {{ {at} }} }}"
+    body = " ".join(f"{s} {p} {o} ." for s, p, o in change_triples(kind, actor, batch=batch, comment=comment))
+    return f"INSERT DATA {{ {body} }}"
 
 
 def _agent_triples(name: str) -> list[_Triple]:
@@ -258,8 +186,7 @@ def batch_record(
     note: str | None = None,
 ) -> list[ox.Quad]:
     """The batch's record, in the default graph: its PROV description (``triples`` statements about ``resources``
-    IRIs, ``sources`` its pg:source values, its primary sources), its review, and the change that published it
-    (with its entry in the version graph: see ``change_quads``; the writer runs ``settle_version`` after it).
+    IRIs, ``sources`` its pg:source values, its primary sources), its review, and the change that published it.
     What ``batch_quads`` adds after the data; for a batch whose data is written some other way (streamed).
     Keyword arguments as ``batch_quads``'s."""
     graph = ox.NamedNode(batch_iri(batch_id))
@@ -277,11 +204,11 @@ def batch_record(
     )
     description += _review(graph, reviewer, accepted)
     description += [(graph, ox.NamedNode(str(PROV.hadPrimarySource)), s) for s in sorted(sources, key=str)]
-    change = change_triples(
+    description += change_triples(
         "accepted" if reviewer else "loaded", reviewer or curator, batch=graph.value, moment=accepted or now
     )
     default = ox.DefaultGraph()
-    return [ox.Quad(s, p, o, default) for s, p, o in description] + change_quads(change)
+    return [ox.Quad(s, p, o, default) for s, p, o in description]
 
 
 def publication_body(ntriples: bytes, description: dict) -> bytes:

@@ -22,7 +22,7 @@ from posgraph.curation.amendments import (
     withdraw_update,
 )
 from posgraph.curation.intake import ParsedFile, PreparedBatch, prepare_ntriples, prepare_quads
-from posgraph.curation.provenance import agent, change_update, publication_body, settle_version
+from posgraph.curation.provenance import agent, change_update, publication_body
 from posgraph.curation.records import (
     add_history,
     find_batch_by_hash,
@@ -262,12 +262,10 @@ async def accept_batch(
     with audit.attempt(reviewer, "batch-accept", batch=batch_id, role=role) if audit else nullcontext():
         if amendments is None:
             await public.add_quads(body, timeout=max(public.timeout, 600.0))
-            await settle_version(public)  # a POST of quads can only add: the outranked version entry goes now
         else:  # one update, so one transaction: amendments applied and additions published, or nothing
             publish = await workers.run(pool, insert_data, body)
             update = " ;\n".join(op for op in (apply_update(batch_id, amendments), publish) if op)
             await public.update(update, timeout=max(public.timeout, 600.0))
-            await settle_version(public)
     # Stopped here, the record still says submitted: get_batch then takes the decision from the public store.
     record = _decided(batch, state="accepted", reviewer=reviewer, accepted=stamp(moment))
     add_history(record, reviewer, "accepted")
@@ -421,7 +419,6 @@ async def revert_batch(
     logged = audit.attempt(actor, "batch-revert", batch=batch_id, role=role, **detail) if audit else None
     with logged or nullcontext():
         await public.update(_withdrawal(batch_id, actor, when, reason), timeout=max(public.timeout, 600.0))
-        await settle_version(public)
     if batch.get("staged", True):
         record = _decided(batch, state="reverted", reverted=when)
         add_history(record, actor, "reverted", reason)

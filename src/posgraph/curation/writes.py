@@ -11,7 +11,7 @@ import pyoxigraph as ox
 from posgraph import formats, guard, workers
 from posgraph.curation.entailment import supertype_triples, supertype_update
 from posgraph.curation.intake import NT, refuse_simple_body
-from posgraph.curation.provenance import change_update, settle_version
+from posgraph.curation.provenance import change_update
 from posgraph.engine import Engine
 from posgraph.errors import BadInput, QueryRefused, QuerySyntaxError, UnsupportedMediaType, WorkerFailed, WorkTimeout
 from posgraph.namespaces import is_managed_graph
@@ -70,7 +70,6 @@ async def run_update(
     )
     if scoped:
         await engine.update(supertype_update(), timeout=timeout)
-    await settle_version(engine)
 
 
 async def write_graph(
@@ -107,7 +106,6 @@ async def write_graph(
     status = await engine.graph_write(method, graph, payload, timeout=timeout)
     # A Graph Store request cannot carry the change record too: it follows in a second, tiny transaction.
     await engine.update(change_update("updated", actor), timeout=timeout)
-    await settle_version(engine)
     return status, len(quads)
 
 
@@ -116,7 +114,6 @@ async def delete_graph(engine: Engine, graph: str | None, *, actor: str, timeout
     _refuse_managed_graph(graph, "DELETE")
     await engine.graph_delete(graph, timeout=timeout)
     await engine.update(change_update("updated", actor), timeout=timeout)
-    await settle_version(engine)
 
 
 # Where graphs created by a Graph Store POST to the store itself are named (under the server's public base).

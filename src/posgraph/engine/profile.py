@@ -48,8 +48,3 @@ class EngineProfile:
     # on those variables inside NOT EXISTS let rows through, and rows are dropped or multiplied; there the engine
     # works the aggregate out itself.
     bound_aggregates: bool = True
-    # Whether posgraph drops the outranked entries of its version graph after each write (see
-    # curation.provenance.NEWEST_ONLY). Virtuoso 7.2 holds that delete and the reads of the graph that every request
-    # makes against each other until it declares a deadlock (25 s and more, long past a request's deadline): there
-    # the graph keeps an entry per change, and the version is read by sorting them, as the change records were.
-    prune_versions: bool = True

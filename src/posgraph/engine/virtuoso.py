@@ -41,7 +41,6 @@ VIRTUOSO = EngineProfile(
     max_rows_parameter="maxrows",
     data_blank_nodes=False,
     bound_aggregates=False,
-    prune_versions=False,
 )
 
 # A dataset named in the query text (FROM / FROM NAMED): then the text's dataset is the query's, as the standard says.

@@ -20,7 +20,7 @@ from pyld import jsonld
 from posgraph import formats
 from posgraph.engine import Engine
 from posgraph.errors import NotFound
-from posgraph.namespaces import CONTEXT_IRI, ONTOLOGY_GRAPH, PG, PGI, PGID, PREFIXES, PROV, VERSION_GRAPH
+from posgraph.namespaces import CONTEXT_IRI, ONTOLOGY_GRAPH, PG, PGI, PGID, PREFIXES, PROV, sparql_prologue
 
 _NT = formats.format_for_media_type("application/n-triples")
 _NOT_IN_IRIS = re.compile(r'[\x00-\x20<>"{}|^`\\]')
@@ -41,25 +41,16 @@ class Version:
     modified: datetime | None
 
 
-# The newest change, from the version graph every change-recording write keeps (see
-# curation.provenance.NEWEST_ONLY): a lookup in a graph of about one triple (the engine passes over the entries
-# deleted since it last compacted: 8 ms after 100,000 writes, where sorting the records took 385 ms).
-_NEWEST = f"""SELECT ?change ?at WHERE {{ GRAPH <{VERSION_GRAPH}> {{ ?change <{PROV.atTime}> ?at }} }}
-    ORDER BY DESC(?at) DESC(?change) LIMIT 1"""
-# The same from the change records themselves (a sort of all of them), for a store whose version graph is empty:
-# one not yet started by this posgraph (``curation.ensure_bootstrapped`` does it), or one with no changes at all.
-_NEWEST_RECORDED = f"""SELECT ?change ?at WHERE {{ ?change a <{PG.Change}> ; <{PROV.atTime}> ?at }}
-    ORDER BY DESC(?at) DESC(?change) LIMIT 1"""
-
-
-def _version(row: dict) -> Version:
-    return Version(str(row["change"]).rsplit("/", 1)[-1], datetime.fromisoformat(str(row["at"])))
-
-
 async def dataset_version(engine: Engine) -> Version:
-    """Return the latest change's id and time (one small query; two when the version graph is empty)."""
-    rows = await engine.select(_NEWEST) or await engine.select(_NEWEST_RECORDED)
-    return _version(rows[0]) if rows else Version("empty", None)
+    """Return the latest change's id and time (one small query)."""
+    rows = await engine.select(
+        sparql_prologue(("pg", "prov"))
+        + """
+        SELECT ?change ?at WHERE { ?change a pg:Change ; prov:atTime ?at } ORDER BY DESC(?at) DESC(?change) LIMIT 1"""
+    )
+    if not rows:
+        return Version("empty", None)
+    return Version(str(rows[0]["change"]).rsplit("/", 1)[-1], datetime.fromisoformat(str(rows[0]["at"])))
 
 
 @dataclass(frozen=True)
@@ -72,23 +63,20 @@ class Summary:
 
 async def dataset_summary(engine: Engine) -> Summary:
     """Return the dataset's version and size from one query, so the two always describe the same data."""
-    # The version graph joined, not a subquery: Virtuoso 7.2 takes 30 s and more over OPTIONAL { SELECT … } here.
     rows = await engine.select(
-        f"""SELECT ?change ?at ?n WHERE {{
-          {{ SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o }} }}
-          OPTIONAL {{ GRAPH <{VERSION_GRAPH}> {{ ?change <{PROV.atTime}> ?at }} }}
-        }} ORDER BY DESC(?at) DESC(?change) LIMIT 1"""
+        sparql_prologue(("pg", "prov"))
+        + """
+        SELECT ?change ?at ?n WHERE {
+          { SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o } }
+          OPTIONAL { SELECT ?change ?at WHERE { ?change a pg:Change ; prov:atTime ?at }
+                     ORDER BY DESC(?at) DESC(?change) LIMIT 1 }
+        }"""
     )
     row = rows[0]
-    if "change" not in row:  # no version graph yet: read both again, the version the slow way
-        rows = await engine.select(
-            f"SELECT ?change ?at ?n WHERE {{ {{ SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o }} }} "
-            f"OPTIONAL {{ {_NEWEST_RECORDED} }} }}"
-        )
-        row = rows[0]
-        if "change" not in row:
-            return Summary(Version("empty", None), int(row["n"]))
-    return Summary(_version(row), int(row["n"]))
+    if "change" not in row:
+        return Summary(Version("empty", None), int(row["n"]))
+    version = Version(str(row["change"]).rsplit("/", 1)[-1], datetime.fromisoformat(str(row["at"])))
+    return Summary(version, int(row["n"]))
 
 
 def local_url(base_url: str, iri: str) -> str:
@@ -180,7 +168,9 @@ _VERSIONED_CLOSURE = (
             )
             .rstrip()
             .removesuffix("}")
-            + f"""UNION {{ {{ {_NEWEST} }} BIND (<{_MARK}version> AS ?v) }}
+            + f"""UNION {{ {{ SELECT ?change ?at WHERE {{ ?change a <{PG.Change}> ; <{PROV.atTime}> ?at }}
+                     ORDER BY DESC(?at) DESC(?change) LIMIT 1 }}
+                  BIND (<{_MARK}version> AS ?v) }}
 }}"""
         ).split()
     )
@@ -206,7 +196,9 @@ async def describe_versioned(engine: Engine, iri: str) -> Described:
             quads.append(quad)
             if quad.subject == root and quad.predicate == merged and isinstance(quad.object, ox.NamedNode):
                 targets.append(quad.object.value)
-    version = await dataset_version(engine) if change is None else _version({"change": change, "at": at})
+    version = (
+        Version("empty", None) if change is None else Version(change.rsplit("/", 1)[-1], datetime.fromisoformat(at))
+    )
     return Described(version, quads, min(targets) if targets else None)
 
 
@@ -217,14 +209,19 @@ async def version_and_merge(engine: Engine, iri: str) -> tuple[Version, str | No
     if _node(iri) is None:
         return await dataset_version(engine), None
     rows = await engine.select(
-        f"""SELECT ?change ?at ?to WHERE {{
-          OPTIONAL {{ {_NEWEST} }}
+        sparql_prologue(("pg", "prov"))
+        + f"""
+        SELECT ?change ?at ?to WHERE {{
+          OPTIONAL {{ SELECT ?change ?at WHERE {{ ?change a pg:Change ; prov:atTime ?at }}
+                     ORDER BY DESC(?at) DESC(?change) LIMIT 1 }}
           OPTIONAL {{ {rdflib.URIRef(iri).n3()} <{PG.mergedInto}> ?to }}
         }} ORDER BY ?to LIMIT 1"""
     )
     row = rows[0] if rows else {}
     target = str(row["to"]) if "to" in row else None
-    return (_version(row) if "change" in row else await dataset_version(engine)), target
+    if "change" not in row:
+        return Version("empty", None), target
+    return Version(str(row["change"]).rsplit("/", 1)[-1], datetime.fromisoformat(str(row["at"]))), target
 
 
 def _context_loader(context: dict):
