@@ -117,6 +117,12 @@ MEET = [
         "300",
         "-200",
     ),
+    # Delisting: the offer of 1 March against the demand of 5 March; the offer of 3 February ended on 20 February
+    # (its first supersession, not the later one in May), before the demand: no figures.
+    ("sanctions", "demand-vs-offer", "delist-demand", "delist-later", PG + "persons", None, None, "500", "300", "-200"),
+    ("sanctions", "demand-vs-offer", "delist-demand", "delist-offer", None, None, None, None, None, None),
+    ("sanctions", "faces", "delist-demand", "delist-dropped", None, None, None, None, None, None),
+    ("sanctions", "faces", "delist-demand", "delist-recalled", None, None, None, None, None, None),
     ("talks", "accepts-in-principle", "talks-proposal", "talks-yes", None, None, None, None, None, None),
     ("talks", "faces", "talks-proposal", "talks-vague", None, None, None, None, None, None),
 ]
@@ -136,6 +142,22 @@ def test_meet_or_collide_compares_like_with_like_only(engine):
     quantities = [(r.get("quantityA", {}).get("value"), r.get("quantityB", {}).get("value")) for r in rows]
     assert (EX + "cap-50k", EX + "troops-range") in quantities and (EX + "cap-65k", EX + "troops-range") in quantities
     assert not any(EX + "cap-40k" in pair or EX + "tanks-300" in pair for pair in quantities)
+
+
+def test_meet_or_collide_ends_a_position_at_its_first_supersession_on_either_side(engine):
+    # The offer of 3 February, superseded on 20 February and again in May, ended on 20 February: not in force with
+    # the demand of 5 March, whichever party is asked first. The offer of 1 March was: its figures are compared.
+    for first, second in (("a", "b"), ("b", "a")):
+        rows = _rows(
+            engine, "meet-or-collide", a=f"pgid:example/{first}", b=f"pgid:example/{second}", issue="pgi:sanctions"
+        )
+        by_offer: dict[str, list[dict]] = {}
+        for row in rows:
+            offer = row["positionB" if first == "a" else "positionA"]["value"].removeprefix(EX)
+            by_offer.setdefault(offer, []).append(row)
+        assert [("gap" in r, "valueA" in r, "valueB" in r) for r in by_offer["delist-offer"]] == [(False,) * 3]
+        [later] = by_offer["delist-later"]
+        assert later["gap"]["value"] == ("-200" if first == "a" else "200")
 
 
 def test_meet_or_collide_keeps_an_acceptance_in_principle_apart_from_acceptance(engine):
@@ -220,6 +242,7 @@ def test_a_later_day_dated_position_still_replaces_earlier_ones(engine):
         (PGI + "deported-children", EX + "kids-yes"),
         (PGI + "neutrality-alliances", EX + "neutral-partly"),
         (PGI + "prisoner-exchange", EX + "swap-offer"),
+        (PGI + "sanctions", EX + "delist-later"),
         (PGI + "talks", EX + "talks-yes"),  # a day in March displaces "March"
     ]
 

@@ -461,17 +461,26 @@ def _glob(text: str) -> str:
 
 
 def _filtered(
-    spec: Collection, values: Mapping[str, rdflib.term.Node], rare_q: bool, walk: str | None = None
+    spec: Collection,
+    values: Mapping[str, rdflib.term.Node],
+    rare_q: bool,
+    walk: str | None = None,
+    rows: bool = True,
 ) -> tuple[str, str, list[str], list]:
     """Where a page is read (the collection's rows, or one of its memberships when the request filters by party
     or issue, ``s`` in the SQL, whose B-tree of the sort is walked; with ``walk`` (a sort field), that sort's
     B-tree even when a date filter offers another, see _WIDE) and the filters checked along the way: the FROM
-    clause, ``s``, the conditions and their arguments."""
+    clause, ``s``, the conditions and their arguments. Without ``rows`` (only ``s``'s item and date key are
+    read), a membership is not joined with its row unless a condition needs the row."""
     args: list = []
     kinds = _member_kinds(values)
     if kinds:  # start from the smaller set: the items of one person, party or issue, in the order of the sort
         s = "s"
-        source = f"member s{_indexed_by(s, walk)} JOIN row r ON r.rid = s.rid"
+        # The membership holds the item and its date key: a page of keys filtered by memberships alone needs no
+        # row (at 1M triples a party's 330 positions on one issue: 7.4 ms with the join, 3.9 ms without).
+        # (The filters below that read the row: one left out of this set is an SQL error, "no such column".)
+        needs_row = rows or rare_q or bool({"klass", "q", "stated_from", "stated_to", "as_of"} & values.keys())
+        source = f"member s{_indexed_by(s, walk)}" + (" JOIN row r ON r.rid = s.rid" if needs_row else "")
         where = ["s.coll = ?", "s.kind = ?", "s.value = ?"]
         args += [spec.name, kinds[0], str(values[kinds[0]])]
     else:
@@ -486,7 +495,7 @@ def _filtered(
         where.append("f.lkey GLOB ?")
         args.append(_glob(str(values["q"]).lower()))
     for kind in kinds[1:]:
-        where.append("EXISTS (SELECT 1 FROM member x WHERE x.rid = r.rid AND x.kind = ? AND x.value = ?)")
+        where.append(f"EXISTS (SELECT 1 FROM member x WHERE x.rid = {s}.rid AND x.kind = ? AND x.value = ?)")
         args += [kind, str(values[kind])]
     if "klass" in values:
         where.append("r.type = ?")
@@ -560,7 +569,7 @@ def _keys_query(
     """The SQL of one page of (item, date key) pairs in date order (or its reverse), the first ``offset`` pairs
     skipped: what a saved query's key subquery selects (``SELECT DISTINCT ?position ?key … ORDER BY ?key
     STR(?position)``)."""
-    source, s, where, args = _filtered(spec, values, False)
+    source, s, where, args = _filtered(spec, values, False, rows=False)
     order = "DESC" if descending else "ASC"
     sql = (
         f"SELECT DISTINCT {s}.item, {s}.dkey FROM {source} WHERE {' AND '.join(where)} "
