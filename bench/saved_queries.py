@@ -25,7 +25,7 @@ the bare engine, interleaved, for a before/after comparison. Results: --out (ben
 .json: median ms per query, page, system and size, rows returned, and the ratio of the largest size to the
 smallest against the 5x target (judged on posgraph's ratio).
 
-    python -m bench.saved_queries [--sizes 10000,1000000] [--samples 7] [--through engine|posgraph|both]
+    python -m bench.saved_queries [--sizes 10000,1000000] [--samples 15] [--through engine|posgraph|both]
         [--before DIR] [--only NAME,NAME] [--out PATH]
 """
 
@@ -621,7 +621,7 @@ def report(results: list[dict], sizes: list[int], deep_limit: int, deep_pages: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,1000000")
-    parser.add_argument("--samples", type=int, default=7)
+    parser.add_argument("--samples", type=int, default=15)
     parser.add_argument("--deep-limit", type=int, default=10)
     parser.add_argument("--deep-pages", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0)
